@@ -1,0 +1,163 @@
+// swift-tools-version:6.0
+//
+// FedMail: cross-organization mail encryption for Postfix and Sendmail.
+// Layering (arrows point down only), see ../shared/DESIGN.md:
+//
+//   executables  fedmail-milter   fedmail-broker   fedmailctl
+//   apps         MilterApp        Broker
+//   services     BrokerClient     BrokerStore
+//   core         FedMailCore  (pure, no I/O)
+//   crypto       FedMailCrypto (OpenSSL 3)
+//   bridges      Milter  CMilter  COpenSSL
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "FedMail",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "fedmail-milter", targets: ["fedmail-milter"]),
+        .executable(name: "fedmail-broker", targets: ["fedmail-broker"]),
+        .executable(name: "fedmailctl", targets: ["fedmailctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+    ],
+    targets: [
+        // MARK: bridges
+        .systemLibrary(
+            name: "CMilter",
+            pkgConfig: "milter",
+            providers: [.apt(["libmilter-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "Milter",
+            dependencies: ["CMilter"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: core
+        .target(
+            name: "FedMailCore",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: crypto
+        .target(
+            name: "FedMailCrypto",
+            dependencies: ["COpenSSL", "FedMailCore"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: services
+        .target(
+            name: "BrokerStore",
+            dependencies: [
+                "FedMailCore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BrokerClient",
+            dependencies: [
+                "FedMailCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: apps
+        .target(
+            name: "MilterApp",
+            dependencies: [
+                "Milter",
+                "FedMailCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Broker",
+            dependencies: [
+                "FedMailCore",
+                "BrokerStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: executables
+        .executableTarget(
+            name: "fedmail-milter",
+            dependencies: ["MilterApp", "FedMailCore"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fedmail-broker",
+            dependencies: [
+                "Broker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fedmailctl",
+            dependencies: [
+                "FedMailCrypto",
+                "FedMailCore",
+                "BrokerClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: tests (mirror module names)
+        .testTarget(name: "FedMailCoreTests", dependencies: ["FedMailCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "MilterTests", dependencies: ["Milter"], swiftSettings: swiftSettings),
+        .testTarget(name: "MilterAppTests", dependencies: ["MilterApp", "FedMailCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "FedMailCryptoTests", dependencies: ["FedMailCrypto", "FedMailCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrokerStoreTests", dependencies: ["BrokerStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "BrokerClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrokerClientTests", dependencies: ["BrokerClient"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,2 @@
+// Scaffolding: replaced by the real entry point.
+print("not built yet")
