@@ -154,6 +154,9 @@ private func existingConnection(_ ctx: OpaquePointer?) -> MilterConnection? {
 /// The connection object of `ctx`, created on the connection's first callback.
 private func connection(for ctx: OpaquePointer?) -> MilterConnection? {
     if let existing = existingConnection(ctx) { return existing }
+    // While draining for a stop, new connections are refused (the MTA
+    // applies its default action, normally tempfail).
+    guard !MilterServer.isDraining else { return nil }
     guard let ctx, let configuration = MilterRegistry.shared.configuration.withLock({ $0 }) else { return nil }
     let created = MilterConnection(configuration: configuration)
     guard smfi_setpriv(ctx, Unmanaged.passRetained(created).toOpaque()) == MI_SUCCESS else {
@@ -169,7 +172,13 @@ private func dispatch(_ ctx: OpaquePointer?, _ stage: MilterStage, startsTransac
                       _ body: (MilterConnection) throws -> MilterResponse) -> sfsistat {
     guard let ctx, let connection = connection(for: ctx) else { return sfsistat(SMFIS_TEMPFAIL) }
     let session = connection.session
-    if startsTransaction { session.endTransaction() }
+    if startsTransaction {
+        session.endTransaction()
+        if MilterServer.isDraining {
+            _ = setReply(ctx, drainingReply)
+            return sfsistat(SMFIS_TEMPFAIL)
+        }
+    }
     recordMacros(ctx, stage: stage, connection: connection)
     var response: MilterResponse
     do {
@@ -187,6 +196,10 @@ private func dispatch(_ ctx: OpaquePointer?, _ stage: MilterStage, startsTransac
     }
     return response.libmilterStatus
 }
+
+/// The answer to a new message while the milter is stopping.
+private let drainingReply = SMTPReply(uncheckedCode: "451", enhancedCode: "4.3.2",
+                                      lines: ["mail filter restarting, try again later"])
 
 /// Copies the requested macros that libmilter has at this step into the
 /// connection (connect, helo) or the message (later steps).

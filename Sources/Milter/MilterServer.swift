@@ -98,9 +98,43 @@ public enum MilterServer {
         }
     }
 
-    /// Asks the main loop to stop accepting connections and return.
+    /// Asks the main loop to stop accepting connections and return at once.
+    /// Connections still open are dropped by libmilter; prefer
+    /// ``stopGracefully(timeout:)``.
     public static func stop() {
         _ = smfi_stop()
+    }
+
+    /// Stops without losing a message: new connections are refused at
+    /// negotiation and new messages on open connections are answered with a
+    /// temporary failure (the MTA keeps them and retries), messages in
+    /// progress are waited for up to `timeout` seconds, then the main loop is
+    /// stopped.
+    ///
+    /// - Returns: whether every message in progress completed in time.
+    @discardableResult
+    public static func stopGracefully(timeout: Double) -> Bool {
+        MilterRegistry.shared.draining.store(true, ordering: .relaxed)
+        var waited = 0.0
+        var drained = true
+        while activeTransactions > 0 {
+            if waited >= timeout { drained = false; break }
+            usleep(100_000)
+            waited += 0.1
+        }
+        _ = smfi_stop()
+        return drained
+    }
+
+    /// Whether ``stopGracefully(timeout:)`` has begun.
+    public static var isDraining: Bool {
+        MilterRegistry.shared.draining.load(ordering: .relaxed)
+    }
+
+    /// Messages currently in progress (from their first step to end of
+    /// message, abort or close).
+    public static var activeTransactions: Int {
+        MilterRegistry.shared.activeTransactions.load(ordering: .relaxed)
     }
 
     /// Connections whose state is currently held (negotiated and not yet closed).
@@ -129,6 +163,8 @@ final class MilterRegistry: Sendable {
     let configuration = Mutex<MilterServer.Configuration?>(nil)
     let activeSessions = Atomic<Int>(0)
     let nextSessionID = Atomic<UInt64>(0)
+    let activeTransactions = Atomic<Int>(0)
+    let draining = Atomic<Bool>(false)
 }
 
 /// The bridge's per-connection object, kept in libmilter's private pointer

@@ -60,12 +60,15 @@ public final class MilterSession {
         if let transaction { return transaction }
         let created = MilterTransaction(body: SpooledBody(threshold: spoolThreshold, directory: spoolDirectory))
         transaction = created
+        MilterRegistry.shared.activeTransactions.add(1, ordering: .relaxed)
         return created
     }
 
     /// Ends the current message and removes its spool file.
     func endTransaction() {
-        transaction?.body.discard()
-        transaction = nil
+        guard let transaction else { return }
+        transaction.body.discard()
+        self.transaction = nil
+        MilterRegistry.shared.activeTransactions.subtract(1, ordering: .relaxed)
     }
 }

@@ -41,4 +41,11 @@ public struct SMTPReply: Sendable, Hashable {
         self.enhancedCode = enhancedCode
         self.lines = lines
     }
+
+    /// A reply known valid at compile time (constants of the bridge).
+    init(uncheckedCode code: String, enhancedCode: String?, lines: [String]) {
+        self.code = code
+        self.enhancedCode = enhancedCode
+        self.lines = lines
+    }
 }
