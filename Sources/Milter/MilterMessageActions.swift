@@ -68,7 +68,9 @@ public final class MilterMessageActions {
     /// Replaces the body with chunks produced by `writer`: it is called with a
     /// `write` function to call once per chunk of any size; the bridge
     /// passes the bytes to the MTA in pieces of at most
-    /// ``replacementChunkSize`` bytes, never holding the whole body.
+    /// ``replacementChunkSize`` bytes, never holding the whole body. Lines
+    /// should end in CRLF, as the MTA sends them. An empty replacement is
+    /// written as one empty line (libmilter cannot send an empty body).
     public func replaceBody(_ writer: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let ctx = try check(.replaceBody, "replace body")
         var wroteAnything = false
@@ -84,9 +86,11 @@ public final class MilterMessageActions {
             }
         }
         if !wroteAnything {
-            // An empty replacement body still has to be announced once.
-            var empty: UInt8 = 0
-            try Self.check(smfi_replacebody(ctx, &empty, 0), "smfi_replacebody")
+            // libmilter sends nothing for a zero-length replacement, which
+            // would leave the old body in place: an empty body is written as
+            // one empty line instead.
+            var emptyLine: [UInt8] = [13, 10]
+            try Self.check(smfi_replacebody(ctx, &emptyLine, 2), "smfi_replacebody")
         }
     }
 
@@ -135,7 +139,7 @@ public final class MilterMessageActions {
     /// Puts the message in the MTA's hold queue with a reason.
     public func quarantine(reason: String) throws(MilterError) {
         let ctx = try check(.quarantine, "quarantine")
-        guard !reason.isEmpty, !reason.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+        guard !reason.isEmpty, !reason.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) else {
             throw MilterError(code: .invalidArgument, message: "quarantine reason must be one non-empty line")
         }
         let result = withMutableCString(reason) { smfi_quarantine(ctx, $0) }

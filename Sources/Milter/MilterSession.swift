@@ -39,7 +39,14 @@ public final class MilterSession {
     let spoolThreshold: Int
     let spoolDirectory: String
 
-    init(id: UInt64, spoolThreshold: Int, spoolDirectory: String) {
+    /// Creates a session. The bridge creates one per MTA connection; tests
+    /// of a handler create their own.
+    ///
+    /// - Parameters:
+    ///   - id: a number for logs.
+    ///   - spoolThreshold: body bytes kept in memory before spooling.
+    ///   - spoolDirectory: the private directory for body spool files.
+    public init(id: UInt64, spoolThreshold: Int, spoolDirectory: String) {
         self.id = id
         self.spoolThreshold = spoolThreshold
         self.spoolDirectory = spoolDirectory

@@ -34,7 +34,8 @@ public struct SMTPReply: Sendable, Hashable {
         guard !lines.isEmpty, lines.count <= Self.maximumLines else {
             throw MilterError(code: .invalidArgument, message: "SMTP reply needs 1 to \(Self.maximumLines) lines, not \(lines.count)")
         }
-        for line in lines where line.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) {
+        // Bytes, not Characters: "\r\n" is one Character equal to neither.
+        for line in lines where line.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) {
             throw MilterError(code: .invalidArgument, message: "SMTP reply line contains CR, LF or NUL")
         }
         self.code = code

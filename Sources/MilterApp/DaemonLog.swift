@@ -39,7 +39,12 @@ public final class DaemonLogSink: Sendable {
     /// Writes one line.
     public func write(_ lineLevel: MilterConfiguration.LogLevel, _ message: String) {
         guard isEnabled(lineLevel) else { return }
-        let clean = String(message.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+        // Unicode scalars, not Characters: "\r\n" is one Character.
+        var scalars = String.UnicodeScalarView()
+        for scalar in message.unicodeScalars {
+            scalars.append(scalar == "\n" || scalar == "\r" ? " " : scalar)
+        }
+        let clean = String(scalars)
         if toSyslog {
             clean.withCString { text in
                 withVaList([text]) { vsyslog(Self.priority(lineLevel), "%s", $0) }

@@ -113,7 +113,7 @@ public enum MilterDaemon {
 
         if configuration.background && !options.foreground {
             switch detach() {
-            case .parent: return .ok
+            case .parent: _exit(0)  // the child owns the socket, spool and pid file
             case .failed(let message):
                 spool.remove()
                 return fail(message, .osError)
