@@ -42,8 +42,11 @@ public final class FilterHeaderHandler: MilterHandler {
     }
 
     public func connect(session: MilterSession) throws -> MilterResponse {
-        logger.debug("connect from \(session.client?.hostname ?? "unknown") [\(session.client?.address ?? "local")]",
-                     metadata: ["queue-id": "NOQUEUE"])
+        logger.debug("""
+            connect from \(session.client?.hostname ?? "unknown") [\(session.client?.address ?? "local")] \
+            mta=\(session.macro("j") ?? "-") daemon=\(session.macro("{daemon_name}") ?? "-") \
+            client_addr=\(session.macro("{client_addr}") ?? "-")
+            """, metadata: ["queue-id": "NOQUEUE"])
         return .continue
     }
 

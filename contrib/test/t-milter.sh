@@ -181,7 +181,18 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     [ "$(stat -c %U "$SOCK")" = nobody ] || fail "socket not handed to nobody"
     [ "$(stat -c %U "$FM_DIR/milter.pid")" = root ] || fail "pid file should be written before the drop"
     $CLIENT "$SOCK" message --body-size 2000000 >/dev/null || fail "message as nobody (spooled body)"
-    fm_stop user || fail "stop as nobody"
     pass "UserID nobody:nogroup: privileges dropped after socket and pid file, socket owned by nobody, spooling works"
+    # Failure injection: the unprivileged daemon can no longer write its spool
+    # directory (as with a full disk): On-InternalError tempfail must answer
+    # 4xx, log the error under the queue id, and keep serving.
+    userspool=$(ls -d "$FM_DIR"/fedmail-milter.* | head -n1)
+    chmod 500 "$userspool"
+    $CLIENT "$SOCK" tempfail --body-size 3000000 || fail "unspoolable body not tempfailed"
+    chmod 700 "$userspool"
+    grep -q "error: QFAIL: internal error at body: creating body spool in $userspool: Permission denied .*; answering tempfail" "$FM_DIR/user.log" \
+        || fail "no error log line for the spool failure"
+    $CLIENT "$SOCK" message --body-size 2000000 >/dev/null || fail "message after the spool failure"
+    fm_stop user || fail "stop as nobody"
+    pass "spool failure (directory unwritable): tempfail with a logged error, daemon keeps serving"
 fi
 echo "t-milter: all passed"

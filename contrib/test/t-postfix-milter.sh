@@ -43,6 +43,7 @@ UserID   postfix:postfix
 UMask    007
 PidFile  $FM_DIR/fedmail-milter.pid
 Syslog   no
+LogLevel debug
 TemporaryDirectory $FM_DIR
 C
 fm_start milter "$FM_DIR/fedmail-milter.conf" || fail "fedmail-milter did not start"
@@ -84,7 +85,9 @@ strip_trailing "$BODY" >"$BASE/sent-body.txt"
 cmp -s "$BASE/sent-body.txt" "$BASE/delivered-body.txt" || { diff "$BASE/sent-body.txt" "$BASE/delivered-body.txt" || true; fail "body changed"; }
 grep -qE "info: $qid: from=<alice@sender.test> rcpts=1 .*added X-FedMail-Filter" "$FM_DIR/milter.log" \
     || fail "milter log line with Postfix queue id $qid missing"
-pass "delivered with 'X-FedMail-Filter: fedmail-milter 0.1.0 on $(hostname)', body unchanged, milter logged queue id $qid"
+grep -qE "debug: NOQUEUE: connect from .*\[127\.0\.0\.1\] mta=mx\.a\.test daemon=mx\.a\.test client_addr=127\.0\.0\.1" "$FM_DIR/milter.log" \
+    || fail "connect macros j, {daemon_name}, {client_addr} (requested with smfi_setsymlist) not received from Postfix"
+pass "delivered with 'X-FedMail-Filter: fedmail-milter 0.1.0 on $(hostname)', body unchanged, milter logged queue id $qid and Postfix's connect macros"
 
 # ------------------------------------------------------------ 3 MB message (spooled by the milter)
 python3 - "$BASE/big.txt" <<'P'

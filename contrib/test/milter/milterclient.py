@@ -308,11 +308,34 @@ def scenario_inflight(args):
     print("message in flight across SIG%s completed with the header" % args.signal)
 
 
+def scenario_tempfail(args):
+    """A body the daemon cannot spool (failure injected by the caller) must be
+    answered with tempfail, and the daemon must go on serving."""
+    m = Milter(args.socket)
+    try:
+        expect(m.connect() == "continue", "connect not continued")
+        expect(m.mail("<a@example.org>", (), {"i": "QFAIL"}) == "continue", "MAIL not continued")
+        expect(m.rcpt("<b@example.net>") == "continue", "RCPT not continued")
+        expect(m.header("Subject", "cannot spool") == "continue", "header not continued")
+        expect(m.eoh() == "continue", "EOH not continued")
+        answers = []
+        remaining = args.body_size
+        while remaining > 0:
+            answers.append(m.body(b"z" * min(60000, remaining)))
+            remaining -= 60000
+            if answers[-1] != "continue":
+                break
+        expect(answers[-1] == "tempfail", "body answers %r, expected a tempfail" % answers[-3:])
+    finally:
+        m.quit()
+    print("unspoolable body answered with tempfail after %d chunk(s)" % len(answers))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("socket")
     parser.add_argument("scenario", choices=["message", "abort", "sequential", "concurrent",
-                                             "refuse", "drop", "inflight"])
+                                             "refuse", "drop", "inflight", "tempfail"])
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--body-size", type=int, default=200)
