@@ -1,2 +1,8 @@
-// Scaffolding: replaced by the real entry point.
-print("not built yet")
+import MilterApp
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+exit(MilterDaemon.main(arguments: Array(CommandLine.arguments.dropFirst())))

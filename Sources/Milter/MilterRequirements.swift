@@ -1,0 +1,60 @@
+/// What a handler needs from the MTA: negotiated once per connection.
+///
+/// The bridge asks only for these actions and steps; steps not listed are
+/// switched off when the MTA allows it, and a connection from an MTA that
+/// cannot grant every required action is refused.
+public struct MilterRequirements: Sendable, Hashable {
+    /// Actions the handler may perform at end of message. An MTA that does
+    /// not offer all of them is refused at negotiation.
+    public var actions: MilterActions
+    /// Steps the handler wants to see. End of message, abort and close are
+    /// always delivered.
+    public var stages: Set<MilterStage>
+    /// Macros to request per stage with `smfi_setsymlist`, such as `i`, `j`,
+    /// `{auth_type}`, `{daemon_name}`, `{client_addr}`. Names may be written
+    /// with or without braces.
+    public var macros: [MilterStage: [String]]
+    /// Keep header values exactly as received, including the leading space
+    /// after the colon, when the MTA supports it (`SMFIP_HDR_LEADSPC`).
+    public var rawHeaderValues: Bool
+    /// Keep every header of the message, in order, in the transaction.
+    public var collectsHeaders: Bool
+    /// Keep the body in the transaction (in memory up to the spool threshold,
+    /// then in a private temporary file).
+    public var collectsBody: Bool
+
+    public init(actions: MilterActions,
+                stages: Set<MilterStage>,
+                macros: [MilterStage: [String]] = [:],
+                rawHeaderValues: Bool = false,
+                collectsHeaders: Bool = false,
+                collectsBody: Bool = false) {
+        self.actions = actions
+        var stages = stages
+        if collectsHeaders { stages.insert(.header) }
+        if collectsBody { stages.insert(.body) }
+        self.stages = stages
+        self.macros = macros.mapValues { $0.map(MacroName.canonical) }
+        self.rawHeaderValues = rawHeaderValues
+        self.collectsHeaders = collectsHeaders
+        self.collectsBody = collectsBody
+    }
+
+    /// Every macro name requested at any stage, canonical form, sorted.
+    var allMacroNames: [String] {
+        Array(Set(macros.values.joined())).sorted()
+    }
+}
+
+/// Macro names in the form libmilter uses: single letters bare (`i`, `j`),
+/// longer names in braces (`{auth_type}`).
+public enum MacroName {
+    /// `auth_type` and `{auth_type}` both become `{auth_type}`; `i` stays `i`.
+    public static func canonical(_ name: String) -> String {
+        var bare = Substring(name)
+        if bare.hasPrefix("{"), bare.hasSuffix("}"), bare.count >= 2 {
+            bare = bare.dropFirst().dropLast()
+        }
+        return bare.count == 1 ? String(bare) : "{\(bare)}"
+    }
+}

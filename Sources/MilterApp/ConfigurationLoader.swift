@@ -1,0 +1,84 @@
+import FedMailCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads and checks `fedmail-milter`'s configuration file.
+public enum ConfigurationLoader {
+    /// Reads `path` and parses it into a ``MilterConfiguration``.
+    ///
+    /// - Throws: ``ConfigurationError`` — `unreadable` when the file cannot
+    ///   be read, otherwise the first error with its line number.
+    public static func load(path: String) throws(ConfigurationError) -> MilterConfiguration {
+        let text = try readText(path: path)
+        return try MilterConfiguration(parsing: text, path: path)
+    }
+
+    /// Reads and parses `path`, then checks what only the running system can
+    /// tell: that `UserID`'s user and group exist.
+    public static func check(path: String) throws(ConfigurationError) -> MilterConfiguration {
+        let configuration = try load(path: path)
+        if let spec = configuration.userID {
+            do {
+                _ = try UserIdentity(resolving: spec)
+            } catch {
+                let file = try ConfigurationFile(parsing: readText(path: path), path: path)
+                if let entry = file.entry("UserID") {
+                    throw file.error(.badValue, at: entry, "'UserID': \(error.message)")
+                }
+                throw file.error(.badValue, "'UserID': \(error.message)")
+            }
+        }
+        return configuration
+    }
+
+    /// The whole file as UTF-8 text.
+    static func readText(path: String) throws(ConfigurationError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ConfigurationError(code: .unreadable, file: path, line: nil,
+                                     message: "cannot read: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else {
+                throw ConfigurationError(code: .unreadable, file: path, line: nil,
+                                         message: "cannot read: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+            guard bytes.count <= 1 << 20 else {
+                throw ConfigurationError(code: .unreadable, file: path, line: nil, message: "larger than 1 MB")
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigurationError(code: .badValue, file: path, line: nil, message: "not valid UTF-8 text")
+        }
+        return text
+    }
+}
+
+/// The configuration in force. New connections take a snapshot when they
+/// start, so a reload never changes the settings of a connection in flight.
+public final class ConfigurationStore: Sendable {
+    private let state: Mutex<MilterConfiguration>
+
+    public init(_ configuration: MilterConfiguration) {
+        state = Mutex(configuration)
+    }
+
+    /// The configuration new connections use.
+    public var current: MilterConfiguration { state.withLock { $0 } }
+
+    /// Replaces the configuration atomically.
+    public func replace(with configuration: MilterConfiguration) {
+        state.withLock { $0 = configuration }
+    }
+}

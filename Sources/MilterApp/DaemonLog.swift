@@ -1,0 +1,134 @@
+import FedMailCore
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where the daemon's log lines go: syslog and/or standard error, filtered
+/// by a level that a reload can change. Shared by every logger of the process.
+public final class DaemonLogSink: Sendable {
+    private let level: Mutex<MilterConfiguration.LogLevel>
+    private let toSyslog: Bool
+    private let toStandardError: Bool
+    private let stderrLock = Mutex<Void>(())
+
+    /// Creates the sink; opens syslog when `syslog` is true.
+    public init(level: MilterConfiguration.LogLevel, syslog: Bool, facility: String, standardError: Bool) {
+        self.level = Mutex(level)
+        self.toSyslog = syslog
+        self.toStandardError = standardError
+        if syslog {
+            // openlog keeps the ident pointer: it stays allocated for the process.
+            openlog(strdup(FedMailMilterVersion.name), LOG_PID | LOG_NDELAY, Self.facilityCode(facility))
+        }
+    }
+
+    /// Changes the level (on reload).
+    public func setLevel(_ newLevel: MilterConfiguration.LogLevel) {
+        level.withLock { $0 = newLevel }
+    }
+
+    /// Whether a line at `lineLevel` is logged.
+    public func isEnabled(_ lineLevel: MilterConfiguration.LogLevel) -> Bool {
+        lineLevel <= level.withLock { $0 }
+    }
+
+    /// Writes one line.
+    public func write(_ lineLevel: MilterConfiguration.LogLevel, _ message: String) {
+        guard isEnabled(lineLevel) else { return }
+        // Unicode scalars, not Characters: "\r\n" is one Character.
+        var scalars = String.UnicodeScalarView()
+        for scalar in message.unicodeScalars {
+            scalars.append(scalar == "\n" || scalar == "\r" ? " " : scalar)
+        }
+        let clean = String(scalars)
+        if toSyslog {
+            clean.withCString { text in
+                withVaList([text]) { vsyslog(Self.priority(lineLevel), "%s", $0) }
+            }
+        }
+        if toStandardError {
+            let line = "\(FedMailMilterVersion.name)[\(getpid())]: \(lineLevel.rawValue): \(clean)\n"
+            stderrLock.withLock { _ in writeStandardError(line) }
+        }
+    }
+
+    static func priority(_ level: MilterConfiguration.LogLevel) -> Int32 {
+        switch level {
+        case .error: return LOG_ERR
+        case .warning: return LOG_WARNING
+        case .notice: return LOG_NOTICE
+        case .info: return LOG_INFO
+        case .debug: return LOG_DEBUG
+        }
+    }
+
+    static func facilityCode(_ name: String) -> Int32 {
+        switch name {
+        case "daemon": return LOG_DAEMON
+        case "user": return LOG_USER
+        case "local0": return LOG_LOCAL0
+        case "local1": return LOG_LOCAL1
+        case "local2": return LOG_LOCAL2
+        case "local3": return LOG_LOCAL3
+        case "local4": return LOG_LOCAL4
+        case "local5": return LOG_LOCAL5
+        case "local6": return LOG_LOCAL6
+        case "local7": return LOG_LOCAL7
+        default: return LOG_MAIL
+        }
+    }
+}
+
+/// A swift-log handler writing to a ``DaemonLogSink``. Metadata `queue-id`
+/// becomes the line's prefix, as mail logs expect (`4ABC123: ...`).
+public struct DaemonLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .trace
+    private let sink: DaemonLogSink
+
+    public init(sink: DaemonLogSink) {
+        self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let level: MilterConfiguration.LogLevel
+        switch event.level {
+        case .trace, .debug: level = .debug
+        case .info: level = .info
+        case .notice: level = .notice
+        case .warning: level = .warning
+        case .error, .critical: level = .error
+        }
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        var line = event.message.description
+        if let queueID = all.removeValue(forKey: "queue-id") {
+            line = "\(queueID): \(line)"
+        }
+        if !all.isEmpty {
+            line += " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        }
+        sink.write(level, line)
+    }
+}
+
+/// Writes `text` to file descriptor 2 in full (one `write` per call when it fits).
+func writeStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0, errno == EINTR { continue }
+        guard written > 0 else { return }
+        offset += written
+    }
+}

@@ -1,0 +1,228 @@
+import FedMailCore
+import Logging
+import Milter
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `fedmail-milter` program: command line, configuration check, and the
+/// daemon's start-up in OpenDKIM's order — configuration, umask, socket,
+/// detach, pid file, privilege drop, then the libmilter main loop — with
+/// SIGUSR1 reload and graceful SIGTERM stop.
+public enum MilterDaemon {
+    /// Seconds a stopping daemon waits for connections in progress.
+    public static let drainTimeout = 30.0
+
+    /// Runs the program and returns its exit status.
+    public static func main(arguments: [String]) -> Int32 {
+        let options: CommandLineOptions
+        do {
+            options = try CommandLineOptions(arguments: arguments)
+        } catch {
+            printError("\(FedMailMilterVersion.name): \(error)\nTry '\(FedMailMilterVersion.name) --help'.")
+            return ExitCode.usage.rawValue
+        }
+        switch options.action {
+        case .help:
+            print(CommandLineOptions.helpText)
+            return ExitCode.ok.rawValue
+        case .version:
+            print("\(FedMailMilterVersion.name) \(FedMailMilterVersion.version)")
+            return ExitCode.ok.rawValue
+        case .checkConfiguration:
+            do {
+                _ = try ConfigurationLoader.check(path: options.configurationPath)
+                print("\(options.configurationPath): configuration OK")
+                return ExitCode.ok.rawValue
+            } catch {
+                printError("\(FedMailMilterVersion.name): \(error)")
+                return exitCode(for: error).rawValue
+            }
+        case .run:
+            return run(options: options).rawValue
+        }
+    }
+
+    static func run(options: CommandLineOptions) -> ExitCode {
+        SignalWatcher.blockSignals()
+        let configuration: MilterConfiguration
+        do {
+            configuration = try ConfigurationLoader.check(path: options.configurationPath)
+        } catch {
+            printError("\(FedMailMilterVersion.name): \(error)")
+            return exitCode(for: error)
+        }
+        var identity: UserIdentity?
+        if let spec = configuration.userID {
+            do { identity = try UserIdentity(resolving: spec) } catch {
+                printError("\(FedMailMilterVersion.name): UserID: \(error)")
+                return error.exitCode
+            }
+        }
+        if let mask = configuration.umask { umask(mode_t(mask)) }
+
+        let sink = DaemonLogSink(level: configuration.logLevel, syslog: configuration.syslog,
+                                 facility: configuration.syslogFacility, standardError: options.foreground)
+        let logger = Logger(label: "fedmail-milter") { _ in DaemonLogHandler(sink: sink) }
+        let fail = { (message: String, code: ExitCode) -> ExitCode in
+            logger.error("\(message)")
+            if !options.foreground { printError("\(FedMailMilterVersion.name): \(message)") }
+            return code
+        }
+
+        let spool: PrivateDirectory
+        do { spool = try PrivateDirectory(parent: configuration.temporaryDirectory) } catch {
+            return fail("\(error.message)", .cannotCreate)
+        }
+        let store = ConfigurationStore(configuration)
+        let hostname = Self.hostname()
+        let server = MilterServer.Configuration(
+            name: FedMailMilterVersion.name,
+            requirements: FilterHeaderHandler.requirements,
+            spoolDirectory: spool.path,
+            spoolThreshold: configuration.bodySpoolThreshold,
+            makeHandler: { FilterHeaderHandler(configuration: store.current, hostname: hostname, logger: logger) },
+            log: { logger.warning("\($0)") })
+        do {
+            try MilterServer.register(server)
+        } catch {
+            spool.remove()
+            return fail("\(error.message)", .software)
+        }
+
+        if let path = configuration.socket.unixPath, UnixSocketProbe.isListening(path: path) {
+            spool.remove()
+            return fail("another process is listening on \(path); not starting", .unavailable)
+        }
+        do {
+            try MilterServer.openSocket(configuration.socket.libmilterAddress, removeStale: true)
+        } catch {
+            spool.remove()
+            return fail("\(error.message)", .unavailable)
+        }
+        if let identity {
+            if let path = configuration.socket.unixPath { _ = chown(path, identity.uid, identity.gid) }
+            do { try spool.changeOwner(uid: identity.uid, gid: identity.gid) } catch {
+                spool.remove()
+                return fail("\(error.message)", .osError)
+            }
+        }
+
+        if configuration.background && !options.foreground {
+            switch detach() {
+            case .parent: _exit(0)  // the child owns the socket, spool and pid file
+            case .failed(let message):
+                spool.remove()
+                return fail(message, .osError)
+            case .child: break
+            }
+        }
+
+        var pidFile: PidFile?
+        if let path = configuration.pidFile {
+            do { pidFile = try PidFile(writingTo: path) } catch {
+                spool.remove()
+                return fail(error.message, .cannotCreate)
+            }
+        }
+        if let identity {
+            do { try identity.become() } catch {
+                pidFile?.remove()
+                spool.remove()
+                return fail(error.message, error.exitCode)
+            }
+        }
+
+        logger.notice("\(FedMailMilterVersion.name) \(FedMailMilterVersion.version) listening on \(configuration.socket)\(identity.map { " as \($0.user)" } ?? "")")
+        let loopFailed = Atomic<Bool>(false)
+        guard let loop = SignalWatcher.startThread({
+            do { try MilterServer.run() } catch {
+                logger.error("\(error)")
+                loopFailed.store(true, ordering: .relaxed)
+            }
+            SignalWatcher.notifyMainLoopEnded()
+        }) else {
+            pidFile?.remove()
+            spool.remove()
+            return fail("cannot start the milter thread", .osError)
+        }
+        var stopping = false
+        events: while true {
+            switch SignalWatcher.next() {
+            case .reload:
+                reload(path: options.configurationPath, store: store, sink: sink, logger: logger)
+            case .stop(let signal):
+                guard !stopping else { continue }
+                stopping = true
+                logger.notice("signal \(signal) received: stopping; waiting up to \(Int(drainTimeout))s for \(MilterServer.activeTransactions) message(s) in progress")
+                if !MilterServer.stopGracefully(timeout: drainTimeout) {
+                    logger.warning("stopping with \(MilterServer.activeTransactions) message(s) unfinished; the MTA keeps and retries them")
+                }
+            case .mainLoopEnded:
+                break events
+            }
+        }
+        pthread_join(loop, nil)
+        let status: ExitCode = loopFailed.load(ordering: .relaxed) ? .software : .ok
+        pidFile?.remove()
+        spool.remove()
+        if let socketPath = configuration.socket.unixPath { unlink(socketPath) }
+        logger.notice("stopped")
+        return status
+    }
+
+    /// Re-reads the configuration; a bad one is refused and the old one kept.
+    static func reload(path: String, store: ConfigurationStore, sink: DaemonLogSink, logger: Logger) {
+        let old = store.current
+        let new: MilterConfiguration
+        do {
+            new = try ConfigurationLoader.load(path: path)
+        } catch {
+            logger.error("reload refused, keeping the configuration in force: \(error)")
+            return
+        }
+        let needRestart = new.settingsNeedingRestart(comparedTo: old)
+        if !needRestart.isEmpty {
+            logger.warning("reload: changes to \(needRestart.joined(separator: ", ")) take effect only after a restart")
+        }
+        store.replace(with: new)
+        sink.setLevel(new.logLevel)
+        logger.notice("configuration reloaded from \(path)")
+    }
+
+    enum DetachResult { case parent, child, failed(String) }
+
+    /// Forks into the background: the parent returns, the child starts a new
+    /// session with standard input and output on /dev/null.
+    static func detach() -> DetachResult {
+        let pid = fork()
+        if pid < 0 { return .failed("fork failed: \(String(cString: strerror(errno)))") }
+        if pid > 0 { return .parent }
+        setsid()
+        let null = open("/dev/null", O_RDWR)
+        if null >= 0 {
+            dup2(null, 0); dup2(null, 1); dup2(null, 2)
+            if null > 2 { close(null) }
+        }
+        _ = chdir("/")
+        return .child
+    }
+
+    static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return name.isEmpty ? "localhost" : name
+    }
+
+    static func exitCode(for error: ConfigurationError) -> ExitCode {
+        error.code == .unreadable ? .noInput : .config
+    }
+
+    static func printError(_ message: String) {
+        writeStandardError(message + "\n")
+    }
+}

@@ -1,0 +1,131 @@
+import FedMailCore
+import Logging
+import Milter
+import Testing
+@testable import MilterApp
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("fedmail-milter command line")
+struct CommandLineTests {
+    @Test("options")
+    func options() throws {
+        let defaults = try CommandLineOptions(arguments: [])
+        #expect(defaults.action == .run)
+        #expect(defaults.configurationPath == "/etc/fedmail/fedmail-milter.conf")
+        #expect(!defaults.foreground)
+        let full = try CommandLineOptions(arguments: ["-f", "-c", "/tmp/x.conf"])
+        #expect(full.foreground && full.configurationPath == "/tmp/x.conf")
+        #expect(try CommandLineOptions(arguments: ["-c/tmp/y.conf", "-n"]).configurationPath == "/tmp/y.conf")
+        #expect(try CommandLineOptions(arguments: ["-n"]).action == .checkConfiguration)
+        #expect(try CommandLineOptions(arguments: ["-V"]).action == .version)
+        #expect(try CommandLineOptions(arguments: ["--help"]).action == .help)
+    }
+
+    @Test("usage errors", arguments: [["-c"], ["-x"], ["extra"], ["--config=/x"]])
+    func usageErrors(arguments: [String]) {
+        #expect(throws: CommandLineOptions.UsageError.self) { _ = try CommandLineOptions(arguments: arguments) }
+    }
+
+    @Test("-V, --help and a bad option exit with the right status")
+    func exitCodes() {
+        #expect(MilterDaemon.main(arguments: ["-V"]) == 0)
+        #expect(MilterDaemon.main(arguments: ["-x"]) == 64)
+    }
+}
+
+@Suite("configuration files on disk")
+struct ConfigurationLoaderTests {
+    func writeFile(_ text: String) throws -> String {
+        var template = Array("/tmp/fedmail-milter-conf.XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        try #require(fd >= 0)
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    @Test("-n: 0 for a good file, 78 for a bad one, 66 for a missing one")
+    func check() throws {
+        let good = try writeFile("Socket local:/tmp/x.sock\n")
+        defer { unlink(good) }
+        let bad = try writeFile("Socket local:/tmp/x.sock\nColour blue\n")
+        defer { unlink(bad) }
+        #expect(MilterDaemon.main(arguments: ["-n", "-c", good]) == 0)
+        #expect(MilterDaemon.main(arguments: ["-n", "-c", bad]) == 78)
+        #expect(MilterDaemon.main(arguments: ["-n", "-c", "/nonexistent/fedmail.conf"]) == 66)
+    }
+
+    @Test("an unknown UserID is an error on its line")
+    func unknownUser() throws {
+        let path = try writeFile("Socket local:/tmp/x.sock\nUserID no-such-user-fedmail\n")
+        defer { unlink(path) }
+        #expect {
+            _ = try ConfigurationLoader.check(path: path)
+        } throws: { error in
+            (error as? ConfigurationError)?.description == "\(path):2: 'UserID': no such user 'no-such-user-fedmail'"
+        }
+    }
+
+    @Test("reload: a good file replaces the configuration for new connections; a bad one is refused")
+    func reload() throws {
+        let path = try writeFile("Socket local:/tmp/x.sock\nLogLevel info\n")
+        defer { unlink(path) }
+        let store = ConfigurationStore(try ConfigurationLoader.load(path: path))
+        let inFlight = store.current
+        let sink = DaemonLogSink(level: .error, syslog: false, facility: "mail", standardError: false)
+        let logger = Logger(label: "test") { _ in DaemonLogHandler(sink: sink) }
+
+        let fd = open(path, O_WRONLY | O_TRUNC)
+        let text = Array("Socket local:/tmp/x.sock\nLogLevel debug\nOn-InternalError accept\n".utf8)
+        _ = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        MilterDaemon.reload(path: path, store: store, sink: sink, logger: logger)
+        #expect(store.current.logLevel == .debug)
+        #expect(store.current.onInternalError == .accept)
+        #expect(inFlight.logLevel == .info)
+        #expect(sink.isEnabled(.debug))
+
+        let fd2 = open(path, O_WRONLY | O_TRUNC)
+        let broken = Array("Socket local:/tmp/x.sock\nLogLevel loud\n".utf8)
+        _ = broken.withUnsafeBytes { Glibc.write(fd2, $0.baseAddress, $0.count) }
+        close(fd2)
+        MilterDaemon.reload(path: path, store: store, sink: sink, logger: logger)
+        #expect(store.current.logLevel == .debug)
+        #expect(store.current.onInternalError == .accept)
+    }
+}
+
+@Suite("header-adding handler")
+struct FilterHeaderHandlerTests {
+    @Test("the header names the filter, its version and host")
+    func headerValue() {
+        #expect(FilterHeaderHandler.headerName == "X-FedMail-Filter")
+        #expect(FilterHeaderHandler.headerValue(hostname: "mx1.example") == "fedmail-milter 0.1.0 on mx1.example")
+    }
+
+    @Test("it asks the MTA only for adding headers, and for the queue id at end of message")
+    func requirements() {
+        let requirements = FilterHeaderHandler.requirements
+        #expect(requirements.actions == [.addHeaders])
+        #expect(requirements.collectsHeaders && requirements.collectsBody)
+        #expect(requirements.macros[.endOfMessage] == ["i"])
+        #expect(requirements.macros[.envelopeSender]?.contains("{auth_type}") == true)
+    }
+
+    @Test("On-InternalError decides the answer to a failure")
+    func failurePolicy() throws {
+        let sink = DaemonLogSink(level: .error, syslog: false, facility: "mail", standardError: false)
+        let logger = Logger(label: "test") { _ in DaemonLogHandler(sink: sink) }
+        for (setting, expected) in [("tempfail", "tempfail"), ("reject", "reject"), ("accept", "continue")] {
+            let configuration = try MilterConfiguration(parsing: "Socket local:/a\nOn-InternalError \(setting)\n", path: "f")
+            let handler = FilterHeaderHandler(configuration: configuration, hostname: "h", logger: logger)
+            let response = handler.failed(TestFailure(), stage: .endOfMessage, session: MilterSession(id: 1, spoolThreshold: 1024, spoolDirectory: "/tmp"))
+            #expect("\(response.status)" == expected)
+        }
+    }
+
+    struct TestFailure: Error {}
+}

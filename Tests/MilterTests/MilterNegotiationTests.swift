@@ -1,0 +1,79 @@
+import CMilter
+import Testing
+@testable import Milter
+
+@Suite("MilterNegotiation")
+struct MilterNegotiationTests {
+    let allActions = UInt(SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGHDRS
+                          | SMFIF_QUARANTINE | SMFIF_CHGFROM | SMFIF_ADDRCPT_PAR | SMFIF_SETSYMLIST)
+    let allSteps: UInt = 0x001F_FFFF
+
+    @Test("asks only for the required actions, plus the macro list when macros are wanted")
+    func actions() throws {
+        let requirements = MilterRequirements(actions: [.addHeaders], stages: [.connect],
+                                              macros: [.endOfMessage: ["i"]])
+        let result = try MilterNegotiation(offeredActions: allActions, offeredProtocol: allSteps, requirements: requirements)
+        #expect(result.actions == UInt(SMFIF_ADDHDRS | SMFIF_SETSYMLIST))
+        #expect(result.canSetMacroLists)
+    }
+
+    @Test("no macro list without macros")
+    func noMacros() throws {
+        let requirements = MilterRequirements(actions: [.addHeaders, .replaceBody], stages: [])
+        let result = try MilterNegotiation(offeredActions: allActions, offeredProtocol: allSteps, requirements: requirements)
+        #expect(result.actions == UInt(SMFIF_ADDHDRS | SMFIF_CHGBODY))
+        #expect(!result.canSetMacroLists)
+    }
+
+    @Test("refuses an MTA lacking a required action and names it")
+    func refusal() {
+        let requirements = MilterRequirements(actions: [.addHeaders, .deleteRecipients, .quarantine], stages: [])
+        #expect {
+            _ = try MilterNegotiation(offeredActions: UInt(SMFIF_ADDHDRS), offeredProtocol: allSteps, requirements: requirements)
+        } throws: { error in
+            let refusal = error as? MilterNegotiation.Refusal
+            return refusal?.missing == [.deleteRecipients, .quarantine]
+                && refusal?.description == "the MTA does not offer the milter actions delete-recipients, quarantine"
+        }
+    }
+
+    @Test("switches off steps the handler does not need, only when offered")
+    func steps() throws {
+        let requirements = MilterRequirements(actions: [.addHeaders], stages: [.envelopeSender, .envelopeRecipient],
+                                              collectsHeaders: true)
+        let result = try MilterNegotiation(offeredActions: allActions, offeredProtocol: allSteps, requirements: requirements)
+        let flags = result.protocolFlags
+        #expect(flags & UInt(SMFIP_NOCONNECT) != 0)
+        #expect(flags & UInt(SMFIP_NOHELO) != 0)
+        #expect(flags & UInt(SMFIP_NOBODY) != 0)
+        #expect(flags & UInt(SMFIP_NOEOH) != 0)
+        #expect(flags & UInt(SMFIP_NODATA) != 0)
+        #expect(flags & UInt(SMFIP_NOMAIL) == 0)
+        #expect(flags & UInt(SMFIP_NORCPT) == 0)
+        #expect(flags & UInt(SMFIP_NOHDRS) == 0)
+
+        let limited = try MilterNegotiation(offeredActions: allActions, offeredProtocol: UInt(SMFIP_NOBODY),
+                                            requirements: requirements)
+        #expect(limited.protocolFlags == UInt(SMFIP_NOBODY))
+        #expect(!limited.canSkip)
+    }
+
+    @Test("raw header values only when asked and offered")
+    func leadingSpace() throws {
+        let raw = MilterRequirements(actions: [], stages: [], rawHeaderValues: true, collectsHeaders: true)
+        let offered = try MilterNegotiation(offeredActions: 0, offeredProtocol: allSteps, requirements: raw)
+        #expect(offered.rawHeaderValues)
+        #expect(offered.protocolFlags & UInt(SMFIP_HDR_LEADSPC) != 0)
+        let notOffered = try MilterNegotiation(offeredActions: 0, offeredProtocol: 0, requirements: raw)
+        #expect(!notOffered.rawHeaderValues)
+        let notAsked = try MilterNegotiation(offeredActions: 0, offeredProtocol: allSteps,
+                                             requirements: MilterRequirements(actions: [], stages: []))
+        #expect(notAsked.protocolFlags & UInt(SMFIP_HDR_LEADSPC) == 0)
+    }
+
+    @Test("collecting headers or body implies those steps")
+    func impliedStages() {
+        let requirements = MilterRequirements(actions: [], stages: [], collectsHeaders: true, collectsBody: true)
+        #expect(requirements.stages == [.header, .body])
+    }
+}

@@ -1,0 +1,108 @@
+import Testing
+@testable import Milter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("SpooledBody")
+struct SpooledBodyTests {
+    /// A private directory per test (tests run in parallel).
+    func directory() throws -> PrivateDirectory {
+        try PrivateDirectory(parent: "/tmp", prefix: "fedmail-milter-test")
+    }
+
+    func chunk(_ byte: UInt8, _ count: Int) -> [UInt8] { [UInt8](repeating: byte, count: count) }
+
+    @Test("a body under the threshold stays in memory")
+    func inMemory() throws {
+        let dir = try directory()
+        defer { dir.remove() }
+        let body = SpooledBody(threshold: 1000, directory: dir.path)
+        try body.append(contentsOf: chunk(65, 400))
+        try body.append(contentsOf: chunk(66, 600))
+        #expect(!body.isSpooled)
+        #expect(body.path == nil)
+        #expect(body.count == 1000)
+        #expect(try body.bytes() == chunk(65, 400) + chunk(66, 600))
+    }
+
+    @Test("a body over the threshold moves to a 0600 file in the directory, in order")
+    func spooled() throws {
+        let dir = try directory()
+        defer { dir.remove() }
+        let body = SpooledBody(threshold: 1000, directory: dir.path)
+        try body.append(contentsOf: chunk(1, 700))
+        try body.append(contentsOf: chunk(2, 700))
+        try body.append(contentsOf: chunk(3, 100_000))
+        #expect(body.isSpooled)
+        #expect(body.count == 101_400)
+        let path = try #require(body.path)
+        #expect(path.hasPrefix(dir.path + "/"))
+        var info = stat()
+        #expect(stat(path, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600)
+        #expect(Int(info.st_size) == 101_400)
+        #expect(try body.bytes() == chunk(1, 700) + chunk(2, 700) + chunk(3, 100_000))
+    }
+
+    @Test("reading in chunks never gives more than the chunk size and covers every byte")
+    func chunkedRead() throws {
+        let dir = try directory()
+        defer { dir.remove() }
+        let body = SpooledBody(threshold: 10, directory: dir.path)
+        let data = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try body.append(contentsOf: data)
+        var sizes: [Int] = []
+        var read: [UInt8] = []
+        try body.forEachChunk(size: 65_536) { piece in
+            sizes.append(piece.count)
+            read.append(contentsOf: piece)
+        }
+        #expect(sizes == [65_536, 65_536, 65_536, 3_392])
+        #expect(read == data)
+    }
+
+    @Test("discard and release remove the spool file")
+    func removal() throws {
+        let dir = try directory()
+        defer { dir.remove() }
+        var path: String?
+        do {
+            let body = SpooledBody(threshold: 0, directory: dir.path)
+            try body.append(contentsOf: chunk(7, 10))
+            path = body.path
+            #expect(access(try #require(path), F_OK) == 0)
+        }
+        #expect(access(try #require(path), F_OK) != 0)
+
+        let body = SpooledBody(threshold: 0, directory: dir.path)
+        try body.append(contentsOf: chunk(7, 10))
+        let second = try #require(body.path)
+        body.discard()
+        #expect(access(second, F_OK) != 0)
+        #expect(body.count == 0)
+        #expect(!body.isSpooled)
+    }
+
+    @Test("a spool directory that cannot be written is a spoolFailure, not a crash")
+    func unwritable() {
+        let body = SpooledBody(threshold: 0, directory: "/nonexistent/fedmail")
+        #expect {
+            try body.append(contentsOf: [1, 2, 3])
+        } throws: { error in
+            (error as? MilterError)?.code == .spoolFailure
+        }
+    }
+
+    @Test("the private directory is 0700 and removed with its files")
+    func privateDirectory() throws {
+        let dir = try directory()
+        var info = stat()
+        #expect(stat(dir.path, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o700)
+        let body = SpooledBody(threshold: 0, directory: dir.path)
+        try body.append(contentsOf: [1])
+        dir.remove()
+        #expect(access(dir.path, F_OK) != 0)
+    }
+}
