@@ -255,13 +255,35 @@ public struct Opener: Sendable {
     }
 
     func verifySignature(decryptedPath: String, verifiedPath: String, now: Date, checks: inout [String]) throws(OpenError) -> Signer {
-        let input = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(decryptedPath, mode: "rb") }
-        var detached: OpaquePointer?
-        guard let pointer = SMIME_read_CMS(input.pointer, &detached) else {
-            throw OpenError(.badSignature, "the decrypted content is not an S/MIME signed entity (\(OpenSSLErrorQueue.drain()))")
+        // The signed entity: opaque SignedData (FedMail's own), or multipart/signed (S/MIME clients, openssl cms -sign).
+        let head: [UInt8] = try internalError { () throws(CryptoError) in
+            let fd = try FileDescriptorIO.openRead(decryptedPath)
+            defer { close(fd) }
+            return try FileDescriptorIO.read(fd: fd, count: 64 * 1024, name: decryptedPath)
         }
-        let detachedContent = detached.map { OpenSSLBIO(taking: $0) }
-        let signed = CMSContentInfo(taking: pointer)
+        let entityHeader = MessageHeaderSection.parse(head)
+        let entityType = entityHeader.first("Content-Type").flatMap { MIMEContentType.parse($0.value) }
+        let signed: CMSContentInfo
+        var detachedContent: OpenSSLBIO?
+        var detachedFile: PrivateTemporaryFile?
+        if entityHeader.hasSeparator, let entityType, entityType.mediaType == "multipart/signed" {
+            guard let boundary = entityType.parameters["boundary"], !boundary.isEmpty else {
+                throw OpenError(.badSignature, "multipart/signed without a boundary")
+            }
+            let content = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-det") }
+            signed = try MultipartSignedEntity.split(path: decryptedPath, header: entityHeader, boundary: boundary, contentPath: content.path)
+            detachedContent = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(content.path, mode: "rb") }
+            detachedFile = content
+        } else {
+            let input = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(decryptedPath, mode: "rb") }
+            var detached: OpaquePointer?
+            guard let pointer = SMIME_read_CMS(input.pointer, &detached) else {
+                throw OpenError(.badSignature, "the decrypted content is not an S/MIME signed entity (\(OpenSSLErrorQueue.drain()))")
+            }
+            if let detached { BIO_free_all(detached) }
+            signed = CMSContentInfo(taking: pointer)
+        }
+        defer { _ = detachedFile }
         guard signed.contentTypeNID == NID_pkcs7_signed else {
             throw OpenError(.badSignature, "the decrypted content is \(signed.contentTypeName), not SignedData")
         }
@@ -275,7 +297,7 @@ public struct Opener: Sendable {
 
         do {
             let out = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(verifiedPath, mode: "wb") }
-            let flags = UInt32(CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY)
+            let flags = UInt32(CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY | (detachedContent == nil ? 0 : CMS_DETACHED))
             guard CMS_verify(signed.pointer, nil, store, detachedContent?.pointer, out.pointer, flags) == 1 else {
                 throw OpenError(.badSignature, "the signature does not verify (\(OpenSSLErrorQueue.drain()))")
             }

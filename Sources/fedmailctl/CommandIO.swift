@@ -4,8 +4,18 @@ import Foundation
 /// Input/output plumbing shared by subcommands: `-` or no path means stdin/stdout.
 enum CommandIO {
     /// A path to read the input from: IN itself, or a private temp copy of stdin.
+    /// A pipe or other non-regular file (e.g. `<(…)`) is copied too, since
+    /// sealing and opening seek in their input.
     static func inputPath(_ path: String?, holder: inout [String]) throws -> String {
-        if let path, path != "-" { return path }
+        var source: Int32 = 0
+        if let path, path != "-" {
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw CLIError("cannot read \(path): \(String(cString: strerror(errno)))") }
+            if info.st_mode & S_IFMT == S_IFREG { return path }
+            source = open(path, O_RDONLY)
+            guard source >= 0 else { throw CLIError("cannot read \(path): \(String(cString: strerror(errno)))") }
+        }
+        defer { if source != 0 { close(source) } }
         let temp = try makeTemporaryPath(prefix: "fedmailctl-in")
         holder.append(temp)
         let fd = open(temp, O_WRONLY | O_TRUNC)
@@ -13,8 +23,8 @@ enum CommandIO {
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw CLIError("reading standard input: \(String(cString: strerror(errno)))") }
+            let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw CLIError("reading input: \(String(cString: strerror(errno)))") }
             if n == 0 { break }
             try buffer.withUnsafeBytes { try writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
