@@ -320,9 +320,12 @@ public struct BrokerService: Sendable {
             throw BrokerError(.notFound, "no federated organization serves \(domain)")
         }
         let key = try Self.certificate(organization.certificatePEM, "certificate of \(organization.name)").publicKey
-        let container = try authority.issueKeyContainer(publicKey: key, organization: organization.name, address: address.lowercased(),
+        // The local part keeps its case (it may be case-sensitive); the domain is lower-cased.
+        let localPart = address[..<(address.lastIndex(of: "@") ?? address.endIndex)]
+        let normalized = "\(localPart)@\(domain)"
+        let container = try authority.issueKeyContainer(publicKey: key, organization: organization.name, address: normalized,
                                                         lifetime: configuration.keyContainerLifetime)
-        return KeyContainerResponse(address: address.lowercased(), keyContainer: try container.serializeAsPEM().pemString + "\n",
+        return KeyContainerResponse(address: normalized, keyContainer: try container.serializeAsPEM().pemString + "\n",
                                     expires: Int64(container.notValidAfter.timeIntervalSince1970))
     }
 }
