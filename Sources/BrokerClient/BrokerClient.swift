@@ -66,9 +66,10 @@ public actor BrokerClient {
         }
         let timeout = HTTPClient.Configuration.Timeout(connect: .init(configuration.connectTimeout),
                                                        read: .init(configuration.requestTimeout))
+        // Everything that can fail comes before the HTTP client, which must be shut down once created.
+        cache = try LookupCache(directory: configuration.cacheDirectory)
         http = HTTPClient(eventLoopGroupProvider: .singleton,
                           configuration: HTTPClient.Configuration(tlsConfiguration: tls, timeout: timeout))
-        cache = try LookupCache(directory: configuration.cacheDirectory)
         tokenVerifier = TokenVerifier(brokerCA: brokerCA)
         containerValidator = KeyContainerValidator(brokerCA: brokerCA)
     }
