@@ -16,6 +16,7 @@ import Logging
 /// LogLevel              info
 /// UMask                 027
 /// MetricsFromAnywhere   no
+/// UserID                fedmail           # when started as root
 /// ```
 public struct BrokerConfiguration: Sendable, Hashable {
     /// Host (IPv4/IPv6 literal or name) and port to listen on.
@@ -39,6 +40,8 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var umask: UInt16 = 0o027
     /// Whether `/metrics` answers non-loopback clients.
     public var metricsFromAnywhere = false
+    /// `user[:group]` to switch to once the socket is bound (when started as root).
+    public var userID: String?
 
     /// The database location in effect.
     public var database: String {
@@ -47,7 +50,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
 
     public static let knownNames: Set<String> = [
         "Listen", "StateDir", "Database", "ServerName", "BrokerName", "KeyContainerLifetime",
-        "TokenLifetime", "CertificateLifetime", "LogLevel", "UMask", "MetricsFromAnywhere",
+        "TokenLifetime", "CertificateLifetime", "LogLevel", "UMask", "MetricsFromAnywhere", "UserID",
     ]
 
     public init() {}
@@ -101,6 +104,13 @@ public struct BrokerConfiguration: Sendable, Hashable {
         }
         if let entry = file.entry("UMask") { umask = try file.umask(entry) }
         if let entry = file.entry("MetricsFromAnywhere") { metricsFromAnywhere = try file.bool(entry) }
+        if let entry = file.entry("UserID") {
+            let user = entry.value.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+            guard getpwnam(user) != nil else {
+                throw file.error(.badValue, at: entry, "'UserID' names no user '\(user)' on this system")
+            }
+            userID = entry.value
+        }
     }
 
     /// Reads and parses `path`.

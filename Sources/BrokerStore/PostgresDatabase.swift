@@ -39,7 +39,11 @@ public final class PostgresBrokerDatabase: SQLDatabase {
             configuration = .init(host: host, port: components.port ?? 5432, username: user,
                                   password: password, database: database, tls: .disable)
         }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool's own chatter (e.g. "run() hasn't been called yet" while the runner task
+        // starts) stays below error level; failures reach callers as query errors.
+        var backgroundLogger = logger
+        if backgroundLogger.logLevel < .error { backgroundLogger.logLevel = .error }
+        let client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
         self.client = client
         self.logger = logger
         self.runner = Task { await client.run() }

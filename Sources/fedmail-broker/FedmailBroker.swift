@@ -28,6 +28,8 @@ struct FedmailBroker: AsyncParsableCommand {
           LogLevel LEVEL            error, warning, notice, info (default) or debug
           UMask MASK                file creation mask (default 027)
           MetricsFromAnywhere BOOL  serve /metrics to non-loopback clients (default no)
+          UserID USER[:GROUP]       switch to this user once the socket is bound (when started as root);
+                                    it needs write access to the SQLite database and its directory
 
         Exit status: 0 on success, 1 on error, 64 on a usage error, 78 on a configuration error.
         """,
@@ -146,6 +148,14 @@ struct ServeCommand: AsyncParsableCommand {
             let service = try await BrokerRuntime.makeService(configuration: configuration, logger: logger)
             let server = BrokerServer(service: service)
             try await server.run(host: configuration.listenHost, port: configuration.listenPort) { port in
+                if let user = configuration.userID {
+                    do {
+                        try PrivilegeDrop.drop(to: user)
+                    } catch {
+                        logger.critical("cannot drop privileges", metadata: ["error": "\(error)"])
+                        Foundation.exit(1)
+                    }
+                }
                 logger.notice("serving", metadata: ["address": "\(configuration.listenHost):\(port)", "database": "\(configuration.database.hasPrefix("postgres") ? "postgres" : "sqlite")"])
                 if let portFile {
                     try? "\(port)\n".write(toFile: portFile, atomically: true, encoding: .utf8)
