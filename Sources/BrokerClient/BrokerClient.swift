@@ -1,3 +1,4 @@
+import FedMailCore
 import AsyncHTTPClient
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import FedMailCore
 import Crypto
 import Foundation
 

@@ -1,3 +1,4 @@
+import FedMailCore
 /// The JSON bodies of the broker's HTTPS interface (DESIGN.md, "Broker interface").
 /// Both the broker and its clients use these types, so the two cannot drift apart.
 
@@ -37,14 +38,6 @@ public struct EnrollmentResponse: Codable, Sendable, Hashable {
         self.certificate = certificate
         self.reason = reason
     }
-}
-
-/// How the content key of a sealed message is protected (DESIGN.md "Modes").
-public enum FederationMode: String, Codable, Sendable, Hashable {
-    /// Wrapped to the recipient organization's key from the key container.
-    case direct
-    /// Wrapped with a broker-generated proof-of-possession key.
-    case pop
 }
 
 /// `POST /v1/tokens` request body.

@@ -10,7 +10,7 @@ public enum FederationPolicy: String, Sendable, Hashable, CaseIterable {
 }
 
 /// How the content key reaches the partner (see DESIGN.md "Modes").
-public enum FederationMode: String, Sendable, Hashable, CaseIterable {
+public enum FederationMode: String, Sendable, Hashable, CaseIterable, Codable {
     /// Wrapped to the recipient organization's key from the key container.
     case direct
     /// Wrapped with a broker-generated proof-of-possession key.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BrokerClient
+import FedMailCore
 import Foundation
 
 /// `fedmailctl lookup`: ask the broker for tokens and key containers, validated.

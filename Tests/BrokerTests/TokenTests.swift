@@ -1,5 +1,6 @@
 import Broker
 import BrokerClient
+import FedMailCore
 import Crypto
 import Foundation
 import JWTKit
