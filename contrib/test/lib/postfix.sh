@@ -27,6 +27,12 @@
 #
 # Needs root (Postfix's master runs as root), the postfix package, and
 # PF_BASE set to a directory the test owns.
+#
+# PF_ADDR (default 127.0.0.1), when set before pf_init, is the loopback
+# address the instance listens on and sends from (inet_interfaces,
+# smtp_bind_address); pf_add_listener and pf_start use the address of the
+# instance. Several organizations then run side by side on 127.0.0.10,
+# 127.0.0.20, ... and each sees the others as distinct clients.
 
 PF_STARTED=()
 
@@ -35,6 +41,11 @@ pf_dir() { echo "$PF_BASE/$1"; }
 pf_init() {
     local name=$1 port=$2; shift 2
     local domains="$*" dir; dir=$(pf_dir "$name")
+    local addr=${PF_ADDR:-127.0.0.1} interfaces=127.0.0.1
+    # Postfix accepts only configured interface addresses in inet_interfaces;
+    # 127.0.0.N other than 1 is not one, but master.cf binds HOST:PORT
+    # listeners as given and smtp_bind_address works for all of 127/8.
+    [ "$addr" = 127.0.0.1 ] || interfaces=all
     mkdir -p "$dir/etc" "$dir/queue" "$dir/data" "$dir/mail"
     chmod 755 "$PF_BASE" "$dir"
     chown postfix "$dir/data"
@@ -53,7 +64,8 @@ myhostname = mx.$name.test
 mydomain = $name.test
 myorigin = \$myhostname
 mydestination =
-inet_interfaces = 127.0.0.1
+inet_interfaces = $interfaces
+smtp_bind_address = $addr
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
@@ -83,7 +95,7 @@ CF
     : >"$dir/etc/transport.regexp"
     cat >"$dir/etc/master.cf" <<CF
 # service type  private unpriv  chroot  wakeup  maxproc command
-127.0.0.1:$port inet n  -       n       -       -       smtpd
+$addr:$port inet n  -       n       -       -       smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -124,8 +136,9 @@ pf_log() { echo "$(pf_dir "$1")/maillog"; }
 
 pf_add_listener() {
     local name=$1 port=$2; shift 2
-    local dir; dir=$(pf_dir "$name")
-    echo "127.0.0.1:$port inet n  -       n       -       -       smtpd" >>"$dir/etc/master.cf"
+    local dir addr; dir=$(pf_dir "$name")
+    addr=$(postconf -c "$dir/etc" -h smtp_bind_address)
+    echo "$addr:$port inet n  -       n       -       -       smtpd" >>"$dir/etc/master.cf"
     while (($#)); do
         if [ "$1" = "-o" ]; then echo "  -o $2" >>"$dir/etc/master.cf"; shift 2; else shift; fi
     done
@@ -148,13 +161,14 @@ pf_start() {
         return 1
     fi
     PF_STARTED+=("$name")
-    local port
+    local port host
+    host=$(awk '$2 == "inet" { split($1, a, ":"); print a[1]; exit }' "$dir/etc/master.cf")
     port=$(awk '$2 == "inet" { split($1, a, ":"); print a[2]; exit }' "$dir/etc/master.cf")
     for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
         sleep 0.1
     done
-    echo "postfix $name does not listen on 127.0.0.1:$port"
+    echo "postfix $name does not listen on $host:$port"
     return 1
 }
 

@@ -1,0 +1,250 @@
+# A FedMail federation on loopback for tests and the demo. Source this file.
+#
+# One trust broker (fedmail-broker serve, SQLite) and N organizations. Each
+# organization is:
+#   - a key made with `fedmailctl keygen`, enrolled with `fedmailctl enroll`
+#     and approved by the operator with `fedmail-broker org approve`;
+#   - its own private Postfix (contrib/test/lib/postfix.sh) listening on its
+#     own loopback address (127.0.0.10, 127.0.0.20, ...) and sending from it,
+#     with smtpd_milters and non_smtpd_milters pointing at
+#   - its own fedmail-milter (Mode both; InternalHosts = the org's address);
+#   - a re-injection smtpd without milters on the org's address (Reinject).
+# Organizations route each other's domains with transport_maps, directly or
+# through an SMTP wiretap (smtp-tap.py) that records the bytes on the wire.
+#
+#   fed_setup BASE                    set up under BASE (sources the other libs)
+#   fed_broker_start / fed_broker_stop / fed_broker_restart
+#                                     the broker on a fixed loopback port
+#   fed_org NAME ADDR KEYTYPE DOMAIN...
+#                                     keys + enrollment + Postfix (not started);
+#                                     KEYTYPE rsa3072 or p256
+#   fed_plain NAME ADDR DOMAIN...     a plain Postfix (no FedMail) for a domain
+#   fed_allowlist NAME < LINES        the org's federation allowlist
+#   fed_milter_conf NAME [LINE...]    (re)write the org's milter config; extra
+#                                     "Name value" lines override defaults
+#   fed_start NAME                    start milter (if any) and Postfix
+#   fed_milter_restart NAME           stop and start the org's milter
+#   fed_route FROM TO [tap]           FROM sends TO's domains directly to TO's
+#                                     smtpd, or with "tap" through a wiretap
+#                                     recording into $(fed_tap_dir FROM TO)
+#   fed_tap_dir FROM TO               the wiretap's directory
+#   fed_mailbox NAME ADDRESS          deliver ADDRESS into its own Maildir
+#   fed_port NAME / fed_addr NAME     the org's smtpd port / address
+#   fed_client NAME                   the address its users submit from
+#   fed_broker_metric NAME            a broker counter from GET /metrics
+#   fed_cleanup                       stop everything started here
+#
+# Needs root. FEDMAIL_BIN: directory of the built binaries.
+
+FED_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+FED_TAP_PIDS=()
+FED_ORGS=()
+
+fed_setup() {
+    FED_BASE=$1
+    mkdir -p "$FED_BASE"; chmod 755 "$FED_BASE"
+    FEDMAIL_BIN=${FEDMAIL_BIN:-$(cd "$FED_LIB/../../.." && swift build --show-bin-path)}
+    export FEDMAIL_BIN
+    FM_DIR=$FED_BASE/milter-logs; PF_BASE=$FED_BASE/postfix
+    mkdir -p "$FM_DIR" "$PF_BASE"; chmod 755 "$FM_DIR" "$PF_BASE"
+    # shellcheck source=postfix.sh
+    . "$FED_LIB/postfix.sh"
+    # shellcheck source=fedmail-milter.sh
+    . "$FED_LIB/fedmail-milter.sh"
+    FED_CTL=$FEDMAIL_BIN/fedmailctl
+    FED_BROKER=$FEDMAIL_BIN/fedmail-broker
+    local tool
+    for tool in "$FED_CTL" "$FED_BROKER" "$FEDMAIL_BIN/fedmail-milter"; do
+        [ -x "$tool" ] || { echo "federation: $tool is not built"; return 1; }
+    done
+}
+
+# ------------------------------------------------------------------ broker
+fed_broker_start() {
+    local dir=$FED_BASE/broker
+    if [ ! -e "$dir/broker.conf" ]; then
+        mkdir -p "$dir/state"
+        FED_BROKER_PORT=$(pf_free_port)
+        cat >"$dir/broker.conf" <<CONF
+# FedMail test federation broker (contrib/test/lib/federation.sh)
+Listen          127.0.0.1:$FED_BROKER_PORT
+StateDir        $dir/state
+Database        sqlite:$dir/state/broker.db
+ServerName      localhost, 127.0.0.1
+BrokerName      FedMail Test Federation
+KeyContainerLifetime 24h
+TokenLifetime   24h
+LogLevel        ${BROKER_LOG_LEVEL:-notice}
+CONF
+        "$FED_BROKER" -c "$dir/broker.conf" init >>"$dir/broker.log" 2>&1 || { echo "broker init failed:"; cat "$dir/broker.log"; return 1; }
+        cp "$dir/state/ca.crt" "$dir/ca.crt"; chmod 644 "$dir/ca.crt"
+        FED_BROKER_URL=https://127.0.0.1:$FED_BROKER_PORT
+        FED_BROKER_CA=$dir/ca.crt
+    fi
+    "$FED_BROKER" -c "$dir/broker.conf" serve >>"$dir/broker.log" 2>&1 &
+    FED_BROKER_PID=$!
+    for _ in $(seq 1 200); do
+        if curl -sf --cacert "$FED_BROKER_CA" "$FED_BROKER_URL/healthz" >/dev/null 2>&1; then return 0; fi
+        kill -0 "$FED_BROKER_PID" 2>/dev/null || { echo "broker died:"; tail -n 20 "$dir/broker.log"; return 1; }
+        sleep 0.1
+    done
+    echo "broker does not answer on $FED_BROKER_URL"; tail -n 20 "$dir/broker.log"; return 1
+}
+
+fed_broker_stop() {
+    [ -n "${FED_BROKER_PID:-}" ] || return 0
+    kill "$FED_BROKER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$FED_BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$FED_BROKER_PID" 2>/dev/null || true
+    wait "$FED_BROKER_PID" 2>/dev/null || true
+    FED_BROKER_PID=
+}
+
+fed_broker_restart() { fed_broker_stop; fed_broker_start; }
+
+# fed_broker_metric NAME: the value of a counter, e.g. fedmail_broker_tokens_issued_total (0 when absent).
+fed_broker_metric() {
+    curl -sf --cacert "$FED_BROKER_CA" "$FED_BROKER_URL/metrics" | awk -v n="$1" '$1 == n { v = $2 } END { print (v == "" ? 0 : v) + 0 }'
+}
+
+# ------------------------------------------------------------------ organizations
+fed_dir() { echo "$FED_BASE/org/$1"; }
+fed_port() { local v="FED_PORT_$1"; echo "${!v}"; }
+fed_addr() { local v="FED_ADDR_$1"; echo "${!v}"; }
+fed_domains() { local v="FED_DOMAINS_$1"; echo "${!v}"; }
+# fed_client NAME: the address of the org's internal clients (ADDR + 1):
+# users' submissions come from there (swaks --local-interface), and the
+# milter counts it, with the gateway's own address, as InternalHosts.
+fed_client() { local a; a=$(fed_addr "$1"); echo "${a%.*}.$(( ${a##*.} + 1 ))"; }
+
+fed_org() {
+    local name=$1 addr=$2 keytype=$3; shift 3
+    local dir; dir=$(fed_dir "$name")
+    mkdir -p "$dir/keys" "$dir/cache" "$dir/tmp"
+    chmod 700 "$dir/keys"; chmod 755 "$dir"
+    "$FED_CTL" keygen --type "$keytype" --out "$dir/keys/org.key" >>"$dir/enroll.log" 2>&1 || { echo "keygen $name failed"; cat "$dir/enroll.log"; return 1; }
+    local domain args=() out id
+    for domain in "$@"; do args+=(--domain "$domain"); done
+    out=$("$FED_CTL" enroll --broker "$FED_BROKER_URL" --ca "$FED_BROKER_CA" --key "$dir/keys/org.key" --org "$name" "${args[@]}" 2>&1) \
+        || { echo "enroll $name failed: $out"; return 1; }
+    echo "$out" >>"$dir/enroll.log"
+    id=$(sed -n 's/^enrollment \([0-9a-f]*\) submitted.*/\1/p' <<<"$out" | head -n 1)
+    [ -n "$id" ] || { echo "no enrollment id for $name in: $out"; return 1; }
+    "$FED_BROKER" -c "$FED_BASE/broker/broker.conf" org approve "$id" >>"$dir/enroll.log" 2>&1 || { echo "approve $name failed"; cat "$dir/enroll.log"; return 1; }
+    "$FED_CTL" enroll --broker "$FED_BROKER_URL" --ca "$FED_BROKER_CA" --key "$dir/keys/org.key" --org "$name" --id "$id" \
+        --wait --timeout 30 --interval 1 --cert "$dir/keys/org.crt" >>"$dir/enroll.log" 2>&1 || { echo "fetching the certificate of $name failed"; cat "$dir/enroll.log"; return 1; }
+    # The milter runs as postfix: it owns its key (still mode 0600), cache and temp.
+    chown -R postfix:postfix "$dir/keys" "$dir/cache" "$dir/tmp"
+
+    local port reinject
+    port=$(pf_free_port); reinject=$(pf_free_port)
+    printf -v "FED_PORT_$name" '%s' "$port"
+    printf -v "FED_ADDR_$name" '%s' "$addr"
+    printf -v "FED_REINJECT_$name" '%s' "$reinject"
+    printf -v "FED_DOMAINS_$name" '%s' "$*"
+    FED_ORGS+=("$name")
+    PF_ADDR=$addr pf_init "$name" "$port" "$@"
+    pf_add_listener "$name" "$reinject" -o smtpd_milters= -o non_smtpd_milters= -o "syslog_name=postfix-$name/reinject"
+    pf_set "$name" "smtpd_milters = unix:$dir/milter.sock" "non_smtpd_milters = unix:$dir/milter.sock" \
+        "milter_default_action = tempfail" "smtp_discard_ehlo_keywords = chunking" \
+        "message_size_limit = 20000000"
+    : >"$dir/allowlist"
+    fed_milter_conf "$name"
+}
+
+# A Postfix with no FedMail at all (a domain outside the federation).
+fed_plain() {
+    local name=$1 addr=$2; shift 2
+    local port; port=$(pf_free_port)
+    printf -v "FED_PORT_$name" '%s' "$port"
+    printf -v "FED_ADDR_$name" '%s' "$addr"
+    printf -v "FED_DOMAINS_$name" '%s' "$*"
+    PF_ADDR=$addr pf_init "$name" "$port" "$@"
+    pf_set "$name" "smtp_discard_ehlo_keywords = chunking"
+}
+
+fed_allowlist() { cat >"$(fed_dir "$1")/allowlist"; chmod 644 "$(fed_dir "$1")/allowlist"; }
+
+fed_milter_conf() {
+    local name=$1; shift
+    local dir; dir=$(fed_dir "$name")
+    local reinject_var="FED_REINJECT_$name"
+    local defaults
+    defaults=$(cat <<CONF
+Socket              local:$dir/milter.sock
+UserID              postfix:postfix
+UMask               007
+Syslog              no
+LogLevel            debug
+TemporaryDirectory  $dir/tmp
+Mode                both
+Domains             $(fed_domains "$name" | tr ' ' ',')
+AuthservID          mx.$name.test
+InternalHosts       $(fed_addr "$name"), $(fed_client "$name")
+OrgKey              $dir/keys/org.key
+OrgCertificate      $dir/keys/org.crt
+BrokerURL           $FED_BROKER_URL
+BrokerCA            $FED_BROKER_CA
+FederationAllowlist $dir/allowlist
+TokenCacheDir       $dir/cache
+MixedRecipients     split
+Reinject            inet:${!reinject_var}@$(fed_addr "$name")
+BrokerTimeout       5s
+CONF
+)
+    # Overrides: drop the default line of every name given, then append.
+    local line key
+    for line in "$@"; do
+        key=${line%% *}
+        defaults=$(awk -v k="$key" 'tolower($1) != tolower(k)' <<<"$defaults")
+    done
+    { echo "# fedmail-milter of organization $name (contrib/test/lib/federation.sh)"
+      echo "$defaults"
+      for line in "$@"; do echo "$line"; done; } >"$dir/milter.conf"
+}
+
+fed_start() {
+    local name=$1 dir; dir=$(fed_dir "$name")
+    if [ -e "$dir/milter.conf" ]; then
+        fm_start "$name" "$dir/milter.conf" || return 1
+    fi
+    pf_start "$name"
+}
+
+fed_milter_restart() {
+    local name=$1 dir; dir=$(fed_dir "$name")
+    fm_stop "$name" || true
+    fm_start "$name" "$dir/milter.conf"
+}
+
+fed_milter_log() { echo "$FM_DIR/$1.log"; }
+
+fed_mailbox() { pf_mailbox "$1" "$2"; }
+
+fed_tap_dir() { echo "$FED_BASE/tap/$1-$2"; }
+
+fed_route() {
+    local from=$1 to=$2 how=${3:-direct}
+    local host port domain
+    host=$(fed_addr "$to"); port=$(fed_port "$to")
+    if [ "$how" = tap ]; then
+        local tapdir tport
+        tapdir=$(fed_tap_dir "$from" "$to"); mkdir -p "$tapdir"
+        tport=$(pf_free_port)
+        python3 "$FED_LIB/smtp-tap.py" "$host:$tport" "$host:$port" "$(fed_addr "$from")" "$tapdir" 2>>"$tapdir/tap.log" &
+        FED_TAP_PIDS+=("$!")
+        for _ in $(seq 1 100); do [ -e "$tapdir/ready" ] && break; sleep 0.1; done
+        [ -e "$tapdir/ready" ] || { echo "wiretap $from->$to did not start"; cat "$tapdir/tap.log"; return 1; }
+        port=$tport
+    fi
+    for domain in $(fed_domains "$to"); do pf_route "$from" "$domain" "$host:$port"; done
+    if [ -r "$(pf_dir "$from")/queue/pid/master.pid" ]; then postfix -c "$(pf_dir "$from")/etc" reload >/dev/null 2>&1 || true; fi
+}
+
+fed_cleanup() {
+    pf_cleanup
+    fm_cleanup
+    fed_broker_stop
+    local pid
+    for pid in "${FED_TAP_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
