@@ -214,6 +214,8 @@ fed_start() {
 fed_milter_restart() {
     local name=$1 dir; dir=$(fed_dir "$name")
     fm_stop "$name" || true
+    # fm_start waits for "listening on" in the log: start from a fresh one.
+    mv "$FM_DIR/$name.log" "$FM_DIR/$name.log.$(date +%s%N)" 2>/dev/null || true
     fm_start "$name" "$dir/milter.conf"
 }
 
