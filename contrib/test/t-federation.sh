@@ -151,7 +151,7 @@ scenario a "corpus delivered byte-exact at B (except trace headers and Authentic
 CORPUS=$BASE/corpus; python3 "$FED_LIB/corpus.py" "$CORPUS" "Alice <alice@a.example>" "Bob <bob@b.example>"
 for f in "$CORPUS"/*.eml; do
     name=$(basename "$f" .eml)
-    mid=$(grep -m1 -i '^Message-ID:' "$f" | sed 's/^[^<]*//' | tr -d '\r')
+    mid=$(grep -a -m1 -i '^Message-ID:' "$f" | sed 's/^[^<]*//' | tr -d '\r')
     out1=$(send_file "$(fed_addr a):$(fed_port a)" "$(fed_client a)" alice@a.example ref@a.example "$f")
     out2=$(send_file "$(fed_addr a):$(fed_port a)" "$(fed_client a)" alice@a.example bob@b.example "$f")
     if ! grep -q accepted <<<"$out1" || ! grep -q accepted <<<"$out2"; then fail "$name: not accepted (reference: $out1; to B: $out2)"; continue; fi
@@ -288,20 +288,26 @@ fi
 # ------------------------------------------------------------------ f
 if want f; then
 scenario f "tampered in transit: rejected (On-BadSeal reject) or held (quarantine), never delivered"
-body="Tampered $MARK"
-touch "$(fed_tap_dir a b)/tamper"
-out=$(submit tamper@b.example "Tamper $MARK" "$body")
-grep -q "250 2.0.0 Ok" <<<"$out" || fail "submission refused"
-for _ in $(seq 1 100); do grep -q "tamper@b.example.*said: 5" "$(pf_log a)" && break; sleep 0.2; done
-line=$(grep -m1 "tamper@b.example.*said: 5" "$(pf_log a)" | sed 's/.*said: //')
-ls "$(fed_tap_dir a b)"/*.tampered >/dev/null 2>&1 && pass "the wiretap changed one byte of the sealed body" || fail "the wiretap did not tamper"
-grep -q "550 5.7.1" <<<"$line" && pass "B rejected it: '$line'" || fail "B did not reject with 550 5.7.1: ${line:-none}"
-sleep 1; [ "$(count_delivered b "$body")" = 0 ] && pass "nothing delivered at B" || fail "the tampered message was delivered at B"
+# tamper LINE SUBJECT BODY RCPT: the wiretap changes one base64 character of body line LINE
+tamper() {
+    echo "$1" >"$(fed_tap_dir a b)/tamper"
+    out=$(submit "$4" "$2" "$3")
+    grep -q "250 2.0.0 Ok" <<<"$out" || fail "submission refused"
+    for _ in $(seq 1 150); do [ -e "$(fed_tap_dir a b)/tamper" ] || break; sleep 0.2; done
+}
+# line 5: the CMS structure (recipientInfos); line 40: the AES-GCM ciphertext
+tamper 5 "Tamper1 $MARK" "Tampered structure $MARK" tamper@b.example
+tamper 40 "Tamper2 $MARK" "Tampered ciphertext $MARK" tamper@b.example
+for _ in $(seq 1 150); do [ "$(grep -c "tamper@b.example.*said: 5" "$(pf_log a)")" -ge 2 ] && break; sleep 0.2; done
+[ "$(ls "$(fed_tap_dir a b)"/*.tampered 2>/dev/null | wc -l)" = 2 ] && pass "the wiretap changed one byte in each of 2 sealed messages" || fail "the wiretap did not tamper twice"
+grep "tamper@b.example.*said: 5" "$(pf_log a)" | sed 's/.*said: //; s/ (in reply to.*//' >"$BASE/tamper-replies"
+[ "$(grep -c "^550 5.7.1 FedMail" "$BASE/tamper-replies")" = 2 ] && pass "B rejected both: $(paste -sd'|' "$BASE/tamper-replies")" || fail "B did not reject both with 550 5.7.1: $(cat "$BASE/tamper-replies")"
+sleep 1
+[ "$(count_delivered b "Tampered structure $MARK")" = 0 ] && [ "$(count_delivered b "Tampered ciphertext $MARK")" = 0 ] && pass "nothing delivered at B" || fail "a tampered message was delivered at B"
 
 fed_milter_conf b "On-BadSeal quarantine"; fed_milter_restart b || fail "restart b with quarantine"
 body="Tampered quarantined $MARK"
-touch "$(fed_tap_dir a b)/tamper"
-out=$(submit tamperq@b.example "TamperQ $MARK" "$body")
+tamper 40 "TamperQ $MARK" "$body" tamperq@b.example
 held=0
 for _ in $(seq 1 100); do if pf_queue b | grep -qE '^[0-9A-F]+!'; then held=1; break; fi; sleep 0.2; done
 [ $held = 1 ] && pass "with On-BadSeal quarantine: B holds it in its hold queue ($(pf_queue b | grep -E '^[0-9A-F]+!' | awk '{print $1}'))" || fail "with quarantine: not held at B: $(pf_queue b | head -n 5)"

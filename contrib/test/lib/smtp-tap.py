@@ -13,8 +13,8 @@ session (the DATA payload, dot-unstuffed, up to but excluding the final
 
 Failure injection for the tests (labeled as such, the only thing the tap
 ever changes): while the file DIR/tamper exists, the tap changes one
-character in the 5th line of the next message body it relays (A<->B swap,
-or a different letter), then removes DIR/tamper. The recorded .eml is the
+character in the middle of line L of the next message body it relays, where
+L is the number in DIR/tamper (default 5), then removes DIR/tamper. The recorded .eml is the
 unmodified message as the client sent it; DIR/msg-N-M.tampered marks it.
 
 The client must not use BDAT (the tests set smtp_discard_ehlo_keywords =
@@ -77,6 +77,7 @@ def handle(client, n):
     message = []
     count = 0
     tamper = False
+    tamper_at = 5
     body_line = -1
     try:
         while True:
@@ -105,7 +106,7 @@ def handle(client, n):
                         body_line += 1
                     elif unstuffed in (b"\r\n", b"\n"):
                         body_line = 0
-                    if body_line == 5 and tamper:
+                    if body_line == tamper_at and tamper:
                         out = tamper_line(line)
             else:
                 upper = line.upper()
@@ -120,6 +121,10 @@ def handle(client, n):
                     flag = os.path.join(directory, "tamper")
                     if os.path.exists(flag):
                         tamper = True
+                        try:
+                            tamper_at = int(open(flag).read().strip() or "5")
+                        except ValueError:
+                            tamper_at = 5
                         os.unlink(flag)
             server.sendall(out)
     except OSError:
