@@ -5,7 +5,7 @@
 //
 //   executables  fedmail-milter   fedmail-broker   fedmailctl
 //   apps         MilterApp        Broker
-//   services     BrokerClient     BrokerStore
+//   services     BrokerClient     BrokerStore     Scanner
 //   core         FedMailCore  (pure, no I/O)
 //   crypto       FedMailCrypto (OpenSSL 3)
 //   bridges      Milter  CMilter  COpenSSL
@@ -96,12 +96,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "Scanner",
+            dependencies: ["FedMailCore"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: apps
         .target(
             name: "MilterApp",
             dependencies: [
                 "Milter",
                 "FedMailCore",
+                "FedMailCrypto",
+                "BrokerClient",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -147,6 +156,7 @@ let package = Package(
                 "FedMailCrypto",
                 "FedMailCore",
                 "BrokerClient",
+                "Scanner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -160,5 +170,6 @@ let package = Package(
         .testTarget(name: "BrokerStoreTests", dependencies: ["BrokerStore"], swiftSettings: swiftSettings),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "BrokerClient"], swiftSettings: swiftSettings),
         .testTarget(name: "BrokerClientTests", dependencies: ["BrokerClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "ScannerTests", dependencies: ["Scanner", "FedMailCore"], swiftSettings: swiftSettings),
     ]
 )

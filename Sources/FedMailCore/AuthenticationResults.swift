@@ -50,6 +50,12 @@ public struct AuthenticationResults: Sendable, Hashable {
         return "\(authservID);\n\t" + statements.joined(separator: ";\n\t")
     }
 
+    /// The field value on one line (`id; method=result prop=value ...`),
+    /// for a single statement that fits in an SMTP line.
+    public var singleLineFieldValue: String {
+        fieldValue.replacingAll("\n", with: "").replacingAll("\t", with: " ")
+    }
+
     /// The authserv-id a field value claims, with comments and folding
     /// white space removed; `nil` when none can be read.
     public static func authservID(ofFieldValue value: String) -> String? {

@@ -54,12 +54,17 @@ public struct DirectionPolicy: Sendable, Hashable {
     /// Outbound mail addressed only to our own domains is left alone.
     /// Inbound when the client is none of those and a recipient is ours.
     public func direction(of facts: DirectionFacts) -> MailDirection {
-        let trusted = (facts.authType.map { !$0.isEmpty } ?? false)
-            || (facts.clientAddress.map { address in internalHosts.contains { $0.contains(address) } } ?? false)
-            || (facts.daemonName.map { mtaNames.contains($0) } ?? false)
-        if trusted {
+        if isTrustedClient(facts) {
             return facts.recipientDomains.contains(where: { !isLocal($0) }) ? .outbound : .other
         }
         return facts.recipientDomains.contains(where: isLocal) ? .inbound : .other
+    }
+
+    /// Whether the client's mail is ours to seal: it authenticated, is an
+    /// internal host, or came in through a listed MTA daemon (recipients aside).
+    public func isTrustedClient(_ facts: DirectionFacts) -> Bool {
+        (facts.authType.map { !$0.isEmpty } ?? false)
+            || (facts.clientAddress.map { address in internalHosts.contains { $0.contains(address) } } ?? false)
+            || (facts.daemonName.map { mtaNames.contains($0) } ?? false)
     }
 }

@@ -14,6 +14,8 @@ public struct MilterConfiguration: Sendable, Hashable {
     /// What the milter tells the MTA when it fails internally.
     public enum FailureAction: String, Sendable, Hashable, CaseIterable {
         case accept, reject, tempfail
+        /// Accept, but hold the message in the MTA's quarantine (`smfi_quarantine`).
+        case quarantine
     }
 
     /// `UserID user[:group]`.
@@ -34,7 +36,7 @@ public struct MilterConfiguration: Sendable, Hashable {
     public static let knownNames: [String] = [
         "Socket", "PidFile", "UserID", "UMask", "Background", "Syslog", "SyslogFacility",
         "LogLevel", "TemporaryDirectory", "BodySpoolThreshold", "On-InternalError",
-    ]
+    ] + MilterFederationSettings.knownNames
 
     /// Syslog facilities accepted by `SyslogFacility`.
     public static let syslogFacilities = [
@@ -64,13 +66,15 @@ public struct MilterConfiguration: Sendable, Hashable {
     public var bodySpoolThreshold: Int
     /// The answer to the MTA on an internal error (`On-InternalError`, default tempfail).
     public var onInternalError: FailureAction
+    /// The federation settings (`Mode`, `Domains`, keys, brokers, allowlist, `On-*` actions).
+    public var federation: MilterFederationSettings
 
     /// Reads the settings of a parsed configuration file.
     ///
     /// - Throws: ``ConfigurationError`` naming the file and line of the first
     ///   unknown name, repeated name, bad value, or a missing `Socket`.
     public init(file: ConfigurationFile) throws(ConfigurationError) {
-        try file.validate(knownNames: Set(Self.knownNames))
+        try file.validate(knownNames: Set(Self.knownNames), repeatableNames: MilterFederationSettings.repeatableNames)
         guard let socketEntry = file.entry("Socket") else {
             throw file.error(.missingName, "'Socket' is required (for example 'Socket local:/run/fedmail/milter.sock')")
         }
@@ -105,6 +109,7 @@ public struct MilterConfiguration: Sendable, Hashable {
         onInternalError = try file.entry("On-InternalError").map { (e) throws(ConfigurationError) in
             FailureAction(rawValue: try file.choice(e, of: FailureAction.allCases.map(\.rawValue))) ?? .tempfail
         } ?? .tempfail
+        federation = try MilterFederationSettings(file: file)
     }
 
     /// Parses configuration text (convenience for ``init(file:)``).

@@ -32,7 +32,21 @@ public enum ConfigurationLoader {
                 throw file.error(.badValue, "'UserID': \(error.message)")
             }
         }
+        _ = try federationRuntime(configuration, path: path, hostname: "localhost", connect: false)
         return configuration
+    }
+
+    /// Loads the federation state the configuration names (allowlist, keys,
+    /// broker CA; broker clients when `connect`), reporting a problem as a
+    /// configuration error: the allowlist's own file and line, or this file.
+    public static func federationRuntime(_ configuration: MilterConfiguration, path: String, hostname: String,
+                                         connect: Bool) throws(ConfigurationError) -> FederationRuntime {
+        do {
+            return try FederationRuntime(configuration: configuration, hostname: hostname, connect: connect)
+        } catch {
+            if let underlying = error.configurationError { throw underlying }
+            throw ConfigurationError(code: .badValue, file: path, line: nil, message: error.message)
+        }
     }
 
     /// The whole file as UTF-8 text.

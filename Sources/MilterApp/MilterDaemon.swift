@@ -79,12 +79,23 @@ public enum MilterDaemon {
         }
         let store = ConfigurationStore(configuration)
         let hostname = Self.hostname()
+        // Checked now (files, allowlist); broker clients are created after
+        // detaching, since their threads would not survive the fork.
+        let federation: FederationRuntimeStore
+        do {
+            federation = FederationRuntimeStore(try ConfigurationLoader.federationRuntime(
+                configuration, path: options.configurationPath, hostname: hostname, connect: false))
+        } catch {
+            spool.remove()
+            return fail("\(error)", .config)
+        }
+        let spoolPath = spool.path
         let server = MilterServer.Configuration(
             name: FedMailMilterVersion.name,
-            requirements: FilterHeaderHandler.requirements,
+            requirements: FederationHandler.requirements,
             spoolDirectory: spool.path,
             spoolThreshold: configuration.bodySpoolThreshold,
-            makeHandler: { FilterHeaderHandler(configuration: store.current, hostname: hostname, logger: logger) },
+            makeHandler: { FederationHandler(runtime: federation.current, spoolDirectory: spoolPath, logger: logger) },
             log: { logger.warning("\($0)") })
         do {
             try MilterServer.register(server)
@@ -128,6 +139,14 @@ public enum MilterDaemon {
                 return fail(error.message, .cannotCreate)
             }
         }
+        do {
+            federation.replace(with: try ConfigurationLoader.federationRuntime(
+                configuration, path: options.configurationPath, hostname: hostname, connect: true))
+        } catch {
+            pidFile?.remove()
+            spool.remove()
+            return fail("\(error)", .config)
+        }
         if let identity {
             do { try identity.become() } catch {
                 pidFile?.remove()
@@ -153,7 +172,8 @@ public enum MilterDaemon {
         events: while true {
             switch SignalWatcher.next() {
             case .reload:
-                reload(path: options.configurationPath, store: store, sink: sink, logger: logger)
+                reload(path: options.configurationPath, store: store, federation: federation, hostname: hostname,
+                       sink: sink, logger: logger)
             case .stop(let signal):
                 guard !stopping else { continue }
                 stopping = true
@@ -166,6 +186,7 @@ public enum MilterDaemon {
             }
         }
         pthread_join(loop, nil)
+        federation.shutdown()
         let status: ExitCode = loopFailed.load(ordering: .relaxed) ? .software : .ok
         pidFile?.remove()
         spool.remove()
@@ -175,15 +196,19 @@ public enum MilterDaemon {
     }
 
     /// Re-reads the configuration; a bad one is refused and the old one kept.
-    static func reload(path: String, store: ConfigurationStore, sink: DaemonLogSink, logger: Logger) {
+    static func reload(path: String, store: ConfigurationStore, federation: FederationRuntimeStore, hostname: String,
+                       sink: DaemonLogSink, logger: Logger) {
         let old = store.current
         let new: MilterConfiguration
+        let runtime: FederationRuntime
         do {
             new = try ConfigurationLoader.load(path: path)
+            runtime = try ConfigurationLoader.federationRuntime(new, path: path, hostname: hostname, connect: true)
         } catch {
             logger.error("reload refused, keeping the configuration in force: \(error)")
             return
         }
+        federation.replace(with: runtime)
         let needRestart = new.settingsNeedingRestart(comparedTo: old)
         if !needRestart.isEmpty {
             logger.warning("reload: changes to \(needRestart.joined(separator: ", ")) take effect only after a restart")

@@ -75,6 +75,7 @@ struct ConfigurationLoaderTests {
         defer { unlink(path) }
         let store = ConfigurationStore(try ConfigurationLoader.load(path: path))
         let inFlight = store.current
+        let federation = FederationRuntimeStore(try FederationRuntime(configuration: inFlight, hostname: "h", connect: false))
         let sink = DaemonLogSink(level: .error, syslog: false, facility: "mail", standardError: false)
         let logger = Logger(label: "test") { _ in DaemonLogHandler(sink: sink) }
 
@@ -82,7 +83,7 @@ struct ConfigurationLoaderTests {
         let text = Array("Socket local:/tmp/x.sock\nLogLevel debug\nOn-InternalError accept\n".utf8)
         _ = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         close(fd)
-        MilterDaemon.reload(path: path, store: store, sink: sink, logger: logger)
+        MilterDaemon.reload(path: path, store: store, federation: federation, hostname: "h", sink: sink, logger: logger)
         #expect(store.current.logLevel == .debug)
         #expect(store.current.onInternalError == .accept)
         #expect(inFlight.logLevel == .info)
@@ -92,36 +93,32 @@ struct ConfigurationLoaderTests {
         let broken = Array("Socket local:/tmp/x.sock\nLogLevel loud\n".utf8)
         _ = broken.withUnsafeBytes { Glibc.write(fd2, $0.baseAddress, $0.count) }
         close(fd2)
-        MilterDaemon.reload(path: path, store: store, sink: sink, logger: logger)
+        MilterDaemon.reload(path: path, store: store, federation: federation, hostname: "h", sink: sink, logger: logger)
         #expect(store.current.logLevel == .debug)
         #expect(store.current.onInternalError == .accept)
     }
 }
 
-@Suite("header-adding handler")
-struct FilterHeaderHandlerTests {
-    @Test("the header names the filter, its version and host")
-    func headerValue() {
-        #expect(FilterHeaderHandler.headerName == "X-FedMail-Filter")
-        #expect(FilterHeaderHandler.headerValue(hostname: "mx1.example") == "fedmail-milter 0.1.0 on mx1.example")
-    }
-
-    @Test("it asks the MTA only for adding headers, and for the queue id at end of message")
+@Suite("federation handler basics")
+struct FederationHandlerBasicsTests {
+    @Test("it asks the MTA to replace headers and body, delete recipients and quarantine, with raw header values")
     func requirements() {
-        let requirements = FilterHeaderHandler.requirements
-        #expect(requirements.actions == [.addHeaders])
-        #expect(requirements.collectsHeaders && requirements.collectsBody)
+        let requirements = FederationHandler.requirements
+        #expect(requirements.actions == [.addHeaders, .changeHeaders, .replaceBody, .deleteRecipients, .quarantine])
+        #expect(requirements.collectsHeaders && requirements.collectsBody && requirements.rawHeaderValues)
         #expect(requirements.macros[.endOfMessage] == ["i"])
         #expect(requirements.macros[.envelopeSender]?.contains("{auth_type}") == true)
+        #expect(requirements.macros[.connect]?.contains("{daemon_name}") == true)
     }
 
     @Test("On-InternalError decides the answer to a failure")
     func failurePolicy() throws {
         let sink = DaemonLogSink(level: .error, syslog: false, facility: "mail", standardError: false)
         let logger = Logger(label: "test") { _ in DaemonLogHandler(sink: sink) }
-        for (setting, expected) in [("tempfail", "tempfail"), ("reject", "reject"), ("accept", "continue")] {
+        for (setting, expected) in [("tempfail", "tempfail"), ("reject", "reject"), ("accept", "continue"), ("quarantine", "tempfail")] {
             let configuration = try MilterConfiguration(parsing: "Socket local:/a\nOn-InternalError \(setting)\n", path: "f")
-            let handler = FilterHeaderHandler(configuration: configuration, hostname: "h", logger: logger)
+            let runtime = try FederationRuntime(configuration: configuration, hostname: "h", connect: false)
+            let handler = FederationHandler(runtime: runtime, spoolDirectory: "/tmp", logger: logger)
             let response = handler.failed(TestFailure(), stage: .endOfMessage, session: MilterSession(id: 1, spoolThreshold: 1024, spoolDirectory: "/tmp"))
             #expect("\(response.status)" == expected)
         }

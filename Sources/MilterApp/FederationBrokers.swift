@@ -1,0 +1,184 @@
+import BrokerClient
+import FedMailCore
+import Foundation
+import X509
+
+/// What one broker lookup gave for one recipient domain, in the terms the
+/// milter needs (no broker types leak out of this file).
+public struct DomainLookup: Sendable, Hashable {
+    public var domain: DomainName
+    /// The planner's view.
+    public var federation: DomainFederation
+    /// The compact JWS, for the `FedMail-Token` field.
+    public var token: String?
+    /// The token id (`jti`).
+    public var tokenID: String?
+    /// The recipient organization id (`rorg`).
+    public var recipientOrganization: String?
+    /// The validated key container (PEM).
+    public var keyContainerPEM: String?
+    /// Pop mode: the PoP key envelope encrypted to our organization key.
+    public var popKeyEnvelope: String?
+}
+
+/// The claims of a verified token that the opening checks use.
+public struct VerifiedToken: Sendable, Hashable {
+    public var binding: SealTokenBinding.Claims
+    /// The sender organization id (`sub`).
+    public var senderOrganization: String
+    /// The sender organization's domains (`sdom`).
+    public var senderDomains: [String]
+    /// Pop mode: the PoP key encrypted to our key.
+    public var pop: String?
+}
+
+/// The brokers this gateway talks to (the default `BrokerURL` and named
+/// `Broker`s) and the offline token verifier pinned to `BrokerCA`, usable
+/// from libmilter's threads: every call blocks at most its timeout.
+public final class FederationBrokers: Sendable {
+    private let clients: [String: BrokerClient]
+    private let verifier: TokenVerifier
+    private let orgKeyPEM: String?
+
+    /// Creates the clients. `connect: false` (configuration check) only reads the CA.
+    public init(settings: MilterFederationSettings, connect: Bool) throws {
+        guard let caPath = settings.brokerCAPath else {
+            throw BrokerClientError(.badLocalFile, "'BrokerCA' is required for federation")
+        }
+        let caPEM: String
+        do { caPEM = try String(contentsOfFile: caPath, encoding: .utf8) } catch {
+            throw BrokerClientError(.badLocalFile, "cannot read BrokerCA \(caPath)")
+        }
+        do { verifier = TokenVerifier(brokerCA: try Certificate(pemEncoded: caPEM)) } catch {
+            throw BrokerClientError(.badLocalFile, "BrokerCA \(caPath) is not a PEM certificate")
+        }
+        if let keyPath = settings.orgKeyPath, connect {
+            orgKeyPEM = try? String(contentsOfFile: keyPath, encoding: .utf8)
+        } else {
+            orgKeyPEM = nil
+        }
+        var clients: [String: BrokerClient] = [:]
+        if connect {
+            var urls: [(String, String)] = []
+            if let url = settings.brokerURL { urls.append(("", url)) }
+            for named in settings.namedBrokers { urls.append((named.name.lowercased(), named.url)) }
+            for (name, url) in urls {
+                var configuration = BrokerClientConfiguration(
+                    brokerURL: url, caPath: caPath, certificatePath: settings.orgCertificatePath,
+                    keyPath: settings.orgKeyPath, cacheDirectory: settings.tokenCacheDirectory.map { name.isEmpty ? $0 : "\($0)/\(name)" })
+                let whole = max(1, settings.brokerTimeout)
+                configuration.connectTimeout = .seconds(min(3, whole))
+                configuration.requestTimeout = .seconds(whole)
+                clients[name] = try BrokerClient(configuration: configuration)
+            }
+        }
+        self.clients = clients
+    }
+
+    /// Looks `domains` up with the broker `broker` (`nil`: default) in one
+    /// batched request (cache first). Any failure makes every domain
+    /// `unavailable` with the reason.
+    public func lookup(domains: [DomainName], broker: String?, mode: FederationMode, timeout: Int) -> [DomainName: DomainLookup] {
+        var results: [DomainName: DomainLookup] = [:]
+        func unavailable(_ reason: String) -> [DomainName: DomainLookup] {
+            for domain in domains { results[domain] = DomainLookup(domain: domain, federation: .unavailable(reason: reason)) }
+            return results
+        }
+        guard let client = clients[broker?.lowercased() ?? ""] else {
+            return unavailable(broker.map { "no broker named '\($0)' is configured" } ?? "no BrokerURL is configured")
+        }
+        let answers: [String: ValidatedLookup]
+        do {
+            answers = try client.lookupBlocking(domains: domains.map(\.value), mode: mode, timeout: .seconds(timeout))
+        } catch let error as BrokerClientError {
+            return unavailable("broker \(error.code): \(error.message)")
+        } catch {
+            return unavailable("broker: \(error)")
+        }
+        for domain in domains {
+            guard let answer = answers[domain.value] else {
+                results[domain] = DomainLookup(domain: domain, federation: .unavailable(reason: "the broker gave no answer"))
+                continue
+            }
+            switch answer.status {
+            case .notFederated:
+                results[domain] = DomainLookup(domain: domain, federation: .notFederated)
+            case .denied:
+                results[domain] = DomainLookup(domain: domain, federation: .denied)
+            case .ok:
+                guard let claims = answer.claims, let token = answer.token, let container = answer.keyContainer else {
+                    results[domain] = DomainLookup(domain: domain, federation: .unavailable(reason: "incomplete broker answer"))
+                    continue
+                }
+                // Pop-mode recipients are grouped by token (one KEK each); direct by recipient key.
+                let groupKey = mode == .pop ? "pop:\(claims.jti)" : claims.rkf
+                results[domain] = DomainLookup(domain: domain, federation: .token(recipientKey: groupKey), token: token,
+                                               tokenID: claims.jti, recipientOrganization: claims.rorg,
+                                               keyContainerPEM: container, popKeyEnvelope: answer.popKey)
+            }
+        }
+        return results
+    }
+
+    /// Verifies a token's signature and chain against the pinned broker CA,
+    /// its issuer, purpose and audience, at time `at` (the signing time).
+    public func verify(token: String, audience: String, at time: Date, timeout: Int) throws -> VerifiedToken {
+        let verifier = self.verifier
+        let claims = try BlockingWait.run(timeout: timeout) {
+            try await verifier.verify(token, audience: audience, now: time)
+        }
+        return VerifiedToken(
+            binding: SealTokenBinding.Claims(aud: claims.aud, purpose: claims.purpose, nbf: claims.nbf, exp: claims.exp,
+                                             scf: claims.scf, jti: claims.jti),
+            senderOrganization: claims.sub, senderDomains: claims.sdom, pop: claims.pop)
+    }
+
+    /// The 256-bit PoP key in `envelope`, decrypted with our organization key.
+    public func openPoPKey(_ envelope: String) throws -> [UInt8] {
+        guard let orgKeyPEM else { throw BrokerClientError(.badLocalFile, "no OrgKey to open a PoP key with") }
+        let key = try PoPKeyEnvelope.open(envelope, privateKeyPEM: orgKeyPEM)
+        return key.withUnsafeBytes { Array($0) }
+    }
+
+    /// The `jti` and `pop` claims of a token read WITHOUT verifying it: only
+    /// to find the PoP key to open with; the token is verified afterwards.
+    public static func unverifiedPoP(of token: String) -> (jti: String, pop: String)? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(String(parts[1])),
+              let claims = try? JSONDecoder().decode(FederationClaims.self, from: payload), let pop = claims.pop else { return nil }
+        return (claims.jti, pop)
+    }
+
+    /// Closes the HTTP clients (at exit).
+    public func shutdown() {
+        for client in clients.values {
+            _ = try? BlockingWait.run(timeout: 5) { try await client.shutdown() }
+        }
+    }
+}
+
+/// Runs async work from a thread outside Swift concurrency (libmilter's),
+/// waiting at most `timeout` seconds.
+enum BlockingWait {
+    static func run<T: Sendable>(timeout: Int, _ operation: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = ResultHolder<T>()
+        let semaphore = DispatchSemaphore(value: 0)
+        let task = Task {
+            do { box.set(.success(try await operation())) } catch { box.set(.failure(error)) }
+            semaphore.signal()
+        }
+        guard semaphore.wait(timeout: .now() + .seconds(timeout)) == .success else {
+            task.cancel()
+            throw BrokerClientError(.unavailable, "did not finish within \(timeout)s")
+        }
+        guard let result = box.get() else { throw BrokerClientError(.unavailable, "ended without a result") }
+        return try result.get()
+    }
+}
+
+private final class ResultHolder<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<T, any Error>?
+    func set(_ result: Result<T, any Error>) { lock.lock(); value = result; lock.unlock() }
+    func get() -> Result<T, any Error>? { lock.lock(); defer { lock.unlock() }; return value }
+}

@@ -1,0 +1,166 @@
+import FedMailCore
+import FedMailCrypto
+import Foundation
+import Milter
+
+/// Inbound: open sealed mail for our domains with every check of DESIGN.md
+/// (the crypto ones in the Opener, the token ones here), restore the exact
+/// original, add Authentication-Results; refuse plaintext that claims a
+/// `require` partner.
+extension FederationHandler {
+    /// A check that failed while opening, with the action it calls for.
+    struct OpeningFailure: Error {
+        enum Kind { case badSeal, notForUs, internalError }
+        var kind: Kind
+        var check: String
+        var message: String
+    }
+
+    func openInbound(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
+                     log: MessageLog) throws -> MilterResponse {
+        do {
+            return try open(transaction: transaction, actions: actions, rawValues: rawValues, log: log)
+        } catch let failure as OpeningFailure {
+            let action: MilterConfiguration.FailureAction
+            switch failure.kind {
+            case .badSeal: action = settings.onBadSeal
+            case .notForUs: action = settings.onNotForUs
+            case .internalError: action = runtime.configuration.onInternalError
+            }
+            log.warning("direction=inbound decision=\(action.rawValue) (\(failure.check): \(failure.message))")
+            if failure.kind == .internalError {
+                return respond(settings: action, reject: ("550", "5.3.0"), text: "FedMail: internal error opening the message",
+                               reason: "FedMail: \(failure.check)", actions: actions, log: log, tempfailCode: ("451", "4.3.0"))
+            }
+            return respond(settings: action, reject: ("550", "5.7.1"), text: "FedMail: \(failure.check)",
+                           reason: "FedMail: \(failure.check)", actions: actions, log: log, tempfailCode: ("451", "4.7.1"))
+        }
+    }
+
+    private func open(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
+                      log: MessageLog) throws -> MilterResponse {
+        guard let identity = runtime.identity, !runtime.brokerCA.isEmpty, let brokers = runtime.brokers else {
+            throw OpeningFailure(kind: .internalError, check: "not-configured", message: "OrgKey, OrgCertificate and BrokerCA are needed to open sealed mail")
+        }
+        let ourDomains = Set(settings.domains)
+        let tokenHeaders = transaction.headers.filter { $0.name.lowercased() == FedMailTokenHeader.fieldName.lowercased() }
+            .compactMap { FedMailTokenHeader.parse(value: $0.value) }
+
+        // Pop mode: the PoP key travels in the token, encrypted to our key.
+        var popKeys: [ProofOfPossessionKey] = []
+        for header in tokenHeaders where DomainName(header.domain).map(ourDomains.contains) == true {
+            guard let (jti, envelope) = FederationBrokers.unverifiedPoP(of: header.token),
+                  let key = try? brokers.openPoPKey(envelope),
+                  let popKey = try? ProofOfPossessionKey(key: key, id: Array(jti.utf8)) else { continue }
+            popKeys.append(popKey)
+        }
+
+        let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
+        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: sealedFile.path)
+        let openedFile = try SpoolFile(directory: spoolDirectory, prefix: "opened")
+        let opener = Opener(identities: [identity], popKeys: popKeys, brokerCA: runtime.brokerCA,
+                            maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)
+        let opened: OpenedMessage
+        do {
+            opened = try opener.open(sealedPath: sealedFile.path, outputPath: openedFile.path)
+        } catch {
+            switch error.code {
+            case .notForUs: throw OpeningFailure(kind: .notForUs, check: error.code.name, message: error.message)
+            case .internalError: throw OpeningFailure(kind: .internalError, check: error.code.name, message: error.message)
+            default: throw OpeningFailure(kind: .badSeal, check: error.code.name, message: error.message)
+            }
+        }
+        let report = opened.report
+
+        // Token checks: at least one token for our domains; each verifies
+        // offline against the pinned broker CA at signing time and is bound
+        // to this message (aud, purpose, scf, jti in the signed control part).
+        let ours = opened.tokenHeaders.filter { DomainName($0.domain).map(ourDomains.contains) == true }
+        guard !ours.isEmpty else {
+            throw OpeningFailure(kind: .badSeal, check: "token-missing", message: "no FedMail-Token for one of our domains")
+        }
+        let binding = SealTokenBinding(ourDomains: ourDomains)
+        let signerSHA256 = Hex.encode(report.signerCertificateSHA256)
+        var verified: [VerifiedToken] = []
+        for header in ours {
+            let token: VerifiedToken
+            do {
+                token = try brokers.verify(token: header.token, audience: header.domain, at: report.signingTime,
+                                           timeout: settings.brokerTimeout)
+            } catch {
+                throw OpeningFailure(kind: .badSeal, check: "token-signature", message: "\(error)")
+            }
+            do {
+                try binding.check(token.binding, signingTime: Int64(report.signingTime.timeIntervalSince1970),
+                                  signerCertificateSHA256: signerSHA256, signedTokenIDs: opened.signedTokenIDs)
+            } catch {
+                throw OpeningFailure(kind: .badSeal, check: error.check, message: error.message)
+            }
+            verified.append(token)
+        }
+        // The envelope sender's domain, when there is one, must be the signer's too.
+        if let sender = transaction.senderMailbox, !sender.isEmpty, let domain = DomainName(ofAddress: sender),
+           !report.signerDomains.contains(where: { DomainName($0) == domain }) {
+            throw OpeningFailure(kind: .badSeal, check: "envelope-sender-domain",
+                                 message: "envelope sender domain \(domain) is not a domain of the signer")
+        }
+
+        // Restore the exact original; drop Authentication-Results forged under our name.
+        let authservID = runtime.authservID
+        try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions) { field in
+            field.hasName("Authentication-Results") && AuthenticationResults.fieldValue(field.value, claims: authservID)
+        }
+        let fromDomain = report.fromDomains.first ?? "-"
+        let jtis = verified.map(\.binding.jti)
+        let result = AuthenticationResults(authservID: authservID, results: [
+            .init(method: "fedmail", result: "pass", properties: [
+                ("header.from", fromDomain), ("policy.signer", report.signerOrganization), ("policy.token", jtis.joined(separator: ",")),
+            ]),
+        ])
+        try actions.addHeader(name: "Authentication-Results", value: result.singleLineFieldValue)
+
+        // Control flags, honored only as far as the allowlist's trust= says.
+        let trust = DomainName(fromDomain).flatMap { runtime.allowlist.entry(for: $0)?.trust } ?? []
+        let sealedBy = opened.control.sealedBy ?? report.signerOrganization
+        var honored: [String] = []
+        if trust.contains(.virusScan), opened.control.virusScan?.status.lowercased() == "clean" {
+            try actions.addHeader(name: "X-Virus-Scanned", value: "clean by \(sealedBy), trusted by fedmail")
+            honored.append("virus-scan")
+        }
+        if trust.contains(.spamScan), let status = opened.control.spamScan?.status.lowercased(), status == "clean" || status == "ham" {
+            try actions.addHeader(name: "X-Spam-Scanned", value: "\(status) by \(sealedBy), trusted by fedmail")
+            honored.append("spam-scan")
+        }
+        log.info("""
+            direction=inbound decision=opened signer=\(report.signerOrganization) from=\(fromDomain) \
+            tokens=\(jtis.joined(separator: ",")) recipient=\(report.recipientKind) \
+            trusted=\(honored.isEmpty ? "none" : honored.joined(separator: ","))
+            """)
+        return .continue
+    }
+
+    /// Plaintext inbound mail: refused when its From domain is a `require`
+    /// partner (anti-spoofing); Authentication-Results forged under our
+    /// authserv-id are removed.
+    func checkPlaintextInbound(transaction: MilterTransaction, actions: MilterMessageActions, log: MessageLog) throws -> MilterResponse {
+        let fromDomains = transaction.headers.filter { $0.name.lowercased() == "from" }
+            .flatMap { MailAddressDomains.domains(inAddressList: $0.value) }
+        if let partner = SpoofedPartnerCheck.requiredPartner(fromDomains: fromDomains, allowlist: runtime.allowlist) {
+            let action = settings.onSpoofedPartner
+            log.warning("direction=inbound decision=\(action.rawValue) (plaintext From \(partner), a require partner)")
+            return respond(settings: action, reject: ("550", "5.7.1"), text: "FedMail: \(partner) requires sealed mail",
+                           reason: "FedMail: plaintext from require partner \(partner)", actions: actions, log: log,
+                           tempfailCode: ("451", "4.7.1"))
+        }
+        let authservID = runtime.authservID
+        var occurrence = 0
+        var forged: [Int] = []
+        for field in transaction.headers where field.name.lowercased() == "authentication-results" {
+            occurrence += 1
+            if AuthenticationResults.fieldValue(field.value, claims: authservID) { forged.append(occurrence) }
+        }
+        for index in forged.reversed() { try actions.deleteHeader(name: "Authentication-Results", occurrence: index) }
+        log.info("direction=inbound decision=untouched (plaintext)\(forged.isEmpty ? "" : " removed=\(forged.count) forged Authentication-Results")")
+        return .continue
+    }
+}

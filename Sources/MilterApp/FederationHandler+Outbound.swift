@@ -1,0 +1,174 @@
+import FedMailCore
+import FedMailCrypto
+import Foundation
+import Milter
+
+/// Outbound: classify recipients, one batched broker lookup per message
+/// (cache first), one seal for every federated recipient organization,
+/// mixed recipients per `MixedRecipients`.
+extension FederationHandler {
+    func sealOutbound(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
+                      log: MessageLog) throws -> MilterResponse {
+        let recipients = transaction.recipients.map { PlannedRecipient(address: $0.address) }
+        let planner = OutboundPlanner(allowlist: runtime.allowlist)
+        let domains = planner.domainsToLookUp(recipients).filter { !settings.directionPolicy.isLocal($0) }
+        guard !domains.isEmpty else {
+            log.info("direction=outbound decision=untouched (no federated recipient)")
+            return .continue
+        }
+
+        let lookups = lookUp(domains)
+        var federations = lookups.mapValues(\.federation)
+        for domain in settings.domains { federations[domain] = nil }
+        let plan = planner.plan(recipients: recipients.filter { !($0.domain.map(settings.directionPolicy.isLocal) ?? false) },
+                                lookups: federations)
+        let unavailable = lookups.values.contains { if case .unavailable = $0.federation { return true } else { return false } }
+        let localRecipients = recipients.filter { $0.domain.map(settings.directionPolicy.isLocal) ?? false }.map(\.address)
+
+        switch plan {
+        case .tempfail(let reason):
+            let action: MilterConfiguration.FailureAction = unavailable && settings.onBrokerUnavailable == .reject ? .reject : .tempfail
+            log.warning("direction=outbound decision=\(action == .reject ? "reject" : "tempfail") (\(reason))")
+            return respond(settings: action, reject: ("550", "5.7.0"), text: "FedMail: \(reason)", reason: reason,
+                           actions: actions, log: log)
+
+        case .deliverPlaintext(let notes):
+            if unavailable, let action = settings.onBrokerUnavailable, action != .accept {
+                let reason = notes.joined(separator: "; ")
+                log.warning("direction=outbound decision=\(action.rawValue) (On-BrokerUnavailable: \(reason))")
+                return respond(settings: action, reject: ("550", "5.7.0"), text: "FedMail: \(reason)", reason: "FedMail: \(reason)",
+                               actions: actions, log: log)
+            }
+            for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
+            log.info("direction=outbound decision=plaintext sealed=0 plain=\(recipients.count) (\(notes.joined(separator: "; ")))")
+            return .continue
+
+        case .seal(let sealedGroups, let plaintextOutside, let notes):
+            if unavailable, !notes.isEmpty, let action = settings.onBrokerUnavailable, action == .tempfail || action == .reject {
+                let reason = notes.joined(separator: "; ")
+                log.warning("direction=outbound decision=\(action.rawValue) (On-BrokerUnavailable: \(reason))")
+                return respond(settings: action, reject: ("550", "5.7.0"), text: "FedMail: \(reason)", reason: reason,
+                               actions: actions, log: log)
+            }
+            let plaintext = plaintextOutside + localRecipients
+            return try seal(groups: sealedGroups, plaintext: plaintext, notes: notes, lookups: lookups,
+                            transaction: transaction, actions: actions, rawValues: rawValues, log: log)
+        }
+    }
+
+    /// One lookup per (broker, mode) of the allowlist entries — one batched
+    /// request per message in the usual single-broker case.
+    func lookUp(_ domains: [DomainName]) -> [DomainName: DomainLookup] {
+        struct Group: Hashable { var broker: String?; var mode: FederationMode }
+        var groups: [Group: [DomainName]] = [:]
+        var results: [DomainName: DomainLookup] = [:]
+        for domain in domains {
+            guard let entry = runtime.allowlist.entry(for: domain) else { continue }
+            if entry.certificatePath != nil {
+                results[domain] = DomainLookup(domain: domain, federation: .unavailable(
+                    reason: "static partner certificates (cert=) are not supported by this version"))
+                continue
+            }
+            groups[Group(broker: entry.broker?.lowercased(), mode: entry.mode), default: []].append(domain)
+        }
+        for (group, members) in groups {
+            guard let brokers = runtime.brokers else {
+                for domain in members { results[domain] = DomainLookup(domain: domain, federation: .unavailable(reason: "no BrokerCA configured")) }
+                continue
+            }
+            results.merge(brokers.lookup(domains: members, broker: group.broker, mode: group.mode, timeout: settings.brokerTimeout)) { $1 }
+        }
+        return results
+    }
+
+    func seal(groups: [String: [String]], plaintext: [String], notes: [String], lookups: [DomainName: DomainLookup],
+              transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
+              log: MessageLog) throws -> MilterResponse {
+        guard let sealer = runtime.sealer(temporaryDirectory: spoolDirectory) else {
+            throw FederationLoadError("no OrgKey/OrgCertificate to seal with")
+        }
+        var reinjection: ReinjectionClient?
+        if !plaintext.isEmpty {
+            switch settings.mixedRecipients {
+            case .reject:
+                log.warning("direction=outbound decision=reject (mixed sealed and plaintext recipients, MixedRecipients reject)")
+                return .reject(with: try SMTPReply(code: "550", enhancedCode: "5.7.0",
+                                                   lines: ["FedMail: sealed and plaintext recipients must be sent separately"]))
+            case .split, .defer:
+                guard let spec = settings.reinject, let client = ReinjectionClient(spec: spec, heloName: runtime.hostname,
+                                                                                    timeout: max(5, settings.brokerTimeout * 3)) else {
+                    log.error("direction=outbound decision=tempfail (mixed recipients need Reinject inet:PORT@HOST)")
+                    return .tempfail(with: try SMTPReply(code: "451", enhancedCode: "4.3.5",
+                                                         lines: ["FedMail: mixed recipients but no Reinject service configured"]))
+                }
+                reinjection = client
+            }
+        }
+
+        // One recipientInfo per organization key; one token per organization.
+        var organizations: [RecipientOrganization] = []
+        var tokenFields: [String] = []
+        var tokenIDs: [String] = []
+        var sealedRecipients: [String] = []
+        for key in groups.keys.sorted() {
+            let addresses = groups[key] ?? []
+            sealedRecipients += addresses
+            let groupLookups = addresses.compactMap { DomainName(ofAddress: $0) }.compactMap { lookups[$0] }
+            guard let lookup = groupLookups.first, let token = lookup.token, let tokenID = lookup.tokenID else {
+                throw FederationLoadError("no token for recipient organization \(key)")
+            }
+            if let envelope = lookup.popKeyEnvelope, key.hasPrefix("pop:") {
+                guard let brokers = runtime.brokers else { throw FederationLoadError("no broker for pop mode") }
+                let bytes = try brokers.openPoPKey(envelope)
+                organizations.append(.proofOfPossession(try ProofOfPossessionKey(key: bytes, id: Array(tokenID.utf8))))
+            } else {
+                guard let pem = lookup.keyContainerPEM, let certificate = try Certificate.parse(pem: Array(pem.utf8), source: "key container for \(lookup.domain)").first else {
+                    throw FederationLoadError("no key container for \(lookup.domain)")
+                }
+                organizations.append(.certificate(certificate))
+            }
+            let header = FedMailTokenHeader(domain: lookup.domain.value, token: token)
+            tokenFields.append("\(FedMailTokenHeader.fieldName): " + HeaderFolding.fold(header.value))
+            tokenIDs.append(tokenID)
+        }
+
+        let original = try SpoolFile(directory: spoolDirectory, prefix: "original")
+        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: original.path)
+        let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "sealed")
+        let control = ControlFlags(sealedBy: runtime.hostname, tokens: tokenIDs,
+                                   virusScan: Self.scanFlag(transaction, header: "X-Virus-Status", clean: "clean", engine: "clamav-milter"),
+                                   spamScan: Self.scanFlag(transaction, header: "X-Spam-Flag", clean: "no", engine: "spamassassin", status: "ham"))
+        try sealer.seal(originalPath: original.path, outputPath: sealedFile.path, recipients: organizations,
+                        control: control, tokens: [], protectSubject: settings.protectSubject)
+        let finalFile = try SpoolFile(directory: spoolDirectory, prefix: "final")
+        try MessageFiles.insertFields(tokenFields, source: sealedFile.path, destination: finalFile.path)
+
+        let tokensText = tokenIDs.joined(separator: ",")
+        if let reinjection {
+            do {
+                try reinjection.send(messageAt: finalFile.path, sender: transaction.senderMailbox ?? "", recipients: sealedRecipients)
+            } catch {
+                log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
+                return .tempfail(with: try SMTPReply(code: "451", enhancedCode: "4.3.0",
+                                                     lines: ["FedMail: re-injection of the sealed copy failed"]))
+            }
+            for address in sealedRecipients { try actions.deleteRecipient(address) }
+            for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
+            log.info("direction=outbound decision=split sealed=\(sealedRecipients.count) plain=\(plaintext.count) tokens=\(tokensText) reinjected=\(sealedRecipients.joined(separator: ","))")
+            return .continue
+        }
+        try MessageFiles.replaceMessage(in: transaction, with: finalFile.path, actions: actions)
+        log.info("direction=outbound decision=sealed sealed=\(sealedRecipients.count) plain=0 organizations=\(organizations.count) tokens=\(tokensText)")
+        return .continue
+    }
+
+    /// A scan verdict from a scanner header added earlier in the chain
+    /// (clamav-milter's `X-Virus-Status: Clean`, SpamAssassin's `X-Spam-Flag: NO`).
+    static func scanFlag(_ transaction: MilterTransaction, header: String, clean: String, engine: String,
+                         status: String = "clean") -> ControlFlags.ScanResult? {
+        guard let field = transaction.headers.last(where: { $0.name.lowercased() == header.lowercased() }) else { return nil }
+        let value = field.value.trimmingCharacters(in: .whitespaces).lowercased()
+        guard value == clean || value.hasPrefix(clean + " ") else { return nil }
+        return ControlFlags.ScanResult(status: status, engine: engine, at: ISO8601DateFormatter().string(from: Date()))
+    }
+}

@@ -1,0 +1,197 @@
+import FedMailCore
+import FedMailCrypto
+import Foundation
+import Logging
+import Milter
+
+/// The mail behavior of `fedmail-milter` (DESIGN.md "Milter behavior"):
+/// outbound mail to federated partners is sealed at end of message, sealed
+/// mail for our `Domains` is opened and verified, everything else passes
+/// untouched. One handler per MTA connection; it uses the federation state
+/// in force when the connection started. Every error path ends in the
+/// configured action, never in a lost message.
+public final class FederationHandler: MilterHandler {
+    /// The header added when an opportunistic partner gets plaintext.
+    public static let plaintextHeader = "X-FedMail-Plaintext"
+
+    /// What it needs from the MTA: replace headers and body, delete
+    /// recipients (split), quarantine; envelope, headers (raw values) and body;
+    /// the queue id and the macros that decide direction.
+    public static let requirements = MilterRequirements(
+        actions: [.addHeaders, .changeHeaders, .replaceBody, .deleteRecipients, .quarantine],
+        stages: [.connect, .helo, .envelopeSender, .envelopeRecipient, .endOfHeaders],
+        macros: [
+            .connect: ["j", "{daemon_name}", "{client_addr}"],
+            .envelopeSender: ["i", "{auth_type}", "{auth_authen}"],
+            .endOfMessage: ["i"],
+        ],
+        rawHeaderValues: true,
+        collectsHeaders: true,
+        collectsBody: true)
+
+    let runtime: FederationRuntime
+    let spoolDirectory: String
+    let logger: Logger
+    private var classGate = RecipientClassGate()
+
+    var settings: MilterFederationSettings { runtime.settings }
+
+    /// Creates the handler for one connection.
+    public init(runtime: FederationRuntime, spoolDirectory: String, logger: Logger) {
+        self.runtime = runtime
+        self.spoolDirectory = spoolDirectory
+        self.logger = logger
+    }
+
+    // MARK: callbacks
+
+    public func connect(session: MilterSession) throws -> MilterResponse {
+        logger.debug("""
+            connect from \(session.client?.hostname ?? "unknown") [\(session.client?.address ?? "local")] \
+            mta=\(session.macro("j") ?? "-") daemon=\(session.macro("{daemon_name}") ?? "-") \
+            client_addr=\(session.macro("{client_addr}") ?? "-")
+            """, metadata: ["queue-id": "NOQUEUE"])
+        return .continue
+    }
+
+    public func envelopeSender(_ sender: String, arguments: [String], session: MilterSession) throws -> MilterResponse {
+        classGate = RecipientClassGate()
+        return .continue
+    }
+
+    /// `MixedRecipients defer`: a recipient of another class than the first
+    /// is answered 452 4.5.3 (outbound mail only).
+    public func envelopeRecipient(_ recipient: MilterRecipient, session: MilterSession) throws -> MilterResponse {
+        guard settings.mixedRecipients == .defer, settings.mode.seals,
+              settings.directionPolicy.isTrustedClient(directionFacts(session: session, recipients: [])) else { return .continue }
+        let planned = PlannedRecipient(address: recipient.address)
+        let recipientClass: RecipientClass = planned.domain.map { settings.directionPolicy.isLocal($0) } == true
+            ? .traditional : OutboundPlanner(allowlist: runtime.allowlist).recipientClass(planned)
+        if classGate.admits(recipientClass) { return .continue }
+        logger.info("deferred recipient \(recipient.address): \(recipientClass.rawValue), the message is \(classGate.firstClass?.rawValue ?? "-")",
+                    metadata: ["queue-id": "\(session.queueID ?? "NOQUEUE")"])
+        return .tempfail(with: try SMTPReply(code: "452", enhancedCode: "4.5.3",
+                                             lines: ["FedMail: recipients of another federation class must be sent separately"]))
+    }
+
+    public func endOfMessage(session: MilterSession, actions: MilterMessageActions) throws -> MilterResponse {
+        guard let transaction = session.transaction else { return .continue }
+        let log = MessageLog(logger: logger, queueID: session.queueID ?? "NOQUEUE", transaction: transaction)
+        do {
+            return try process(session: session, transaction: transaction, actions: actions, log: log)
+        } catch {
+            log.error("internal error: \(error)")
+            return respond(settings: runtime.configuration.onInternalError, reject: ("550", "5.3.0"),
+                           text: "FedMail: internal error", reason: "FedMail internal error", actions: actions, log: log,
+                           tempfailCode: ("451", "4.3.0"))
+        }
+    }
+
+    public func abort(session: MilterSession) {
+        logger.debug("message aborted by the MTA", metadata: ["queue-id": "\(session.queueID ?? "NOQUEUE")"])
+    }
+
+    public func failed(_ error: any Error, stage: MilterStage, session: MilterSession) -> MilterResponse {
+        let action = runtime.configuration.onInternalError
+        logger.error("internal error at \(stage): \(error); answering \(action.rawValue)",
+                     metadata: ["queue-id": "\(session.queueID ?? "NOQUEUE")"])
+        switch action {
+        case .accept: return .continue
+        case .reject: return .reject
+        case .tempfail, .quarantine: return .tempfail
+        }
+    }
+
+    // MARK: dispatch
+
+    func directionFacts(session: MilterSession, recipients: [MilterRecipient]) -> DirectionFacts {
+        DirectionFacts(authType: session.macro("{auth_type}"),
+                       clientAddress: session.client?.address ?? session.macro("{client_addr}"),
+                       daemonName: session.macro("{daemon_name}"),
+                       recipientDomains: recipients.compactMap { DomainName(ofAddress: $0.address) })
+    }
+
+    func process(session: MilterSession, transaction: MilterTransaction, actions: MilterMessageActions,
+                 log: MessageLog) throws -> MilterResponse {
+        let facts = directionFacts(session: session, recipients: transaction.recipients)
+        let policy = settings.directionPolicy
+        let direction = policy.direction(of: facts)
+        let sealed = SealedMessageDetection.isSealed(fields: transaction.headers.map { ($0.name, $0.value) })
+        let forUs = facts.recipientDomains.contains(where: policy.isLocal)
+        let rawValues = session.negotiation?.rawHeaderValues ?? false
+
+        // A sealed message for one of our domains is opened whichever hop
+        // delivered it (a front relay may be an internal host).
+        if sealed, forUs, settings.mode.opens {
+            return try openInbound(transaction: transaction, actions: actions, rawValues: rawValues, log: log)
+        }
+        switch direction {
+        case .outbound where settings.mode.seals:
+            if sealed {
+                log.info("direction=outbound decision=untouched (already sealed)")
+                return .continue
+            }
+            return try sealOutbound(transaction: transaction, actions: actions, rawValues: rawValues, log: log)
+        case .inbound where settings.mode.opens:
+            return try checkPlaintextInbound(transaction: transaction, actions: actions, log: log)
+        default:
+            log.info("direction=\(direction == .other ? "other" : "\(direction)") decision=untouched")
+            return .continue
+        }
+    }
+
+    // MARK: failure actions
+
+    /// Applies a failure action: `reject` and `tempfail` with the given
+    /// replies, `quarantine` holds the message (unchanged), `accept` passes it.
+    func respond(settings action: MilterConfiguration.FailureAction, reject: (String, String), text: String, reason: String,
+                 actions: MilterMessageActions, log: MessageLog, tempfailCode: (String, String) = ("451", "4.7.0")) -> MilterResponse {
+        switch action {
+        case .accept:
+            return .continue
+        case .reject:
+            if let reply = try? SMTPReply(code: reject.0, enhancedCode: reject.1, lines: [text]) { return .reject(with: reply) }
+            return .reject
+        case .tempfail:
+            if let reply = try? SMTPReply(code: tempfailCode.0, enhancedCode: tempfailCode.1, lines: [text]) { return .tempfail(with: reply) }
+            return .tempfail
+        case .quarantine:
+            do {
+                try actions.quarantine(reason: reason)
+                return .continue
+            } catch {
+                log.error("quarantine failed (\(error)); tempfailing instead")
+                return .tempfail
+            }
+        }
+    }
+}
+
+/// One log line per message, prefixed with the queue id: what was decided.
+struct MessageLog {
+    let logger: Logger
+    let queueID: String
+    let summary: String
+
+    init(logger: Logger, queueID: String, transaction: MilterTransaction) {
+        self.logger = logger
+        self.queueID = queueID
+        summary = """
+            from=\(transaction.sender ?? "<>") rcpts=\(transaction.recipients.count) \
+            headers=\(transaction.headers.count) body=\(transaction.body.count) \
+            spooled=\(transaction.body.isSpooled ? "yes" : "no")
+            """
+    }
+
+    func info(_ decision: String) {
+        logger.info("\(summary): \(decision)", metadata: ["queue-id": "\(queueID)"])
+    }
+
+    func warning(_ decision: String) {
+        logger.warning("\(summary): \(decision)", metadata: ["queue-id": "\(queueID)"])
+    }
+
+    func error(_ message: String) {
+        logger.error("\(summary): \(message)", metadata: ["queue-id": "\(queueID)"])
+    }
+}

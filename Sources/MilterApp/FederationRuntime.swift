@@ -1,0 +1,118 @@
+import FedMailCore
+import FedMailCrypto
+import Foundation
+import Synchronization
+
+/// Why the federation state could not be loaded (bad allowlist, unreadable
+/// key, certificate that is not the key's, ...). A reload that fails keeps
+/// the state in force.
+public struct FederationLoadError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    /// The error in a file with line numbers (the allowlist), when that is the cause.
+    public var configurationError: ConfigurationError?
+    public init(_ message: String, configurationError: ConfigurationError? = nil) {
+        self.message = message
+        self.configurationError = configurationError
+    }
+    public var description: String { message }
+}
+
+/// Everything the federation handler needs, loaded from the files the
+/// configuration names: the allowlist, our organization key and
+/// certificate, the pinned broker CA and the broker clients. Built at start
+/// and again on SIGUSR1; each connection uses the state in force when it
+/// started.
+public final class FederationRuntime: Sendable {
+    public let configuration: MilterConfiguration
+    public var settings: MilterFederationSettings { configuration.federation }
+    public let allowlist: FederationAllowlist
+    /// Our organization key and certificate (sealing and opening); nil when not configured.
+    public let identity: OrganizationIdentity?
+    /// The pinned broker CA (for opening).
+    public let brokerCA: [Certificate]
+    /// The broker clients and token verifier; nil when no BrokerCA is configured.
+    public let brokers: FederationBrokers?
+    /// Our authserv-id.
+    public let authservID: String
+    /// Our host name (sealedBy, EHLO).
+    public let hostname: String
+
+    /// Loads the state.
+    ///
+    /// - Parameter connect: create broker clients (false for `-n`).
+    public init(configuration: MilterConfiguration, hostname: String, connect: Bool) throws(FederationLoadError) {
+        self.configuration = configuration
+        self.hostname = hostname
+        let settings = configuration.federation
+        authservID = settings.authservID ?? hostname
+        if let path = settings.allowlistPath {
+            let text: String
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw FederationLoadError("FederationAllowlist \(path): cannot read: \(error.localizedDescription)")
+            }
+            do { allowlist = try FederationAllowlist(parsing: text, path: path) } catch {
+                throw FederationLoadError("\(error)", configurationError: error)
+            }
+        } else {
+            allowlist = .empty
+        }
+        switch (settings.orgKeyPath, settings.orgCertificatePath) {
+        case (let key?, let cert?):
+            do { identity = try OrganizationIdentity.load(keyPath: key, certificatePath: cert) } catch {
+                throw FederationLoadError("OrgKey/OrgCertificate: \(error)")
+            }
+        case (nil, nil):
+            identity = nil
+        default:
+            throw FederationLoadError("'OrgKey' and 'OrgCertificate' must be set together")
+        }
+        if let caPath = settings.brokerCAPath {
+            do { brokerCA = try Certificate.load(path: caPath) } catch {
+                throw FederationLoadError("BrokerCA: \(error)")
+            }
+            do { brokers = try FederationBrokers(settings: settings, connect: connect) } catch {
+                throw FederationLoadError("broker client: \(error)")
+            }
+        } else {
+            brokerCA = []
+            brokers = nil
+        }
+        if allowlist.entries.contains(where: { $0.policy != .never }), settings.mode.seals {
+            guard identity != nil, brokers != nil else {
+                throw FederationLoadError("the FederationAllowlist federates domains: OrgKey, OrgCertificate and BrokerCA are required")
+            }
+        }
+    }
+
+    /// The sealer for our organization.
+    func sealer(temporaryDirectory: String) -> Sealer? {
+        identity.map { Sealer(signer: $0, temporaryDirectory: temporaryDirectory) }
+    }
+}
+
+/// The federation state in force; replaced atomically on reload.
+public final class FederationRuntimeStore: Sendable {
+    private let state: Mutex<FederationRuntime>
+    /// Broker clients of replaced states: connections in flight may still use
+    /// them, and an HTTP client must be shut down, never just released; they
+    /// are shut down at exit.
+    private let retired = Mutex<[FederationBrokers]>([])
+
+    public init(_ runtime: FederationRuntime) { state = Mutex(runtime) }
+    public var current: FederationRuntime { state.withLock { $0 } }
+
+    public func replace(with runtime: FederationRuntime) {
+        let old = state.withLock { current -> FederationRuntime in
+            let old = current
+            current = runtime
+            return old
+        }
+        if let brokers = old.brokers { retired.withLock { $0.append(brokers) } }
+    }
+
+    /// Shuts every broker client down (at exit).
+    public func shutdown() {
+        current.brokers?.shutdown()
+        for brokers in retired.withLock({ $0 }) { brokers.shutdown() }
+    }
+}

@@ -1,0 +1,179 @@
+import FedMailCore
+import Milter
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A private (0600) file in the milter's spool directory, removed when released.
+final class SpoolFile {
+    let path: String
+
+    /// Reserves a new unique file `directory/prefix.XXXXXX`.
+    init(directory: String, prefix: String) throws(MilterError) {
+        var template = Array("\(directory)/\(prefix).XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw MilterError(code: .spoolFailure, message: "creating a spool file in \(directory): \(String(cString: strerror(errno)))")
+        }
+        fchmod(fd, 0o600)
+        Glibc.close(fd)
+        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    deinit { unlink(path) }
+}
+
+/// Writing, reading and substituting whole messages between the milter
+/// transaction and files, always in chunks, never the whole body in memory.
+enum MessageFiles {
+    /// The header field as it arrived: `Name:` + value with CRLF line ends.
+    static func rawField(_ field: MilterHeaderField, rawValues: Bool) -> [UInt8] {
+        let value = rawValues ? field.rawValue : " " + field.rawValue
+        return Array("\(field.name):".utf8) + crlf(Array(value.utf8)) + [13, 10]
+    }
+
+    /// Bare LF line ends made CRLF.
+    static func crlf(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 8)
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == 10, previous != 13 { out.append(13) }
+            out.append(byte)
+            previous = byte
+        }
+        return out
+    }
+
+    /// Writes the message of `transaction` (headers as received, empty line, body) to `path`.
+    static func writeOriginal(_ transaction: MilterTransaction, rawValues: Bool, to path: String) throws {
+        let fd = try openForWriting(path)
+        defer { Glibc.close(fd) }
+        var head: [UInt8] = []
+        for field in transaction.headers { head += rawField(field, rawValues: rawValues) }
+        head += [13, 10]
+        try writeAll(fd, head, path)
+        try transaction.body.forEachChunk { chunk in try writeAll(fd, chunk, path) }
+    }
+
+    /// Reads and parses the header section at the start of a message file.
+    static func readHeader(path: String, limit: Int = 8 << 20) throws -> MessageHeaderSection {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw MilterError(code: .spoolFailure, message: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while bytes.count < limit {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+            let section = MessageHeaderSection.parse(bytes)
+            if section.hasSeparator { return section }
+        }
+        return MessageHeaderSection.parse(bytes)
+    }
+
+    /// Streams the bytes of `path` from `offset` to its end.
+    static func forEachChunk(path: String, from offset: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw MilterError(code: .spoolFailure, message: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
+            throw MilterError(code: .spoolFailure, message: "cannot seek in \(path)")
+        }
+        var chunk = [UInt8](repeating: 0, count: MilterMessageActions.replacementChunkSize)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw MilterError(code: .spoolFailure, message: "reading \(path): \(String(cString: strerror(errno)))") }
+            if count == 0 { return }
+            try chunk.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+    }
+
+    /// Writes the message at `source` to `destination` with `extra` fields
+    /// inserted before its `Content-Type` field (or at the end of the header).
+    static func insertFields(_ extra: [String], source: String, destination: String) throws {
+        let header = try readHeader(path: source)
+        let eol = header.lineEnding.bytes
+        let fd = try openForWriting(destination)
+        defer { Glibc.close(fd) }
+        var head: [UInt8] = []
+        var inserted = false
+        for field in header.fields {
+            if !inserted, field.hasName("Content-Type") {
+                for line in extra { head += Array(line.utf8) + eol }
+                inserted = true
+            }
+            head += field.raw
+        }
+        if !inserted { for line in extra { head += Array(line.utf8) + eol } }
+        head += eol
+        try writeAll(fd, head, destination)
+        try forEachChunk(path: source, from: header.length) { try writeAll(fd, $0, destination) }
+    }
+
+    /// Replaces the message in the MTA by the one at `path`: deletes every
+    /// header field of the transaction, adds the file's fields in order
+    /// (except those `skip` returns true for) and replaces the body.
+    static func replaceMessage(in transaction: MilterTransaction, with path: String, actions: MilterMessageActions,
+                               skip: (MessageHeaderField) -> Bool = { _ in false }) throws {
+        let header = try readHeader(path: path)
+        try deleteAllHeaders(of: transaction, actions: actions)
+        for field in header.fields where !field.name.isEmpty && !skip(field) {
+            try actions.addHeader(name: field.name, value: milterValue(of: field))
+        }
+        try actions.replaceBody { write in
+            try forEachChunk(path: path, from: header.length) { try write($0) }
+        }
+    }
+
+    /// Deletes every header field the milter saw, last occurrence first.
+    static func deleteAllHeaders(of transaction: MilterTransaction, actions: MilterMessageActions) throws {
+        var counts: [String: (name: String, count: Int)] = [:]
+        for field in transaction.headers {
+            let key = field.name.lowercased()
+            counts[key] = (field.name, (counts[key]?.count ?? 0) + 1)
+        }
+        for (_, entry) in counts.sorted(by: { $0.key < $1.key }) {
+            for occurrence in stride(from: entry.count, through: 1, by: -1) {
+                try actions.deleteHeader(name: entry.name, occurrence: occurrence)
+            }
+        }
+    }
+
+    /// A field's value as a milter passes it: everything after the colon,
+    /// the final line end removed, folding kept as LF + white space.
+    static func milterValue(of field: MessageHeaderField) -> String {
+        guard let colon = field.raw.firstIndex(of: UInt8(ascii: ":")) else { return "" }
+        var bytes = Array(field.raw[(colon + 1)...])
+        while let last = bytes.last, last == 10 || last == 13 { bytes.removeLast() }
+        bytes.removeAll { $0 == 13 }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func openForWriting(_ path: String) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw MilterError(code: .spoolFailure, message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws {
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path) }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else {
+                throw MilterError(code: .spoolFailure, message: "writing \(path): \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+}
