@@ -22,6 +22,7 @@ struct FedMailCtl: AsyncParsableCommand {
             Seal.self,
             Open.self,
             Inspect.self,
+            Scan.self,
         ]
     )
 }
