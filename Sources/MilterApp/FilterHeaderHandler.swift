@@ -67,6 +67,10 @@ public final class FilterHeaderHandler: MilterHandler {
         logger.debug("message aborted by the MTA", metadata: ["queue-id": "\(session.queueID ?? "NOQUEUE")"])
     }
 
+    public func close(session: MilterSession) {
+        logger.debug("disconnect after \(session.completedMessages) message(s)", metadata: ["queue-id": "NOQUEUE"])
+    }
+
     public func failed(_ error: any Error, stage: MilterStage, session: MilterSession) -> MilterResponse {
         let action = configuration.onInternalError
         logger.error("internal error at \(stage): \(error); answering \(action.rawValue)",
