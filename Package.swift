@@ -111,6 +111,7 @@ let package = Package(
             dependencies: [
                 "FedMailCore",
                 "BrokerStore",
+                "BrokerClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

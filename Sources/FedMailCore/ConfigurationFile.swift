@@ -46,10 +46,9 @@ public struct ConfigurationFile: Sendable {
         self.path = path
         var entries: [ConfigurationEntry] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNumber += 1
-            var line = Substring(rawLine)
-            if line.last == "\r" { line = line.dropLast() }
+            let line = rawLine
             let content = Self.removingComment(line)
             if content.contains(where: { $0.asciiValue.map { $0 < 0x20 && $0 != 0x09 } ?? false }) {
                 throw ConfigurationError(code: .badValue, file: path, line: lineNumber,

@@ -11,7 +11,7 @@ PACKAGES=(
     # broker storage
     sqlite3 postgresql
     # test tooling
-    procps lsof iproute2 ca-certificates
+    procps lsof iproute2 ca-certificates curl jq
 )
 
 missing=()

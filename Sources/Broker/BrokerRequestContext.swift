@@ -1,0 +1,31 @@
+import Hummingbird
+import NIOCore
+import NIOSSL
+
+/// The request context of the broker: Hummingbird's core context plus the
+/// connection's channel, from which the TLS layer's verified peer certificate is read.
+public struct BrokerRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+
+    /// The client certificate (DER) that the TLS handshake verified against the broker CA, if the client sent one.
+    public func peerCertificateDER() async -> [UInt8]? {
+        guard let certificate = try? await channel.nioSSL_peerCertificate().get() else { return nil }
+        return try? certificate.toDERBytes()
+    }
+
+    /// Whether the client connected from a loopback address.
+    public var isLoopbackClient: Bool {
+        guard let address = channel.remoteAddress else { return false }
+        switch address {
+        case .v4(let v4): return v4.address.sin_addr.s_addr.bigEndian >> 24 == 127
+        case .v6: return address.ipAddress == "::1"
+        case .unixDomainSocket: return true
+        }
+    }
+}

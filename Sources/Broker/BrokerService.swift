@@ -1,0 +1,331 @@
+import BrokerClient
+import BrokerStore
+import Crypto
+import Foundation
+import JWTKit
+import Logging
+import X509
+
+/// The broker's decisions: enrollment, approval, revocation, policy, token and
+/// key container issuance. Stateless apart from the store, so any number of
+/// broker processes can share one PostgreSQL database.
+public struct BrokerService: Sendable {
+    public let store: any BrokerStore
+    public let authority: CertificateAuthority
+    public let configuration: BrokerConfiguration
+    public let logger: Logger
+    public let metrics: BrokerMetrics
+    let signer: JWTKeyCollection
+    /// The `iss` of every token: the CA's organization name.
+    public let issuer: String
+    let tokenCertificatePEM: String
+
+    /// The most domains one enrollment or token request may name.
+    public static let maximumDomains = 100
+
+    public init(store: any BrokerStore, authority: CertificateAuthority, configuration: BrokerConfiguration,
+                logger: Logger, metrics: BrokerMetrics = BrokerMetrics()) async throws {
+        self.store = store
+        self.authority = authority
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = metrics
+        self.issuer = authority.caCertificate.subject.organizationNameValue ?? configuration.brokerName
+        self.tokenCertificatePEM = try authority.tokenCertificate.serializeAsPEM().pemString
+        let keys = JWTKeyCollection()
+        await keys.add(ecdsa: try ES256PrivateKey(backing: authority.tokenKey))
+        self.signer = keys
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    /// Parses a stored PEM certificate; a failure is an internal error naming what was parsed.
+    static func certificate(_ pem: String, _ what: String) throws -> Certificate {
+        do {
+            return try Certificate(pemEncoded: pem)
+        } catch {
+            throw BrokerError(.internalError, "stored \(what) is unreadable (\(pem.count) characters): \(error)")
+        }
+    }
+
+    static func randomID() -> String {
+        Fingerprint.hex(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) })
+    }
+
+    /// Writes an audit event to the store and the log.
+    func audit(_ event: AuditEvent) async throws {
+        try await store.appendAudit([event])
+        log(event)
+    }
+
+    func log(_ event: AuditEvent) {
+        logger.notice("audit", metadata: ["action": "\(event.action)", "actor": "\(event.actor)",
+                                          "organization": "\(event.organization ?? "-")", "detail": "\(event.detail)"])
+    }
+
+    // MARK: enrollment
+
+    /// Records a pending enrollment after checking the names, the CSR and domain ownership.
+    public func submitEnrollment(_ request: EnrollmentRequest) async throws -> EnrollmentResponse {
+        guard Names.isValidOrganization(request.organization) else {
+            throw BrokerError(.badRequest, "organization names are 1-64 letters, digits, '.', '_' or '-'")
+        }
+        let domains = try Self.normalizedDomains(request.domains)
+        let (csr, _) = try CSRCheck.check(request.csr)
+        for domain in domains {
+            if let owner = try await store.organization(forDomain: domain), owner.name != request.organization {
+                throw BrokerError(.conflict, "domain \(domain) belongs to another organization")
+            }
+        }
+        let enrollment = Enrollment(id: Self.randomID(), organization: request.organization, domains: domains,
+                                    csrPEM: request.csr, keySHA256: try Fingerprint.publicKey(csr.publicKey),
+                                    status: .pending, createdAt: Self.now())
+        try await store.addEnrollment(enrollment)
+        log(AuditEvent(at: enrollment.createdAt, actor: enrollment.organization, action: "enrollment.submitted",
+                       organization: enrollment.organization, detail: "id=\(enrollment.id) domains=\(domains.joined(separator: ","))"))
+        return EnrollmentResponse(id: enrollment.id, organization: enrollment.organization, domains: domains, status: "pending")
+    }
+
+    /// An enrollment's state (the id is an unguessable 128-bit capability).
+    public func enrollmentStatus(id: String) async throws -> EnrollmentResponse {
+        guard let enrollment = try await store.enrollment(id: id) else {
+            throw BrokerError(.notFound, "no such enrollment")
+        }
+        return EnrollmentResponse(id: enrollment.id, organization: enrollment.organization, domains: enrollment.domains,
+                                  status: enrollment.status.rawValue, certificate: enrollment.certificatePEM, reason: enrollment.reason)
+    }
+
+    static func normalizedDomains(_ domains: [String]) throws -> [String] {
+        guard !domains.isEmpty, domains.count <= maximumDomains else {
+            throw BrokerError(.badRequest, "give 1 to \(maximumDomains) domains")
+        }
+        var result: [String] = []
+        for text in domains {
+            guard let domain = Names.normalizedDomain(text) else {
+                throw BrokerError(.badRequest, "'\(text)' is not a domain name")
+            }
+            if !result.contains(domain) { result.append(domain) }
+        }
+        return result
+    }
+
+    /// Approves a pending enrollment: issues the organization certificate (all the organization's
+    /// domains in its SAN) and makes it the organization's current key (rotating any previous key).
+    public func approve(enrollmentID: String, actor: String = "operator") async throws -> Organization {
+        guard let enrollment = try await store.enrollment(id: enrollmentID) else {
+            throw BrokerError(.notFound, "no enrollment \(enrollmentID)")
+        }
+        guard enrollment.status == .pending else {
+            throw BrokerError(.conflict, "enrollment \(enrollmentID) is \(enrollment.status.rawValue), not pending")
+        }
+        let (csr, _) = try CSRCheck.check(enrollment.csrPEM)
+        var domains = try await store.domains(of: enrollment.organization)
+        for domain in enrollment.domains where !domains.contains(domain) { domains.append(domain) }
+        let certificate = try authority.issueOrganizationCertificate(
+            publicKey: csr.publicKey, organization: enrollment.organization, domains: domains.sorted(),
+            lifetime: configuration.certificateLifetime)
+        let now = Self.now()
+        let organization = Organization(
+            name: enrollment.organization, status: .active,
+            certificatePEM: try certificate.serializeAsPEM().pemString + "\n",
+            certificateSHA256: try Fingerprint.certificate(certificate),
+            publicKeyDER: Data(try Fingerprint.subjectPublicKeyInfoDER(csr.publicKey)).base64EncodedString(),
+            keySHA256: try Fingerprint.publicKey(csr.publicKey), restricted: false, createdAt: now, updatedAt: now)
+        let event = AuditEvent(at: now, actor: actor, action: "enrollment.approved", organization: organization.name,
+                               detail: "id=\(enrollmentID) certificate=\(organization.certificateSHA256) key=\(organization.keySHA256)")
+        do {
+            try await store.approve(enrollmentID: enrollmentID, organization: organization, audit: event)
+        } catch let error as StoreError where error.code == .conflict {
+            throw BrokerError(.conflict, error.message)
+        }
+        log(event)
+        return organization
+    }
+
+    public func reject(enrollmentID: String, reason: String, actor: String = "operator") async throws {
+        let event = AuditEvent(at: Self.now(), actor: actor, action: "enrollment.rejected", organization: nil,
+                               detail: "id=\(enrollmentID) reason=\(reason)")
+        try await mapStoreErrors { try await store.reject(enrollmentID: enrollmentID, reason: reason, audit: event) }
+        log(event)
+    }
+
+    public func revoke(organization: String, actor: String = "operator") async throws {
+        let event = AuditEvent(at: Self.now(), actor: actor, action: "organization.revoked", organization: organization, detail: "")
+        try await mapStoreErrors { try await store.revoke(organization: organization, audit: event) }
+        log(event)
+    }
+
+    /// Adds a domain and reissues the organization certificate with it in the SAN.
+    public func addDomain(_ text: String, to organization: String, actor: String = "operator") async throws -> Organization {
+        guard let domain = Names.normalizedDomain(text) else { throw BrokerError(.badRequest, "'\(text)' is not a domain name") }
+        let event = AuditEvent(at: Self.now(), actor: actor, action: "domain.added", organization: organization, detail: "domain=\(domain)")
+        try await mapStoreErrors { try await store.addDomain(domain, to: organization, audit: event) }
+        log(event)
+        return try await reissue(organization)
+    }
+
+    /// Removes a domain and reissues the organization certificate without it.
+    public func removeDomain(_ text: String, from organization: String, actor: String = "operator") async throws -> Organization {
+        let domain = text.lowercased()
+        let event = AuditEvent(at: Self.now(), actor: actor, action: "domain.removed", organization: organization, detail: "domain=\(domain)")
+        try await mapStoreErrors { try await store.removeDomain(domain, from: organization, audit: event) }
+        log(event)
+        return try await reissue(organization)
+    }
+
+    func reissue(_ name: String) async throws -> Organization {
+        guard var organization = try await store.organization(named: name) else { throw BrokerError(.notFound, "no organization \(name)") }
+        let current = try Self.certificate(organization.certificatePEM, "certificate of \(name)")
+        let domains = try await store.domains(of: name)
+        guard !domains.isEmpty else { return organization }
+        let certificate = try authority.issueOrganizationCertificate(publicKey: current.publicKey, organization: name,
+                                                                     domains: domains, lifetime: configuration.certificateLifetime)
+        organization.certificatePEM = try certificate.serializeAsPEM().pemString + "\n"
+        organization.certificateSHA256 = try Fingerprint.certificate(certificate)
+        try await store.updateCertificate(of: name, certificatePEM: organization.certificatePEM,
+                                          certificateSHA256: organization.certificateSHA256)
+        return organization
+    }
+
+    // MARK: policy
+
+    public func setRestricted(_ restricted: Bool, organization: String, actor: String = "operator") async throws {
+        let event = AuditEvent(at: Self.now(), actor: actor, action: restricted ? "policy.restricted" : "policy.open",
+                               organization: organization, detail: "")
+        try await mapStoreErrors { try await store.setRestricted(restricted, organization: organization, audit: event) }
+        log(event)
+    }
+
+    public func allow(sender: String, to recipient: String, actor: String = "operator") async throws {
+        let event = AuditEvent(at: Self.now(), actor: actor, action: "policy.allowed", organization: recipient, detail: "sender=\(sender)")
+        try await mapStoreErrors { try await store.allowSender(sender, to: recipient, audit: event) }
+        log(event)
+    }
+
+    public func disallow(sender: String, to recipient: String, actor: String = "operator") async throws {
+        let event = AuditEvent(at: Self.now(), actor: actor, action: "policy.disallowed", organization: recipient, detail: "sender=\(sender)")
+        try await mapStoreErrors { try await store.disallowSender(sender, to: recipient, audit: event) }
+        log(event)
+    }
+
+    func mapStoreErrors(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as StoreError where error.code == .notFound {
+            throw BrokerError(.notFound, error.message)
+        } catch let error as StoreError where error.code == .conflict {
+            throw BrokerError(.conflict, error.message)
+        }
+    }
+
+    // MARK: callers
+
+    /// The organization calling over mutual TLS, identified by the certificate the TLS layer
+    /// verified against the broker CA. Refused when the organization is revoked, the certificate
+    /// was revoked or superseded, or its key is not the organization's current key.
+    public struct Caller: Sendable {
+        public var organization: Organization
+        public var certificate: Certificate
+        /// SHA-256 of the presented certificate (`scf`).
+        public var certificateSHA256: String
+    }
+
+    public func authenticate(peerCertificateDER der: [UInt8]) async throws -> Caller {
+        let certificate: Certificate
+        do {
+            certificate = try Certificate(derEncoded: der)
+        } catch {
+            throw BrokerError(.forbidden, "unreadable client certificate")
+        }
+        guard let name = certificate.subject.commonNameValue,
+              let organization = try await store.organization(named: name) else {
+            throw BrokerError(.forbidden, "the client certificate names no enrolled organization")
+        }
+        guard organization.status == .active else {
+            throw BrokerError(.forbidden, "organization \(name) is revoked")
+        }
+        let fingerprint = try Fingerprint.certificate(certificate)
+        guard try Fingerprint.publicKey(certificate.publicKey) == organization.keySHA256,
+              try await !store.isCertificateRevoked(sha256: fingerprint) else {
+            throw BrokerError(.forbidden, "the client certificate is revoked or no longer the organization's current key")
+        }
+        return Caller(organization: organization, certificate: certificate, certificateSHA256: fingerprint)
+    }
+
+    // MARK: tokens
+
+    /// Answers a batch token request from `caller`.
+    public func issueTokens(for caller: Caller, request: TokenRequest) async throws -> TokenResponse {
+        let mode = request.mode ?? .direct
+        guard !request.domains.isEmpty, request.domains.count <= Self.maximumDomains else {
+            throw BrokerError(.badRequest, "give 1 to \(Self.maximumDomains) domains")
+        }
+        let senderDomains = try await store.domains(of: caller.organization.name)
+        let now = Self.now()
+        var results: [DomainTokenResult] = []
+        var events: [AuditEvent] = []
+        for text in request.domains {
+            guard let domain = Names.normalizedDomain(text) else {
+                results.append(DomainTokenResult(domain: text, status: .notFederated))
+                continue
+            }
+            guard let recipient = try await store.organization(forDomain: domain), recipient.status == .active else {
+                metrics.notFederated.increment()
+                results.append(DomainTokenResult(domain: domain, status: .notFederated))
+                continue
+            }
+            guard try await store.maySend(from: caller.organization.name, to: recipient) else {
+                metrics.tokensDenied.increment()
+                results.append(DomainTokenResult(domain: domain, status: .denied, reason: "\(recipient.name) does not accept mail from \(caller.organization.name)"))
+                continue
+            }
+            let recipientKey = try Self.certificate(recipient.certificatePEM, "certificate of \(recipient.name)").publicKey
+            let container = try authority.issueKeyContainer(publicKey: recipientKey, organization: recipient.name, domain: domain,
+                                                            lifetime: configuration.keyContainerLifetime)
+            let expires = min(now + Int64(configuration.tokenLifetime), now + Int64(configuration.keyContainerLifetime))
+            var claims = FederationClaims(iss: issuer, sub: caller.organization.name, sdom: senderDomains, scf: caller.certificateSHA256,
+                                          aud: domain, rorg: recipient.name, rkf: recipient.keySHA256,
+                                          iat: now, nbf: now - 60, exp: now + Int64(configuration.tokenLifetime), jti: Self.randomID())
+            var popKey: String?
+            if mode == .pop {
+                let key = SymmetricKey(size: .bits256)
+                popKey = try PoPKeyEnvelope.seal(key, to: caller.certificate.publicKey)
+                claims.pop = try PoPKeyEnvelope.seal(key, to: recipientKey)
+            }
+            var header = JWTHeader()
+            header.alg = "ES256"
+            header.typ = "JWT"
+            // jwt-kit takes x5c in PEM and writes it as base64 DER (RFC 7515 §4.1.6).
+            header.x5c = [tokenCertificatePEM]
+            let token = try await signer.sign(claims, header: header)
+            metrics.tokensIssued.increment()
+            results.append(DomainTokenResult(domain: domain, status: .ok, token: token,
+                                             keyContainer: try container.serializeAsPEM().pemString + "\n",
+                                             expires: expires, popKey: popKey))
+            events.append(AuditEvent(at: now, actor: caller.organization.name, action: "token.issued", organization: recipient.name,
+                                     detail: "jti=\(claims.jti) aud=\(domain) mode=\(mode.rawValue) exp=\(claims.exp)"))
+        }
+        try await store.appendAudit(events)
+        for event in events { log(event) }
+        return TokenResponse(results: results)
+    }
+
+    /// A key container for one address at an enrolled domain (for external S/MIME clients).
+    /// Any address of an enrolled domain gets one, so the answer reveals no mailbox.
+    public func keyContainer(forAddress address: String) async throws -> KeyContainerResponse {
+        guard let domain = Names.domain(ofAddress: address) else {
+            throw BrokerError(.badRequest, "'\(address)' is not a mail address")
+        }
+        guard let organization = try await store.organization(forDomain: domain), organization.status == .active else {
+            throw BrokerError(.notFound, "no federated organization serves \(domain)")
+        }
+        let key = try Self.certificate(organization.certificatePEM, "certificate of \(organization.name)").publicKey
+        // The local part keeps its case (it may be case-sensitive); the domain is lower-cased.
+        let localPart = address[..<(address.lastIndex(of: "@") ?? address.endIndex)]
+        let normalized = "\(localPart)@\(domain)"
+        let container = try authority.issueKeyContainer(publicKey: key, organization: organization.name, address: normalized,
+                                                        lifetime: configuration.keyContainerLifetime)
+        return KeyContainerResponse(address: normalized, keyContainer: try container.serializeAsPEM().pemString + "\n",
+                                    expires: Int64(container.notValidAfter.timeIntervalSince1970))
+    }
+}

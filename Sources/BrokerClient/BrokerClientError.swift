@@ -1,0 +1,28 @@
+/// An error from talking to the broker or validating what it said.
+public struct BrokerClientError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        let name: String
+        private init(_ name: String) { self.name = name }
+        /// The broker could not be reached or did not answer in time.
+        public static let unavailable = Code("unavailable")
+        /// The broker answered with an HTTP error.
+        public static let refused = Code("refused")
+        /// The answer is malformed or fails validation (signature, chain, claims, SAN…).
+        public static let badAnswer = Code("bad-answer")
+        /// A local file (CA, key, certificate) is missing, unreadable or unsafe.
+        public static let badLocalFile = Code("bad-local-file")
+        /// A key type the federation does not support.
+        public static let unsupportedKey = Code("unsupported-key")
+        public var description: String { name }
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

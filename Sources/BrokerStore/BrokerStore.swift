@@ -1,0 +1,50 @@
+import Logging
+
+/// Everything the broker keeps: organizations, their domains, enrollments,
+/// federation policy, revoked certificates and the audit trail.
+///
+/// One implementation, ``SQLBrokerStore``, runs on either real database
+/// (``SQLiteBrokerDatabase``, ``PostgresBrokerDatabase``); tests may provide
+/// their own for failure injection.
+public protocol BrokerStore: Sendable {
+    /// Brings the schema up to date. Safe to run from several processes at once.
+    func migrate() async throws
+
+    // Enrollments
+    func addEnrollment(_ enrollment: Enrollment) async throws
+    func enrollment(id: String) async throws -> Enrollment?
+    func enrollments(status: Enrollment.Status?) async throws -> [Enrollment]
+    /// Records an approval: creates or re-keys the organization with `organization`'s certificate and key,
+    /// assigns the enrollment's domains (throws ``StoreError/Code/conflict`` if another organization owns one),
+    /// marks the enrollment approved and writes `audit`, all in one transaction.
+    func approve(enrollmentID: String, organization: Organization, audit: AuditEvent) async throws
+    func reject(enrollmentID: String, reason: String, audit: AuditEvent) async throws
+
+    // Organizations and domains
+    func organization(named name: String) async throws -> Organization?
+    func organizations() async throws -> [Organization]
+    /// The organization that owns `domain` (lower case), if any.
+    func organization(forDomain domain: String) async throws -> Organization?
+    func domains(of organization: String) async throws -> [String]
+    /// Replaces the organization's certificate (same key, e.g. after a domain change).
+    func updateCertificate(of organization: String, certificatePEM: String, certificateSHA256: String) async throws
+    func addDomain(_ domain: String, to organization: String, audit: AuditEvent) async throws
+    func removeDomain(_ domain: String, from organization: String, audit: AuditEvent) async throws
+    func revoke(organization: String, audit: AuditEvent) async throws
+    /// Whether a certificate (by SHA-256 hex) has been revoked or superseded.
+    func isCertificateRevoked(sha256: String) async throws -> Bool
+
+    // Federation policy
+    func setRestricted(_ restricted: Bool, organization: String, audit: AuditEvent) async throws
+    func allowSender(_ sender: String, to recipient: String, audit: AuditEvent) async throws
+    func disallowSender(_ sender: String, to recipient: String, audit: AuditEvent) async throws
+    func allowedSenders(to recipient: String) async throws -> [String]
+    /// Whether `sender` may send to `recipient` under the recipient's policy.
+    func maySend(from sender: String, to recipient: Organization) async throws -> Bool
+
+    // Audit
+    func appendAudit(_ events: [AuditEvent]) async throws
+    func audit(limit: Int) async throws -> [AuditEvent]
+
+    func close() async throws
+}

@@ -1,0 +1,97 @@
+/// An enrolled organization as the broker stores it.
+public struct Organization: Sendable, Hashable, Codable {
+    /// Whether the organization may take part in federation.
+    public enum Status: String, Sendable, Codable {
+        case active
+        case revoked
+    }
+
+    /// The organization's name, also its id in tokens (`sub`, `rorg`).
+    public var name: String
+    public var status: Status
+    /// The current organization certificate (PEM).
+    public var certificatePEM: String
+    /// Lower-case hex SHA-256 of the current certificate's DER.
+    public var certificateSHA256: String
+    /// Base64 DER of the organization's SubjectPublicKeyInfo.
+    public var publicKeyDER: String
+    /// Lower-case hex SHA-256 of the SubjectPublicKeyInfo DER (`rkf`).
+    public var keySHA256: String
+    /// When set, only organizations listed in the policy may send to this one.
+    public var restricted: Bool
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    public init(name: String, status: Status, certificatePEM: String, certificateSHA256: String,
+                publicKeyDER: String, keySHA256: String, restricted: Bool, createdAt: Int64, updatedAt: Int64) {
+        self.name = name
+        self.status = status
+        self.certificatePEM = certificatePEM
+        self.certificateSHA256 = certificateSHA256
+        self.publicKeyDER = publicKeyDER
+        self.keySHA256 = keySHA256
+        self.restricted = restricted
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A request to enroll (or re-key) an organization.
+public struct Enrollment: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Codable {
+        case pending
+        case approved
+        case rejected
+    }
+
+    /// Random 128-bit id in hex.
+    public var id: String
+    public var organization: String
+    public var domains: [String]
+    public var csrPEM: String
+    /// Lower-case hex SHA-256 of the CSR's SubjectPublicKeyInfo DER.
+    public var keySHA256: String
+    public var status: Status
+    /// The issued certificate once approved.
+    public var certificatePEM: String?
+    /// Why it was rejected, if it was.
+    public var reason: String?
+    public var createdAt: Int64
+    public var decidedAt: Int64?
+
+    public init(id: String, organization: String, domains: [String], csrPEM: String, keySHA256: String,
+                status: Status, certificatePEM: String? = nil, reason: String? = nil,
+                createdAt: Int64, decidedAt: Int64? = nil) {
+        self.id = id
+        self.organization = organization
+        self.domains = domains
+        self.csrPEM = csrPEM
+        self.keySHA256 = keySHA256
+        self.status = status
+        self.certificatePEM = certificatePEM
+        self.reason = reason
+        self.createdAt = createdAt
+        self.decidedAt = decidedAt
+    }
+}
+
+/// One line of the append-only audit trail.
+public struct AuditEvent: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var at: Int64
+    /// Who acted: `operator`, `broker`, or an organization name.
+    public var actor: String
+    /// What happened, e.g. `enrollment.submitted`, `token.issued`.
+    public var action: String
+    public var organization: String?
+    public var detail: String
+
+    public init(id: Int64 = 0, at: Int64, actor: String, action: String, organization: String?, detail: String) {
+        self.id = id
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.organization = organization
+        self.detail = detail
+    }
+}

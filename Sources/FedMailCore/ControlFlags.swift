@@ -1,0 +1,56 @@
+/// The signed control part of a sealed message
+/// (`application/vnd.fedmail.control+json`): what the sealing gateway
+/// checked before sealing and which federation tokens it sealed under.
+///
+/// Unknown members are ignored on decoding, so later versions can add
+/// fields without breaking older receivers.
+public struct ControlFlags: Codable, Sendable, Hashable {
+    /// The result of one scan the sealing gateway ran (or trusted).
+    public struct ScanResult: Codable, Sendable, Hashable {
+        /// `clean`, `infected`, `spam`, `ham`, `error`… as the scanner says.
+        public var status: String
+        /// The scanner, e.g. `ClamAV 1.0.7`.
+        public var engine: String?
+        /// When the scan ran, RFC 3339.
+        public var at: String?
+        /// A score, for spam scanners that give one.
+        public var score: Double?
+
+        public init(status: String, engine: String? = nil, at: String? = nil, score: Double? = nil) {
+            self.status = status
+            self.engine = engine
+            self.at = at
+            self.score = score
+        }
+    }
+
+    /// Format version; 1.
+    public var v: Int
+    /// The gateway (host name) that sealed the message.
+    public var sealedBy: String?
+    /// The `jti` of every federation token the message was sealed under.
+    public var tokens: [String]
+    /// The virus scan, if one ran before sealing.
+    public var virusScan: ScanResult?
+    /// The spam scan, if one ran before sealing.
+    public var spamScan: ScanResult?
+
+    public init(sealedBy: String? = nil, tokens: [String] = [], virusScan: ScanResult? = nil, spamScan: ScanResult? = nil) {
+        self.v = 1
+        self.sealedBy = sealedBy
+        self.tokens = tokens
+        self.virusScan = virusScan
+        self.spamScan = spamScan
+    }
+
+    enum CodingKeys: String, CodingKey { case v, sealedBy, tokens, virusScan, spamScan }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        v = try c.decode(Int.self, forKey: .v)
+        sealedBy = try c.decodeIfPresent(String.self, forKey: .sealedBy)
+        tokens = try c.decodeIfPresent([String].self, forKey: .tokens) ?? []
+        virusScan = try c.decodeIfPresent(ScanResult.self, forKey: .virusScan)
+        spamScan = try c.decodeIfPresent(ScanResult.self, forKey: .spamScan)
+    }
+}

@@ -1,0 +1,70 @@
+/// A mail domain in canonical form: lower case, no trailing dot, every
+/// internationalized label in A-label (`xn--`) form.
+///
+/// Domains from SMTP envelopes, headers, certificates and the allowlist are
+/// all compared in this form, so `Partner.Example.`, `partner.example` and
+/// `bücher.example` / `xn--bcher-kva.example` match as they should.
+public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The canonical ASCII form.
+    public let value: String
+
+    /// Canonicalizes `text`, or returns `nil` when it is not a valid
+    /// host name (empty labels, labels over 63 octets, names over 253,
+    /// characters outside letters, digits and hyphen, leading or trailing hyphen).
+    public init?(_ text: some StringProtocol) {
+        var text = Substring(text)
+        if text.hasSuffix(".") { text = text.dropLast() }
+        guard !text.isEmpty else { return nil }
+        var labels: [String] = []
+        for rawLabel in text.split(separator: ".", omittingEmptySubsequences: false) {
+            guard let label = Self.aLabel(rawLabel) else { return nil }
+            labels.append(label)
+        }
+        let joined = labels.joined(separator: ".")
+        guard joined.utf8.count <= 253 else { return nil }
+        self.value = joined
+    }
+
+    /// The labels, most specific first.
+    public var labels: [Substring] { value.split(separator: ".") }
+
+    /// Whether this domain is `other` or a subdomain of it.
+    public func isSubdomain(of other: DomainName) -> Bool {
+        value == other.value || value.hasSuffix("." + other.value)
+    }
+
+    public var description: String { value }
+
+    public static func < (lhs: DomainName, rhs: DomainName) -> Bool { lhs.value < rhs.value }
+
+    private static func aLabel(_ label: Substring) -> String? {
+        guard !label.isEmpty else { return nil }
+        let lowered = label.lowercased()
+        let ascii: String
+        if lowered.unicodeScalars.allSatisfy(\.isASCII) {
+            ascii = lowered
+        } else {
+            guard let encoded = Punycode.encode(Array(lowered.unicodeScalars)) else { return nil }
+            ascii = "xn--" + encoded
+        }
+        guard ascii.utf8.count <= 63,
+              ascii.utf8.allSatisfy({ isLetterDigitHyphen($0) }),
+              ascii.first != "-", ascii.last != "-" else { return nil }
+        return ascii
+    }
+
+    private static func isLetterDigitHyphen(_ byte: UInt8) -> Bool {
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D
+    }
+}
+
+extension DomainName {
+    /// The domain part of an address (`user@Example.COM` → `example.com`),
+    /// ignoring angle brackets; `nil` when there is no valid domain.
+    public init?(ofAddress address: some StringProtocol) {
+        var address = Substring(address)
+        if address.hasPrefix("<") && address.hasSuffix(">") { address = address.dropFirst().dropLast() }
+        guard let at = address.lastIndex(of: "@") else { return nil }
+        self.init(address[address.index(after: at)...])
+    }
+}

@@ -1,0 +1,91 @@
+import COpenSSL
+
+/// An organization's own key with its certificate: signs outbound, decrypts inbound.
+public struct OrganizationIdentity: Sendable {
+    /// The private key.
+    public var key: PrivateKey
+    /// The certificate for `key` issued by the broker.
+    public var certificate: Certificate
+
+    public init(key: PrivateKey, certificate: Certificate) {
+        self.key = key
+        self.certificate = certificate
+    }
+
+    /// Loads a key file (refused when group/other accessible) and a certificate file.
+    public static func load(keyPath: String, certificatePath: String) throws(CryptoError) -> OrganizationIdentity {
+        let key = try PrivateKey.load(path: keyPath)
+        let cert = try Certificate.loadOne(path: certificatePath)
+        guard X509_check_private_key(cert.pointer, key.pointer) == 1 else {
+            OpenSSLErrorQueue.clear()
+            throw CryptoError(code: .badInput, message: "\(keyPath) is not the key of the certificate \(certificatePath)")
+        }
+        return OrganizationIdentity(key: key, certificate: cert)
+    }
+}
+
+/// A 256-bit key shared through the broker for pop mode, with its key id (the token `jti`).
+public struct ProofOfPossessionKey: Sendable, Hashable {
+    /// The AES-256 key-encryption key.
+    public var key: [UInt8]
+    /// The key identifier put in KEKRecipientInfo.
+    public var id: [UInt8]
+
+    /// - Throws: when the key is not 32 bytes or the id is empty.
+    public init(key: [UInt8], id: [UInt8]) throws(CryptoError) {
+        guard key.count == 32 else { throw CryptoError(code: .badInput, message: "a PoP key must be 256 bits (got \(key.count * 8))") }
+        guard !id.isEmpty else { throw CryptoError(code: .badInput, message: "a PoP key needs a key id") }
+        self.key = key
+        self.id = id
+    }
+
+    /// Parses a key given as 64 hex digits.
+    public init(hexKey: String, id: String) throws(CryptoError) {
+        guard let bytes = Hex.decode(hexKey) else { throw CryptoError(code: .badInput, message: "PoP key is not hexadecimal") }
+        try self.init(key: bytes, id: Array(id.utf8))
+    }
+}
+
+/// One recipient organization of a sealed message.
+public enum RecipientOrganization: Sendable {
+    /// Wrap the content key to the key in this certificate (a key container):
+    /// RSA → KeyTrans RSAES-OAEP SHA-256, EC → KeyAgree ECDH P-256 SHA-256 KDF.
+    case certificate(Certificate)
+    /// Wrap the content key with AES-256 key wrap under a PoP key (KEKRecipientInfo).
+    case proofOfPossession(ProofOfPossessionKey)
+}
+
+/// Hexadecimal helpers.
+public enum Hex {
+    /// Lower-case hex of `bytes`.
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef")
+        var out = ""
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return out
+    }
+
+    /// Bytes of a hex string, or nil when not hex / odd length.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        func value(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let hi = value(chars[i]), let lo = value(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+}

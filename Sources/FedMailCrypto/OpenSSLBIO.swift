@@ -1,0 +1,47 @@
+import COpenSSL
+
+/// An OpenSSL `BIO` owned by Swift: freed on deinit.
+final class OpenSSLBIO {
+    let pointer: OpaquePointer
+
+    init(taking pointer: OpaquePointer) { self.pointer = pointer }
+
+    deinit { BIO_free_all(pointer) }
+
+    /// A file BIO (`mode` as for fopen: `rb`, `wb`).
+    static func file(_ path: String, mode: String) throws(CryptoError) -> OpenSSLBIO {
+        guard let bio = BIO_new_file(path, mode) else {
+            throw CryptoError.openSSL("cannot open \(path)", code: .io)
+        }
+        return OpenSSLBIO(taking: bio)
+    }
+
+    /// A read-only memory BIO over a copy of `bytes`.
+    static func memory(_ bytes: [UInt8]) throws(CryptoError) -> OpenSSLBIO {
+        guard let bio = BIO_new(BIO_s_mem()) else { throw CryptoError.openSSL("BIO_new") }
+        let written = bytes.withUnsafeBytes { BIO_write(bio, $0.baseAddress, Int32($0.count)) }
+        guard written == bytes.count || bytes.isEmpty else {
+            BIO_free(bio)
+            throw CryptoError.openSSL("BIO_write")
+        }
+        return OpenSSLBIO(taking: bio)
+    }
+
+    /// An empty, writable memory BIO.
+    static func memory() throws(CryptoError) -> OpenSSLBIO {
+        guard let bio = BIO_new(BIO_s_mem()) else { throw CryptoError.openSSL("BIO_new") }
+        return OpenSSLBIO(taking: bio)
+    }
+
+    /// The contents of a memory BIO.
+    var memoryContents: [UInt8] {
+        var data: UnsafeMutablePointer<CChar>?
+        let length = fedmail_BIO_get_mem_data(pointer, &data)
+        guard let data, length > 0 else { return [] }
+        return data.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+
+    func flush() throws(CryptoError) {
+        guard fedmail_BIO_flush(pointer) == 1 else { throw CryptoError.openSSL("flushing output", code: .io) }
+    }
+}

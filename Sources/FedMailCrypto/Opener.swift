@@ -1,0 +1,441 @@
+import COpenSSL
+import FedMailCore
+import Foundation
+
+/// Opens sealed messages: decrypts, verifies everything DESIGN.md lists
+/// and only then writes the original. On any failure nothing is written to
+/// the output and every intermediate plaintext file is deleted.
+public struct Opener: Sendable {
+    /// Our organization key(s) with certificate(s) (several during a rekey).
+    public var identities: [OrganizationIdentity]
+    /// PoP keys (pop mode), matched by key id.
+    public var popKeys: [ProofOfPossessionKey]
+    /// The broker CA certificate(s): the only trust anchors.
+    public var brokerCA: [Certificate]
+    /// The oldest signingTime accepted, relative to now (default 5 days).
+    public var maxMessageAge: TimeInterval
+    /// How far in the future a signingTime may be (clock skew).
+    public var allowedClockSkew: TimeInterval = 3600
+    /// Where private (0600) intermediate files go; `$TMPDIR` or `/tmp` when nil.
+    public var temporaryDirectory: String?
+
+    public init(identities: [OrganizationIdentity], popKeys: [ProofOfPossessionKey] = [], brokerCA: [Certificate],
+                maxMessageAge: TimeInterval = 5 * 86400, temporaryDirectory: String? = nil) {
+        self.identities = identities
+        self.popKeys = popKeys
+        self.brokerCA = brokerCA
+        self.maxMessageAge = maxMessageAge
+        self.temporaryDirectory = temporaryDirectory
+    }
+
+    /// Opens the sealed message at `sealedPath`, writing the exact original
+    /// to `outputPath` only when every check passed.
+    ///
+    /// - Parameter now: the time to check signingTime and the chain against.
+    /// - Throws: ``OpenError`` naming the failed check.
+    public func open(sealedPath: String, outputPath: String, now: Date = Date()) throws(OpenError) -> OpenedMessage {
+        OpenSSLErrorQueue.clear()
+        defer { OpenSSLErrorQueue.clear() }
+        var checks: [String] = []
+        let (header, cms) = try Self.parseSealed(path: sealedPath, temporaryDirectory: temporaryDirectory)
+        let tokenHeaders = header.all(FedMailTokenHeader.fieldName).compactMap { FedMailTokenHeader.parse(value: $0.value) }
+
+        // Recipient: find the recipientInfo naming one of our keys.
+        let recipientKind = try selectRecipientAndUnwrap(cms)
+        checks.append("recipient")
+
+        // GCM: decrypt into a private file; the tag is checked at the end.
+        let decrypted = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-dec") }
+        do {
+            let out = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(decrypted.path, mode: "wb") }
+            guard CMS_decrypt(cms.pointer, nil, nil, nil, out.pointer, UInt32(CMS_BINARY)) == 1 else {
+                throw OpenError(.tagMismatch, "AES-GCM authentication failed: the message was altered (\(OpenSSLErrorQueue.drain()))")
+            }
+            try internalError { () throws(CryptoError) in try out.flush() }
+        }
+        checks.append("gcm-tag")
+
+        // Signature, then the signer's chain to the broker CA.
+        let verified = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-ver") }
+        let signer = try verifySignature(decryptedPath: decrypted.path, verifiedPath: verified.path, now: now, checks: &checks)
+
+        // Inner layout: original + control part.
+        let layout = try Self.readLayout(path: verified.path)
+        let control = try layout.control
+        checks.append("control")
+
+        // Extract the original next to the output, then check From and age.
+        let outputDirectory = (outputPath as NSString).deletingLastPathComponent
+        let original = try internalError { () throws(CryptoError) in
+            try PrivateTemporaryFile(directory: outputDirectory.isEmpty ? "." : outputDirectory, prefix: "fedmail-open")
+        }
+        let originalSize = try Self.extractOriginal(from: verified.path, layout: layout, to: original.path)
+
+        let originalHeader: MessageHeaderSection
+        do { originalHeader = try Sealer.readHeaderSection(path: original.path) } catch {
+            throw OpenError(.malformed, "the sealed original has no header section")
+        }
+        let fromDomains = originalHeader.all("From").flatMap { MailAddressDomains.domains(inAddressList: $0.value) }
+        guard !fromDomains.isEmpty else { throw OpenError(.signerDomainMismatch, "the original has no From address") }
+        let signerDomains = signer.certificate.dnsNames
+        for domain in fromDomains where !signerDomains.contains(domain) {
+            throw OpenError(.signerDomainMismatch, "From domain \(domain) is not a domain of the signer \(signer.certificate.organization ?? "?") (\(signerDomains.joined(separator: ", ")))")
+        }
+        checks.append("from-domain")
+
+        if signer.signingTime < now.addingTimeInterval(-maxMessageAge) {
+            throw OpenError(.tooOld, "signed at \(Self.rfc3339(signer.signingTime)), older than the maximum message age of \(Int(maxMessageAge)) s")
+        }
+        if signer.signingTime > now.addingTimeInterval(allowedClockSkew) {
+            throw OpenError(.tooOld, "signed at \(Self.rfc3339(signer.signingTime)), in the future")
+        }
+        checks.append("message-age")
+
+        guard rename(original.path, outputPath) == 0 else {
+            throw OpenError(.internalError, "cannot move the original to \(outputPath): \(String(cString: strerror(errno)))")
+        }
+        original.keep()
+
+        let report = VerificationReport(
+            signerOrganization: signer.certificate.organization ?? signer.certificate.subject,
+            signerDomains: signerDomains, signerSubject: signer.certificate.subject,
+            signerCertificateSHA256: signer.certificate.sha256Fingerprint, signingTime: signer.signingTime,
+            fromDomains: fromDomains, recipientKind: recipientKind, checks: checks)
+        return OpenedMessage(control: control, report: report, tokenHeaders: tokenHeaders, originalSize: originalSize)
+    }
+
+    /// Reads what a sealed message shows without decrypting.
+    public static func inspect(sealedPath: String, temporaryDirectory: String? = nil) throws(OpenError) -> SealedMessageSummary {
+        let (header, cms) = try parseSealed(path: sealedPath, temporaryDirectory: temporaryDirectory, requireAEAD: false)
+        var recipients: [SealedMessageSummary.Recipient] = []
+        if let infos = CMS_get0_RecipientInfos(cms.pointer) {
+            for i in 0..<fedmail_sk_CMS_RecipientInfo_num(infos) {
+                guard let ri = fedmail_sk_CMS_RecipientInfo_value(infos, i) else { continue }
+                recipients += describe(ri)
+            }
+        }
+        OpenSSLErrorQueue.clear()
+        return SealedMessageSummary(
+            contentType: cms.contentTypeName, isAEAD: cms.contentTypeNID == NID_id_smime_ct_authEnvelopedData,
+            recipients: recipients,
+            tokenHeaders: header.all(FedMailTokenHeader.fieldName).compactMap { FedMailTokenHeader.parse(value: $0.value) },
+            header: header)
+    }
+
+    // MARK: - parsing
+
+    static func parseSealed(path: String, temporaryDirectory: String?, requireAEAD: Bool = true) throws(OpenError) -> (MessageHeaderSection, CMSContentInfo) {
+        let header: MessageHeaderSection
+        do { header = try Sealer.readHeaderSection(path: path, limit: 4 << 20) } catch {
+            if error.code == .io { throw OpenError(.internalError, error.message) }
+            throw OpenError(.malformed, "not a message: \(error.message)")
+        }
+        guard header.hasSeparator else { throw OpenError(.malformed, "the sealed message has no body") }
+        guard let ct = header.first("Content-Type").flatMap({ MIMEContentType.parse($0.value) }),
+              ct.type == "application", ct.subtype == "pkcs7-mime" || ct.subtype == "x-pkcs7-mime" else {
+            throw OpenError(.malformed, "not a sealed message (Content-Type is not application/pkcs7-mime)")
+        }
+        let smimeType = ct.parameters["smime-type"]?.lowercased()
+        if requireAEAD, let smimeType, smimeType != "authenveloped-data" {
+            throw OpenError(.notAEAD, "smime-type=\(smimeType) refused: only authEnveloped-data (AES-256-GCM) is accepted")
+        }
+        let encoding = header.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
+        guard encoding == "base64" else { throw OpenError(.malformed, "Content-Transfer-Encoding \(encoding) where base64 is expected") }
+
+        let der = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-cms") }
+        do {
+            let input = try internalError { () throws(CryptoError) in try FileDescriptorIO.openRead(path) }
+            defer { close(input) }
+            let output = try internalError { () throws(CryptoError) in try FileDescriptorIO.openWrite(der.path) }
+            defer { close(output) }
+            do { try Base64Stream.decode(input: input, offset: header.length, to: output, inputName: path, outputName: der.path) } catch {
+                throw OpenError(.malformed, "the body is not valid base64: \(error.message)")
+            }
+        }
+        let bio = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(der.path, mode: "rb") }
+        guard let pointer = d2i_CMS_bio(bio.pointer, nil) else {
+            throw OpenError(.malformed, "the CMS structure is truncated or invalid (\(OpenSSLErrorQueue.drain()))")
+        }
+        let cms = CMSContentInfo(taking: pointer)
+        if requireAEAD && cms.contentTypeNID != NID_id_smime_ct_authEnvelopedData {
+            throw OpenError(.notAEAD, "CMS content type \(cms.contentTypeName) refused: only AuthEnvelopedData (AES-256-GCM) is accepted")
+        }
+        return (header, cms)
+    }
+
+    // MARK: - recipients
+
+    /// Finds the recipientInfo for one of our keys and unwraps the content key.
+    func selectRecipientAndUnwrap(_ cms: CMSContentInfo) throws(OpenError) -> String {
+        guard let infos = CMS_get0_RecipientInfos(cms.pointer) else { throw OpenError(.malformed, "no recipientInfos") }
+        var seen: [String] = []
+        for i in 0..<fedmail_sk_CMS_RecipientInfo_num(infos) {
+            guard let ri = fedmail_sk_CMS_RecipientInfo_value(infos, i) else { continue }
+            for described in Self.describe(ri) {
+                seen.append("\(described.kind) \(Hex.encode(described.keyIdentifier))")
+                switch described.kind {
+                case "key-trans", "key-agree":
+                    guard let identity = identities.first(where: {
+                        described.keyIdentifier == $0.certificate.subjectKeyIdentifier || described.keyIdentifier == $0.certificate.publicKeyIdentifier
+                    }) else { continue }
+                    if described.kind == "key-trans" && described.algorithm != "RSAES-OAEP" {
+                        throw OpenError(.refusedAlgorithm, "key transport \(described.algorithm) refused: only RSAES-OAEP is accepted")
+                    }
+                    guard CMS_decrypt_set1_pkey_and_peer(cms.pointer, identity.key.pointer, identity.certificate.pointer, nil) == 1 else {
+                        throw OpenError(.tagMismatch, "the content key wrapped for us does not unwrap (\(OpenSSLErrorQueue.drain()))")
+                    }
+                    return described.kind
+                case "kek":
+                    guard let pop = popKeys.first(where: { $0.id == described.keyIdentifier }) else { continue }
+                    let ok = pop.key.withUnsafeBufferPointer { key in
+                        pop.id.withUnsafeBufferPointer { id in
+                            CMS_decrypt_set1_key(cms.pointer, UnsafeMutablePointer(mutating: key.baseAddress), key.count,
+                                                 id.baseAddress, id.count)
+                        }
+                    }
+                    guard ok == 1 else {
+                        throw OpenError(.tagMismatch, "the content key wrapped for our PoP key does not unwrap (\(OpenSSLErrorQueue.drain()))")
+                    }
+                    return "kek"
+                default:
+                    continue
+                }
+            }
+        }
+        throw OpenError(.notForUs, "no recipientInfo for our keys (message is for: \(seen.joined(separator: ", ")))")
+    }
+
+    static func describe(_ ri: OpaquePointer) -> [SealedMessageSummary.Recipient] {
+        switch CMS_RecipientInfo_type(ri) {
+        case CMS_RECIPINFO_TRANS:
+            var keyid: UnsafeMutablePointer<ASN1_OCTET_STRING>?
+            var issuer: OpaquePointer?
+            var serial: UnsafeMutablePointer<ASN1_INTEGER>?
+            CMS_RecipientInfo_ktri_get0_signer_id(ri, &keyid, &issuer, &serial)
+            var algor: UnsafeMutablePointer<X509_ALGOR>?
+            CMS_RecipientInfo_ktri_get0_algs(ri, nil, nil, &algor)
+            let alg = ASN1Bytes.algorithmName(algor)
+            return [.init(kind: "key-trans", keyIdentifier: ASN1Bytes.of(keyid), algorithm: alg.nid == NID_rsaesOaep ? "RSAES-OAEP" : alg.name)]
+        case CMS_RECIPINFO_AGREE:
+            var algor: UnsafeMutablePointer<X509_ALGOR>?
+            var ukm: UnsafeMutablePointer<ASN1_OCTET_STRING>?
+            CMS_RecipientInfo_kari_get0_alg(ri, &algor, &ukm)
+            let alg = ASN1Bytes.algorithmName(algor).name
+            guard let reks = CMS_RecipientInfo_kari_get0_reks(ri) else { return [] }
+            var out: [SealedMessageSummary.Recipient] = []
+            for j in 0..<fedmail_sk_CMS_RecipientEncryptedKey_num(reks) {
+                guard let rek = fedmail_sk_CMS_RecipientEncryptedKey_value(reks, j) else { continue }
+                var keyid: UnsafeMutablePointer<ASN1_OCTET_STRING>?
+                var date: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>?
+                var other: OpaquePointer?
+                var issuer: OpaquePointer?
+                var serial: UnsafeMutablePointer<ASN1_INTEGER>?
+                CMS_RecipientEncryptedKey_get0_id(rek, &keyid, &date, &other, &issuer, &serial)
+                out.append(.init(kind: "key-agree", keyIdentifier: ASN1Bytes.of(keyid), algorithm: alg))
+            }
+            return out
+        case CMS_RECIPINFO_KEK:
+            var algor: UnsafeMutablePointer<X509_ALGOR>?
+            var id: UnsafeMutablePointer<ASN1_OCTET_STRING>?
+            var date: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>?
+            var otherID: OpaquePointer?
+            var otherType: UnsafeMutablePointer<ASN1_TYPE>?
+            CMS_RecipientInfo_kekri_get0_id(ri, &algor, &id, &date, &otherID, &otherType)
+            return [.init(kind: "kek", keyIdentifier: ASN1Bytes.of(id), algorithm: ASN1Bytes.algorithmName(algor).name)]
+        default:
+            return [.init(kind: "other", keyIdentifier: [], algorithm: "unknown")]
+        }
+    }
+
+    // MARK: - signature
+
+    struct Signer {
+        var certificate: Certificate
+        var signingTime: Date
+    }
+
+    func verifySignature(decryptedPath: String, verifiedPath: String, now: Date, checks: inout [String]) throws(OpenError) -> Signer {
+        // The signed entity: opaque SignedData (FedMail's own), or multipart/signed (S/MIME clients, openssl cms -sign).
+        let head: [UInt8] = try internalError { () throws(CryptoError) in
+            let fd = try FileDescriptorIO.openRead(decryptedPath)
+            defer { close(fd) }
+            return try FileDescriptorIO.read(fd: fd, count: 64 * 1024, name: decryptedPath)
+        }
+        let entityHeader = MessageHeaderSection.parse(head)
+        let entityType = entityHeader.first("Content-Type").flatMap { MIMEContentType.parse($0.value) }
+        let signed: CMSContentInfo
+        var detachedContent: OpenSSLBIO?
+        var detachedFile: PrivateTemporaryFile?
+        if entityHeader.hasSeparator, let entityType, entityType.mediaType == "multipart/signed" {
+            guard let boundary = entityType.parameters["boundary"], !boundary.isEmpty else {
+                throw OpenError(.badSignature, "multipart/signed without a boundary")
+            }
+            let content = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-det") }
+            signed = try MultipartSignedEntity.split(path: decryptedPath, header: entityHeader, boundary: boundary, contentPath: content.path)
+            detachedContent = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(content.path, mode: "rb") }
+            detachedFile = content
+        } else {
+            let input = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(decryptedPath, mode: "rb") }
+            var detached: OpaquePointer?
+            guard let pointer = SMIME_read_CMS(input.pointer, &detached) else {
+                throw OpenError(.badSignature, "the decrypted content is not an S/MIME signed entity (\(OpenSSLErrorQueue.drain()))")
+            }
+            if let detached { BIO_free_all(detached) }
+            signed = CMSContentInfo(taking: pointer)
+        }
+        defer { _ = detachedFile }
+        guard signed.contentTypeNID == NID_pkcs7_signed else {
+            throw OpenError(.badSignature, "the decrypted content is \(signed.contentTypeName), not SignedData")
+        }
+        guard let infos = CMS_get0_SignerInfos(signed.pointer), fedmail_sk_CMS_SignerInfo_num(infos) == 1,
+              let signerInfo = fedmail_sk_CMS_SignerInfo_value(infos, 0) else {
+            throw OpenError(.badSignature, "the signed entity must have exactly one signer")
+        }
+        guard let store = X509_STORE_new() else { throw OpenError(.internalError, "X509_STORE_new") }
+        defer { X509_STORE_free(store) }
+        for ca in brokerCA { X509_STORE_add_cert(store, ca.pointer) }
+
+        do {
+            let out = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(verifiedPath, mode: "wb") }
+            let flags = UInt32(CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY | (detachedContent == nil ? 0 : CMS_DETACHED))
+            guard CMS_verify(signed.pointer, nil, store, detachedContent?.pointer, out.pointer, flags) == 1 else {
+                throw OpenError(.badSignature, "the signature does not verify (\(OpenSSLErrorQueue.drain()))")
+            }
+            try internalError { () throws(CryptoError) in try out.flush() }
+        }
+        checks.append("signature")
+
+        guard let signers = CMS_get0_signers(signed.pointer) else { throw OpenError(.badSignature, "no signer certificate in the message") }
+        defer { fedmail_sk_X509_free(signers) }
+        guard fedmail_sk_X509_num(signers) == 1, let signerX509 = fedmail_sk_X509_value(signers, 0) else {
+            throw OpenError(.badSignature, "no signer certificate in the message")
+        }
+        let certificate = Certificate(retaining: signerX509)
+
+        // Chain to the broker CA only (never the system store), S/MIME signing purpose.
+        guard let ctx = X509_STORE_CTX_new() else { throw OpenError(.internalError, "X509_STORE_CTX_new") }
+        defer { X509_STORE_CTX_free(ctx) }
+        let untrusted = CMS_get1_certs(signed.pointer)
+        defer { if let untrusted { fedmail_sk_X509_pop_free(untrusted) } }
+        guard X509_STORE_CTX_init(ctx, store, signerX509, untrusted) == 1 else { throw OpenError(.internalError, "X509_STORE_CTX_init") }
+        X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN)
+        X509_STORE_CTX_set_time(ctx, 0, time_t(now.timeIntervalSince1970))
+        guard X509_verify_cert(ctx) == 1 else {
+            let code = X509_STORE_CTX_get_error(ctx)
+            let reason = X509_verify_cert_error_string(Int(code)).map { String(cString: $0) } ?? "error \(code)"
+            throw OpenError(.signerNotChained, "signer \(certificate.subject) does not chain to the broker CA: \(reason)")
+        }
+        checks.append("signer-chain")
+
+        guard let signingTime = Self.signingTime(signerInfo) else {
+            throw OpenError(.badSignature, "the signature has no signingTime attribute")
+        }
+        return Signer(certificate: certificate, signingTime: signingTime)
+    }
+
+    static func signingTime(_ si: OpaquePointer) -> Date? {
+        let index = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1)
+        guard index >= 0, let attribute = CMS_signed_get_attr(si, index),
+              let value = X509_ATTRIBUTE_get0_type(attribute, 0) else { return nil }
+        let type = value.pointee.type
+        guard type == V_ASN1_UTCTIME || type == V_ASN1_GENERALIZEDTIME, let time = value.pointee.value.utctime else { return nil }
+        var tm = tm()
+        guard ASN1_TIME_to_tm(time, &tm) == 1 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))
+    }
+
+    // MARK: - inner entity
+
+    struct InnerLayout {
+        var entity: SealedInnerEntityLayout
+        var originalEnd: Int
+        var controlJSON: [UInt8]
+
+        var control: ControlFlags {
+            get throws(OpenError) {
+                do {
+                    let flags = try JSONDecoder().decode(ControlFlags.self, from: Data(controlJSON))
+                    guard flags.v == 1 else { throw OpenError(.malformed, "control part version \(flags.v) is not supported") }
+                    return flags
+                } catch let error as OpenError { throw error } catch {
+                    throw OpenError(.malformed, "the control part is not valid control JSON: \(error)")
+                }
+            }
+        }
+    }
+
+    static func readLayout(path: String) throws(OpenError) -> InnerLayout {
+        let fd = try internalError { () throws(CryptoError) in try FileDescriptorIO.openRead(path) }
+        defer { close(fd) }
+        let head = try internalError { () throws(CryptoError) in try FileDescriptorIO.read(fd: fd, count: 256 * 1024, name: path) }
+        let entity: SealedInnerEntityLayout
+        do { entity = try SealedInnerEntityLayout.parse(head: head) } catch {
+            throw OpenError(.malformed, "the signed content is not a sealed message: \(error.message)")
+        }
+        // Stream from the start of the original for "\n--boundary".
+        let searchStart = max(0, entity.originalOffset - 1)
+        guard lseek(fd, off_t(searchStart), SEEK_SET) >= 0 else { throw OpenError(.internalError, "seek") }
+        var scanner = PatternScanner(pattern: Array("\n--\(entity.boundary)".utf8))
+        var fed = 0
+        while scanner.match == nil {
+            let chunk = try internalError { () throws(CryptoError) in try FileDescriptorIO.read(fd: fd, count: FileDescriptorIO.chunkSize, name: path) }
+            if chunk.isEmpty { break }
+            scanner.feed(chunk)
+            fed += chunk.count
+        }
+        guard let match = scanner.match else { throw OpenError(.malformed, "the original part is not closed by a delimiter") }
+        let lfOffset = searchStart + match
+        var end = lfOffset
+        if end > entity.originalOffset {
+            // The CR before the LF also belongs to the delimiter.
+            guard lseek(fd, off_t(end - 1), SEEK_SET) >= 0 else { throw OpenError(.internalError, "seek") }
+            let previous = try internalError { () throws(CryptoError) in try FileDescriptorIO.read(fd: fd, count: 1, name: path) }
+            if previous == [13] { end -= 1 }
+        }
+        end = max(end, entity.originalOffset)
+        let afterDelimiter = lfOffset + 1 + 2 + entity.boundary.utf8.count
+        guard lseek(fd, off_t(afterDelimiter), SEEK_SET) >= 0 else { throw OpenError(.internalError, "seek") }
+        let tail = try internalError { () throws(CryptoError) in try FileDescriptorIO.read(fd: fd, count: 1 << 20, name: path) }
+        let json: [UInt8]
+        do { json = try SealedInnerEntityLayout.parseControlPart(tail: tail, boundary: entity.boundary) } catch {
+            throw OpenError(.malformed, "the control part is missing or malformed: \(error.message)")
+        }
+        return InnerLayout(entity: entity, originalEnd: end, controlJSON: json)
+    }
+
+    static func extractOriginal(from path: String, layout: InnerLayout, to outputPath: String) throws(OpenError) -> Int {
+        let length = layout.originalEnd - layout.entity.originalOffset
+        let input = try internalError { () throws(CryptoError) in try FileDescriptorIO.openRead(path) }
+        defer { close(input) }
+        let output = try internalError { () throws(CryptoError) in try FileDescriptorIO.openWrite(outputPath) }
+        defer { close(output) }
+        if layout.entity.originalTransferEncoding == "base64" {
+            let encoded = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(prefix: "fedmail-b64") }
+            let encodedFD = try internalError { () throws(CryptoError) in try FileDescriptorIO.openWrite(encoded.path) }
+            defer { close(encodedFD) }
+            try internalError { () throws(CryptoError) in
+                try FileDescriptorIO.copy(from: input, offset: layout.entity.originalOffset, length: length, to: encodedFD, name: path)
+            }
+            let readBack = try internalError { () throws(CryptoError) in try FileDescriptorIO.openRead(encoded.path) }
+            defer { close(readBack) }
+            do { try Base64Stream.decode(input: readBack, offset: 0, to: output, inputName: encoded.path, outputName: outputPath) } catch {
+                throw OpenError(.malformed, "the original part is not valid base64: \(error.message)")
+            }
+            return FileDescriptorIO.size(of: outputPath) ?? 0
+        }
+        try internalError { () throws(CryptoError) in
+            try FileDescriptorIO.copy(from: input, offset: layout.entity.originalOffset, length: length, to: output, name: path)
+        }
+        return length
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: date)
+    }
+}
+
+/// Runs a local operation, turning its ``CryptoError`` into ``OpenError/Code/internalError``.
+func internalError<T>(_ body: () throws(CryptoError) -> T) throws(OpenError) -> T {
+    do { return try body() } catch { throw OpenError(.internalError, error.message) }
+}

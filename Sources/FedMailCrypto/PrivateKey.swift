@@ -1,0 +1,120 @@
+import COpenSSL
+import Foundation
+
+/// The kinds of organization key FedMail accepts.
+public enum KeyType: String, Sendable, CaseIterable {
+    /// RSA with a 3072-bit modulus (RSA keys of ≥ 3072 bits are accepted on load).
+    case rsa3072
+    /// ECDSA/ECDH on NIST P-256.
+    case p256
+}
+
+/// A private key (RSA ≥ 3072 or EC P-256), owning its OpenSSL `EVP_PKEY`.
+public final class PrivateKey: @unchecked Sendable {
+    // Immutable after init; OpenSSL EVP_PKEY is safe for concurrent read use.
+    let pointer: OpaquePointer
+
+    init(taking pointer: OpaquePointer) { self.pointer = pointer }
+
+    deinit { EVP_PKEY_free(pointer) }
+
+    /// Generates a new key.
+    public static func generate(_ type: KeyType) throws(CryptoError) -> PrivateKey {
+        let name = type == .rsa3072 ? "RSA" : "EC"
+        guard let ctx = EVP_PKEY_CTX_new_from_name(nil, name, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new_from_name") }
+        defer { EVP_PKEY_CTX_free(ctx) }
+        guard EVP_PKEY_keygen_init(ctx) == 1 else { throw CryptoError.openSSL("EVP_PKEY_keygen_init") }
+        switch type {
+        case .rsa3072:
+            guard EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 3072) == 1 else { throw CryptoError.openSSL("setting RSA key size") }
+        case .p256:
+            guard EVP_PKEY_CTX_set_group_name(ctx, "P-256") == 1 else { throw CryptoError.openSSL("setting EC curve") }
+        }
+        var key: OpaquePointer?
+        guard EVP_PKEY_generate(ctx, &key) == 1, let key else { throw CryptoError.openSSL("generating \(type.rawValue) key") }
+        return PrivateKey(taking: key)
+    }
+
+    /// Loads a PEM private key file, refusing it (as OpenSSH does) when it is
+    /// readable or writable by group or others.
+    public static func load(path: String) throws(CryptoError) -> PrivateKey {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw CryptoError(code: .io, message: "cannot read private key \(path): \(String(cString: strerror(errno)))")
+        }
+        let mode = info.st_mode & 0o777
+        if mode & 0o077 != 0 {
+            throw CryptoError(code: .insecureKeyFile, message: String(format: "permissions 0%03o for private key '%@' are too open: it must not be accessible by group or others (chmod 600 %@)", mode, path, path))
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CryptoError(code: .io, message: "cannot read private key \(path)")
+        }
+        return try PrivateKey(pem: [UInt8](data), source: path)
+    }
+
+    /// Parses a PEM private key (PKCS#8, traditional RSA or EC; not encrypted).
+    public convenience init(pem: [UInt8], source: String = "PEM data") throws(CryptoError) {
+        let bio = try OpenSSLBIO.memory(pem)
+        guard let key = PEM_read_bio_PrivateKey(bio.pointer, nil, nil, nil) else {
+            throw CryptoError.openSSL("\(source) does not hold a PEM private key", code: .badEncoding)
+        }
+        self.init(taking: key)
+        try validate(source: source)
+    }
+
+    /// Checks the key is RSA ≥ 3072 or EC P-256.
+    func validate(source: String) throws(CryptoError) {
+        try Self.validate(pointer, source: source)
+    }
+
+    static func validate(_ pkey: OpaquePointer, source: String) throws(CryptoError) {
+        if EVP_PKEY_is_a(pkey, "RSA") == 1 {
+            let bits = EVP_PKEY_get_bits(pkey)
+            guard bits >= 3072 else {
+                throw CryptoError(code: .unsupportedKey, message: "\(source): RSA key of \(bits) bits; FedMail needs at least 3072")
+            }
+        } else if EVP_PKEY_is_a(pkey, "EC") == 1 {
+            var name = [CChar](repeating: 0, count: 64)
+            var length = 0
+            guard EVP_PKEY_get_group_name(pkey, &name, name.count, &length) == 1,
+                  ["prime256v1", "P-256", "secp256r1"].contains(String(cString: name)) else {
+                throw CryptoError(code: .unsupportedKey, message: "\(source): EC key not on P-256")
+            }
+        } else {
+            throw CryptoError(code: .unsupportedKey, message: "\(source): key is neither RSA nor EC P-256")
+        }
+    }
+
+    /// The key type, described for people (`RSA 3072`, `EC P-256`).
+    public var algorithmDescription: String {
+        EVP_PKEY_is_a(pointer, "RSA") == 1 ? "RSA \(EVP_PKEY_get_bits(pointer))" : "EC P-256"
+    }
+
+    /// Whether this is an RSA key.
+    public var isRSA: Bool { EVP_PKEY_is_a(pointer, "RSA") == 1 }
+
+    /// The key as unencrypted PKCS#8 PEM.
+    public func pemEncoded() throws(CryptoError) -> [UInt8] {
+        let bio = try OpenSSLBIO.memory()
+        guard PEM_write_bio_PrivateKey(bio.pointer, pointer, nil, nil, 0, nil, nil) == 1 else {
+            throw CryptoError.openSSL("encoding private key")
+        }
+        return bio.memoryContents
+    }
+
+    /// Writes the key as PEM to `path` with mode 0600 (created or replaced).
+    public func write(toPath path: String) throws(CryptoError) {
+        try PrivateFile.write(try pemEncoded(), toPath: path, mode: 0o600)
+    }
+}
+
+/// Writing files whose mode is set before any byte is written.
+enum PrivateFile {
+    static func write(_ bytes: [UInt8], toPath path: String, mode: mode_t) throws(CryptoError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw CryptoError(code: .io, message: "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fchmod(fd, mode) == 0 else { throw CryptoError(code: .io, message: "cannot chmod \(path): \(String(cString: strerror(errno)))") }
+        try FileDescriptorIO.writeAll(fd: fd, bytes, name: path)
+    }
+}

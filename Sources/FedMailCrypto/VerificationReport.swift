@@ -1,0 +1,61 @@
+import FedMailCore
+import Foundation
+
+/// What opening a sealed message verified, for the Authentication-Results
+/// field and for operators.
+public struct VerificationReport: Sendable, Hashable {
+    /// The signer organization (certificate subject O, else CN).
+    public var signerOrganization: String
+    /// The signer organization's domains (certificate dNSNames).
+    public var signerDomains: [String]
+    /// The signer certificate subject.
+    public var signerSubject: String
+    /// SHA-256 of the signer certificate (compare with the token's `scf`).
+    public var signerCertificateSHA256: [UInt8]
+    /// The signingTime signed attribute.
+    public var signingTime: Date
+    /// The domains of the original From field.
+    public var fromDomains: [String]
+    /// How our organization was addressed: `key-trans`, `key-agree` or `kek`.
+    public var recipientKind: String
+    /// The checks that passed, in the order they ran.
+    public var checks: [String]
+}
+
+/// A successfully opened sealed message.
+public struct OpenedMessage: Sendable {
+    /// The verified control flags.
+    public var control: ControlFlags
+    /// What was verified.
+    public var report: VerificationReport
+    /// The `FedMail-Token` fields of the sealed message (unsigned: the
+    /// caller verifies the tokens and their ids against ``signedTokenIDs``).
+    public var tokenHeaders: [FedMailTokenHeader]
+    /// The token ids listed in the signed control part.
+    public var signedTokenIDs: [String] { control.tokens }
+    /// The size of the original message in bytes.
+    public var originalSize: Int
+}
+
+/// What can be read from a sealed message without decrypting it.
+public struct SealedMessageSummary: Sendable {
+    /// One recipientInfo.
+    public struct Recipient: Sendable, Hashable {
+        /// `key-trans`, `key-agree`, `kek`, or another kind.
+        public var kind: String
+        /// The key identifier (subjectKeyIdentifier, or the KEK id).
+        public var keyIdentifier: [UInt8]
+        /// Algorithm detail (e.g. `rsaesOaep`, `dhSinglePass-stdDH-sha256kdf-scheme`).
+        public var algorithm: String
+    }
+    /// The CMS content type (`id-smime-ct-authEnvelopedData` when sealed).
+    public var contentType: String
+    /// Whether the content is authenticated-encrypted (AuthEnvelopedData).
+    public var isAEAD: Bool
+    /// The recipientInfos.
+    public var recipients: [Recipient]
+    /// The `FedMail-Token` fields.
+    public var tokenHeaders: [FedMailTokenHeader]
+    /// The outer header section.
+    public var header: MessageHeaderSection
+}

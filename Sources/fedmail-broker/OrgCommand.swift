@@ -1,0 +1,239 @@
+import ArgumentParser
+import Broker
+import BrokerStore
+import Foundation
+
+/// Opens the service for an operator command, runs `body`, closes the store.
+func withService(_ root: FedmailBroker, _ body: (BrokerService) async throws -> Void) async throws {
+    let configuration = try root.loadConfiguration()
+    try await reportingErrors {
+        let logger = BrokerRuntime.makeLogger(level: .warning)
+        let service = try await BrokerRuntime.makeService(configuration: configuration, logger: logger)
+        do {
+            try await body(service)
+        } catch {
+            try? await service.store.close()
+            throw error
+        }
+        try await service.store.close()
+    }
+}
+
+struct OrgCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "org",
+        abstract: "Manage organizations and their enrollments.",
+        subcommands: [
+            List.self,
+            Show.self,
+            Approve.self,
+            Reject.self,
+            Revoke.self,
+            AddDomain.self,
+            RemoveDomain.self,
+        ])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List organizations (name, status, domains) and enrollments waiting for a decision.")
+        @ParentCommand var root: FedmailBroker
+
+        func run() async throws {
+            try await withService(root) { service in
+                for organization in try await service.store.organizations() {
+                    let domains = try await service.store.domains(of: organization.name)
+                    print("organization \(organization.name) \(organization.status.rawValue) \(domains.joined(separator: ","))")
+                }
+                for enrollment in try await service.store.enrollments(status: .pending) {
+                    print("pending \(enrollment.id) \(enrollment.organization) \(enrollment.domains.joined(separator: ",")) key=\(enrollment.keySHA256)")
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show an organization (status, domains, key, policy, certificate) or an enrollment by id.")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Organization name or enrollment id.") var name: String
+
+        func run() async throws {
+            try await withService(root) { service in
+                if let organization = try await service.store.organization(named: name) {
+                    print("organization: \(organization.name)")
+                    print("status: \(organization.status.rawValue)")
+                    print("domains: \(try await service.store.domains(of: organization.name).joined(separator: ", "))")
+                    print("key-sha256: \(organization.keySHA256)")
+                    print("certificate-sha256: \(organization.certificateSHA256)")
+                    print("policy: \(organization.restricted ? "restricted to: " + (try await service.store.allowedSenders(to: organization.name)).joined(separator: ", ") : "open")")
+                    print(organization.certificatePEM, terminator: "")
+                } else if let enrollment = try await service.store.enrollment(id: name) {
+                    print("enrollment: \(enrollment.id)")
+                    print("organization: \(enrollment.organization)")
+                    print("status: \(enrollment.status.rawValue)")
+                    print("domains: \(enrollment.domains.joined(separator: ", "))")
+                    print("key-sha256: \(enrollment.keySHA256)")
+                    if let reason = enrollment.reason { print("reason: \(reason)") }
+                } else {
+                    throw BrokerError(.notFound, "no organization or enrollment '\(name)'")
+                }
+            }
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve a pending enrollment: issue the organization certificate (rotating any previous key).")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Enrollment id (see `org list`).") var id: String
+
+        func run() async throws {
+            try await withService(root) { service in
+                let organization = try await service.approve(enrollmentID: id)
+                print("approved \(id): organization \(organization.name) certificate \(organization.certificateSHA256)")
+            }
+        }
+    }
+
+    struct Reject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reject a pending enrollment.")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Enrollment id.") var id: String
+        @Option(help: "Why (recorded and shown to the applicant).") var reason: String = "rejected by operator"
+
+        func run() async throws {
+            try await withService(root) { service in
+                try await service.reject(enrollmentID: id, reason: reason)
+                print("rejected \(id)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke an organization: its certificate is refused and its domains are no longer federated.",
+            discussion: "Approving a new enrollment for the organization re-activates it with the new key.")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Organization name.") var name: String
+
+        func run() async throws {
+            try await withService(root) { service in
+                try await service.revoke(organization: name)
+                print("revoked \(name)")
+            }
+        }
+    }
+
+    struct AddDomain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-domain",
+            abstract: "Add a mail domain to an organization and reissue its certificate (printed) with the new SAN.")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Organization name.") var name: String
+        @Argument(help: "Domain.") var domain: String
+
+        func run() async throws {
+            try await withService(root) { service in
+                let organization = try await service.addDomain(domain, to: name)
+                print(organization.certificatePEM, terminator: "")
+            }
+        }
+    }
+
+    struct RemoveDomain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "remove-domain",
+            abstract: "Remove a mail domain from an organization and reissue its certificate (printed).")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Organization name.") var name: String
+        @Argument(help: "Domain.") var domain: String
+
+        func run() async throws {
+            try await withService(root) { service in
+                let organization = try await service.removeDomain(domain, from: name)
+                print(organization.certificatePEM, terminator: "")
+            }
+        }
+    }
+}
+
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Federation policy: which organizations may send to an organization.",
+        discussion: """
+        By default every enrolled organization may send to every other (policy open). `restrict`
+        limits senders to those added with `allow`; token requests from others get `denied`.
+        """,
+        subcommands: [Show.self, Restrict.self, Open.self, Allow.self, Disallow.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an organization's policy.")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Recipient organization.") var name: String
+
+        func run() async throws {
+            try await withService(root) { service in
+                guard let organization = try await service.store.organization(named: name) else {
+                    throw BrokerError(.notFound, "no organization \(name)")
+                }
+                print("\(name): \(organization.restricted ? "restricted" : "open")")
+                for sender in try await service.store.allowedSenders(to: name) { print("allow \(sender)") }
+            }
+        }
+    }
+
+    struct Restrict: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Accept mail only from organizations allowed with `policy allow`.")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Recipient organization.") var name: String
+        func run() async throws {
+            try await withService(root) { try await $0.setRestricted(true, organization: name); print("\(name): restricted") }
+        }
+    }
+
+    struct Open: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Accept mail from every enrolled organization (the default).")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Recipient organization.") var name: String
+        func run() async throws {
+            try await withService(root) { try await $0.setRestricted(false, organization: name); print("\(name): open") }
+        }
+    }
+
+    struct Allow: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Allow SENDER to send to NAME when NAME is restricted.")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Recipient organization.") var name: String
+        @Argument(help: "Sender organization.") var sender: String
+        func run() async throws {
+            try await withService(root) { try await $0.allow(sender: sender, to: name); print("\(name): allow \(sender)") }
+        }
+    }
+
+    struct Disallow: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove SENDER from NAME's allowed senders.")
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Recipient organization.") var name: String
+        @Argument(help: "Sender organization.") var sender: String
+        func run() async throws {
+            try await withService(root) { try await $0.disallow(sender: sender, to: name); print("\(name): disallow \(sender)") }
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Print the most recent audit events (enrollments, approvals, revocations, policy changes, tokens).")
+    @ParentCommand var root: FedmailBroker
+    @Option(help: "How many events.") var limit: Int = 50
+
+    func run() async throws {
+        try await withService(root) { service in
+            for event in try await service.store.audit(limit: limit) {
+                print("\(event.id) \(event.at) \(event.actor) \(event.action) \(event.organization ?? "-") \(event.detail)")
+            }
+        }
+    }
+}

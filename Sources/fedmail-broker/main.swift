@@ -1,2 +1,0 @@
-// Scaffolding: replaced by the real entry point.
-print("not built yet")

@@ -1,0 +1,107 @@
+import ArgumentParser
+import BrokerClient
+import Foundation
+
+/// `fedmailctl enroll`: enroll the organization key with a broker.
+struct Enroll: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Enroll this organization's key with a FedMail broker and fetch the organization certificate.",
+        discussion: """
+        Builds a certificate signing request from the organization key (RSA ≥ 3072 bits or EC P-256),
+        submits it with the organization name and mail domains to POST /v1/enrollments (no client
+        certificate needed) and prints the enrollment id. The broker's operator approves it with
+        `fedmail-broker org approve ID`. With --wait, fedmailctl polls until the enrollment is decided
+        and writes the issued certificate to --cert (default: the key file name with .crt). With --id,
+        it does not submit again but fetches the state of an earlier enrollment.
+
+        Enrolling a new key for an organization that is already enrolled rotates its key once approved.
+        The broker CA file (--ca) is the pinned trust anchor: the broker's TLS certificate and the issued
+        certificate must chain to it. Exit status: 0 approved (or submitted without --wait), 1 error,
+        2 rejected, 3 still pending at the --wait timeout.
+        """)
+
+    @Option(help: ArgumentHelp("Broker base URL, e.g. https://broker.example:8443.", valueName: "URL")) var broker: String
+    @Option(help: ArgumentHelp("Pinned broker CA certificate (PEM).", valueName: "CA.crt")) var ca: String
+    @Option(help: ArgumentHelp("Organization private key (PEM, mode 0600).", valueName: "ORG.key")) var key: String
+    @Option(help: ArgumentHelp("Organization name (letters, digits, '.', '_', '-').", valueName: "NAME")) var org: String
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Mail domain(s) the organization serves (repeatable).", valueName: "D"))
+    var domain: [String] = []
+    @Flag(help: "Wait until the enrollment is approved or rejected and write the certificate.") var wait = false
+    @Option(help: ArgumentHelp("Where to write the certificate (default: KEY with .crt).", valueName: "FILE")) var cert: String?
+    @Option(help: ArgumentHelp("Fetch the state of an earlier enrollment instead of submitting.", valueName: "ID")) var id: String?
+    @Option(help: "Seconds to wait with --wait.") var timeout: Int = 600
+    @Option(help: "Seconds between polls with --wait.") var interval: Int = 2
+
+    func validate() throws {
+        if id == nil && domain.isEmpty { throw ValidationError("give at least one --domain") }
+        if timeout < 1 || interval < 1 { throw ValidationError("--timeout and --interval must be positive") }
+    }
+
+    func run() async throws {
+        let client: BrokerClient
+        do {
+            client = try BrokerClient(configuration: BrokerClientConfiguration(brokerURL: broker, caPath: ca))
+        } catch {
+            fail("\(error)")
+        }
+        defer { Task { try? await client.shutdown() } }
+        let status = await runEnrollment(client)
+        try? await client.shutdown()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    func runEnrollment(_ client: BrokerClient) async -> Int32 {
+        do {
+            var state: EnrollmentResponse
+            if let id {
+                state = try await client.enrollment(id: id)
+            } else {
+                let keyPEM = try readPrivateKey(key)
+                let csr = try CSRBuilder.makeCSR(privateKeyPEM: keyPEM, organization: org)
+                state = try await client.enroll(EnrollmentRequest(organization: org, domains: domain, csr: csr))
+                print("enrollment \(state.id) submitted for \(state.organization) (\(state.domains.joined(separator: ", "))): \(state.status)")
+            }
+            let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+            while wait && state.status == "pending" && Date() < deadline {
+                try await Task.sleep(for: .seconds(interval))
+                state = try await client.enrollment(id: state.id)
+            }
+            switch state.status {
+            case "approved":
+                guard let pem = state.certificate else { throw BrokerClientError(.badAnswer, "approved without a certificate") }
+                let path = cert ?? (key.hasSuffix(".key") ? String(key.dropLast(4)) + ".crt" : key + ".crt")
+                try pem.write(toFile: path, atomically: true, encoding: .utf8)
+                print("enrollment \(state.id) approved; certificate written to \(path)")
+                return 0
+            case "rejected":
+                FileHandle.standardError.write(Data("fedmailctl: enrollment \(state.id) rejected: \(state.reason ?? "")\n".utf8))
+                return 2
+            default:
+                print("enrollment \(state.id) pending")
+                return wait ? 3 : 0
+            }
+        } catch {
+            FileHandle.standardError.write(Data("fedmailctl: \(error)\n".utf8))
+            return 1
+        }
+    }
+}
+
+/// Reads a private key file, refusing it when group or others have any access.
+func readPrivateKey(_ path: String) throws -> String {
+    var info = stat()
+    guard stat(path, &info) == 0 else {
+        throw BrokerClientError(.badLocalFile, "cannot read \(path): \(String(cString: strerror(errno)))")
+    }
+    guard info.st_mode & 0o077 == 0 else {
+        throw BrokerClientError(.badLocalFile, "\(path) is accessible by group or others; chmod 600 it")
+    }
+    return try String(contentsOfFile: path, encoding: .utf8)
+}
+
+/// Prints `message` as an error and exits 1.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("fedmailctl: \(message)\n".utf8))
+    Foundation.exit(1)
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+
+/// `fedmailctl`: the FedMail operator tool.
+@main
+struct FedMailCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fedmailctl",
+        abstract: "FedMail operator tool: keys, CSRs, enrollment, broker lookups, and sealing, opening and inspecting message files.",
+        discussion: """
+        Keys are RSA 3072 or EC P-256 in PEM; private key files must be mode 0600 \
+        (files readable by group or others are refused, as OpenSSH does). A sealed \
+        message is S/MIME AuthEnvelopedData (AES-256-GCM) around a SignedData, as \
+        described in DESIGN.md, and opens with stock `openssl cms -decrypt`. \
+        `enroll` and `lookup` talk to a trust broker over mutual TLS, trusting only \
+        the pinned broker CA certificate.
+        """,
+        subcommands: [
+            Keygen.self,
+            CSR.self,
+            Enroll.self,
+            Lookup.self,
+            Seal.self,
+            Open.self,
+            Inspect.self,
+        ]
+    )
+}

@@ -1,0 +1,129 @@
+@testable import FedMailCore
+import Foundation
+import Testing
+
+@Suite struct MessageHeaderSectionTests {
+    @Test func parsesFoldedFieldsKeepingBytes() {
+        let text = "From: a@x.example\r\nReferences: <1@x>\r\n <2@x>\r\n\t<3@x>\r\nSubject: hi\r\n\r\nbody\r\n"
+        let section = MessageHeaderSection.parse(Array(text.utf8))
+        #expect(section.hasSeparator)
+        #expect(section.lineEnding == .crlf)
+        #expect(section.fields.map(\.name) == ["From", "References", "Subject"])
+        #expect(section.first("references")?.raw == Array("References: <1@x>\r\n <2@x>\r\n\t<3@x>\r\n".utf8))
+        #expect(section.first("REFERENCES")?.value == "<1@x> <2@x>\t<3@x>")
+        #expect(section.length == text.utf8.count - "body\r\n".utf8.count)
+    }
+
+    @Test func lfOnlyAndNoBody() {
+        let lf = MessageHeaderSection.parse(Array("From: a@x\nTo: b@y\n\nbody".utf8))
+        #expect(lf.lineEnding == .lf)
+        #expect(lf.hasSeparator)
+        #expect(lf.length == 19)
+        let noBody = MessageHeaderSection.parse(Array("From: a@x\r\nSubject: s".utf8))
+        #expect(!noBody.hasSeparator)
+        #expect(noBody.first("Subject")?.value == "s")
+    }
+
+    @Test func utf8Values() {
+        let section = MessageHeaderSection.parse(Array("Subject: Grüße 件名\r\n\r\n".utf8))
+        #expect(section.first("Subject")?.value == "Grüße 件名")
+    }
+}
+
+@Suite struct MailAddressDomainsTests {
+    @Test(arguments: [
+        ("Alice <alice@Example.COM>", ["example.com"]),
+        ("alice@example.com", ["example.com"]),
+        ("\"Doe, John <x@evil.example>\" <john@good.example>", ["good.example"]),
+        ("(comment @evil.example) bob@b.example (another)", ["b.example"]),
+        ("a@one.example, B <b@two.example.>", ["one.example", "two.example"]),
+        ("undisclosed-recipients:;", []),
+        ("Team: a@t.example, b@t.example;", ["t.example"]),
+        ("Jürgen <jürgen@bücher.example>", ["bücher.example"]),
+    ])
+    func domains(value: String, expected: [String]) {
+        #expect(MailAddressDomains.domains(inAddressList: value) == expected)
+    }
+}
+
+@Suite struct MIMEContentTypeTests {
+    @Test func parsesParameters() throws {
+        let ct = try #require(MIMEContentType.parse("Multipart/Mixed; boundary=\"a b;c\"; charset=utf-8 (comment)"))
+        #expect(ct.mediaType == "multipart/mixed")
+        #expect(ct.parameters["boundary"] == "a b;c")
+        #expect(ct.parameters["charset"] == "utf-8")
+        #expect(MIMEContentType.parse("garbage") == nil)
+    }
+}
+
+@Suite struct SealedMessageHeadersTests {
+    let original = MessageHeaderSection.parse(Array(
+        "Received: from x\r\nFrom: a@s.example\r\nTo: b@r.example\r\nSubject: secret plans\r\nX-Other: y\r\nDate: now\r\n\r\nbody".utf8))
+
+    @Test func copiesOnlyListedFieldsAndAddsSMIMEHeaders() {
+        let text = String(decoding: SealedMessageHeaders.build(original: original, protectSubject: false, tokens: []), as: UTF8.self)
+        #expect(text == "From: a@s.example\r\nTo: b@r.example\r\nSubject: secret plans\r\nDate: now\r\nMIME-Version: 1.0\r\n" +
+            "Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+    }
+
+    @Test func protectsSubjectAndAddsTokens() {
+        let tokens = [FedMailTokenHeader(domain: "r.example", token: "h.p.s"), FedMailTokenHeader(domain: "q.example", token: "h2.p2.s2")]
+        let text = String(decoding: SealedMessageHeaders.build(original: original, protectSubject: true, tokens: tokens), as: UTF8.self)
+        #expect(text.contains("Subject: [sealed]\r\n"))
+        #expect(!text.contains("secret plans"))
+        #expect(text.contains("FedMail-Token: v=1; d=r.example; t=h.p.s\r\nFedMail-Token: v=1; d=q.example; t=h2.p2.s2\r\n"))
+    }
+
+    @Test func lfOriginalGivesLFHeaders() {
+        let lf = MessageHeaderSection.parse(Array("From: a@s.example\nSubject: x\n\nbody\n".utf8))
+        let bytes = SealedMessageHeaders.build(original: lf, protectSubject: false, tokens: [])
+        #expect(!bytes.contains(13))
+    }
+}
+
+@Suite struct FedMailTokenHeaderTests {
+    @Test func roundTripAndJTI() throws {
+        // payload {"jti":"abc-123","aud":"r.example"} base64url
+        let payload = "eyJqdGkiOiJhYmMtMTIzIiwiYXVkIjoici5leGFtcGxlIn0"
+        let header = FedMailTokenHeader(domain: "r.example", token: "eyJhbGciOiJFUzI1NiJ9.\(payload).c2ln")
+        let parsed = try #require(FedMailTokenHeader.parse(value: header.value))
+        #expect(parsed == header)
+        #expect(parsed.unverifiedTokenID == "abc-123")
+        #expect(FedMailTokenHeader.parse(value: "v=2; d=x; t=y") == nil)
+        #expect(FedMailTokenHeader.parse(value: "v=1; d=x") == nil)
+    }
+}
+
+@Suite struct SealedInnerEntityTests {
+    @Test func layoutRoundTrip() throws {
+        let entity = SealedInnerEntity(boundary: "=_b1")
+        let original = Array("From: a@b\r\n\r\nno final newline".utf8)
+        let bytes = entity.prefix + original + entity.suffix(controlJSON: Array("{\"v\":1}".utf8))
+        let layout = try SealedInnerEntityLayout.parse(head: bytes)
+        #expect(layout.boundary == "=_b1")
+        #expect(layout.originalTransferEncoding == "binary")
+        #expect(Array(bytes[layout.originalOffset..<(layout.originalOffset + original.count)]) == original)
+        let tailStart = layout.originalOffset + original.count + 2 + 2 + 4
+        #expect(try SealedInnerEntityLayout.parseControlPart(tail: Array(bytes[tailStart...]), boundary: "=_b1") == Array("{\"v\":1}".utf8))
+    }
+
+    @Test func refusesOtherLayouts() {
+        #expect(throws: SealedInnerEntityLayout.LayoutError.self) {
+            try SealedInnerEntityLayout.parse(head: Array("Content-Type: text/plain\r\n\r\nhello".utf8))
+        }
+        #expect(throws: SealedInnerEntityLayout.LayoutError.self) {
+            try SealedInnerEntityLayout.parse(head: Array("Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x--\r\n".utf8))
+        }
+    }
+}
+
+@Suite struct ControlFlagsTests {
+    @Test func decodesIgnoringUnknownMembersAndRoundTrips() throws {
+        let json = #"{"v":1,"sealedBy":"gw","tokens":["a","b"],"virusScan":{"status":"clean","engine":"ClamAV","at":"2026-11-23T10:00:00Z"},"future":42}"#
+        let flags = try JSONDecoder().decode(ControlFlags.self, from: Data(json.utf8))
+        #expect(flags == ControlFlags(sealedBy: "gw", tokens: ["a", "b"], virusScan: .init(status: "clean", engine: "ClamAV", at: "2026-11-23T10:00:00Z")))
+        let again = try JSONDecoder().decode(ControlFlags.self, from: try JSONEncoder().encode(flags))
+        #expect(again == flags)
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(ControlFlags.self, from: Data(#"{"tokens":[]}"#.utf8)) }
+    }
+}

@@ -1,0 +1,80 @@
+import Testing
+@testable import FedMailCore
+
+@Suite("Outbound plan")
+struct OutboundPlanTests {
+    let planner: OutboundPlanner
+
+    init() throws {
+        planner = OutboundPlanner(allowlist: try FederationAllowlist(parsing: """
+        b.example      require
+        c.example      require
+        opp.example    opportunistic
+        *.sub.example  opportunistic
+        old.example    never
+        """, path: "allow"))
+    }
+
+    func recipients(_ addresses: String...) -> [PlannedRecipient] { addresses.map { PlannedRecipient(address: $0) } }
+    func domain(_ name: String) throws -> DomainName { try #require(DomainName(name)) }
+
+    @Test("recipient classes come from the allowlist alone")
+    func classes() {
+        #expect(planner.recipientClass(PlannedRecipient(address: "x@B.example")) == .federated)
+        #expect(planner.recipientClass(PlannedRecipient(address: "x@a.sub.example")) == .federated)
+        #expect(planner.recipientClass(PlannedRecipient(address: "x@old.example")) == .traditional)
+        #expect(planner.recipientClass(PlannedRecipient(address: "x@unlisted.org")) == .traditional)
+        #expect(planner.recipientClass(PlannedRecipient(address: "<>")) == .traditional)
+    }
+
+    @Test("one lookup per federated domain")
+    func lookups() throws {
+        let list = planner.domainsToLookUp(recipients("a@b.example", "b@B.EXAMPLE", "c@c.example", "d@old.example", "e@x.org"))
+        #expect(list == [try domain("b.example"), try domain("c.example")])
+    }
+
+    @Test("recipients of one organization share one group; other organizations get their own")
+    func grouping() throws {
+        let plan = planner.plan(
+            recipients: recipients("1@b.example", "2@b.example", "3@b.example", "4@c.example", "5@c.example"),
+            lookups: [try domain("b.example"): .token(recipientKey: "KB"), try domain("c.example"): .token(recipientKey: "KC")])
+        #expect(plan == .seal(sealed: ["KB": ["1@b.example", "2@b.example", "3@b.example"], "KC": ["4@c.example", "5@c.example"]],
+                              plaintext: [], notes: []))
+    }
+
+    @Test("two domains of one organization share its key group")
+    func sameOrganization() throws {
+        let plan = planner.plan(recipients: recipients("1@b.example", "2@c.example"),
+                                lookups: [try domain("b.example"): .token(recipientKey: "K"), try domain("c.example"): .token(recipientKey: "K")])
+        #expect(plan == .seal(sealed: ["K": ["1@b.example", "2@c.example"]], plaintext: [], notes: []))
+    }
+
+    @Test("require without a token tempfails; never plaintext")
+    func requireTempfails() throws {
+        for lookup in [DomainFederation.notFederated, .denied, .unavailable(reason: "timeout")] {
+            let plan = planner.plan(recipients: recipients("1@b.example", "2@x.org"), lookups: [try domain("b.example"): lookup])
+            guard case .tempfail(let reason) = plan else {
+                Issue.record("expected tempfail for \(lookup), got \(plan)")
+                continue
+            }
+            #expect(reason.contains("b.example"))
+        }
+        #expect(planner.plan(recipients: recipients("1@b.example"), lookups: [:]) != .deliverPlaintext(notes: []))
+    }
+
+    @Test("opportunistic without a token goes plaintext with a note; mixed results keep both lists")
+    func opportunistic() throws {
+        let plain = planner.plan(recipients: recipients("1@opp.example"), lookups: [try domain("opp.example"): .notFederated])
+        #expect(plain == .deliverPlaintext(notes: ["opp.example: the domain is not federated"]))
+        let mixed = planner.plan(recipients: recipients("1@opp.example", "2@b.example", "3@x.org"),
+                                 lookups: [try domain("opp.example"): .unavailable(reason: "broker timeout"),
+                                           try domain("b.example"): .token(recipientKey: "KB")])
+        #expect(mixed == .seal(sealed: ["KB": ["2@b.example"]], plaintext: ["1@opp.example", "3@x.org"],
+                               notes: ["opp.example: no token could be had (broker timeout)"]))
+    }
+
+    @Test("unlisted and never recipients are untouched, without notes")
+    func untouched() {
+        #expect(planner.plan(recipients: recipients("1@x.org", "2@old.example"), lookups: [:]) == .deliverPlaintext(notes: []))
+    }
+}
