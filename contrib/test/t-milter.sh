@@ -185,7 +185,9 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     # Failure injection: the unprivileged daemon can no longer write its spool
     # directory (as with a full disk): On-InternalError tempfail must answer
     # 4xx, log the error under the queue id, and keep serving.
-    userspool=$(ls -d "$FM_DIR"/fedmail-milter.* | head -n1)
+    # (the SIGKILLed daemon above left its spool directory: pick nobody's)
+    userspool=$(find "$FM_DIR" -maxdepth 1 -name 'fedmail-milter.*' -user nobody | head -n1)
+    [ -n "$userspool" ] || fail "no spool directory owned by nobody"
     chmod 500 "$userspool"
     $CLIENT "$SOCK" tempfail --body-size 3000000 || fail "unspoolable body not tempfailed"
     chmod 700 "$userspool"
