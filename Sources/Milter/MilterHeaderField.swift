@@ -15,4 +15,21 @@ public struct MilterHeaderField: Sendable, Hashable {
     public var value: String {
         rawValue.first == " " ? String(rawValue.dropFirst()) : rawValue
     }
+
+    /// For deleting `fields` (a message's headers in order) with
+    /// `smfi_chgheader`: each field's name and 1-based occurrence among the
+    /// fields of that name (names compared case-insensitively), last field
+    /// first, so that deleting in this order never shifts an occurrence
+    /// still to be deleted.
+    public static func deletionOrder(of fields: [MilterHeaderField]) -> [(name: String, occurrence: Int)] {
+        var seen: [String: Int] = [:]
+        var numbered: [(name: String, occurrence: Int)] = []
+        for field in fields {
+            let key = field.name.lowercased()
+            let occurrence = (seen[key] ?? 0) + 1
+            seen[key] = occurrence
+            numbered.append((field.name, occurrence))
+        }
+        return numbered.reversed()
+    }
 }

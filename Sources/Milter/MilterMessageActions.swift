@@ -65,6 +65,14 @@ public final class MilterMessageActions {
         try Self.check(result, "smfi_chgheader(\(name), delete)")
     }
 
+    /// Deletes every field in `fields` — typically all headers of the
+    /// transaction, before adding a replacement set.
+    public func deleteHeaders(_ fields: [MilterHeaderField]) throws(MilterError) {
+        for (name, occurrence) in MilterHeaderField.deletionOrder(of: fields) {
+            try deleteHeader(name: name, occurrence: occurrence)
+        }
+    }
+
     /// Replaces the body with chunks produced by `writer`: it is called with a
     /// `write` function to call once per chunk of any size; the bridge
     /// passes the bytes to the MTA in pieces of at most

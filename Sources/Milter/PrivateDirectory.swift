@@ -10,11 +10,13 @@ public final class PrivateDirectory: Sendable {
     /// The directory's path.
     public let path: String
 
-    /// Creates `parent/prefix.XXXXXX` with mode 0700.
+    /// Creates `parent/prefix.PID.XXXXXX` with mode 0700; the process id in
+    /// the name lets ``removeStale(parent:prefix:)`` find directories left by
+    /// a process that died without cleaning up.
     ///
     /// - Throws: ``MilterError`` `spoolFailure` when it cannot be created.
     public init(parent: String, prefix: String = "fedmail-milter") throws(MilterError) {
-        var template = Array("\(parent)/\(prefix).XXXXXX".utf8CString)
+        var template = Array("\(parent)/\(prefix).\(getpid()).XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard created != nil else {
             throw MilterError(code: .spoolFailure,
@@ -33,11 +35,46 @@ public final class PrivateDirectory: Sendable {
 
     /// Removes the directory and any files left in it.
     public func remove() {
+        Self.removeTree(path)
+    }
+
+    /// Removes `parent/prefix.PID.*` directories whose process no longer
+    /// exists (spool files left by a daemon that was killed).
+    ///
+    /// - Returns: the paths that were removed (one that could not be, for
+    ///   lack of permission, is left and not listed).
+    @discardableResult
+    public static func removeStale(parent: String, prefix: String = "fedmail-milter") -> [String] {
+        guard let dir = opendir(parent) else { return [] }
+        var stale: [String] = []
+        while let entry = readdir(dir) {
+            let name = entryName(entry)
+            let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[0] == prefix, let pid = pid_t(parts[1]), pid > 0,
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            stale.append(parent + "/" + name)
+        }
+        closedir(dir)
+        for path in stale {
+            var info = stat()
+            // Only real directories, never a symbolic link planted in /tmp.
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
+            removeTree(path)
+        }
+        return stale.filter { access($0, F_OK) != 0 }
+    }
+
+    private static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+        }
+    }
+
+    /// Removes a directory of plain files (spool directories hold no subdirectories).
+    private static func removeTree(_ path: String) {
         if let dir = opendir(path) {
             while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-                }
+                let name = entryName(entry)
                 if name != "." && name != ".." { unlink(path + "/" + name) }
             }
             closedir(dir)

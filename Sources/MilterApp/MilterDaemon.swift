@@ -73,6 +73,9 @@ public enum MilterDaemon {
             return code
         }
 
+        for path in PrivateDirectory.removeStale(parent: configuration.temporaryDirectory) {
+            logger.notice("removed the spool directory \(path) left by a daemon that died")
+        }
         let spool: PrivateDirectory
         do { spool = try PrivateDirectory(parent: configuration.temporaryDirectory) } catch {
             return fail("\(error.message)", .cannotCreate)

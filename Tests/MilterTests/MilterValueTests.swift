@@ -61,6 +61,19 @@ struct MilterValueTests {
         #expect(MilterHeaderField(name: "Subject", rawValue: "  two").value == " two")
     }
 
+    @Test("headers are deleted last first, numbered per name case-insensitively")
+    func deletionOrder() {
+        let fields = [
+            MilterHeaderField(name: "Received", rawValue: " a"),
+            MilterHeaderField(name: "Subject", rawValue: " s"),
+            MilterHeaderField(name: "received", rawValue: " b"),
+            MilterHeaderField(name: "To", rawValue: " t"),
+        ]
+        let order = MilterHeaderField.deletionOrder(of: fields)
+        #expect(order.map(\.name) == ["To", "received", "Subject", "Received"])
+        #expect(order.map(\.occurrence) == [1, 2, 1, 1])
+    }
+
     @Test("recipients and senders without angle brackets")
     func addresses() {
         #expect(MilterRecipient(address: "<bob@b.example>", arguments: ["NOTIFY=NEVER"]).mailbox == "bob@b.example")

@@ -94,6 +94,30 @@ struct SpooledBodyTests {
         }
     }
 
+    @Test("spool directories of dead processes are removed, others kept")
+    func staleDirectories() throws {
+        let parent = try directory()
+        defer { parent.remove() }
+        // pid 2^22+1 is above Linux's pid_max limit, so no such process exists.
+        let deadPath = parent.path + "/fedmail-milter.4194305.abcdef"
+        #expect(mkdir(deadPath, 0o700) == 0)
+        #expect(creat(deadPath + "/body.123456", 0o600) >= 0)
+        let mine = try PrivateDirectory(parent: parent.path)
+        let alivePath = parent.path + "/fedmail-milter.1.abcdef"  // pid 1 always exists
+        #expect(mkdir(alivePath, 0o700) == 0)
+        let otherPath = parent.path + "/unrelated.4194305.abcdef"
+        #expect(mkdir(otherPath, 0o700) == 0)
+
+        let removed = PrivateDirectory.removeStale(parent: parent.path)
+        #expect(removed == [deadPath])
+        #expect(access(deadPath, F_OK) != 0)
+        #expect(access(mine.path, F_OK) == 0)
+        #expect(access(alivePath, F_OK) == 0)
+        #expect(access(otherPath, F_OK) == 0)
+        rmdir(alivePath)
+        rmdir(otherPath)
+    }
+
     @Test("the private directory is 0700 and removed with its files")
     func privateDirectory() throws {
         let dir = try directory()

@@ -161,15 +161,19 @@ pass "SIGTERM: in-flight message completed, exit 0, pid file, socket and spool r
 fm_start stale "$FM_DIR/good.conf"
 kill -KILL "$FM_PID_stale"; wait "$FM_PID_stale" 2>/dev/null || true
 [ -S "$SOCK" ] || fail "socket should be left behind by SIGKILL"
+stale_spool=$(ls -d "$FM_DIR/fedmail-milter.$FM_PID_stale".* 2>/dev/null || true)
+[ -n "$stale_spool" ] || fail "the killed daemon should have left its spool directory"
 fm_start big "$FM_DIR/good.conf" || fail "start over a stale socket"
 PID=$FM_PID_big
+[ ! -e "$stale_spool" ] || fail "spool directory $stale_spool of the killed daemon not removed at start"
+grep -q "removed the spool directory $stale_spool left by a daemon that died" "$FM_DIR/big.log" || fail "stale spool removal not logged"
 $CLIENT "$SOCK" message --body-size $((30 * 1024 * 1024)) --chunk 65535 || fail "30 MB body"
 hwm=$(fm_hwm "$PID")
 echo "figures: 30 MB body: daemon peak RSS (VmHWM) $hwm kB"
 [ "$hwm" -lt 65536 ] || fail "peak RSS $hwm kB over 64 MB for a 30 MB body"
 grep -q "QMSG0: .* body=31457280 spooled=yes: direction=.* decision=untouched" "$FM_DIR/big.log" || fail "30 MB body not spooled"
 fm_stop big || fail "stop after 30 MB"
-pass "stale socket removed at start; 30 MB body spooled, peak RSS $hwm kB < 64 MB"
+pass "stale socket and stale spool directory removed at start; 30 MB body spooled, peak RSS $hwm kB < 64 MB"
 
 # ---------------------------------------------------------------- UserID
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
@@ -185,7 +189,8 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     # Failure injection: the unprivileged daemon can no longer write its spool
     # directory (as with a full disk): On-InternalError tempfail must answer
     # 4xx, log the error under the queue id, and keep serving.
-    userspool=$(ls -d "$FM_DIR"/fedmail-milter.* | head -n1)
+    userspool=$(find "$FM_DIR" -maxdepth 1 -name 'fedmail-milter.*' -user nobody | head -n1)
+    [ -n "$userspool" ] || fail "no spool directory owned by nobody"
     chmod 500 "$userspool"
     $CLIENT "$SOCK" tempfail --body-size 3000000 || fail "unspoolable body not tempfailed"
     chmod 700 "$userspool"
