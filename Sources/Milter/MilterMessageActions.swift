@@ -77,8 +77,8 @@ public final class MilterMessageActions {
     /// `write` function to call once per chunk of any size; the bridge
     /// passes the bytes to the MTA in pieces of at most
     /// ``replacementChunkSize`` bytes, never holding the whole body. Lines
-    /// should end in CRLF, as the MTA sends them. An empty replacement is
-    /// written as one empty line (libmilter cannot send an empty body).
+    /// should end in CRLF, as the MTA sends them. A writer that produces no
+    /// bytes empties the body.
     public func replaceBody(_ writer: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let ctx = try check(.replaceBody, "replace body")
         var wroteAnything = false
@@ -94,11 +94,11 @@ public final class MilterMessageActions {
             }
         }
         if !wroteAnything {
-            // libmilter sends nothing for a zero-length replacement, which
-            // would leave the old body in place: an empty body is written as
-            // one empty line instead.
-            var emptyLine: [UInt8] = [13, 10]
-            try Self.check(smfi_replacebody(ctx, &emptyLine, 2), "smfi_replacebody")
+            // An empty replacement still has to reach the MTA, or the old body
+            // stays: libmilter sends one zero-length SMFIR_REPLBODY, which
+            // Postfix and Sendmail take as "the body is now empty".
+            var none: UInt8 = 0
+            try Self.check(smfi_replacebody(ctx, &none, 0), "smfi_replacebody")
         }
     }
 
