@@ -99,7 +99,7 @@ print("" if v is None else " ".join(str(v).split()))
 P
 }
 ar_pass() { # ar_pass FILE: Authentication-Results of B/C says fedmail=pass from a.example
-    grep -A3 -i "^Authentication-Results: mx\.[bc]\.test;" "$1" | tr -d '\n\t' | grep -qE "fedmail=pass.*header\.from=[^ ;]*a\.example"
+    grep -a -A3 -i "^Authentication-Results: mx\.[bc]\.test;" "$1" | tr -d '\n\t' | grep -qE "fedmail=pass.*header\.from=[^ ;]*a\.example"
 }
 sealed_wire() { # sealed_wire FILE: the bytes look like a FedMail sealed message
     grep -qiE "^Content-Type: application/pkcs7-mime;.*smime-type=authEnveloped-data" "$1" && grep -qi "^FedMail-Token: v=1; d=" "$1"
@@ -162,7 +162,7 @@ for f in "$CORPUS"/*.eml; do
     strip_trace "$ref" >"$BASE/ref-$name"; strip_trace "$got" >"$BASE/got-$name"
     if cmp -s "$BASE/ref-$name" "$BASE/got-$name"; then pass "$name: delivered at B byte-exact ($(stat -c %s "$got") bytes)"
     else fail "$name: delivered copy differs from the reference: $(cmp "$BASE/ref-$name" "$BASE/got-$name" 2>&1 | head -n 1)"; fi
-    ar_pass "$got" && pass "$name: Authentication-Results: mx.b.test; fedmail=pass" || fail "$name: no 'fedmail=pass' Authentication-Results at B: $(grep -i -A2 '^Authentication-Results' "$got" | head -n 3)"
+    ar_pass "$got" && pass "$name: Authentication-Results: mx.b.test; fedmail=pass" || fail "$name: no 'fedmail=pass' Authentication-Results at B: $(grep -a -i -A2 '^Authentication-Results' "$got" | head -n 3)"
 done
 
 scenario b "on the wire A->B the message is sealed: no body text, no Subject"
