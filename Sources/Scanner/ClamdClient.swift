@@ -35,6 +35,10 @@ public struct ClamdClient: Sendable {
         /// Refuse streams longer than this without waiting for clamd to do it
         /// (set it to clamd's `StreamMaxLength`); `nil` leaves it to clamd.
         public var maximumStreamLength: Int?
+        /// The longest one whole scan may take, from connecting to the
+        /// verdict, whatever the single waits above allow (a milter must
+        /// answer its MTA in time); `nil` bounds only the single waits.
+        public var scanTimeout: Duration?
 
         public init() {}
     }
@@ -92,15 +96,16 @@ public struct ClamdClient: Sendable {
     ///
     /// - Returns: the verdict; failures are ``ScanResult/error(_:)``, never thrown.
     public func scan(_ produce: (ClamdStream) throws -> Void) -> ScanResult {
+        let deadline = options.scanTimeout.map { ContinuousClock.now + $0 }
         let socket: ClamdSocket
         do {
-            socket = try ClamdSocket(connectingTo: address, timeout: options.connectTimeout)
-            try socket.write(Array("zINSTREAM\0".utf8), timeout: options.writeTimeout)
+            socket = try ClamdSocket(connectingTo: address, timeout: Self.bounded(options.connectTimeout, by: deadline))
+            try socket.write(Array("zINSTREAM\0".utf8), timeout: Self.bounded(options.writeTimeout, by: deadline))
         } catch {
             return .error(error)
         }
         let stream = ClamdStream(socket: socket, chunkSize: options.chunkSize, writeTimeout: options.writeTimeout,
-                                 maximumLength: options.maximumStreamLength)
+                                 maximumLength: options.maximumStreamLength, deadline: deadline)
         do {
             try produce(stream)
             try stream.finish()
@@ -114,7 +119,7 @@ public struct ClamdClient: Sendable {
         // After an early stop the reply is already there or never comes.
         let wait = stream.stoppedEarly ? min(options.replyTimeout, .seconds(5)) : options.replyTimeout
         do {
-            let reply = try socket.receiveReply(timeout: wait)
+            let reply = try socket.receiveReply(timeout: Self.bounded(wait, by: deadline))
             return ClamdReply.scanResult(reply, address: address.description)
         } catch {
             return .error(error)
@@ -161,6 +166,12 @@ public struct ClamdClient: Sendable {
     }
 
     // MARK: plumbing
+
+    /// `timeout`, shortened to what is left until `deadline` (never negative).
+    static func bounded(_ timeout: Duration, by deadline: ContinuousClock.Instant?) -> Duration {
+        guard let deadline else { return timeout }
+        return max(.zero, min(timeout, deadline - ContinuousClock.now))
+    }
 
     /// Sends a `z` (NUL-terminated) command and reads its one reply.
     private func command(_ name: String) throws(ScanError) -> String {

@@ -7,6 +7,7 @@ public final class ClamdStream {
     private let chunkSize: Int
     private let writeTimeout: Duration
     private let maximumLength: Int?
+    private let deadline: ContinuousClock.Instant?
     private var frame: [UInt8]
     private var pending = 0
     /// Bytes written so far.
@@ -14,8 +15,10 @@ public final class ClamdStream {
     /// Set when clamd answered or hung up before the stream ended.
     private(set) var stoppedEarly = false
 
-    init(socket: ClamdSocket, chunkSize: Int, writeTimeout: Duration, maximumLength: Int?) {
+    init(socket: ClamdSocket, chunkSize: Int, writeTimeout: Duration, maximumLength: Int?,
+         deadline: ContinuousClock.Instant? = nil) {
         self.socket = socket
+        self.deadline = deadline
         self.chunkSize = max(1, chunkSize)
         self.writeTimeout = writeTimeout
         self.maximumLength = maximumLength
@@ -82,7 +85,7 @@ public final class ClamdStream {
     ///   a reply); other failures (timeouts) are thrown.
     private func sendFrame(size: Int) throws(ScanError) -> Bool {
         let socket = self.socket
-        let timeout = writeTimeout
+        let timeout = ClamdClient.bounded(writeTimeout, by: deadline)
         let result: Result<Void, ScanError> = frame.withUnsafeBytes { raw in
             do throws(ScanError) {
                 try socket.write(UnsafeRawBufferPointer(rebasing: raw[0..<size]), timeout: timeout)
