@@ -116,6 +116,20 @@ struct ClamdClientFailureTests {
         #expect(error.message.contains("write timeout"))
     }
 
+    @Test func scanTimeoutBoundsTheWholeScan() throws {
+        let fake = try MisbehavingClamd(.neverAnswer)
+        var options = ClamdClient.Options()
+        options.writeTimeout = .seconds(30)
+        options.replyTimeout = .seconds(30)
+        options.scanTimeout = .milliseconds(500)
+        let client = try ClamdClient(address: fake.address, options: options)
+        let start = ContinuousClock.now
+        guard case .error(let error) = client.scan(bytes: Array("small message".utf8)) else { Issue.record("no error"); return }
+        #expect(error.code == .timedOut)
+        #expect(error.isTransient)
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
     @Test func clamdThatHangsUpIsConnectionClosed() throws {
         let fake = try MisbehavingClamd(.hangUp)
         let client = try ClamdClient(address: fake.address, options: quick())
