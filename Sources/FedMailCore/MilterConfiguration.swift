@@ -36,7 +36,7 @@ public struct MilterConfiguration: Sendable, Hashable {
     public static let knownNames: [String] = [
         "Socket", "PidFile", "UserID", "UMask", "Background", "Syslog", "SyslogFacility",
         "LogLevel", "TemporaryDirectory", "BodySpoolThreshold", "On-InternalError",
-    ] + MilterFederationSettings.knownNames
+    ] + MilterFederationSettings.knownNames + MilterScanSettings.knownNames
 
     /// Syslog facilities accepted by `SyslogFacility`.
     public static let syslogFacilities = [
@@ -68,6 +68,8 @@ public struct MilterConfiguration: Sendable, Hashable {
     public var onInternalError: FailureAction
     /// The federation settings (`Mode`, `Domains`, keys, brokers, allowlist, `On-*` actions).
     public var federation: MilterFederationSettings
+    /// The scanning settings (`ClamdSocket`, `On-Infected`, trusted and added header fields).
+    public var scanning: MilterScanSettings
 
     /// Reads the settings of a parsed configuration file.
     ///
@@ -110,6 +112,7 @@ public struct MilterConfiguration: Sendable, Hashable {
             FailureAction(rawValue: try file.choice(e, of: FailureAction.allCases.map(\.rawValue))) ?? .tempfail
         } ?? .tempfail
         federation = try MilterFederationSettings(file: file)
+        scanning = try MilterScanSettings(file: file)
     }
 
     /// Parses configuration text (convenience for ``init(file:)``).
