@@ -110,6 +110,7 @@ let package = Package(
                 "FedMailCore",
                 "FedMailCrypto",
                 "BrokerClient",
+                "Scanner",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -105,12 +105,25 @@ extension FederationHandler {
                                  message: "envelope sender domain \(domain) is not a domain of the signer")
         }
 
-        // Restore the exact original; drop Authentication-Results forged under our name.
-        let authservID = runtime.authservID
-        try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions) { field in
-            field.hasName("Authentication-Results") && AuthenticationResults.fieldValue(field.value, claims: authservID)
-        }
+        // Control flags, honored only as far as the allowlist's trust= says
+        // (they count only because they are inside the signed part); else
+        // the opened message is scanned here. Nothing is released before this.
         let fromDomain = report.fromDomains.first ?? "-"
+        let trust = DomainName(fromDomain).flatMap { runtime.allowlist.entry(for: $0)?.trust } ?? []
+        let scan = scanInbound(openedPath: openedFile.path, control: opened.control, partner: fromDomain, trust: trust)
+        if case .stop(let action, let reject, let tempfail, let reason) = scan, action != .quarantine {
+            log.warning("direction=inbound decision=\(action.rawValue) signer=\(report.signerOrganization) from=\(fromDomain) (\(reason))")
+            return respond(action, reject: reject, tempfail: tempfail, reason: reason, actions: actions, log: log)
+        }
+
+        // Restore the exact original; drop Authentication-Results forged under
+        // our name and every copy of the fields we add for the local chain.
+        let authservID = runtime.authservID
+        let ourFields = scanning.inbound.fieldNames
+        try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions) { field in
+            (field.hasName("Authentication-Results") && AuthenticationResults.fieldValue(field.value, claims: authservID))
+                || ourFields.contains { field.hasName($0) }
+        }
         let jtis = verified.map(\.binding.jti)
         let result = AuthenticationResults(authservID: authservID, results: [
             .init(method: "fedmail", result: "pass", properties: [
@@ -119,23 +132,19 @@ extension FederationHandler {
         ])
         try actions.addHeader(name: "Authentication-Results", value: result.singleLineFieldValue)
 
-        // Control flags, honored only as far as the allowlist's trust= says.
-        let trust = DomainName(fromDomain).flatMap { runtime.allowlist.entry(for: $0)?.trust } ?? []
-        let sealedBy = opened.control.sealedBy ?? report.signerOrganization
-        var honored: [String] = []
-        if trust.contains(.virusScan), opened.control.virusScan?.status.lowercased() == "clean" {
-            try actions.addHeader(name: "X-Virus-Scanned", value: "clean by \(sealedBy), trusted by fedmail")
-            honored.append("virus-scan")
+        let jtisText = jtis.joined(separator: ",")
+        switch scan {
+        case .stop(let action, let reject, let tempfail, let reason):
+            // Quarantine: hold the opened message, so the operator can inspect it.
+            log.warning("direction=inbound decision=\(action.rawValue) signer=\(report.signerOrganization) from=\(fromDomain) tokens=\(jtisText) (\(reason))")
+            return respond(action, reject: reject, tempfail: tempfail, reason: reason, actions: actions, log: log)
+        case .deliver(let fields, let summary):
+            for field in fields { try actions.addHeader(name: field.name, value: field.value) }
+            log.info("""
+                direction=inbound decision=opened signer=\(report.signerOrganization) from=\(fromDomain) \
+                tokens=\(jtisText) recipient=\(report.recipientKind) \(summary)
+                """)
         }
-        if trust.contains(.spamScan), let status = opened.control.spamScan?.status.lowercased(), status == "clean" || status == "ham" {
-            try actions.addHeader(name: "X-Spam-Scanned", value: "\(status) by \(sealedBy), trusted by fedmail")
-            honored.append("spam-scan")
-        }
-        log.info("""
-            direction=inbound decision=opened signer=\(report.signerOrganization) from=\(fromDomain) \
-            tokens=\(jtis.joined(separator: ",")) recipient=\(report.recipientKind) \
-            trusted=\(honored.isEmpty ? "none" : honored.joined(separator: ","))
-            """)
         return .continue
     }
 
@@ -160,7 +169,16 @@ extension FederationHandler {
             if AuthenticationResults.fieldValue(field.value, claims: authservID) { forged.append(occurrence) }
         }
         for index in forged.reversed() { try actions.deleteHeader(name: "Authentication-Results", occurrence: index) }
-        log.info("direction=inbound decision=untouched (plaintext)\(forged.isEmpty ? "" : " removed=\(forged.count) forged Authentication-Results")")
+        // Only we add the local-chain scan fields: copies from outside are forged.
+        var removedFields = 0
+        for name in scanning.inbound.fieldNames {
+            let count = transaction.headers.filter { $0.name.lowercased() == name.lowercased() }.count
+            for index in stride(from: count, through: 1, by: -1) { try actions.deleteHeader(name: name, occurrence: index) }
+            removedFields += count
+        }
+        let removed = (forged.isEmpty ? "" : " removed=\(forged.count) forged Authentication-Results")
+            + (removedFields == 0 ? "" : " removed=\(removedFields) forged \(scanning.inbound.fieldNames.joined(separator: "/"))")
+        log.info("direction=inbound decision=untouched (plaintext)\(removed)")
         return .continue
     }
 }

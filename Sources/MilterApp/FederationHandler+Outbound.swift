@@ -8,7 +8,7 @@ import Milter
 /// mixed recipients per `MixedRecipients`.
 extension FederationHandler {
     func sealOutbound(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
-                      log: MessageLog) throws -> MilterResponse {
+                      fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
         let recipients = transaction.recipients.map { PlannedRecipient(address: $0.address) }
         let planner = OutboundPlanner(allowlist: runtime.allowlist)
         let domains = planner.domainsToLookUp(recipients).filter { !settings.directionPolicy.isLocal($0) }
@@ -52,7 +52,8 @@ extension FederationHandler {
             }
             let plaintext = plaintextOutside + localRecipients
             return try seal(groups: sealedGroups, plaintext: plaintext, notes: notes, lookups: lookups,
-                            transaction: transaction, actions: actions, rawValues: rawValues, log: log)
+                            transaction: transaction, actions: actions, rawValues: rawValues,
+                            fromInternalHost: fromInternalHost, log: log)
         }
     }
 
@@ -83,9 +84,19 @@ extension FederationHandler {
 
     func seal(groups: [String: [String]], plaintext: [String], notes: [String], lookups: [DomainName: DomainLookup],
               transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
-              log: MessageLog) throws -> MilterResponse {
+              fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
         guard let sealer = runtime.sealer(temporaryDirectory: spoolDirectory) else {
             throw FederationLoadError("no OrgKey/OrgCertificate to seal with")
+        }
+        // The original, spooled, scanned before anything is sealed or re-injected.
+        let original = try SpoolFile(directory: spoolDirectory, prefix: "original")
+        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: original.path)
+        let virusFlag: ControlFlags.ScanResult, spamFlag: ControlFlags.ScanResult, scanSummary: String
+        switch try scanOutbound(originalPath: original.path, fromInternalHost: fromInternalHost, actions: actions, log: log) {
+        case .stop(let response):
+            return response
+        case .flags(let virus, let spam, let summary):
+            (virusFlag, spamFlag, scanSummary) = (virus, spam, summary)
         }
         var reinjection: ReinjectionClient?
         if !plaintext.isEmpty {
@@ -132,12 +143,8 @@ extension FederationHandler {
             tokenIDs.append(tokenID)
         }
 
-        let original = try SpoolFile(directory: spoolDirectory, prefix: "original")
-        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: original.path)
         let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "sealed")
-        let control = ControlFlags(sealedBy: runtime.hostname, tokens: tokenIDs,
-                                   virusScan: Self.scanFlag(transaction, header: "X-Virus-Status", clean: "clean", engine: "clamav-milter"),
-                                   spamScan: Self.scanFlag(transaction, header: "X-Spam-Flag", clean: "no", engine: "spamassassin", status: "ham"))
+        let control = ControlFlags(sealedBy: runtime.hostname, tokens: tokenIDs, virusScan: virusFlag, spamScan: spamFlag)
         try sealer.seal(originalPath: original.path, outputPath: sealedFile.path, recipients: organizations,
                         control: control, tokens: [], protectSubject: settings.protectSubject)
         let finalFile = try SpoolFile(directory: spoolDirectory, prefix: "final")
@@ -154,21 +161,11 @@ extension FederationHandler {
             }
             for address in sealedRecipients { try actions.deleteRecipient(address) }
             for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
-            log.info("direction=outbound decision=split sealed=\(sealedRecipients.count) plain=\(plaintext.count) tokens=\(tokensText) reinjected=\(sealedRecipients.joined(separator: ","))")
+            log.info("direction=outbound decision=split sealed=\(sealedRecipients.count) plain=\(plaintext.count) tokens=\(tokensText) reinjected=\(sealedRecipients.joined(separator: ",")) \(scanSummary)")
             return .continue
         }
         try MessageFiles.replaceMessage(in: transaction, with: finalFile.path, actions: actions)
-        log.info("direction=outbound decision=sealed sealed=\(sealedRecipients.count) plain=0 organizations=\(organizations.count) tokens=\(tokensText)")
+        log.info("direction=outbound decision=sealed sealed=\(sealedRecipients.count) plain=0 organizations=\(organizations.count) tokens=\(tokensText) \(scanSummary)")
         return .continue
-    }
-
-    /// A scan verdict from a scanner header added earlier in the chain
-    /// (clamav-milter's `X-Virus-Status: Clean`, SpamAssassin's `X-Spam-Flag: NO`).
-    static func scanFlag(_ transaction: MilterTransaction, header: String, clean: String, engine: String,
-                         status: String = "clean") -> ControlFlags.ScanResult? {
-        guard let field = transaction.headers.last(where: { $0.name.lowercased() == header.lowercased() }) else { return nil }
-        let value = field.value.trimmingCharacters(in: .whitespaces).lowercased()
-        guard value == clean || value.hasPrefix(clean + " ") else { return nil }
-        return ControlFlags.ScanResult(status: status, engine: engine, at: ISO8601DateFormatter().string(from: Date()))
     }
 }

@@ -131,7 +131,8 @@ public final class FederationHandler: MilterHandler {
                 log.info("direction=outbound decision=untouched (already sealed)")
                 return .continue
             }
-            return try sealOutbound(transaction: transaction, actions: actions, rawValues: rawValues, log: log)
+            return try sealOutbound(transaction: transaction, actions: actions, rawValues: rawValues,
+                                    fromInternalHost: isInternalHost(facts), log: log)
         case .inbound where settings.mode.opens:
             return try checkPlaintextInbound(transaction: transaction, actions: actions, log: log)
         default:

@@ -36,6 +36,8 @@ public final class FederationRuntime: Sendable {
     public let authservID: String
     /// Our host name (sealedBy, EHLO).
     public let hostname: String
+    /// The virus scanner (`ClamdSocket`); nil when none is configured.
+    let scanner: MessageScanner?
 
     /// Loads the state.
     ///
@@ -45,6 +47,9 @@ public final class FederationRuntime: Sendable {
         self.hostname = hostname
         let settings = configuration.federation
         authservID = settings.authservID ?? hostname
+        scanner = configuration.scanning.clamdSocket.map {
+            MessageScanner(address: $0, timeout: configuration.scanning.clamdTimeout)
+        }
         if let path = settings.allowlistPath {
             let text: String
             do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
