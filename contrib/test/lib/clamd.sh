@@ -10,6 +10,8 @@
 #                                          # (unix:/path) CLAMD_INET (inet:PORT@127.0.0.1)
 #                                          # CLAMD_LOG CLAMD_PID CLAMD_SIGNATURE
 #   clamd_private_stop                     # stop it (only the process started here)
+#   clamd_private_restart                  # start the stopped clamd of $CLAMD_DIR again,
+#                                          # same config, sockets and log; sets CLAMD_PID
 #   clamd_scan_count                       # verdicts clamd has logged so far (INSTREAM scans)
 #   clamd_test_marker                      # the byte string the test signature matches
 #
@@ -74,6 +76,19 @@ CONF
     CLAMD_UNIX="unix:$CLAMD_SOCKET"
     CLAMD_INET="inet:$CLAMD_PORT@127.0.0.1"
     export CLAMD_UNIX CLAMD_INET
+    clamd_private_wait
+}
+
+clamd_private_restart() {
+    [ -n "${CLAMD_DIR:-}" ] && [ -f "$CLAMD_DIR/clamd.conf" ] || { echo "clamd.sh: no private clamd to restart" >&2; return 1; }
+    "$CLAMD_BIN" --config-file="$CLAMD_DIR/clamd.conf" >>"$CLAMD_DIR/clamd.out" 2>&1 &
+    CLAMD_PID=$!
+    export CLAMD_PID
+    clamd_private_wait
+}
+
+# Waits until the clamd of $CLAMD_PID listens on both sockets.
+clamd_private_wait() {
     local i
     for i in $(seq 1 120); do
         if [ -S "$CLAMD_SOCKET" ] && ss -ltnH "sport = :$CLAMD_PORT" 2>/dev/null | grep -q .; then
