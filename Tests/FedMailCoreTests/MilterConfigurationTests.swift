@@ -71,7 +71,7 @@ struct MilterConfigurationTests {
         ("Socket local:/a\nSyslogFacility kern\n", "/etc/fedmail/fedmail-milter.conf:2: 'SyslogFacility' must be one of mail, daemon, user, local0, local1, local2, local3, local4, local5, local6, local7, not 'kern'"),
         ("Socket local:/a\nBodySpoolThreshold 2g\n", "/etc/fedmail/fedmail-milter.conf:2: 'BodySpoolThreshold' must be a size in bytes like 1048576, 512k or 1m, at most 1024m, not '2g'"),
         ("Socket local:/a\nBodySpoolThreshold 2000m\n", "/etc/fedmail/fedmail-milter.conf:2: 'BodySpoolThreshold' must be a size in bytes like 1048576, 512k or 1m, at most 1024m, not '2000m'"),
-        ("Socket local:/a\nOn-InternalError quarantine\n", "/etc/fedmail/fedmail-milter.conf:2: 'On-InternalError' must be one of accept, reject, tempfail, not 'quarantine'"),
+        ("Socket local:/a\nOn-InternalError discard\n", "/etc/fedmail/fedmail-milter.conf:2: 'On-InternalError' must be one of accept, reject, tempfail, quarantine, not 'discard'"),
         ("LogLevel info\n", "/etc/fedmail/fedmail-milter.conf: 'Socket' is required (for example 'Socket local:/run/fedmail/milter.sock')"),
     ])
     func errors(text: String, message: String) {
