@@ -52,7 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passes=0; failures=0; failed=()
+passes=0; failures=0; failed=(); SCENARIO=setup
 pass() { passes=$((passes + 1)); echo "  ok   $*"; }
 fail() { failures=$((failures + 1)); failed+=("$SCENARIO: $*"); echo "  FAIL $*"; }
 scenario() { SCENARIO=$1; echo "== $1: $2"; }
@@ -169,6 +169,11 @@ for o in a b c; do
         || die "fedmail-milter -n refuses the config of $o: $(cat "$BASE/check-$o.txt")"
 done
 pass "fedmail-milter -n accepts the scanning configs of a, b, c"
+printf 'Socket local:%s/x.sock\nClamdSocket %s\n# a typo\nOn-Infected drop\n' "$BASE" "$CLAMD_INET_a" >"$BASE/bad.conf"
+out=$("$FEDMAIL_BIN/fedmail-milter" -n -c "$BASE/bad.conf" 2>&1); status=$?
+[ "$status" = 78 ] && grep -qF "$BASE/bad.conf:4: 'On-Infected' must be one of accept, reject, tempfail, quarantine" <<<"$out" \
+    && pass "fedmail-milter -n refuses a bad scanning key with its line: exit 78, $(sed 's/^fedmail-milter: //' <<<"$out")" \
+    || fail "fedmail-milter -n on a bad On-Infected: exit $status, $out"
 for o in a b c ai; do fed_start "$o" || die "starting $o"; done
 pass "Postfix + fedmail-milter running for a, b, c; ai relays to a"
 
