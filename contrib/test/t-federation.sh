@@ -112,6 +112,7 @@ fed_broker_start || die "broker did not start"
 fed_org a 127.0.0.10 rsa3072 a.example || die "org a"
 fed_org b 127.0.0.20 p256 b.example b2.example || die "org b"
 fed_org c 127.0.0.30 p256 c.example h.example || die "org c"
+for o in a b; do pf_set "$o" "message_size_limit = 104857600" "virtual_mailbox_limit = 0"; done
 fed_plain n 127.0.0.40 n.example o.example
 fed_plain ai 127.0.0.11 ai.invalid
 pf_set ai "relayhost = [$(fed_addr a)]:$(fed_port a)"
@@ -149,21 +150,32 @@ pass "Postfix + fedmail-milter running for a (127.0.0.10), b (127.0.0.20), c (12
 if want a || want b; then
 scenario a "corpus delivered byte-exact at B (except trace headers and Authentication-Results)"
 CORPUS=$BASE/corpus; python3 "$FED_LIB/corpus.py" "$CORPUS" "Alice <alice@a.example>" "Bob <bob@b.example>"
-for f in "$CORPUS"/*.eml; do
+# corpus_entry FILE SECONDS: FILE sent to ref@a.example (the reference, no
+# FedMail on the way) and to bob@b.example (sealed at A, opened at B)
+corpus_entry() {
+    local f=$1 wait=$2 name mid out1 out2 ref got
     name=$(basename "$f" .eml)
     mid=$(grep -a -m1 -i '^Message-ID:' "$f" | sed 's/^[^<]*//' | tr -d '\r')
     out1=$(send_file "$(fed_addr a):$(fed_port a)" "$(fed_client a)" alice@a.example ref@a.example "$f")
     out2=$(send_file "$(fed_addr a):$(fed_port a)" "$(fed_client a)" alice@a.example bob@b.example "$f")
-    if ! grep -q accepted <<<"$out1" || ! grep -q accepted <<<"$out2"; then fail "$name: not accepted (reference: $out1; to B: $out2)"; continue; fi
-    if ! wait_delivered a "$mid" 1 60; then fail "$name: reference copy not delivered at A"; continue; fi
-    if ! wait_delivered b "$mid" 1 60; then fail "$name: not delivered at B"; continue; fi
+    if ! grep -q accepted <<<"$out1" || ! grep -q accepted <<<"$out2"; then fail "$name: not accepted (reference: $out1; to B: $out2)"; return; fi
+    if ! wait_delivered a "$mid" 1 "$wait"; then fail "$name: reference copy not delivered at A"; return; fi
+    if ! wait_delivered b "$mid" 1 "$wait"; then fail "$name: not delivered at B"; return; fi
     ref=$(delivered a "$mid"); got=$(delivered b "$mid")
-    if [ "$(grep -c . <<<"$got")" != 1 ]; then fail "$name: $(grep -c . <<<"$got") copies at B"; continue; fi
+    if [ "$(grep -c . <<<"$got")" != 1 ]; then fail "$name: $(grep -c . <<<"$got") copies at B"; return; fi
     strip_trace "$ref" >"$BASE/ref-$name"; strip_trace "$got" >"$BASE/got-$name"
     if cmp -s "$BASE/ref-$name" "$BASE/got-$name"; then pass "$name: delivered at B byte-exact ($(stat -c %s "$got") bytes)"
     else fail "$name: delivered copy differs from the reference: $(cmp "$BASE/ref-$name" "$BASE/got-$name" 2>&1 | head -n 1)"; fi
     ar_pass "$got" && pass "$name: Authentication-Results: mx.b.test; fedmail=pass" || fail "$name: no 'fedmail=pass' Authentication-Results at B: $(grep -a -i -A2 '^Authentication-Results' "$got" | head -n 3)"
-done
+}
+for f in "$CORPUS"/*.eml; do corpus_entry "$f" 60; done
+# The corpus's 50 MB message, last and then removed from the mailboxes so the
+# later scenarios do not search through it.
+python3 "$FED_LIB/corpus.py" --large "$BASE/large" "Alice <alice@a.example>" "Bob <bob@b.example>"
+start_large=$(date +%s)
+corpus_entry "$BASE/large/fifty-mb.eml" 600
+echo "       (50 MB: sealed at A, opened at B and delivered in $(( $(date +%s) - start_large ))s; milter peak RSS A $(fm_hwm "$FM_PID_a") kB, B $(fm_hwm "$FM_PID_b") kB)"
+find "$(pf_dir a)/mail" "$(pf_dir b)/mail" -type f -size +20M -delete; rm -f "$BASE"/ref-fifty-mb "$BASE"/got-fifty-mb "$BASE/large/fifty-mb.eml"
 
 scenario b "on the wire A->B the message is sealed: no body text, no Subject"
 SECRET_S="Merger plans $MARK"; SECRET_B="The secret body text $MARK"

@@ -2,6 +2,8 @@
 """The sealing corpus as files, for the end-to-end tests.
 
     corpus.py DIR FROM TO        writes DIR/<name>.eml for every entry
+    corpus.py --large DIR FROM TO
+                                 writes DIR/fifty-mb.eml, the 50 MB entry
     corpus.py --send HOST:PORT SOURCE MAILFROM RCPT[,RCPT...] FILE
                                  sends FILE's bytes unchanged (except SMTP
                                  dot-stuffing) in one SMTP transaction from
@@ -62,6 +64,18 @@ def corpus(frm, to):
     return out
 
 
+def write_large(path, frm, to, megabytes=50):
+    """The corpus's 50 MB message: text lines, written without holding it whole."""
+    line = b"The quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVW\r\n"
+    with open(path, "wb") as f:
+        head = (headers(frm, to, name="fiftymb") + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n").encode()
+        f.write(head)
+        left = megabytes * 1024 * 1024 - len(head)
+        while left > 0:
+            f.write(line[:left])
+            left -= len(line)
+
+
 def send(server, source, mailfrom, rcpts, path):
     host, port = server.rsplit(":", 1)
     data = open(path, "rb").read()
@@ -95,6 +109,10 @@ def send(server, source, mailfrom, rcpts, path):
 if __name__ == "__main__":
     if sys.argv[1] == "--send":
         sys.exit(send(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split(","), sys.argv[6]))
+    if sys.argv[1] == "--large":
+        os.makedirs(sys.argv[2], exist_ok=True)
+        write_large(os.path.join(sys.argv[2], "fifty-mb.eml"), sys.argv[3], sys.argv[4])
+        sys.exit(0)
     directory, frm, to = sys.argv[1:4]
     os.makedirs(directory, exist_ok=True)
     for name, data in corpus(frm, to).items():
