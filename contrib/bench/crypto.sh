@@ -59,10 +59,12 @@ P
 
 # measure LABEL CMD...: runs CMD RUNS times; prints "median_seconds peak_rss_kb"
 measure() {
-    local times=() rss=0 i t r
+    local times=() rss=0 i t r t0
     for ((i = 0; i < RUNS; i++)); do
-        /usr/bin/time -f '%e %M' -o tm "$@" >/dev/null 2>err || { echo "bench-crypto: failed: $* ($(cat err))" >&2; exit 1; }
-        read -r t r <tm; times+=("$t"); ((r > rss)) && rss=$r
+        t0=$(date +%s%N)
+        /usr/bin/time -f '%M' -o tm "$@" >/dev/null 2>err || { echo "bench-crypto: failed: $* ($(cat err))" >&2; exit 1; }
+        t=$(( ($(date +%s%N) - t0) / 1000000 )); read -r r <tm
+        times+=("$(printf '%d.%03d' $((t / 1000)) $((t % 1000)))"); ((r > rss)) && rss=$r
     done
     printf '%s %s\n' "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")" "$rss"
 }
