@@ -116,15 +116,26 @@ enum MessageFiles {
         try forEachChunk(path: source, from: header.length) { try writeAll(fd, $0, destination) }
     }
 
+    /// `smfi_insheader` index past any header: the field goes to the end.
+    ///
+    /// Used instead of `smfi_addheader` when a whole header section is
+    /// rewritten, because Sendmail's `smfi_addheader` does not always
+    /// append: a field it has a default for in sendmail.cf (`Date`, `From`,
+    /// `Message-Id`, ...) fills that default's slot near the top instead,
+    /// so the restored fields would come out reordered. `smfi_insheader`
+    /// inserts where it is told; past the end both Sendmail and Postfix append.
+    static let appendIndex = Int(Int32.max)
+
     /// Replaces the message in the MTA by the one at `path`: deletes every
-    /// header field of the transaction, adds the file's fields in order
-    /// (except those `skip` returns true for) and replaces the body.
+    /// header field of the transaction, appends the file's fields in order
+    /// (except those `skip` returns true for; see ``appendIndex``) and
+    /// replaces the body.
     static func replaceMessage(in transaction: MilterTransaction, with path: String, actions: MilterMessageActions,
                                skip: (MessageHeaderField) -> Bool = { _ in false }) throws {
         let header = try readHeader(path: path)
         try deleteAllHeaders(of: transaction, actions: actions)
         for field in header.fields where !field.name.isEmpty && !skip(field) {
-            try actions.addHeader(name: field.name, value: milterValue(of: field))
+            try actions.insertHeader(at: appendIndex, name: field.name, value: milterValue(of: field))
         }
         try actions.replaceBody { write in
             try forEachChunk(path: path, from: header.length) { try write($0) }
