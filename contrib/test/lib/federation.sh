@@ -18,6 +18,12 @@
 #   fed_org NAME ADDR KEYTYPE DOMAIN...
 #                                     keys + enrollment + Postfix (not started);
 #                                     KEYTYPE rsa3072 or p256
+#   fed_org_sendmail NAME ADDR KEYTYPE DOMAIN...
+#                                     the same with a real Sendmail as the
+#                                     gateway MTA (lib/sendmail.sh); route it
+#                                     with fed_route before fed_start
+#   fed_enroll NAME ADDR KEYTYPE DOMAIN...
+#                                     keys + enrollment + ports only (no MTA)
 #   fed_plain NAME ADDR DOMAIN...     a plain Postfix (no FedMail) for a domain
 #   fed_allowlist NAME < LINES        the org's federation allowlist
 #   fed_milter_conf NAME [LINE...]    (re)write the org's milter config; extra
@@ -51,6 +57,8 @@ fed_setup() {
     . "$FED_LIB/postfix.sh"
     # shellcheck source=fedmail-milter.sh
     . "$FED_LIB/fedmail-milter.sh"
+    # shellcheck source=sendmail.sh
+    . "$FED_LIB/sendmail.sh"
     FED_CTL=$FEDMAIL_BIN/fedmailctl
     FED_BROKER=$FEDMAIL_BIN/fedmail-broker
     local tool
@@ -119,6 +127,24 @@ fed_client() { local a; a=$(fed_addr "$1"); echo "${a%.*}.$(( ${a##*.} + 1 ))"; 
 
 fed_org() {
     local name=$1 addr=$2 keytype=$3; shift 3
+    fed_enroll "$name" "$addr" "$keytype" "$@" || return 1
+    local dir reinject_var="FED_REINJECT_$name"
+    dir=$(fed_dir "$name")
+    PF_ADDR=$addr pf_init "$name" "$(fed_port "$name")" "$@"
+    pf_add_listener "$name" "${!reinject_var}" -o smtpd_milters= -o non_smtpd_milters= -o "syslog_name=postfix-$name/reinject"
+    pf_set "$name" "smtpd_milters = unix:$dir/milter.sock" "non_smtpd_milters = unix:$dir/milter.sock" \
+        "milter_default_action = tempfail" "smtp_discard_ehlo_keywords = chunking" \
+        "message_size_limit = 20000000"
+    : >"$dir/allowlist"
+    fed_milter_conf "$name"
+}
+
+# fed_enroll NAME ADDR KEYTYPE DOMAIN...: the organization without its MTA:
+# key, enrollment approved by the broker operator, certificate, its smtpd
+# and re-injection ports (FED_PORT_NAME, FED_REINJECT_NAME), address and
+# domains. fed_org adds Postfix; fed_org_sendmail adds Sendmail.
+fed_enroll() {
+    local name=$1 addr=$2 keytype=$3; shift 3
     local dir; dir=$(fed_dir "$name")
     mkdir -p "$dir/keys" "$dir/cache" "$dir/tmp"
     chmod 700 "$dir/keys"; chmod 755 "$dir"
@@ -143,14 +169,32 @@ fed_org() {
     printf -v "FED_REINJECT_$name" '%s' "$reinject"
     printf -v "FED_DOMAINS_$name" '%s' "$*"
     FED_ORGS+=("$name")
-    PF_ADDR=$addr pf_init "$name" "$port" "$@"
-    pf_add_listener "$name" "$reinject" -o smtpd_milters= -o non_smtpd_milters= -o "syslog_name=postfix-$name/reinject"
-    pf_set "$name" "smtpd_milters = unix:$dir/milter.sock" "non_smtpd_milters = unix:$dir/milter.sock" \
-        "milter_default_action = tempfail" "smtp_discard_ehlo_keywords = chunking" \
-        "message_size_limit = 20000000"
+}
+
+# fed_org_sendmail NAME ADDR KEYTYPE DOMAIN...: an organization whose
+# gateway is a real Sendmail (contrib/test/lib/sendmail.sh) instead of
+# Postfix: enrolled like fed_org, Sendmail on ADDR:PORT with the
+# INPUT_MAIL_FILTER lines of contrib/sendmail/fedmail.mc pointing at the
+# org's fedmail-milter, and a second Sendmail daemon without input filters
+# for re-injection (Name=MTA-reinject, InputMailFilters= as in the snippet).
+# fed_start, fed_route and fed_milter_conf work on it as on the others;
+# SM_BASE defaults to $FED_BASE/sendmail.
+fed_org_sendmail() {
+    local name=$1 addr=$2 keytype=$3; shift 3
+    SM_BASE=${SM_BASE:-$FED_BASE/sendmail}
+    mkdir -p "$SM_BASE"
+    sm_fetch || return 1
+    fed_enroll "$name" "$addr" "$keytype" "$@" || return 1
+    local dir reinject_var="FED_REINJECT_$name"
+    dir=$(fed_dir "$name")
+    printf -v "FED_MTA_$name" '%s' sendmail
+    sm_init "$name" "$addr" "$(fed_port "$name")" "$@"
+    sm_milter "$name" "local:$dir/milter.sock" "${!reinject_var}" || return 1
     : >"$dir/allowlist"
     fed_milter_conf "$name"
 }
+
+fed_mta() { local v="FED_MTA_$1"; echo "${!v:-postfix}"; }
 
 # A Postfix with no FedMail at all (a domain outside the federation).
 fed_plain() {
@@ -208,7 +252,7 @@ fed_start() {
     if [ -e "$dir/milter.conf" ]; then
         fm_start "$name" "$dir/milter.conf" || return 1
     fi
-    pf_start "$name"
+    if [ "$(fed_mta "$name")" = sendmail ]; then sm_start "$name"; else pf_start "$name"; fi
 }
 
 fed_milter_restart() {
@@ -239,12 +283,18 @@ fed_route() {
         [ -e "$tapdir/ready" ] || { echo "wiretap $from->$to did not start"; cat "$tapdir/tap.log"; return 1; }
         port=$tport
     fi
+    if [ "$(fed_mta "$from")" = sendmail ]; then
+        # Read when sendmail.cf is built: route before fed_start.
+        for domain in $(fed_domains "$to"); do sm_route "$from" "$domain" "$host:$port"; done
+        return 0
+    fi
     for domain in $(fed_domains "$to"); do pf_route "$from" "$domain" "$host:$port"; done
     if [ -r "$(pf_dir "$from")/queue/pid/master.pid" ]; then postfix -c "$(pf_dir "$from")/etc" reload >/dev/null 2>&1 || true; fi
 }
 
 fed_cleanup() {
     pf_cleanup
+    sm_cleanup
     fm_cleanup
     fed_broker_stop
     local pid
