@@ -23,7 +23,8 @@
 #      clean from an internal host -> honored by B without a scan; no field, or
 #      the field from a client that is not an internal host -> not-scanned, so
 #      B scans; "Infected" upstream with On-Infected accept -> sealed with the
-#      infected flag, B scans and refuses it (550 5.7.1), A bounces it
+#      infected flag, B scans and refuses it (550 5.7.1), A bounces it; C with
+#      On-Infected quarantine holds the opened message in its hold queue
 #   5  plaintext from outside with a forged X-Virus-Scanned: removed at B
 #   6  A's clamd stopped: 451 4.3.0 at SMTP; through AI the message stays
 #      queued, and after clamd returns and postqueue -f it is delivered
@@ -294,6 +295,27 @@ milter_log_has b "decision=reject" "the partner's virus scan says 'infected', no
     && pass "B's milter log: the partner's virus scan says 'infected', not clean -> scanned, rejected" || fail "B's milter log lacks the reason"
 [ "$(count_delivered b "$T4d")" -eq 0 ] && pass "nothing delivered at B" || fail "infected message delivered at B"
 wait_delivered a "$T4d" 1 30 && pass "A bounced it to the sender (non-delivery report in alice's mailbox)" || fail "no bounce at A"
+# C with On-Infected quarantine: the opened message is held, for the operator to inspect.
+fed_milter_conf c "ClamdSocket $CLAMD_INET_c" "ClamdTimeout 20s" "On-Infected quarantine"
+fed_milter_restart c || die "restarting c with On-Infected quarantine"
+T4e=upstream-infected-c-$MARK
+mkmsg "$BASE/m4e.eml" carol@c.example "infected, to be held" "$T4e" infected "X-Virus-Status: Infected (Upstream.Test.Sig)"
+c0=$(scans c)
+out=$(send a "$A_CLIENT" carol@c.example "$BASE/m4e.eml")
+grep -q '^accepted' <<<"$out" || fail "A refused: $out"
+held=
+for _ in $(seq 1 100); do held=$(pf_queue c | awk '/^[0-9A-F]+!/ { sub("!", "", $1); print $1 }' | head -n 1); [ -n "$held" ] && break; sleep 0.2; done
+if [ -n "$held" ]; then
+    postcat -c "$(pf_dir c)/etc" -q "$held" >"$BASE/held.txt" 2>&1
+    grep -q "^Subject: infected, to be held" "$BASE/held.txt" && ! grep -q "smime-type=authEnveloped-data" "$BASE/held.txt" \
+        && pass "On-Infected quarantine at C: held in C's hold queue ($held), as the opened message (real Subject, not sealed)" \
+        || fail "held message at C is not the opened one: $(grep -m2 -E '^(Subject|Content-Type):' "$BASE/held.txt" | tr '\n' ' ')"
+else fail "nothing held at C: $(pf_queue c | head -n 5)"; fi
+[ "$(scans c)" -eq $((c0 + 1)) ] && [ "$(count_delivered c "$T4e")" -eq 0 ] && pass "C's clamd found it; not delivered" || fail "C scans $c0 -> $(scans c), delivered $(count_delivered c "$T4e")"
+milter_log_has c "decision=quarantine" "infected: $SIG" && pass "C's milter log: decision=quarantine (infected: $SIG)" || fail "C's milter log lacks decision=quarantine"
+postsuper -c "$(pf_dir c)/etc" -d ALL hold >/dev/null 2>&1
+fed_milter_conf c "ClamdSocket $CLAMD_INET_c" "ClamdTimeout 20s"
+fed_milter_restart c || die "restarting c"
 [ "$(scans a)" -eq "$a0" ] && pass "A's clamd not used while ClamdSocket is unset" || fail "A's clamd scanned ($a0 -> $(scans a))"
 fed_milter_conf a "${A_SCAN[@]}"
 fed_milter_restart a || die "restarting a with its scanner"
