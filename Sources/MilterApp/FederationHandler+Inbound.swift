@@ -150,7 +150,8 @@ extension FederationHandler {
 
     /// Plaintext inbound mail: refused when its From domain is a `require`
     /// partner (anti-spoofing); Authentication-Results forged under our
-    /// authserv-id are removed.
+    /// authserv-id and every copy of our inbound scan fields
+    /// (`InboundVirusHeader`, `InboundSpamHeader`) are removed.
     func checkPlaintextInbound(transaction: MilterTransaction, actions: MilterMessageActions, log: MessageLog) throws -> MilterResponse {
         let fromDomains = transaction.headers.filter { $0.name.lowercased() == "from" }
             .flatMap { MailAddressDomains.domains(inAddressList: $0.value) }
