@@ -70,6 +70,13 @@ enum FileDescriptorIO {
         if let length, remaining > 0 { throw CryptoError(code: .io, message: "\(name) ended \(remaining) bytes early (of \(length))") }
     }
 
+    /// The size of the open file `fd` (0 when it cannot be known, e.g. a pipe).
+    static func size(of fd: Int32) -> Int {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return 0 }
+        return Int(info.st_size)
+    }
+
     static func size(of path: String) -> Int? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }

@@ -37,27 +37,36 @@ public struct Opener: Sendable {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }
         var checks: [String] = []
-        let (header, cms) = try Self.parseSealed(path: sealedPath, temporaryDirectory: temporaryDirectory)
-        let tokenHeaders = header.all(FedMailTokenHeader.fieldName).compactMap { FedMailTokenHeader.parse(value: $0.value) }
-
-        // Recipient: find the recipientInfo naming one of our keys.
-        let recipientKind = try selectRecipientAndUnwrap(cms)
-        checks.append("recipient")
-
-        // GCM: decrypt into a private file; the tag is checked at the end.
         let decrypted = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-dec") }
+        let tokenHeaders: [FedMailTokenHeader]
+        let recipientKind: String
         do {
+            // The envelope without its ciphertext (small) + the ciphertext in a private file.
+            let sealed = try Self.parseSealed(path: sealedPath, temporaryDirectory: temporaryDirectory)
+            guard let cms = sealed.cms, let ciphertext = sealed.encryptedContent else {
+                throw OpenError(.internalError, "the sealed message was not split")
+            }
+            tokenHeaders = sealed.header.all(FedMailTokenHeader.fieldName).compactMap { FedMailTokenHeader.parse(value: $0.value) }
+
+            // Recipient: find the recipientInfo naming one of our keys.
+            recipientKind = try selectRecipientAndUnwrap(cms)
+            checks.append("recipient")
+
+            // GCM: decrypt the ciphertext file (as detached content) into a
+            // private file; the tag is checked at the end, and on failure the
+            // file is deleted unread.
+            let input = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(ciphertext.path, mode: "rb") }
             let out = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(decrypted.path, mode: "wb") }
-            guard CMS_decrypt(cms.pointer, nil, nil, nil, out.pointer, UInt32(CMS_BINARY)) == 1 else {
+            guard CMS_decrypt(cms.pointer, nil, nil, input.pointer, out.pointer, UInt32(CMS_BINARY)) == 1 else {
                 throw OpenError(.tagMismatch, "AES-GCM authentication failed: the message was altered (\(OpenSSLErrorQueue.drain()))")
             }
             try internalError { () throws(CryptoError) in try out.flush() }
         }
         checks.append("gcm-tag")
 
-        // Signature, then the signer's chain to the broker CA.
-        let verified = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-ver") }
-        let signer = try verifySignature(decryptedPath: decrypted.path, verifiedPath: verified.path, now: now, checks: &checks)
+        // Signature, then the signer's chain to the broker CA. `verified`
+        // holds the signed content, released only once the signature verified.
+        let (signer, verified) = try verifySignature(decryptedPath: decrypted.path, now: now, checks: &checks)
 
         // Inner layout: original + control part.
         let layout = try Self.readLayout(path: verified.path)
@@ -106,9 +115,9 @@ public struct Opener: Sendable {
 
     /// Reads what a sealed message shows without decrypting.
     public static func inspect(sealedPath: String, temporaryDirectory: String? = nil) throws(OpenError) -> SealedMessageSummary {
-        let (header, cms) = try parseSealed(path: sealedPath, temporaryDirectory: temporaryDirectory, requireAEAD: false)
+        let sealed = try parseSealed(path: sealedPath, temporaryDirectory: temporaryDirectory, requireAEAD: false, keepContent: false)
         var recipients: [SealedMessageSummary.Recipient] = []
-        if let infos = CMS_get0_RecipientInfos(cms.pointer) {
+        if let cms = sealed.cms, let infos = CMS_get0_RecipientInfos(cms.pointer) {
             for i in 0..<fedmail_sk_CMS_RecipientInfo_num(infos) {
                 guard let ri = fedmail_sk_CMS_RecipientInfo_value(infos, i) else { continue }
                 recipients += describe(ri)
@@ -116,15 +125,36 @@ public struct Opener: Sendable {
         }
         OpenSSLErrorQueue.clear()
         return SealedMessageSummary(
-            contentType: cms.contentTypeName, isAEAD: cms.contentTypeNID == NID_id_smime_ct_authEnvelopedData,
+            contentType: sealed.contentTypeName, isAEAD: sealed.contentTypeNID == NID_id_smime_ct_authEnvelopedData,
             recipients: recipients,
-            tokenHeaders: header.all(FedMailTokenHeader.fieldName).compactMap { FedMailTokenHeader.parse(value: $0.value) },
-            header: header)
+            tokenHeaders: sealed.header.all(FedMailTokenHeader.fieldName).compactMap { FedMailTokenHeader.parse(value: $0.value) },
+            header: sealed.header)
     }
 
     // MARK: - parsing
 
-    static func parseSealed(path: String, temporaryDirectory: String?, requireAEAD: Bool = true) throws(OpenError) -> (MessageHeaderSection, CMSContentInfo) {
+    /// A sealed message read from its file: the outer header, and the CMS
+    /// envelope split into its structure (parsed) and its ciphertext (a file).
+    struct ParsedSealed {
+        var header: MessageHeaderSection
+        var contentTypeNID: Int32
+        var contentTypeName: String
+        /// The envelope without its encryptedContent; nil for a content type
+        /// that is not (Auth)EnvelopedData (only when AEAD was not required).
+        var cms: CMSContentInfo?
+        /// The encryptedContent octets (when asked for).
+        var encryptedContent: PrivateTemporaryFile?
+    }
+
+    /// Reads the sealed message at `path`, streaming: its base64 body is
+    /// decoded and split on the fly, so only the envelope's small fields are
+    /// held in memory and the ciphertext goes to a private file.
+    ///
+    /// - Parameters:
+    ///   - requireAEAD: refuse anything but AuthEnvelopedData (``OpenError/Code/notAEAD``).
+    ///   - keepContent: write the ciphertext to ``ParsedSealed/encryptedContent`` (else it is only read over).
+    static func parseSealed(path: String, temporaryDirectory: String?, requireAEAD: Bool = true,
+                            keepContent: Bool = true) throws(OpenError) -> ParsedSealed {
         let header: MessageHeaderSection
         do { header = try Sealer.readHeaderSection(path: path, limit: 4 << 20) } catch {
             if error.code == .io { throw OpenError(.internalError, error.message) }
@@ -142,25 +172,45 @@ public struct Opener: Sendable {
         let encoding = header.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
         guard encoding == "base64" else { throw OpenError(.malformed, "Content-Transfer-Encoding \(encoding) where base64 is expected") }
 
-        let der = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-cms") }
+        let content = keepContent
+            ? try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-ct") }
+            : nil
+        let accepted = requireAEAD ? [NID_id_smime_ct_authEnvelopedData] : [NID_id_smime_ct_authEnvelopedData, NID_pkcs7_enveloped]
+        let split: CMSContentSplitter.Result
         do {
             let input = try internalError { () throws(CryptoError) in try FileDescriptorIO.openRead(path) }
             defer { close(input) }
-            let output = try internalError { () throws(CryptoError) in try FileDescriptorIO.openWrite(der.path) }
-            defer { close(output) }
-            do { try Base64Stream.decode(input: input, offset: header.length, to: output, inputName: path, outputName: der.path) } catch {
-                throw OpenError(.malformed, "the body is not valid base64: \(error.message)")
+            var output: Int32?
+            if let content {
+                output = try internalError { () throws(CryptoError) in try FileDescriptorIO.openWrite(content.path) }
+            }
+            defer { if let output { close(output) } }
+            do {
+                let source = try Base64ByteSource(fd: input, offset: header.length, size: FileDescriptorIO.size(of: input), name: path)
+                split = try CMSContentSplitter.split(reader: BERReader(source: source), layout: .enveloped, acceptedTypes: accepted,
+                                                     contentTo: output, contentName: content?.path ?? "")
+            } catch {
+                if error.kind == .io { throw OpenError(.internalError, error.message) }
+                throw OpenError(.malformed, "the sealed CMS structure is truncated or invalid: \(error.message)")
             }
         }
-        let bio = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(der.path, mode: "rb") }
+        guard let structure = split.structure else {
+            if requireAEAD {
+                throw OpenError(.notAEAD, "CMS content type \(split.contentTypeName) refused: only AuthEnvelopedData (AES-256-GCM) is accepted")
+            }
+            return ParsedSealed(header: header, contentTypeNID: split.contentTypeNID, contentTypeName: split.contentTypeName,
+                                cms: nil, encryptedContent: nil)
+        }
+        let bio = try internalError { () throws(CryptoError) in try OpenSSLBIO.memory(structure) }
         guard let pointer = d2i_CMS_bio(bio.pointer, nil) else {
-            throw OpenError(.malformed, "the CMS structure is truncated or invalid (\(OpenSSLErrorQueue.drain()))")
+            throw OpenError(.malformed, "the CMS structure is invalid (\(OpenSSLErrorQueue.drain()))")
         }
         let cms = CMSContentInfo(taking: pointer)
         if requireAEAD && cms.contentTypeNID != NID_id_smime_ct_authEnvelopedData {
             throw OpenError(.notAEAD, "CMS content type \(cms.contentTypeName) refused: only AuthEnvelopedData (AES-256-GCM) is accepted")
         }
-        return (header, cms)
+        return ParsedSealed(header: header, contentTypeNID: cms.contentTypeNID, contentTypeName: cms.contentTypeName,
+                            cms: cms, encryptedContent: content)
     }
 
     // MARK: - recipients
@@ -254,7 +304,10 @@ public struct Opener: Sendable {
         var signingTime: Date
     }
 
-    func verifySignature(decryptedPath: String, verifiedPath: String, now: Date, checks: inout [String]) throws(OpenError) -> Signer {
+    /// Verifies the signed entity in `decryptedPath` and the signer's chain;
+    /// returns the signer and the file holding the signed content (deleted
+    /// with the returned value, so on any failure it goes away unreleased).
+    func verifySignature(decryptedPath: String, now: Date, checks: inout [String]) throws(OpenError) -> (Signer, PrivateTemporaryFile) {
         // The signed entity: opaque SignedData (FedMail's own), or multipart/signed (S/MIME clients, openssl cms -sign).
         let head: [UInt8] = try internalError { () throws(CryptoError) in
             let fd = try FileDescriptorIO.openRead(decryptedPath)
@@ -263,27 +316,26 @@ public struct Opener: Sendable {
         }
         let entityHeader = MessageHeaderSection.parse(head)
         let entityType = entityHeader.first("Content-Type").flatMap { MIMEContentType.parse($0.value) }
+        // Either way the signed content ends up alone in `content` and is
+        // verified as detached content, streaming from that file.
+        let content = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-ver") }
         let signed: CMSContentInfo
-        var detachedContent: OpenSSLBIO?
-        var detachedFile: PrivateTemporaryFile?
         if entityHeader.hasSeparator, let entityType, entityType.mediaType == "multipart/signed" {
             guard let boundary = entityType.parameters["boundary"], !boundary.isEmpty else {
                 throw OpenError(.badSignature, "multipart/signed without a boundary")
             }
-            let content = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-det") }
             signed = try MultipartSignedEntity.split(path: decryptedPath, header: entityHeader, boundary: boundary, contentPath: content.path)
-            detachedContent = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(content.path, mode: "rb") }
-            detachedFile = content
         } else {
-            let input = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(decryptedPath, mode: "rb") }
-            var detached: OpaquePointer?
-            guard let pointer = SMIME_read_CMS(input.pointer, &detached) else {
-                throw OpenError(.badSignature, "the decrypted content is not an S/MIME signed entity (\(OpenSSLErrorQueue.drain()))")
+            guard entityHeader.hasSeparator, let entityType,
+                  entityType.mediaType == "application/pkcs7-mime" || entityType.mediaType == "application/x-pkcs7-mime" else {
+                throw OpenError(.badSignature, "the decrypted content is not an S/MIME signed entity (no application/pkcs7-mime or multipart/signed header)")
             }
-            if let detached { BIO_free_all(detached) }
-            signed = CMSContentInfo(taking: pointer)
+            let encoding = entityHeader.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
+            guard encoding == "base64" else {
+                throw OpenError(.badSignature, "the signed entity has Content-Transfer-Encoding \(encoding) where base64 is expected")
+            }
+            signed = try Self.splitSignedData(path: decryptedPath, offset: entityHeader.length, contentPath: content.path)
         }
-        defer { _ = detachedFile }
         guard signed.contentTypeNID == NID_pkcs7_signed else {
             throw OpenError(.badSignature, "the decrypted content is \(signed.contentTypeName), not SignedData")
         }
@@ -296,12 +348,12 @@ public struct Opener: Sendable {
         for ca in brokerCA { X509_STORE_add_cert(store, ca.pointer) }
 
         do {
-            let out = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(verifiedPath, mode: "wb") }
-            let flags = UInt32(CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY | (detachedContent == nil ? 0 : CMS_DETACHED))
-            guard CMS_verify(signed.pointer, nil, store, detachedContent?.pointer, out.pointer, flags) == 1 else {
+            // The content is read through the digest from the file; nothing is copied out.
+            let detached = try internalError { () throws(CryptoError) in try OpenSSLBIO.file(content.path, mode: "rb") }
+            let flags = UInt32(CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY | CMS_DETACHED)
+            guard CMS_verify(signed.pointer, nil, store, detached.pointer, nil, flags) == 1 else {
                 throw OpenError(.badSignature, "the signature does not verify (\(OpenSSLErrorQueue.drain()))")
             }
-            try internalError { () throws(CryptoError) in try out.flush() }
         }
         checks.append("signature")
 
@@ -330,7 +382,36 @@ public struct Opener: Sendable {
         guard let signingTime = Self.signingTime(signerInfo) else {
             throw OpenError(.badSignature, "the signature has no signingTime attribute")
         }
-        return Signer(certificate: certificate, signingTime: signingTime)
+        return (Signer(certificate: certificate, signingTime: signingTime), content)
+    }
+
+    /// Splits the base64 SignedData body (from `offset`) of an opaque S/MIME
+    /// signed entity, streaming: eContent to `contentPath`, the SignedData
+    /// without it parsed and returned.
+    static func splitSignedData(path: String, offset: Int, contentPath: String) throws(OpenError) -> CMSContentInfo {
+        let split: CMSContentSplitter.Result
+        do {
+            let input = try internalError { () throws(CryptoError) in try FileDescriptorIO.openRead(path) }
+            defer { close(input) }
+            let output = try internalError { () throws(CryptoError) in try FileDescriptorIO.openWrite(contentPath) }
+            defer { close(output) }
+            do {
+                let source = try Base64ByteSource(fd: input, offset: offset, size: FileDescriptorIO.size(of: input), name: path)
+                split = try CMSContentSplitter.split(reader: BERReader(source: source), layout: .signed, acceptedTypes: [NID_pkcs7_signed],
+                                                     contentTo: output, contentName: contentPath)
+            } catch {
+                if error.kind == .io { throw OpenError(.internalError, error.message) }
+                throw OpenError(.malformed, "the signed entity is not a valid CMS structure: \(error.message)")
+            }
+        }
+        guard let structure = split.structure else {
+            throw OpenError(.badSignature, "the decrypted content is \(split.contentTypeName), not SignedData")
+        }
+        let bio = try internalError { () throws(CryptoError) in try OpenSSLBIO.memory(structure) }
+        guard let pointer = d2i_CMS_bio(bio.pointer, nil) else {
+            throw OpenError(.malformed, "the signed entity is not a valid CMS SignedData (\(OpenSSLErrorQueue.drain()))")
+        }
+        return CMSContentInfo(taking: pointer)
     }
 
     static func signingTime(_ si: OpaquePointer) -> Date? {
