@@ -14,6 +14,7 @@ PACKAGES=(
     clamav-daemon
     # test tooling
     procps lsof iproute2 ca-certificates curl jq
+    time  # GNU time: peak RSS in t-crypto-interop and contrib/bench
 )
 
 missing=()
