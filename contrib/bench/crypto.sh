@@ -9,13 +9,13 @@
 # before a byte is released. The openssl column is encryption alone, so the
 # ratio is an upper bound on FedMail's overhead.
 #
-# Usage: bash contrib/bench/crypto.sh [RUNS]
+# Usage: bash contrib/bench/crypto.sh [RUNS]   (or RUNS=N in the environment; default 3)
 #   Uses release binaries if built (swift build -c release), else debug;
 #   FEDMAIL_BIN=... to choose.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-RUNS=${1:-3}
+RUNS=${1:-${RUNS:-3}}
 if [ -z "${FEDMAIL_BIN:-}" ]; then
     if [ -x .build/release/fedmailctl ]; then FEDMAIL_BIN=$ROOT/.build/release
     else FEDMAIL_BIN=$(swift build --show-bin-path); fi
