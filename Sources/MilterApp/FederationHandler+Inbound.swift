@@ -118,9 +118,13 @@ extension FederationHandler {
 
         // Restore the exact original; drop Authentication-Results forged under
         // our name and every copy of the fields we add for the local chain.
+        // The outer Received fields stay on top: the sending gateway's MTA
+        // added its own after its milter sealed, so that hop of the trace
+        // exists only outside the seal.
         let authservID = runtime.authservID
         let ourFields = scanning.inbound.fieldNames
-        try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions) { field in
+        try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions,
+                                        keeping: ["received"]) { field in
             (field.hasName("Authentication-Results") && AuthenticationResults.fieldValue(field.value, claims: authservID))
                 || ourFields.contains { field.hasName($0) }
         }

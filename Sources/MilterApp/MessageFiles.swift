@@ -127,13 +127,14 @@ enum MessageFiles {
     static let appendIndex = Int(Int32.max)
 
     /// Replaces the message in the MTA by the one at `path`: deletes every
-    /// header field of the transaction, appends the file's fields in order
-    /// (except those `skip` returns true for; see ``appendIndex``) and
-    /// replaces the body.
+    /// header field of the transaction (except those named in `keeping`),
+    /// appends the file's fields in order (except those `skip` returns true
+    /// for; see ``appendIndex``) and replaces the body.
     static func replaceMessage(in transaction: MilterTransaction, with path: String, actions: MilterMessageActions,
+                               keeping: Set<String> = [],
                                skip: (MessageHeaderField) -> Bool = { _ in false }) throws {
         let header = try readHeader(path: path)
-        try deleteAllHeaders(of: transaction, actions: actions)
+        try deleteAllHeaders(of: transaction, actions: actions, keeping: keeping)
         for field in header.fields where !field.name.isEmpty && !skip(field) {
             try actions.insertHeader(at: appendIndex, name: field.name, value: milterValue(of: field))
         }
@@ -142,11 +143,14 @@ enum MessageFiles {
         }
     }
 
-    /// Deletes every header field the milter saw, last occurrence first.
-    static func deleteAllHeaders(of transaction: MilterTransaction, actions: MilterMessageActions) throws {
+    /// Deletes every header field the milter saw, last occurrence first,
+    /// except fields whose lower-cased name is in `keeping`.
+    static func deleteAllHeaders(of transaction: MilterTransaction, actions: MilterMessageActions,
+                                 keeping: Set<String> = []) throws {
         var counts: [String: (name: String, count: Int)] = [:]
         for field in transaction.headers {
             let key = field.name.lowercased()
+            if keeping.contains(key) { continue }
             counts[key] = (field.name, (counts[key]?.count ?? 0) + 1)
         }
         for (_, entry) in counts.sorted(by: { $0.key < $1.key }) {

@@ -196,6 +196,10 @@ else
     done
     got=$(delivered b "$SECRET_B")
     [ "$(header_value "$got" Subject)" = "$SECRET_S" ] && pass "the real Subject is back at B" || fail "Subject at B: '$(header_value "$got" Subject)'"
+    # A's MTA adds its Received after A's milter sealed: it exists only
+    # outside the seal, and B keeps it so the trace has no gap.
+    if grep -a -A1 '^Received:' "$got" | tr -d '\n' | grep -q 'by mx\.a\.test'; then pass "the trace keeps A's hop (Received ... by mx.a.test)"
+    else fail "A's Received is gone at B: $(grep -a '^Received:' "$got" | head -n 3)"; fi
 fi
 fi
 
