@@ -5,6 +5,10 @@ import Foundation
 /// Opens sealed messages: decrypts, verifies everything DESIGN.md lists
 /// and only then writes the original. On any failure nothing is written to
 /// the output and every intermediate plaintext file is deleted.
+///
+/// Memory stays flat whatever the message size: the ciphertext and the
+/// signed content stream through private files (``CMSContentSplitter``),
+/// and OpenSSL decrypts and verifies them as detached content.
 public struct Opener: Sendable {
     /// Our organization key(s) with certificate(s) (several during a rekey).
     public var identities: [OrganizationIdentity]
