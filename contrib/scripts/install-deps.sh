@@ -14,6 +14,8 @@ PACKAGES=(
     clamav-daemon
     # test tooling
     procps lsof iproute2 ca-certificates curl jq
+    # Debian packaging (packaging/build-debs.sh, contrib/test/t-packaging.sh)
+    build-essential debhelper lintian debootstrap rsync
 )
 
 missing=()
