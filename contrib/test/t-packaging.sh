@@ -215,8 +215,33 @@ if [ "$inner" != 0 ] && ! grep -q '^  FAIL ' "$WORK/chroot-test.log"; then fail 
 kill_root_processes
 lap "tests-in-root"
 
+echo "-- reinstall, remove"
+if in_root sh -c 'cd /tmp/debs && apt-get install -y -q --reinstall ./fedmail-*.deb' >"$WORK/reinstall.log" 2>&1; then
+    pass "apt-get install --reinstall ./fedmail-*.deb"
+else
+    fail "apt-get install --reinstall ./fedmail-*.deb"; tail -n 20 "$WORK/reinstall.log"
+fi
+same "the reinstall kept the organization key" "$(st /etc/fedmail/keys/org.key)" "600 fedmail:fedmail"
+same "the reinstall kept the edited configuration" \
+    "$(grep -c '^BrokerURL *https://127.0.0.1:8443' "$ROOT/etc/fedmail/fedmail-milter.conf")" "1"
+same "the reinstall kept the directory modes" "$(st /etc/fedmail/keys) $(st /var/lib/fedmail-broker)" \
+    "700 fedmail:fedmail 700 fedmail-broker:fedmail-broker"
+if in_root apt-get remove -y -q fedmail-milter fedmail-broker fedmail-tools >"$WORK/remove.log" 2>&1; then
+    pass "apt-get remove fedmail-milter fedmail-broker fedmail-tools"
+else
+    fail "apt-get remove"; tail -n 20 "$WORK/remove.log"
+fi
+if [ ! -e "$ROOT/usr/sbin/fedmail-milter" ] && [ -e "$ROOT/etc/fedmail/keys/org.key" ] \
+    && [ -e "$ROOT/var/lib/fedmail-broker/ca.key" ] && in_root getent passwd fedmail >/dev/null; then
+    pass "remove keeps keys, broker state, configuration and users"
+else
+    fail "remove keeps keys, broker state, configuration and users"
+fi
+lap "reinstall-remove"
+
 echo "-- apt-get purge"
-if in_root apt-get purge -y -q fedmail-milter fedmail-broker fedmail-tools >"$WORK/purge.log" 2>&1; then
+if in_root apt-get purge -y -q fedmail-milter fedmail-broker fedmail-tools >"$WORK/purge.log" 2>&1 \
+    && ! in_root dpkg -l 'fedmail*' 2>/dev/null | grep -E '^[a-z][a-zA-Z] +fedmail' | grep -vqE '^(un|pn) '; then
     pass "apt-get purge fedmail-milter fedmail-broker fedmail-tools"
 else
     fail "apt-get purge"; tail -n 20 "$WORK/purge.log"

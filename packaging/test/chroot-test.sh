@@ -97,8 +97,21 @@ enroll() { # enroll USER KEY ORG DOMAIN CERT: submit, approve on the broker, fet
     runuser -u "$user" -- fedmailctl enroll --broker $BROKER_URL --ca /etc/fedmail/broker-ca.crt \
         --key "$key" --org "$org" --id "$id" --wait --timeout 20 --cert "$cert" >>/root/commands.log 2>&1
 }
-check "fedmailctl enroll + fedmail-broker org approve: example-org" \
-    enroll fedmail /etc/fedmail/keys/org.key example-org example.org /etc/fedmail/keys/org.crt
+# README.Debian's one-shot form: enroll --wait while the broker's operator
+# approves the pending enrollment from "org list".
+enroll_waiting() {
+    runuser -u fedmail -- fedmailctl enroll --broker $BROKER_URL --ca /etc/fedmail/broker-ca.crt \
+        --key /etc/fedmail/keys/org.key --org example-org --domain example.org \
+        --wait --timeout 60 --cert /etc/fedmail/keys/org.crt >>/root/commands.log 2>&1 &
+    local waiter=$! id= end=$((SECONDS + 30))
+    while [ -z "$id" ] && [ $SECONDS -lt $end ]; do
+        id=$(runuser -u fedmail-broker -- fedmail-broker org list 2>/dev/null | awk '$1 == "pending" && $3 == "example-org" {print $2}')
+        [ -n "$id" ] || sleep 0.3
+    done
+    [ -n "$id" ] && runuser -u fedmail-broker -- fedmail-broker org approve "$id" >>/root/commands.log 2>&1
+    wait "$waiter"
+}
+check "fedmailctl enroll --wait + fedmail-broker org list/approve: example-org" enroll_waiting
 same "org.crt is owned by fedmail" "$(stat -c '%U' /etc/fedmail/keys/org.crt 2>&1)" "fedmail"
 # A partner organization on the same broker, to seal mail for.
 useradd --system --no-create-home --shell /usr/sbin/nologin partnerop
@@ -107,7 +120,13 @@ partner_enroll() {
     runuser -u partnerop -- fedmailctl keygen --type rsa3072 --out /root/partner/org.key >>/root/commands.log 2>&1 &&
         enroll partnerop /root/partner/org.key partner-org partner.example /root/partner/org.crt
 }
-check "partner organization (RSA 3072) enrolled" partner_enroll
+check "partner organization (RSA 3072) enrolled (submit, approve, enroll --id)" partner_enroll
+lookup_partner() {
+    runuser -u fedmail -- fedmailctl lookup --broker $BROKER_URL --ca /etc/fedmail/broker-ca.crt \
+        --key /etc/fedmail/keys/org.key --cert /etc/fedmail/keys/org.crt partner.example >/root/lookup.json 2>>/root/commands.log &&
+        grep -q '"status" *: *"ok"' /root/lookup.json
+}
+check "fedmailctl lookup partner.example: ok (README.Debian section 4 step 5)" lookup_partner
 
 echo "-- fedmail-milter configured per README.Debian"
 conf=/etc/fedmail/fedmail-milter.conf
