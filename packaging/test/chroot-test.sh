@@ -10,8 +10,11 @@
 # systemd cannot run in a chroot, so the daemons are started the way their
 # units say: the ExecStart line parsed from the installed unit file, run as
 # root for fedmail-milter (which drops to its UserID itself) and as the
-# unit's User= (with setpriv) for fedmail-broker; RuntimeDirectory is made by
-# hand; ExecReload is run with $MAINPID filled in.
+# unit's User= for fedmail-broker, both with the unit's NoNewPrivileges and
+# CapabilityBoundingSet applied by setpriv (and the broker's UMask);
+# RuntimeDirectory is made by hand; ExecReload is run with $MAINPID filled
+# in. The other hardening settings (ProtectSystem, SystemCallFilter, ...)
+# need systemd and are only checked by systemd-analyze verify.
 set -uo pipefail
 export LC_ALL=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -42,12 +45,28 @@ trap cleanup EXIT
 
 # unit_value UNIT KEY: the value of KEY= in the installed unit file.
 unit_value() { sed -n "s/^$2=//p" "/lib/systemd/system/$1.service" | head -n1; }
+# bounding_set UNIT: the unit's CapabilityBoundingSet= as setpriv's
+# --bounding-set argument (empty: no capability at all).
+bounding_set() {
+    local set=-all cap
+    for cap in $(unit_value "$1" CapabilityBoundingSet); do
+        cap=${cap#CAP_}; set="$set,+${cap,,}"
+    done
+    echo "$set"
+}
+# unit_privileges UNIT: setpriv options for what the unit asks and a chroot
+# can do: NoNewPrivileges and CapabilityBoundingSet.
+unit_privileges() {
+    [ "$(unit_value "$1" NoNewPrivileges)" = yes ] && printf -- '--no-new-privs\n'
+    printf -- '--bounding-set=%s\n' "$(bounding_set "$1")"
+}
 
 uid_of() { getent passwd "$1" | cut -d: -f3; }
 gid_of() { getent group "$1" | cut -d: -f3; }
 # ids_of PID: "real effective saved fs" uid and gid from /proc/PID/status
 uids_of() { awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$1/status"; }
 gids_of() { awk '/^Gid:/ {print $2, $3, $4, $5}' "/proc/$1/status"; }
+caps_of() { awk '/^Cap(Prm|Eff|Bnd):/ {printf "%s%s ", $1, $2}' "/proc/$1/status"; }
 
 echo "-- the installed programs need no Swift toolchain"
 if command -v swift >/dev/null || [ -e /opt/swift ] || find / -xdev -name 'libswiftCore*' 2>/dev/null | grep -q .; then
@@ -75,11 +94,15 @@ BROKER_USER=$(unit_value fedmail-broker User)
 BROKER_GROUP=$(unit_value fedmail-broker Group)
 same "fedmail-broker.service ExecStart" "$BROKER_EXEC" "/usr/sbin/fedmail-broker -c /etc/fedmail/fedmail-broker.conf serve"
 # shellcheck disable=SC2086 # the ExecStart line is split into words as systemd does (no quoting in it)
-setpriv --reuid="$BROKER_USER" --regid="$BROKER_GROUP" --init-groups -- $BROKER_EXEC >/var/log/fedmail-broker.log 2>&1 &
+mapfile -t broker_privileges < <(unit_privileges fedmail-broker)
+(umask "$(unit_value fedmail-broker UMask)"
+ exec setpriv --reuid="$BROKER_USER" --regid="$BROKER_GROUP" --init-groups "${broker_privileges[@]}" -- $BROKER_EXEC \
+    >/var/log/fedmail-broker.log 2>&1) &
 BROKER_PID=$!
 if wait_for 30 port_open 127.0.0.1 8443; then pass "the broker listens on 127.0.0.1:8443"; else fail "the broker listens on 127.0.0.1:8443"; cat /var/log/fedmail-broker.log; fi
 bu=$(uid_of "$BROKER_USER")
 same "the broker runs as $BROKER_USER (Uid real/effective/saved/fs)" "$(uids_of $BROKER_PID)" "$bu $bu $bu $bu"
+same "the broker has no capabilities" "$(caps_of $BROKER_PID)" "CapPrm:0000000000000000 CapEff:0000000000000000 CapBnd:0000000000000000 "
 
 echo "-- enrolling the gateway (README.Debian section 4)"
 install -m 0644 /var/lib/fedmail-broker/ca.crt /etc/fedmail/broker-ca.crt
@@ -174,8 +197,13 @@ echo "-- fedmail-milter started as its unit says"
 MILTER_EXEC=$(unit_value fedmail-milter ExecStart)
 same "fedmail-milter.service ExecStart" "$MILTER_EXEC" "/usr/sbin/fedmail-milter -f -c /etc/fedmail/fedmail-milter.conf"
 install -d -m "$(unit_value fedmail-milter RuntimeDirectoryMode)" "/run/$(unit_value fedmail-milter RuntimeDirectory)"
+# As root, but with the unit's NoNewPrivileges and CapabilityBoundingSet:
+# start-up (socket, pid file, key, chown, switching user) must need no more.
+mapfile -t milter_privileges < <(unit_privileges fedmail-milter)
+same "fedmail-milter.service capabilities" "${milter_privileges[*]}" \
+    "--no-new-privs --bounding-set=-all,+chown,+dac_override,+fowner,+setuid,+setgid"
 # shellcheck disable=SC2086
-$MILTER_EXEC 2>/var/log/fedmail-milter.log &
+setpriv "${milter_privileges[@]}" -- $MILTER_EXEC 2>/var/log/fedmail-milter.log &
 MILTER_PID=$!
 socket=/var/spool/postfix/fedmail/milter.sock
 if wait_for 20 test -S $socket; then pass "the milter socket exists"; else fail "the milter socket exists"; cat /var/log/fedmail-milter.log; fi
@@ -183,6 +211,12 @@ wait_for 10 grep -q "listening on" /var/log/fedmail-milter.log
 fm_uid=$(uid_of fedmail); fm_gid=$(gid_of fedmail)
 same "the milter runs as fedmail (Uid real/effective/saved/fs)" "$(uids_of $MILTER_PID)" "$fm_uid $fm_uid $fm_uid $fm_uid"
 same "the milter runs with group fedmail" "$(gids_of $MILTER_PID)" "$fm_gid $fm_gid $fm_gid $fm_gid"
+if [ "$(awk '/^CapPrm:/ {print $2}' /proc/$MILTER_PID/status)" = 0000000000000000 ] \
+    && [ "$(awk '/^CapEff:/ {print $2}' /proc/$MILTER_PID/status)" = 0000000000000000 ]; then
+    pass "the milter kept no capabilities after switching user"
+else
+    fail "the milter kept no capabilities after switching user ($(caps_of $MILTER_PID))"
+fi
 same "the socket is fedmail:fedmail 0770" "$(stat -c '%U:%G %a' $socket)" "fedmail:fedmail 770"
 same "the pid file names the daemon" "$(cat /run/fedmail/fedmail-milter.pid 2>&1)" "$MILTER_PID"
 
