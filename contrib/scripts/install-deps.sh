@@ -15,7 +15,7 @@ PACKAGES=(
     # test tooling
     procps lsof iproute2 ca-certificates curl jq
     # Debian packaging (packaging/build-debs.sh, contrib/test/t-packaging.sh)
-    build-essential debhelper lintian debootstrap rsync
+    build-essential debhelper lintian debootstrap rsync systemd-container
 )
 
 missing=()

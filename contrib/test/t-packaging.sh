@@ -6,14 +6,17 @@
 # made by debootstrap — no Swift toolchain in it — and, inside it
 # (packaging/test/chroot-test.sh, in a private network namespace), sets up
 # a broker and a gateway the way README.Debian says and passes mail through
-# Postfix and the milter. Finally purges the packages and checks that the
-# users and directories are gone.
+# Postfix and the milter; then boots the root with systemd-nspawn and checks
+# the real units (packaging/test/systemd-test.sh). Finally reinstalls,
+# removes and purges the packages and checks what stays and what goes.
 #
 # Environment:
 #   FEDMAIL_DEBS=DIR           use the .debs in DIR instead of building
 #   FEDMAIL_DEBIAN_MIRROR=URL  Debian mirror (default: the host's apt source)
 #   FEDMAIL_ROOT_CACHE=DIR     where the debootstrap result and downloaded
 #                              packages are cached (default /var/cache/fedmail-test)
+#   FEDMAIL_REQUIRE_SYSTEMD=1  fail (not skip) when the root cannot be booted
+#                              with systemd-nspawn
 #   KEEP_WORK=1                keep the work directory (the root is removed)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,7 +51,13 @@ kill_root_processes() {
     done
     true
 }
+NSPAWN_PID= LEADER=
 cleanup() {
+    if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        [ -n "$LEADER" ] && kill -KILL "$LEADER" 2>/dev/null
+        kill -KILL "$NSPAWN_PID" 2>/dev/null
+        sleep 1
+    fi
     kill_root_processes
     local m
     for m in $(mounts_below); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
@@ -140,11 +149,19 @@ else
 fi
 lap "debootstrap"
 
-mount -t proc proc "$ROOT/proc"
-mount -t sysfs sysfs "$ROOT/sys"
-mount --bind /dev "$ROOT/dev"
-mount -t devpts -o newinstance,ptmxmode=0666 devpts "$ROOT/dev/pts" 2>/dev/null || true
-mount --bind "$CACHE/apt-archives" "$ROOT/var/cache/apt/archives"
+mount_root() {
+    mount -t proc proc "$ROOT/proc"
+    mount -t sysfs sysfs "$ROOT/sys"
+    mount --bind /dev "$ROOT/dev"
+    mount -t devpts -o newinstance,ptmxmode=0666 devpts "$ROOT/dev/pts" 2>/dev/null || true
+    mount --bind "$CACHE/apt-archives" "$ROOT/var/cache/apt/archives"
+}
+unmount_root() {
+    local m
+    for m in $(mounts_below); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+    [ -z "$(mounts_below)" ]
+}
+mount_root
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 # The same apt sources as the host (updates and security included).
 if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
@@ -214,6 +231,59 @@ if [ "$inner" != 0 ] && ! grep -q '^  FAIL ' "$WORK/chroot-test.log"; then fail 
 [ -s "$ROOT/root/commands.log" ] && cp "$ROOT/root/commands.log" "$WORK/chroot-commands.log"
 kill_root_processes
 lap "tests-in-root"
+
+echo "-- under systemd: the root booted with systemd-nspawn"
+# systemd cannot run in a chroot, but it can boot the same root as a
+# container: the real units with all their hardening (ProtectSystem,
+# SystemCallFilter, capability bounding set, ...) start the daemons enrolled
+# above. Where the machine cannot boot a container the stage is skipped
+# (said so below), unless FEDMAIL_REQUIRE_SYSTEMD=1.
+systemd_stage() {
+    local state= i
+    if ! command -v systemd-nspawn >/dev/null; then
+        echo "  SKIP systemd-nspawn is not installed (systemd-container)"; return 2
+    fi
+    if ! in_root apt-get install -y -q --no-install-recommends systemd systemd-sysv >"$WORK/systemd-install.log" 2>&1; then
+        fail "apt-get install systemd systemd-sysv in the root"; tail -n 20 "$WORK/systemd-install.log"; return 1
+    fi
+    rm -f "$ROOT"/var/cache/fedmail/*.json   # the milter under systemd must ask the broker itself
+    cp packaging/test/systemd-test.sh "$ROOT/root/systemd-test.sh"
+    unmount_root || { fail "unmount the root before booting it"; return 1; }
+    systemd-nspawn -q -D "$ROOT" -b --register=no --keep-unit --private-network >"$WORK/nspawn.log" 2>&1 &
+    NSPAWN_PID=$!
+    for i in $(seq 50); do LEADER=$(pgrep -P "$NSPAWN_PID" | head -n1); [ -n "$LEADER" ] && break; sleep 0.2; done
+    # Until PID 1 answers, systemctl fails; then --wait blocks until start-up is done.
+    local end=$((SECONDS + 90))
+    while [ -n "$LEADER" ] && [ $SECONDS -lt $end ] && kill -0 "$NSPAWN_PID" 2>/dev/null; do
+        state=$(timeout 90 nsenter -t "$LEADER" -m -p -- systemctl is-system-running --wait 2>/dev/null)
+        case "$state" in running|degraded|maintenance|stopping) break ;; esac
+        sleep 0.5
+    done
+    case "$state" in
+    running|degraded)
+        echo "  booted: $state"
+        nsenter -t "$LEADER" -m -u -i -n -p -- /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+            /bin/bash /root/systemd-test.sh 2>&1 | tee "$WORK/systemd-test.log"
+        passes=$((passes + $(grep -c '^  ok ' "$WORK/systemd-test.log")))
+        failures=$((failures + $(grep -c '^  FAIL ' "$WORK/systemd-test.log")))
+        ;;
+    *)
+        if [ "${FEDMAIL_REQUIRE_SYSTEMD:-0}" = 1 ]; then fail "boot the root with systemd-nspawn ('$state')"
+        else echo "  SKIP this machine cannot boot the root with systemd-nspawn ('$state'):"; fi
+        tail -n 5 "$WORK/nspawn.log" | sed 's/^/    /'
+        ;;
+    esac
+    if [ -n "$LEADER" ]; then nsenter -t "$LEADER" -m -p -- systemctl poweroff >/dev/null 2>&1; fi
+    for i in $(seq 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        [ -n "$LEADER" ] && kill -KILL "$LEADER" 2>/dev/null; kill -KILL "$NSPAWN_PID" 2>/dev/null
+    fi
+    wait "$NSPAWN_PID" 2>/dev/null
+    NSPAWN_PID= LEADER=
+    mount_root
+}
+systemd_stage
+lap "systemd"
 
 echo "-- reinstall, remove"
 if in_root sh -c 'cd /tmp/debs && apt-get install -y -q --reinstall ./fedmail-*.deb' >"$WORK/reinstall.log" 2>&1; then

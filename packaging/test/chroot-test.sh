@@ -265,7 +265,8 @@ fi
 
 echo "-- reload and stop as the unit says"
 reload=$(unit_value fedmail-milter ExecReload)
-same "fedmail-milter.service ExecReload" "$reload" '/bin/kill -USR1 $MAINPID'
+same "fedmail-milter.service ExecReload" "$reload" '+/bin/kill -USR1 $MAINPID'
+reload=${reload#+}   # "+": with full privileges
 ${reload//\$MAINPID/$MILTER_PID}
 if wait_for 10 grep -q "configuration reloaded" /var/log/fedmail-milter.log && kill -0 "$MILTER_PID"; then
     pass "ExecReload (SIGUSR1) reloads the configuration, the daemon keeps running"
