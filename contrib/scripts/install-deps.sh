@@ -15,6 +15,8 @@ PACKAGES=(
     # test tooling
     procps lsof iproute2 ca-certificates curl jq
     time  # GNU time: peak RSS in t-crypto-interop and contrib/bench
+    # Debian packaging (packaging/build-debs.sh, contrib/test/t-packaging.sh)
+    build-essential debhelper lintian debootstrap rsync systemd-container
 )
 
 missing=()

@@ -1,0 +1,84 @@
+#!/bin/bash
+# Runs INSIDE the root of contrib/test/t-packaging.sh once it has been booted
+# with systemd-nspawn (systemd as PID 1, private network), after
+# chroot-test.sh has set up the broker, the enrolled gateway and Postfix.
+# Here the real units run with all their hardening: the daemons were started
+# at boot by systemd (their conditions are now met), mail is sealed through
+# them, "systemctl reload" and "stop" act on them, and with the milter
+# stopped Postfix must tempfail. Prints "  ok"/"  FAIL" lines.
+set -uo pipefail
+export LC_ALL=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+passes=0; failures=0
+pass() { passes=$((passes + 1)); echo "  ok   $*"; }
+fail() { failures=$((failures + 1)); echo "  FAIL $*"; }
+same() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 ('$2' != '$3')"; fi; }
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $end ] && return 1; sleep 0.3; done; }
+status_field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+uid_of() { getent passwd "$1" | cut -d: -f3; }
+
+for unit in fedmail-broker fedmail-milter postfix@-; do
+    if wait_for 30 systemctl is-active --quiet "$unit"; then pass "$unit.service active after boot"
+    else fail "$unit.service active after boot"; systemctl status "$unit" --no-pager -l | sed 's/^/    /' | head -n 20; fi
+done
+for unit in fedmail-milter:fedmail fedmail-broker:fedmail-broker; do
+    name=${unit%%:*} user=${unit#*:}
+    pid=$(systemctl show -p MainPID --value "$name")
+    if [ -n "$pid" ] && [ "$pid" != 0 ]; then
+        same "$name runs as $user, NoNewPrivs, seccomp filter, no capabilities" \
+            "$(status_field "$pid" Uid) $(status_field "$pid" NoNewPrivs) $(status_field "$pid" Seccomp) $(status_field "$pid" CapEff)" \
+            "$(uid_of "$user") 1 2 0000000000000000"
+    else
+        fail "$name has a main process"
+    fi
+done
+
+before=$(find /home/bob/Maildir/new -type f | wc -l)
+printf 'From: alice@example.org\nTo: bob@partner.example\nSubject: under systemd\nMessage-ID: <pkg-systemd@example.org>\n\nsystemd body 41d8\n' \
+    | sendmail -f alice@example.org bob@partner.example
+more() { [ "$(find /home/bob/Maildir/new -type f | wc -l)" -gt "$before" ]; }
+if wait_for 60 more; then
+    msg=$(ls -t /home/bob/Maildir/new/* | head -n1)
+    if grep -q "^FedMail-Token: v=1; d=partner.example" "$msg" && ! grep -q "systemd body 41d8" "$msg"; then
+        pass "mail to the require partner sealed by the hardened service"
+    else
+        fail "mail to the require partner sealed by the hardened service"
+    fi
+else
+    fail "mail to the require partner delivered"; tail -n 5 /var/log/postfix.log
+fi
+if journalctl -u fedmail-milter --no-pager | grep -q "decision=sealed"; then
+    pass "the journal has the milter's decision=sealed line"
+else
+    fail "the journal has the milter's decision=sealed line"
+fi
+if ls /var/cache/fedmail/*.json >/dev/null 2>&1; then
+    pass "the broker answer was cached in /var/cache/fedmail (ReadWritePaths under ProtectSystem=strict)"
+else
+    fail "the broker answer was cached in /var/cache/fedmail"
+fi
+
+if systemctl reload fedmail-milter && wait_for 10 sh -c 'journalctl -u fedmail-milter --no-pager | grep -q "configuration reloaded"'; then
+    pass "systemctl reload fedmail-milter (SIGUSR1) reloads"
+else
+    fail "systemctl reload fedmail-milter"; journalctl -u fedmail-milter --no-pager | tail -n 5 | sed 's/^/    /'
+fi
+systemctl stop fedmail-milter
+same "systemctl stop fedmail-milter: inactive, not failed" "$(systemctl is-active fedmail-milter)" "inactive"
+reply=$(swaks --server 127.0.0.1:25 --from alice@example.org --to alice@example.org --quit-after RCPT 2>&1)
+if grep -q '^<\*\* *451 4.7.1' <<<"$reply"; then
+    pass "with the milter stopped Postfix tempfails (milter_default_action = tempfail)"
+else
+    fail "with the milter stopped Postfix tempfails"; echo "$reply" | tail -n 4 | sed 's/^/    /'
+fi
+systemctl start fedmail-milter
+if systemctl is-active --quiet fedmail-milter; then pass "systemctl start fedmail-milter"; else fail "systemctl start fedmail-milter"; fi
+if systemctl restart fedmail-broker && wait_for 15 systemctl is-active --quiet fedmail-broker; then
+    pass "systemctl restart fedmail-broker"
+else
+    fail "systemctl restart fedmail-broker"
+fi
+journalctl -u fedmail-milter -u fedmail-broker --no-pager -o cat | grep -v "^fedmail-milter\[" | tail -n 6 | sed 's/^/    journal: /'
+
+echo "systemd-test: $passes passed, $failures failed"
+[ "$failures" -eq 0 ]
