@@ -67,12 +67,28 @@ public struct CommandLineOptions: Sendable, Hashable {
         fedmail-milter -V | --help
 
     DESCRIPTION
-        fedmail-milter is a milter (mail filter) daemon. Postfix
-        (smtpd_milters) or Sendmail (INPUT_MAIL_FILTER) connect to its socket
-        and pass it every message. This version adds a header naming the
-        filter to each message:
+        fedmail-milter is the FedMail gateway filter. Postfix (smtpd_milters,
+        non_smtpd_milters) or Sendmail (INPUT_MAIL_FILTER) connect to its
+        socket and pass it every message.
 
-            X-FedMail-Filter: fedmail-milter VERSION on HOST
+        Outbound mail (from InternalHosts, an authenticated client, or an MTA
+        daemon listed in MTA) for domains the federation allowlist lists is
+        sealed at end of message: one AES-256-GCM content key per message,
+        wrapped once per recipient organization whose key container and
+        federation token come from the trust broker, signed with our
+        organization key. Policy per domain: require (no token -> 451 4.7.0,
+        never plaintext), opportunistic (plaintext with a header saying why),
+        never. Mixed recipients: MixedRecipients split|defer|reject.
+
+        Inbound sealed mail for our Domains is opened at end of message and
+        passed on only after the GCM tag, the signature, the signer's chain
+        to BrokerCA, the token and the From domain verify; the exact original
+        is restored with Authentication-Results under AuthservID. Plaintext
+        forging the From of a require partner is refused.
+
+        With ClamdSocket set, the original is scanned before sealing and after
+        opening; the result travels as a signed control flag that a partner
+        honors only when its allowlist entry says trust=virus-scan.
 
         On start-up it reads its configuration, opens the socket (removing a
         stale unix socket left by an earlier run, refusing to start when
@@ -84,7 +100,8 @@ public struct CommandLineOptions: Sendable, Hashable {
                   (default /etc/fedmail/fedmail-milter.conf).
         -f        Stay in the foreground and log to standard error as well
                   as syslog.
-        -n        Check the configuration and exit: 0 when valid, otherwise
+        -n        Check the configuration (and the allowlist, keys and
+                  certificates it names) and exit: 0 when valid, otherwise
                   the error as FILE:LINE: MESSAGE and a non-zero status.
         -V        Print the version and exit.
         -h, --help
@@ -92,15 +109,25 @@ public struct CommandLineOptions: Sendable, Hashable {
 
     CONFIGURATION
         One "Name value" per line, # starts a comment, names are
-        case-insensitive, unknown names are errors. Keys: Socket (required:
-        local:/path, unix:/path, inet:port@host, inet6:port@host), PidFile,
-        UserID (user[:group]), UMask, Background, Syslog, SyslogFacility,
-        LogLevel (error|warning|notice|info|debug), TemporaryDirectory,
-        BodySpoolThreshold (bytes, or 512k, 1m), On-InternalError
-        (accept|reject|tempfail). See fedmail-milter.conf.example.
+        case-insensitive, unknown names are errors.
+        Daemon: Socket (required: local:/path, unix:/path, inet:port@host,
+        inet6:port@host), PidFile, UserID (user[:group]), UMask, Background,
+        Syslog, SyslogFacility, LogLevel (error|warning|notice|info|debug),
+        TemporaryDirectory, BodySpoolThreshold (bytes, or 512k, 1m).
+        Federation: Mode (seal|open|both), Domains, AuthservID,
+        InternalHosts, MTA, OrgKey, OrgCertificate, BrokerURL, Broker,
+        BrokerCA, BrokerTimeout, FederationAllowlist, TokenCacheDir,
+        MixedRecipients, Reinject, ProtectSubject, MaxMessageAge.
+        Scanning: ClamdSocket, ClamdTimeout, UpstreamVirusHeader,
+        UpstreamSpamHeader, InboundVirusHeader, InboundSpamHeader.
+        Failure actions (accept|reject|tempfail|quarantine): On-InternalError,
+        On-BrokerUnavailable, On-BadSeal, On-NotForUs, On-SpoofedPartner,
+        On-Infected, On-ScanError.
+        Every key is explained in fedmail-milter.conf.example and
+        fedmail-milter.conf(5).
 
     SIGNALS
-        SIGUSR1   Reload the configuration. Connections in progress keep the
+        SIGUSR1   Reload the configuration and the allowlist. Connections in progress keep the
                   old settings; a configuration with errors is refused, logged,
                   and the old one stays in force. Socket, UserID, PidFile and
                   the other start-up settings change only on restart.
@@ -115,5 +142,9 @@ public struct CommandLineOptions: Sendable, Hashable {
 
     FILES
         /etc/fedmail/fedmail-milter.conf
+        /etc/fedmail/federation-allowlist
+
+    SEE ALSO
+        fedmail-milter.conf(5), fedmailctl(1), fedmail-broker(8)
     """
 }

@@ -33,6 +33,12 @@ struct CommandLineTests {
         #expect(MilterDaemon.main(arguments: ["-V"]) == 0)
         #expect(MilterDaemon.main(arguments: ["-x"]) == 64)
     }
+
+    @Test("--help names every configuration key", arguments: MilterConfiguration.knownNames)
+    func helpNamesEveryKey(name: String) {
+        let words = CommandLineOptions.helpText.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-") })
+        #expect(words.contains { $0 == name }, "--help does not mention \(name)")
+    }
 }
 
 @Suite("configuration files on disk")

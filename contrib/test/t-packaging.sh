@@ -152,8 +152,19 @@ lap "debootstrap"
 mount_root() {
     mount -t proc proc "$ROOT/proc"
     mount -t sysfs sysfs "$ROOT/sys"
-    mount --bind /dev "$ROOT/dev"
+    # A private /dev (never the host's bind-mounted: whatever a package
+    # script does to /dev/null in the root must not touch the host's).
+    mount -t tmpfs -o mode=755,nosuid,size=1m fedmail-dev "$ROOT/dev"
+    local node
+    for node in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+        IFS=: read -r n major minor <<<"$node"
+        mknod -m 666 "$ROOT/dev/$n" c "$major" "$minor"
+    done
+    mkdir -p "$ROOT/dev/pts" "$ROOT/dev/shm"
+    ln -s /proc/self/fd "$ROOT/dev/fd"
+    ln -s /proc/self/fd/0 "$ROOT/dev/stdin"; ln -s /proc/self/fd/1 "$ROOT/dev/stdout"; ln -s /proc/self/fd/2 "$ROOT/dev/stderr"
     mount -t devpts -o newinstance,ptmxmode=0666 devpts "$ROOT/dev/pts" 2>/dev/null || true
+    ln -s pts/ptmx "$ROOT/dev/ptmx"
     mount --bind "$CACHE/apt-archives" "$ROOT/var/cache/apt/archives"
 }
 unmount_root() {
