@@ -9,29 +9,41 @@ struct FedmailBroker: AsyncParsableCommand {
         commandName: "fedmail-broker",
         abstract: "The FedMail trust broker: enrollment, federation tokens, key containers and policy.",
         discussion: """
-        The broker is the certificate authority of a FedMail federation. Organizations enroll
-        their gateway key with `fedmailctl enroll`; an operator approves the enrollment with
-        `fedmail-broker org approve`; gateways then ask the broker (`POST /v1/tokens`, mutual TLS
-        with the organization certificate) for federation tokens and key containers.
+        The broker is the certificate authority of a FedMail federation.
+        Organizations enroll their gateway key with `fedmailctl enroll`; an
+        operator approves the enrollment with `fedmail-broker org approve`;
+        gateways then ask the broker (`POST /v1/tokens`, mutual TLS with the
+        organization certificate) for federation tokens and key containers.
 
-        Configuration (default /etc/fedmail/fedmail-broker.conf) is one `Name value` per line,
-        names case-insensitive, `#` comments; unknown names are errors with the line number:
-          Listen HOST:PORT          address to serve HTTPS on (default 127.0.0.1:8443)
-          StateDir DIR              CA and token keys; SQLite file by default (/var/lib/fedmail-broker)
-          Database LOCATION         sqlite:/path/broker.db (default StateDir/broker.db) or
-                                    postgres://user[:password]@host[:port]/database
-          ServerName NAMES          names/IPs in the broker's TLS certificate (default localhost, 127.0.0.1)
-          BrokerName NAME           CA subject organization and token issuer (at init)
+        Configuration (default /etc/fedmail/fedmail-broker.conf) is one
+        `Name value` per line, names case-insensitive, `#` comments; unknown
+        names are errors with the line number:
+          Listen HOST:PORT          HTTPS address (default 127.0.0.1:8443)
+          StateDir DIR              CA and token keys, and the SQLite file
+                                    by default (/var/lib/fedmail-broker)
+          Database LOCATION         sqlite:/path/broker.db (default
+                                    StateDir/broker.db) or
+                                    postgres://user[:password]@host[:port]/db
+          ServerName NAMES          names/IPs in the broker's TLS certificate
+                                    (default localhost, 127.0.0.1)
+          BrokerName NAME           CA subject organization and token issuer
+                                    (at init)
           KeyContainerLifetime DUR  key container lifetime (default 24h)
           TokenLifetime DUR         federation token lifetime (default 24h)
-          CertificateLifetime DUR   organization certificate lifetime (default 365d)
-          LogLevel LEVEL            error, warning, notice, info (default) or debug
+          CertificateLifetime DUR   organization certificate lifetime
+                                    (default 365d)
+          LogLevel LEVEL            error, warning, notice, info (default)
+                                    or debug
           UMask MASK                file creation mask (default 027)
-          MetricsFromAnywhere BOOL  serve /metrics to non-loopback clients (default no)
-          UserID USER[:GROUP]       switch to this user once the socket is bound (when started as root);
-                                    it needs write access to the SQLite database and its directory
+          MetricsFromAnywhere BOOL  serve /metrics to non-loopback clients
+                                    (default no)
+          UserID USER[:GROUP]       switch to this user once the socket is
+                                    bound (when started as root); it needs
+                                    write access to the SQLite database and
+                                    its directory
 
-        Exit status: 0 on success, 1 on error, 64 on a usage error, 78 on a configuration error.
+        Exit status: 0 on success, 1 on error, 64 on a usage error, 78 on a
+        configuration error.
         """,
         subcommands: [
             InitCommand.self,
@@ -99,9 +111,10 @@ struct InitCommand: AsyncParsableCommand {
         commandName: "init",
         abstract: "Create the broker CA key (0600) and certificate and the token-signing key in StateDir.",
         discussion: """
-        Creates StateDir/ca.key, ca.crt, token.key and token.crt and the database schema. Refuses to
-        overwrite existing keys. Distribute ca.crt to every gateway out of band: it is the trust
-        anchor they pin (BrokerCA).
+        Creates StateDir/ca.key, ca.crt, token.key and token.crt and the
+        database schema. Refuses to overwrite existing keys. Distribute ca.crt
+        to every gateway out of band: it is the trust anchor they pin
+        (BrokerCA).
         """)
 
     @ParentCommand var root: FedmailBroker
