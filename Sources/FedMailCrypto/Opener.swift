@@ -40,6 +40,12 @@ public struct Opener: Sendable {
     public func open(sealedPath: String, outputPath: String, now: Date = Date()) throws(OpenError) -> OpenedMessage {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }
+        // The original is renamed onto outputPath: never over a device, FIFO
+        // or symbolic link (renaming onto /dev/null would replace it).
+        var existing = stat()
+        if lstat(outputPath, &existing) == 0, existing.st_mode & S_IFMT != S_IFREG {
+            throw OpenError(.internalError, "\(outputPath) is not a regular file; the original is only written to a new or regular file")
+        }
         var checks: [String] = []
         let decrypted = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-dec") }
         let tokenHeaders: [FedMailTokenHeader]

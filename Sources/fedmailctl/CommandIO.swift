@@ -31,6 +31,25 @@ enum CommandIO {
         return temp
     }
 
+    /// Whether OUT can be written by renaming a finished file onto it: it
+    /// does not exist yet or is a regular file. A device (`/dev/null`), a
+    /// FIFO or a symbolic link is written through instead, so it is never
+    /// replaced.
+    static func isReplaceable(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return errno == ENOENT }
+        return info.st_mode & S_IFMT == S_IFREG
+    }
+
+    /// Copies a finished file into an existing non-regular OUT (a device, a
+    /// FIFO, or through a symbolic link), opened without creating or replacing it.
+    static func copy(_ path: String, into output: String) throws {
+        let fd = open(output, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard fd >= 0 else { throw CLIError("cannot write \(output): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try copy(path, toDescriptor: fd)
+    }
+
     /// A private (0600) temporary file path.
     static func makeTemporaryPath(prefix: String) throws -> String {
         let dir = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
@@ -43,6 +62,10 @@ enum CommandIO {
 
     /// Copies a finished file to stdout.
     static func copyToStandardOutput(_ path: String) throws {
+        try copy(path, toDescriptor: 1)
+    }
+
+    static func copy(_ path: String, toDescriptor output: Int32) throws {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw CLIError("cannot read \(path)") }
         defer { close(fd) }
@@ -51,7 +74,7 @@ enum CommandIO {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 { if errno == EINTR { continue }; throw CLIError("reading \(path)") }
             if n == 0 { break }
-            try buffer.withUnsafeBytes { try writeAll(fd: 1, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            try buffer.withUnsafeBytes { try writeAll(fd: output, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
     }
 

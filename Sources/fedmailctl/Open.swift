@@ -69,14 +69,18 @@ extension FedMailCtl {
             do {
                 let inputPath = try CommandIO.inputPath(input, holder: &temps.paths)
                 let toStdout = output == nil || output == "-"
+                // OUT itself when a finished file can be renamed onto it;
+                // otherwise (stdout, /dev/null, a FIFO) a private file copied there.
+                let direct = !toStdout && CommandIO.isReplaceable(output ?? "-")
                 var target = output ?? "-"
-                if toStdout {
+                if !direct {
                     target = try CommandIO.makeTemporaryPath(prefix: "fedmailctl-open")
                     temps.paths.append(target)
                 }
                 let opened = try opener.open(sealedPath: inputPath, outputPath: target)
                 if verbose { FileHandle.standardError.write(Data(Self.describe(opened).utf8)) }
                 if toStdout { try CommandIO.copyToStandardOutput(target) }
+                else if !direct, let output { try CommandIO.copy(target, into: output) }
             } catch let error as OpenError {
                 CommandIO.printError(error.description)
                 throw ExitCode(error.code == .internalError ? 75 : 1)

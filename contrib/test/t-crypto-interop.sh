@@ -79,6 +79,13 @@ for org in rsa ec; do
 done
 "$CTL" open --pop-key "$POP" --pop-id jti-pop --ca ca.crt < sealed.eml > opened-pop.eml
 check "fedmailctl open (pop key) gives the exact original" cmp -s opened-pop.eml orig.eml
+# OUT that is not a regular file is written through, never replaced
+"$CTL" open --key rsa.key --cert rsa.crt --ca ca.crt sealed.eml /dev/null
+check "fedmailctl open to /dev/null exits 0" [ $? -eq 0 ]
+check "/dev/null is still the null device afterwards" [ -c /dev/null ]
+mkfifo out.fifo; timeout 60 cat out.fifo > from-fifo.eml & reader=$!
+"$CTL" open --key rsa.key --cert rsa.crt --ca ca.crt sealed.eml out.fifo; status=$?; wait "$reader"
+check "fedmailctl open into a FIFO writes the exact original through it" sh -c "[ $status -eq 0 ] && [ -p out.fifo ] && cmp -s from-fifo.eml orig.eml"
 
 expect_fail() { # name expected-code args...
     local name=$1 code=$2; shift 2
