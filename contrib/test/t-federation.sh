@@ -28,6 +28,7 @@ ROOT=$PWD
 BASE=$(mktemp -d /tmp/fedmail-t-federation.XXXXXX)
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
+. contrib/test/lib/messages.sh
 fed_setup "$BASE" || exit 1
 cleanup() {
     fed_cleanup
@@ -67,37 +68,8 @@ submit() { # submit TO[,TO] SUBJECT BODY [extra swaks args]
         --from alice@a.example --to "$to" --h-From "Alice <alice@a.example>" \
         --h-Subject "$subject" --body "$body" --timeout 60 "$@" 2>&1
 }
-send_file() { # send_file SERVER SOURCE MAILFROM RCPTS FILE
-    python3 "$FED_LIB/corpus.py" --send "$@"
-}
 # tap messages (eml files) of FROM->TO containing PATTERN in their envelope or bytes
 tap_msgs() { grep -lF -- "$3" "$(fed_tap_dir "$1" "$2")"/msg-*.eml 2>/dev/null; }
-# strip trace headers: Received, Return-Path, Delivered-To, X-Original-To, Authentication-Results
-strip_trace() {
-    python3 - "$1" <<'P'
-import sys
-data = open(sys.argv[1], "rb").read()
-sep = data.find(b"\n\n")
-head, body = (data, b"") if sep < 0 else (data[:sep + 1], data[sep + 1:])
-drop = {b"received", b"return-path", b"delivered-to", b"x-original-to", b"authentication-results"}
-out, skipping = [], False
-for line in head.splitlines(keepends=True):
-    if line[:1] in (b" ", b"\t"):
-        if not skipping: out.append(line)
-        continue
-    skipping = line.split(b":", 1)[0].strip().lower() in drop
-    if not skipping: out.append(line)
-sys.stdout.buffer.write(b"".join(out) + body)
-P
-}
-header_value() { # header_value FILE NAME: first field NAME, unfolded
-    python3 - "$1" "$2" <<'P'
-import sys, email.parser, email.policy
-msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parse(open(sys.argv[1], "rb"))
-v = msg.get(sys.argv[2])
-print("" if v is None else " ".join(str(v).split()))
-P
-}
 ar_pass() { # ar_pass FILE: Authentication-Results of B/C says fedmail=pass from a.example
     grep -a -A3 -i "^Authentication-Results: mx\.[bc]\.test;" "$1" | tr -d '\n\t' | grep -qE "fedmail=pass.*header\.from=[^ ;]*a\.example"
 }

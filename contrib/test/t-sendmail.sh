@@ -38,6 +38,7 @@ cd "$(dirname "$0")/../.."
 BASE=$(mktemp -d /tmp/fedmail-t-sendmail.XXXXXX)
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
+. contrib/test/lib/messages.sh
 fed_setup "$BASE" || exit 1
 cleanup() {
     fed_cleanup
@@ -78,32 +79,6 @@ submit() { # submit SERVER SOURCE FROM TO[,TO] SUBJECT BODY [swaks args]
 }
 accepted() { grep -qE '^<-  250 2\.0\.0 .*([Oo]k|[Mm]essage accepted)' <<<"$1"; }
 refusal() { grep -E '^<\*\* ' <<<"$1" | head -n 1 | sed -E 's/^<\*\* +//' | tr -d '\r'; }
-send_file() { python3 "$FED_LIB/corpus.py" --send "$@"; }
-strip_trace() {
-    python3 - "$1" <<'P'
-import sys
-data = open(sys.argv[1], "rb").read()
-sep = data.find(b"\n\n")
-head, body = (data, b"") if sep < 0 else (data[:sep + 1], data[sep + 1:])
-drop = {b"received", b"return-path", b"delivered-to", b"x-original-to", b"authentication-results"}
-out, skipping = [], False
-for line in head.splitlines(keepends=True):
-    if line[:1] in (b" ", b"\t"):
-        if not skipping: out.append(line)
-        continue
-    skipping = line.split(b":", 1)[0].strip().lower() in drop
-    if not skipping: out.append(line)
-sys.stdout.buffer.write(b"".join(out) + body)
-P
-}
-header_value() { # header_value FILE NAME: first field NAME, unfolded
-    python3 - "$1" "$2" <<'P'
-import sys, email.parser, email.policy
-msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parse(open(sys.argv[1], "rb"))
-v = msg.get(sys.argv[2])
-print("" if v is None else " ".join(str(v).split()))
-P
-}
 ar_pass() { # ar_pass FILE AUTHSERV SENDER-DOMAIN: Authentication-Results says fedmail=pass from SENDER-DOMAIN
     local fields; fields=$(grep -a -A3 -i "^Authentication-Results: ${2//./\\.};" "$1" | tr -d '\n\t')
     grep -qE "fedmail=pass.*header\.from=[^ ;]*${3//./\\.}" <<<"$fields"
