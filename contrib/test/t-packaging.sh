@@ -52,9 +52,18 @@ kill_root_processes() {
     true
 }
 NSPAWN_PID= LEADER=
+container_init() {
+    local p
+    for p in $(pgrep -P "$NSPAWN_PID"); do
+        awk '/^NSpid:/ { exit !(NF > 2 && $NF == 1) }' "/proc/$p/status" 2>/dev/null && { echo "$p"; return 0; }
+    done
+    return 1
+}
 cleanup() {
     if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        LEADER=$(container_init || echo "$LEADER")
         [ -n "$LEADER" ] && kill -KILL "$LEADER" 2>/dev/null
+        sleep 1
         kill -KILL "$NSPAWN_PID" 2>/dev/null
         sleep 1
     fi
@@ -262,7 +271,9 @@ systemd_stage() {
     unmount_root || { fail "unmount the root before booting it"; return 1; }
     systemd-nspawn -q -D "$ROOT" -b --register=no --keep-unit --private-network >"$WORK/nspawn.log" 2>&1 &
     NSPAWN_PID=$!
-    for i in $(seq 50); do LEADER=$(pgrep -P "$NSPAWN_PID" | head -n1); [ -n "$LEADER" ] && break; sleep 0.2; done
+    # The container's PID 1 (not nspawn's short-lived intermediate child):
+    # the child whose innermost PID is 1.
+    for i in $(seq 150); do LEADER=$(container_init) && break; sleep 0.2; done
     # Until PID 1 answers, systemctl fails; then --wait blocks until start-up is done.
     local end=$((SECONDS + 90))
     while [ -n "$LEADER" ] && [ $SECONDS -lt $end ] && kill -0 "$NSPAWN_PID" 2>/dev/null; do
@@ -287,7 +298,11 @@ systemd_stage() {
     if [ -n "$LEADER" ]; then nsenter -t "$LEADER" -m -p -- systemctl poweroff >/dev/null 2>&1; fi
     for i in $(seq 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
     if kill -0 "$NSPAWN_PID" 2>/dev/null; then
-        [ -n "$LEADER" ] && kill -KILL "$LEADER" 2>/dev/null; kill -KILL "$NSPAWN_PID" 2>/dev/null
+        # SIGKILL to the container's PID 1 ends every process inside it.
+        LEADER=$(container_init || echo "$LEADER")
+        [ -n "$LEADER" ] && kill -KILL "$LEADER" 2>/dev/null
+        for i in $(seq 50); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$NSPAWN_PID" 2>/dev/null
     fi
     wait "$NSPAWN_PID" 2>/dev/null
     NSPAWN_PID= LEADER=
