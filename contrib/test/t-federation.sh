@@ -36,11 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passes=0; failures=0; failed=()
-pass() { passes=$((passes + 1)); echo "  ok   $*"; }
-fail() { failures=$((failures + 1)); failed+=("$SCENARIO: $*"); echo "  FAIL $*"; }
-scenario() { SCENARIO=$1; echo "== $1: $2"; }
-want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
+. contrib/test/lib/scenarios.sh
 die() { echo "t-federation: $*"; for o in a b c; do echo "--- milter $o"; tail -n 15 "$(fed_milter_log "$o")" 2>/dev/null; done; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (private Postfix instances)"

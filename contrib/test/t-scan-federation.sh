@@ -53,10 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passes=0; failures=0; failed=(); SCENARIO=setup
-pass() { passes=$((passes + 1)); echo "  ok   $*"; }
-fail() { failures=$((failures + 1)); failed+=("$SCENARIO: $*"); echo "  FAIL $*"; }
-scenario() { SCENARIO=$1; echo "== $1: $2"; }
+. contrib/test/lib/scenarios.sh
 die() { echo "t-scan-federation: $*"; for o in a b c; do echo "--- milter $o"; tail -n 15 "$(fed_milter_log "$o")" 2>/dev/null; done; exit 1; }
 for tool in swaks python3 curl openssl postconf ss; do command -v "$tool" >/dev/null || die "$tool missing"; done
 

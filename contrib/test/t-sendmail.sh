@@ -46,11 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passes=0; failures=0; failed=()
-pass() { passes=$((passes + 1)); echo "  ok   $*"; }
-fail() { failures=$((failures + 1)); failed+=("$SCENARIO: $*"); echo "  FAIL $*"; }
-scenario() { SCENARIO=$1; echo "== $1: $2"; }
-want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
+. contrib/test/lib/scenarios.sh
 diagnose() {
     for o in s p; do echo "--- milter $o (last lines)"; tail -n 15 "$(fed_milter_log "$o")" 2>/dev/null; done
     echo "--- sendmail s (last lines)"; tail -n 25 "$(sm_log s)" 2>/dev/null
