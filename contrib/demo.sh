@@ -105,7 +105,7 @@ else
     got_body=$(sed '1,/^$/d' "$delivered" | sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}')
     if [ "$got_body" != "$BODY" ]; then intact=no; why="${why:+$why; }the delivered body differs from the one sent"
     elif ! grep -qF "Subject: $SUBJECT" "$delivered"; then intact=no; why="${why:+$why; }the delivered Subject differs"
-    elif ! grep -A3 -i '^Authentication-Results: mx\.b\.test;' "$delivered" | tr -d '\n\t' | grep -q 'fedmail=pass'; then
+    elif ! grep -A3 -i '^Authentication-Results: mx\.b\.test;' "$delivered" | tr -d '\n\t' | grep >/dev/null 'fedmail=pass'; then
         intact=no; why="${why:+$why; }no 'Authentication-Results: mx.b.test; fedmail=pass' at B"
     fi
 fi

@@ -79,7 +79,7 @@ lookup() { # lookup DIR URL ORG KEYFILE DOMAIN... -> JSON on stdout
 # SKI per RFC 5280 method 1: SHA-1 of the subjectPublicKey BIT STRING contents.
 expected_ski() {
     local cert=$1
-    if openssl x509 -in "$cert" -noout -text | grep -q "rsaEncryption"; then
+    if openssl x509 -in "$cert" -noout -text | grep >/dev/null "rsaEncryption"; then
         openssl x509 -in "$cert" -pubkey -noout | openssl rsa -pubin -RSAPublicKey_out -outform DER 2>/dev/null | sha1sum | cut -c1-40
     else
         openssl x509 -in "$cert" -pubkey -noout | openssl pkey -pubin -outform DER | tail -c 65 | sha1sum | cut -c1-40
@@ -102,7 +102,7 @@ run_suite() {
     same "token key is mode 600" "$(stat -c %a "$dir/state/token.key")" 600
     refuse "init refuses to replace existing keys" "$BROKER" -c "$dir/broker.conf" init
     cp "$dir/state/ca.crt" "$dir/ca.crt"
-    check "CA certificate is a CA" bash -c "openssl x509 -in '$dir/ca.crt' -noout -text | grep -q 'CA:TRUE'"
+    check "CA certificate is a CA" bash -c "openssl x509 -in '$dir/ca.crt' -noout -text | grep >/dev/null 'CA:TRUE'"
 
     broker_start "$label" "$dir/broker.conf" || { fail "broker starts"; return; }
     local url_var="BROKER_URL_$label"
@@ -112,7 +112,7 @@ run_suite() {
     same "GET /healthz without client certificate" "$(curl -sf --cacert "$dir/ca.crt" "$url/healthz")" "ok"
     check "GET /v1/ca returns the pinned CA" bash -c "curl -sf --cacert '$dir/ca.crt' '$url/v1/ca' | cmp -s - '$dir/ca.crt'"
     check "broker TLS certificate verifies for 127.0.0.1 and localhost" bash -c \
-        "echo | openssl s_client -connect ${url#https://} -CAfile '$dir/ca.crt' -verify_return_error -verify_ip 127.0.0.1 2>&1 | grep -q 'Verify return code: 0' \
+        "echo | openssl s_client -connect ${url#https://} -CAfile '$dir/ca.crt' -verify_return_error -verify_ip 127.0.0.1 2>&1 | grep >/dev/null 'Verify return code: 0' \
          && curl -sf --cacert '$dir/ca.crt' --resolve localhost:${url##*:}:127.0.0.1 'https://localhost:${url##*:}/healthz' >/dev/null"
 
     # Enrollment
@@ -122,8 +122,8 @@ run_suite() {
     check "alpha certificate verifies for S/MIME encryption" openssl verify -CAfile "$dir/ca.crt" -purpose smimeencrypt "$dir/alpha.crt"
     check "beta certificate verifies as TLS client" openssl verify -CAfile "$dir/ca.crt" -purpose sslclient "$dir/beta.crt"
     same "alpha SAN = its domains" "$(openssl x509 -in "$dir/alpha.crt" -noout -ext subjectAltName | tail -n 1 | tr -d ' ')" "DNS:alpha.example,DNS:mail.alpha.example"
-    check "alpha EKU emailProtection + clientAuth" bash -c "openssl x509 -in '$dir/alpha.crt' -noout -ext extendedKeyUsage | grep -q 'E-mail Protection, TLS Web Client Authentication'"
-    check "beta (EC) key usage has Key Agreement" bash -c "openssl x509 -in '$dir/beta.crt' -noout -ext keyUsage | grep -q 'Key Agreement'"
+    check "alpha EKU emailProtection + clientAuth" bash -c "openssl x509 -in '$dir/alpha.crt' -noout -ext extendedKeyUsage | grep >/dev/null 'E-mail Protection, TLS Web Client Authentication'"
+    check "beta (EC) key usage has Key Agreement" bash -c "openssl x509 -in '$dir/beta.crt' -noout -ext keyUsage | grep >/dev/null 'Key Agreement'"
     same "alpha SKI = SHA-1 of its public key bits (RFC 5280 method 1)" "$(actual_ski "$dir/alpha.crt")" "$(expected_ski "$dir/alpha.crt")"
     same "beta SKI = SHA-1 of its public key bits" "$(actual_ski "$dir/beta.crt")" "$(expected_ski "$dir/beta.crt")"
     same "org list shows both active" "$("$BROKER" -c "$dir/broker.conf" org list | grep -c ' active ')" 2
@@ -179,10 +179,10 @@ run_suite() {
     # pop mode, both key types
     json=$(lookup "$dir" "$url" alpha "$KEYS/alpha.key" --mode pop beta.example) || fail "pop lookup alpha -> beta"
     same "pop: key for the caller opens with alpha's RSA key" "$(jq -r '."beta.example".popKeyOpened' <<<"$json")" true
-    check "pop: token carries the key encrypted to beta (HPKE)" bash -c "jq -r '.\"beta.example\".claims.pop' <<<'$json' | grep -q '^hpke-p256:'"
+    check "pop: token carries the key encrypted to beta (HPKE)" bash -c "jq -r '.\"beta.example\".claims.pop' <<<'$json' | grep >/dev/null '^hpke-p256:'"
     json=$(lookup "$dir" "$url" beta "$KEYS/beta.key" --mode pop alpha.example) || fail "pop lookup beta -> alpha"
     same "pop: key for the caller opens with beta's EC key" "$(jq -r '."alpha.example".popKeyOpened' <<<"$json")" true
-    check "pop: token carries the key encrypted to alpha (RSA-OAEP)" bash -c "jq -r '.\"alpha.example\".claims.pop' <<<'$json' | grep -q '^rsa-oaep-sha256:'"
+    check "pop: token carries the key encrypted to alpha (RSA-OAEP)" bash -c "jq -r '.\"alpha.example\".claims.pop' <<<'$json' | grep >/dev/null '^rsa-oaep-sha256:'"
 
     # Key containers for addresses
     json=$(lookup "$dir" "$url" beta "$KEYS/beta.key" --address anyone@alpha.example) || fail "address lookup"
@@ -231,7 +231,7 @@ run_suite() {
     check "policy allow beta alpha" "$BROKER" -c "$dir/broker.conf" policy allow beta alpha
     json=$(lookup "$dir" "$url" alpha "$KEYS/alpha.key" beta.example)
     same "allowed sender: ok" "$(jq -r '."beta.example".status' <<<"$json")" ok
-    check "policy show lists the allowed sender" bash -c "'$BROKER' -c '$dir/broker.conf' policy show beta | grep -q 'allow alpha'"
+    check "policy show lists the allowed sender" bash -c "'$BROKER' -c '$dir/broker.conf' policy show beta | grep >/dev/null 'allow alpha'"
     check "policy open beta" "$BROKER" -c "$dir/broker.conf" policy open beta
 
     # Domains

@@ -29,8 +29,8 @@ pass() { echo "ok - $*"; }
 [ -x "$BIN" ] || fail "fedmail-milter not built at $BIN"
 
 # ---------------------------------------------------------------- command line
-"$BIN" -V | grep -qx "fedmail-milter 0.1.0" || fail "-V"
-"$BIN" --help | grep -q "SIGUSR1" || fail "--help lacks the signals section"
+"$BIN" -V | grep >/dev/null -x "fedmail-milter 0.1.0" || fail "-V"
+"$BIN" --help | grep >/dev/null "SIGUSR1" || fail "--help lacks the signals section"
 set +e; "$BIN" -x >/dev/null 2>&1; rc=$?; set -e
 [ $rc -eq 64 ] || fail "unknown option should exit 64 (EX_USAGE), got $rc"
 pass "command line: -V, --help, unknown option exits 64"
@@ -78,7 +78,7 @@ LogLevel    info
 TemporaryDirectory $FM_DIR
 BodySpoolThreshold 1m
 C
-"$BIN" -n -c "$FM_DIR/good.conf" | grep -q "configuration OK" || fail "-n on a good config"
+"$BIN" -n -c "$FM_DIR/good.conf" | grep >/dev/null "configuration OK" || fail "-n on a good config"
 pass "config check: line-numbered errors for unknown name, bad socket, bad umask, missing Socket, duplicate, unknown user; exit 66 for a missing file"
 
 # ---------------------------------------------------------------- start

@@ -104,7 +104,7 @@ for p in fedmail-milter fedmail-broker fedmail-tools; do
 done
 ((${#debs[@]} == 3)) || { echo "t-packaging: $passes passed, $failures failed"; exit 1; }
 contents() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's|^\./|/|'; }
-has() { contents "$1" | grep -qx "$2"; }
+has() { contents "$1" | grep >/dev/null -x "$2"; }
 for entry in "fedmail-milter /usr/sbin/fedmail-milter" "fedmail-milter /lib/systemd/system/fedmail-milter.service" \
              "fedmail-milter /etc/fedmail/fedmail-milter.conf" "fedmail-milter /etc/fedmail/federation-allowlist" \
              "fedmail-milter /usr/share/man/man8/fedmail-milter.8.gz" "fedmail-milter /usr/share/man/man5/fedmail-milter.conf.5.gz" \
@@ -151,7 +151,7 @@ else
     fi
 fi
 same "the root is Debian 12" "$(cut -d. -f1 "$ROOT/etc/debian_version")" "12"
-if [ ! -e "$ROOT/opt/swift" ] && ! find "$ROOT" -xdev -name 'libswiftCore*' | grep -q .; then
+if [ ! -e "$ROOT/opt/swift" ] && ! find "$ROOT" -xdev -name 'libswiftCore*' | grep >/dev/null .; then
     pass "the root has no Swift toolchain"
 else
     fail "the root has no Swift toolchain"
@@ -354,7 +354,7 @@ for path in /etc/fedmail /var/lib/fedmail /var/cache/fedmail /var/lib/fedmail-br
             /etc/systemd/system/multi-user.target.wants/fedmail-milter.service; do
     if [ -e "$ROOT$path" ] || [ -L "$ROOT$path" ]; then fail "purge removed $path"; else pass "purge removed $path"; fi
 done
-if in_root dpkg-statoverride --list | grep -q fedmail; then fail "purge removed the statoverride"; else pass "purge removed the statoverride"; fi
+if in_root dpkg-statoverride --list | grep >/dev/null fedmail; then fail "purge removed the statoverride"; else pass "purge removed the statoverride"; fi
 lap "purge"
 
 echo "t-packaging: timings: ${timings[*]}"

@@ -118,7 +118,7 @@ code=$(grep -m1 -E "<\*\* +4[0-9][0-9]" <<<"$out" | sed -E 's/^<\*\* +//' | tr -
 sleep 1
 after=$(find "$(pf_maildir a)/new" -type f | wc -l)
 [ "$before" = "$after" ] || fail "a message was delivered while the milter was down"
-pf_queue a | grep -q "Mail queue is empty" || fail "Postfix queued the message instead of refusing it"
+pf_queue a | grep >/dev/null "Mail queue is empty" || fail "Postfix queued the message instead of refusing it"
 pass "milter stopped: Postfix answered '$code'; the client keeps the mail, nothing delivered or queued"
 
 # ------------------------------------------------------------ milter back

@@ -121,10 +121,10 @@ open_report() {
     local d; d=$(fed_dir "$1")
     "$FED_CTL" open --key "$d/keys/org.key" --cert "$d/keys/org.crt" --ca "$FED_BROKER_CA" --verbose "$2" /dev/null 2>&1
 }
-queue_has() { postqueue -c "$(pf_dir "$1")/etc" -p 2>/dev/null | grep -qF -- "$2"; }
+queue_has() { postqueue -c "$(pf_dir "$1")/etc" -p 2>/dev/null | grep >/dev/null -F -- "$2"; }
 # deferred ORG RCPT: ORG's Postfix logged a deferral of RCPT with our 451 4.3.0
-deferred() { grep -F "to=<$2>" "$(pf_log "$1")" | grep -F "status=deferred" | grep -qF "said: 451 4.3.0 FedMail: virus scanner unavailable"; }
-milter_log_has() { grep -F -- "$2" "$(fed_milter_log "$1")" | grep -qF -- "$3"; }
+deferred() { grep -F "to=<$2>" "$(pf_log "$1")" | grep -F "status=deferred" | grep >/dev/null -F "said: 451 4.3.0 FedMail: virus scanner unavailable"; }
+milter_log_has() { grep -F -- "$2" "$(fed_milter_log "$1")" | grep >/dev/null -F -- "$3"; }
 
 # ------------------------------------------------------------------ set up
 echo "== setting up: three private clamds, broker, organizations a, b, c, A's internal MTA ai"

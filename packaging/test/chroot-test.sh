@@ -69,7 +69,7 @@ gids_of() { awk '/^Gid:/ {print $2, $3, $4, $5}' "/proc/$1/status"; }
 caps_of() { awk '/^Cap(Prm|Eff|Bnd):/ {printf "%s%s ", $1, $2}' "/proc/$1/status"; }
 
 echo "-- the installed programs need no Swift toolchain"
-if command -v swift >/dev/null || [ -e /opt/swift ] || find / -xdev -name 'libswiftCore*' 2>/dev/null | grep -q .; then
+if command -v swift >/dev/null || [ -e /opt/swift ] || find / -xdev -name 'libswiftCore*' 2>/dev/null | grep >/dev/null .; then
     fail "this root has no Swift toolchain or runtime"
 else
     pass "this root has no Swift toolchain or runtime"
@@ -230,7 +230,7 @@ check "swaks: alice@example.org -> alice@example.org accepted" \
 # The sealed one is submitted with sendmail(1): the non_smtpd_milters path.
 printf 'From: alice@example.org\nTo: bob@partner.example\nSubject: packaging test sealed\nMessage-ID: <pkg-sealed@example.org>\n\nsealed body 9c2e\n' \
     | sendmail -f alice@example.org bob@partner.example
-delivered() { find "/home/$1/Maildir/new" -type f 2>/dev/null | grep -q .; }
+delivered() { find "/home/$1/Maildir/new" -type f 2>/dev/null | grep >/dev/null .; }
 if wait_for 60 delivered alice; then pass "alice's message was delivered"; else fail "alice's message was delivered"; fi
 if wait_for 60 delivered bob; then pass "bob's message was delivered"; else fail "bob's message was delivered"; fi
 sleep 0.5

@@ -91,7 +91,7 @@ clamd_private_restart() {
 clamd_private_wait() {
     local i
     for i in $(seq 1 120); do
-        if [ -S "$CLAMD_SOCKET" ] && ss -ltnH "sport = :$CLAMD_PORT" 2>/dev/null | grep -q .; then
+        if [ -S "$CLAMD_SOCKET" ] && ss -ltnH "sport = :$CLAMD_PORT" 2>/dev/null | grep >/dev/null .; then
             return 0
         fi
         kill -0 "$CLAMD_PID" 2>/dev/null || break

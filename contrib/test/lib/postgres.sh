@@ -13,7 +13,7 @@ pg_free_port() {
     local port
     for _ in $(seq 1 50); do
         port=$(shuf -i 20000-60000 -n 1)
-        ss -ltnH "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return 0; }
+        ss -ltnH "sport = :$port" 2>/dev/null | grep >/dev/null . || { echo "$port"; return 0; }
     done
     return 1
 }
