@@ -62,7 +62,7 @@ for org in rsa ec; do
     fi
     off=$(grep -abo 'Content-Transfer-Encoding: binary' content.bin | head -n1 | cut -d: -f1)
     size=$(stat -c %s orig.eml)
-    if [ -n "$off" ] && tail -c +$((off + 38)) content.bin | head -c "$size" | cmp -s - orig.eml; then
+    if [ -n "$off" ] && cmp -s -n "$size" -i "$((off + 37)):0" content.bin orig.eml; then
         ok "openssl-verified content holds the exact original ($org)"
     else
         fail "openssl-verified content does not hold the exact original ($org)"
