@@ -125,6 +125,21 @@ public final class Certificate: @unchecked Sendable {
         return EVP_PKEY_is_a(key, "RSA") == 1
     }
 
+    /// Whether `date` lies within the certificate's notBefore…notAfter.
+    public func isValid(at date: Date) -> Bool {
+        var time = time_t(date.timeIntervalSince1970)
+        guard let notBefore = X509_get0_notBefore(pointer), let notAfter = X509_get0_notAfter(pointer) else { return false }
+        // X509_cmp_time: -1 when the field is before `time`, 1 after, 0 on error.
+        return X509_cmp_time(notBefore, &time) == -1 && X509_cmp_time(notAfter, &time) == 1
+    }
+
+    /// Checks the certificate can be a FedMail recipient or signer: an RSA ≥
+    /// 3072 or EC P-256 key and a subjectKeyIdentifier (how recipients are
+    /// named). Used for static partner certificates (the allowlist's `cert=`).
+    public func checkUsableForFedMail(source: String) throws(CryptoError) {
+        try validateForFedMail(source: source)
+    }
+
     /// Checks the certified key is RSA ≥ 3072 or EC P-256 and the certificate
     /// has a subjectKeyIdentifier equal to the key's SHA-1 (so recipients can
     /// be named by key).

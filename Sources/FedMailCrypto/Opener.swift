@@ -14,8 +14,14 @@ public struct Opener: Sendable {
     public var identities: [OrganizationIdentity]
     /// PoP keys (pop mode), matched by key id.
     public var popKeys: [ProofOfPossessionKey]
-    /// The broker CA certificate(s): the only trust anchors.
+    /// The broker CA certificate(s): the trust anchors for signers.
     public var brokerCA: [Certificate]
+    /// Static partner certificates (the allowlist's `cert=`): a signer whose
+    /// certificate is exactly one of these is accepted without a chain to
+    /// the broker CA (still within its validity, for S/MIME signing). The
+    /// report says so (``VerificationReport/signerPinned``); the caller
+    /// checks the pinned certificate belongs to the From domain.
+    public var pinnedSigners: [Certificate] = []
     /// The oldest signingTime accepted, relative to now (default 5 days).
     public var maxMessageAge: TimeInterval
     /// How far in the future a signingTime may be (clock skew).
@@ -119,7 +125,7 @@ public struct Opener: Sendable {
             signerOrganization: signer.certificate.organization ?? signer.certificate.subject,
             signerDomains: signerDomains, signerSubject: signer.certificate.subject,
             signerCertificateSHA256: signer.certificate.sha256Fingerprint, signingTime: signer.signingTime,
-            fromDomains: fromDomains, recipientKind: recipientKind, checks: checks)
+            fromDomains: fromDomains, recipientKind: recipientKind, checks: checks, signerPinned: signer.pinned)
         return OpenedMessage(control: control, report: report, tokenHeaders: tokenHeaders, originalSize: originalSize)
     }
 
@@ -312,6 +318,8 @@ public struct Opener: Sendable {
     struct Signer {
         var certificate: Certificate
         var signingTime: Date
+        /// Accepted as one of ``Opener/pinnedSigners`` rather than by its chain.
+        var pinned: Bool
     }
 
     /// Verifies the signed entity in `decryptedPath` and the signer's chain;
@@ -374,25 +382,42 @@ public struct Opener: Sendable {
         }
         let certificate = Certificate(retaining: signerX509)
 
-        // Chain to the broker CA only (never the system store), S/MIME signing purpose.
+        // Chain to the broker CA only (never the system store), S/MIME signing
+        // purpose; or, for a pinned static partner certificate, that exact
+        // certificate as its own trust anchor (validity and purpose still checked).
+        let fingerprint = certificate.sha256Fingerprint
+        let pinned = !fingerprint.isEmpty && pinnedSigners.contains { $0.sha256Fingerprint == fingerprint }
+        let anchors: OpaquePointer
+        if pinned {
+            guard let pinnedStore = X509_STORE_new() else { throw OpenError(.internalError, "X509_STORE_new") }
+            X509_STORE_add_cert(pinnedStore, signerX509)
+            anchors = pinnedStore
+        } else {
+            anchors = store
+        }
+        defer { if pinned { X509_STORE_free(anchors) } }
         guard let ctx = X509_STORE_CTX_new() else { throw OpenError(.internalError, "X509_STORE_CTX_new") }
         defer { X509_STORE_CTX_free(ctx) }
-        let untrusted = CMS_get1_certs(signed.pointer)
+        let untrusted = pinned ? nil : CMS_get1_certs(signed.pointer)
         defer { if let untrusted { fedmail_sk_X509_pop_free(untrusted) } }
-        guard X509_STORE_CTX_init(ctx, store, signerX509, untrusted) == 1 else { throw OpenError(.internalError, "X509_STORE_CTX_init") }
+        guard X509_STORE_CTX_init(ctx, anchors, signerX509, untrusted) == 1 else { throw OpenError(.internalError, "X509_STORE_CTX_init") }
         X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN)
         X509_STORE_CTX_set_time(ctx, 0, time_t(now.timeIntervalSince1970))
+        if pinned { X509_STORE_CTX_set_flags(ctx, UInt(X509_V_FLAG_PARTIAL_CHAIN)) }
         guard X509_verify_cert(ctx) == 1 else {
             let code = X509_STORE_CTX_get_error(ctx)
             let reason = X509_verify_cert_error_string(Int(code)).map { String(cString: $0) } ?? "error \(code)"
+            if pinned {
+                throw OpenError(.signerNotChained, "signer \(certificate.subject) is a pinned partner certificate but not valid for signing: \(reason)")
+            }
             throw OpenError(.signerNotChained, "signer \(certificate.subject) does not chain to the broker CA: \(reason)")
         }
-        checks.append("signer-chain")
+        checks.append(pinned ? "signer-pinned" : "signer-chain")
 
         guard let signingTime = Self.signingTime(signerInfo) else {
             throw OpenError(.badSignature, "the signature has no signingTime attribute")
         }
-        return (Signer(certificate: certificate, signingTime: signingTime), content)
+        return (Signer(certificate: certificate, signingTime: signingTime, pinned: pinned), content)
     }
 
     /// Splits the base64 SignedData body (from `offset`) of an opaque S/MIME

@@ -20,6 +20,10 @@ public struct VerificationReport: Sendable, Hashable {
     public var recipientKind: String
     /// The checks that passed, in the order they ran.
     public var checks: [String]
+    /// Whether the signer was accepted as a pinned static partner
+    /// certificate (``Opener/pinnedSigners``) instead of by its chain to the
+    /// broker CA; the caller then checks the pin belongs to the From domain.
+    public var signerPinned: Bool = false
 }
 
 /// A successfully opened sealed message.
