@@ -63,7 +63,10 @@ public struct FederationAllowlistEntry: Sendable, Hashable {
     public var mode: FederationMode
     /// `broker=`: a named broker; `nil` means the default broker.
     public var broker: String?
-    /// `cert=`: a static partner certificate file; no broker needed.
+    /// `cert=`: a static partner certificate file (absolute, or resolved
+    /// against the allowlist's directory): mail to the domain is sealed to
+    /// it without a broker or token, and sealed mail from the domain signed
+    /// with exactly this certificate is accepted without a token.
     public var certificatePath: String?
     /// The line it was read from.
     public var line: Int
@@ -151,13 +154,23 @@ public struct FederationAllowlist: Sendable {
                 case "broker":
                     entry.broker = String(value)
                 case "cert":
-                    entry.certificatePath = String(value)
+                    // Relative to the allowlist's directory, as an operator reads it.
+                    if value.hasPrefix("/") {
+                        entry.certificatePath = String(value)
+                    } else {
+                        let slash = path.lastIndex(of: "/")
+                        let directory = slash.map { String(path[..<$0]) } ?? "."
+                        entry.certificatePath = (directory.isEmpty ? "" : directory) + "/" + value
+                    }
                 default:
                     throw fail("unknown option '\(name)': use trust=, mode=, broker= or cert=")
                 }
             }
             if entry.policy == .never, entry.mode != .direct || entry.broker != nil || entry.certificatePath != nil {
                 throw fail("policy 'never' takes no mode=, broker= or cert= option")
+            }
+            if entry.certificatePath != nil, entry.mode != .direct || entry.broker != nil {
+                throw fail("cert= (a static partner certificate, no broker) takes no mode= or broker= option")
             }
             if let first = seen[pattern] {
                 throw fail("'\(pattern)' is already listed on line \(first)")

@@ -65,6 +65,8 @@ struct FederationAllowlistTests {
         ("a.*.example require", 1, "not a valid domain"),
         ("a.example never mode=pop", 1, "takes no mode="),
         ("a.example require mode=pop mode=direct", 1, "given twice"),
+        ("a.example require cert=a.pem mode=pop", 1, "cert= (a static partner certificate, no broker) takes no mode="),
+        ("a.example require cert=a.pem broker=eu", 1, "takes no mode= or broker="),
     ])
     func errors(text: String, line: Int, fragment: String) {
         do {
@@ -75,6 +77,16 @@ struct FederationAllowlistTests {
             #expect(error.description.hasPrefix("/etc/fedmail/allowlist:\(line): "))
             #expect(error.message.contains(fragment), "\(error.message)")
         }
+    }
+
+    @Test("cert= paths are taken as written when absolute, else next to the allowlist")
+    func certificatePaths() throws {
+        let text = "a.example require cert=partners/a.pem\nb.example opportunistic cert=/srv/b.pem\n"
+        let list = try FederationAllowlist(parsing: text, path: "/etc/fedmail/federation-allowlist")
+        #expect(list.entry(for: try domain("a.example"))?.certificatePath == "/etc/fedmail/partners/a.pem")
+        #expect(list.entry(for: try domain("b.example"))?.certificatePath == "/srv/b.pem")
+        let local = try FederationAllowlist(parsing: text, path: "allowlist")
+        #expect(local.entry(for: try domain("a.example"))?.certificatePath == "./partners/a.pem")
     }
 
     @Test("domain names: canonical form and invalid names")
