@@ -19,6 +19,9 @@ public struct DomainLookup: Sendable, Hashable {
     public var keyContainerPEM: String?
     /// Pop mode: the PoP key envelope encrypted to our organization key.
     public var popKeyEnvelope: String?
+    /// The allowlist's static partner certificate (`cert=`, in
+    /// ``keyContainerPEM``) instead of a broker answer: no token.
+    public var isStaticPartner: Bool = false
 }
 
 /// The claims of a verified token that the opening checks use.

@@ -39,9 +39,11 @@ extension FederationHandler {
 
     private func open(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
                       log: MessageLog) throws -> MilterResponse {
-        guard let identity = runtime.identity, !runtime.brokerCA.isEmpty, let brokers = runtime.brokers else {
-            throw OpeningFailure(kind: .internalError, check: "not-configured", message: "OrgKey, OrgCertificate and BrokerCA are needed to open sealed mail")
+        guard let identity = runtime.identity, !runtime.brokerCA.isEmpty || !runtime.partnerCertificates.isEmpty else {
+            throw OpeningFailure(kind: .internalError, check: "not-configured",
+                                 message: "OrgKey, OrgCertificate and BrokerCA (or static partner certificates) are needed to open sealed mail")
         }
+        let brokers = runtime.brokers
         let ourDomains = Set(settings.domains)
         let tokenHeaders = transaction.headers.filter { $0.name.lowercased() == FedMailTokenHeader.fieldName.lowercased() }
             .compactMap { FedMailTokenHeader.parse(value: $0.value) }
@@ -50,7 +52,7 @@ extension FederationHandler {
         var popKeys: [ProofOfPossessionKey] = []
         for header in tokenHeaders where DomainName(header.domain).map(ourDomains.contains) == true {
             guard let (jti, envelope) = FederationBrokers.unverifiedPoP(of: header.token),
-                  let key = try? brokers.openPoPKey(envelope),
+                  let key = try? brokers?.openPoPKey(envelope),
                   let popKey = try? ProofOfPossessionKey(key: key, id: Array(jti.utf8)) else { continue }
             popKeys.append(popKey)
         }
@@ -58,8 +60,9 @@ extension FederationHandler {
         let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
         try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: sealedFile.path)
         let openedFile = try SpoolFile(directory: spoolDirectory, prefix: "opened")
-        let opener = Opener(identities: [identity], popKeys: popKeys, brokerCA: runtime.brokerCA,
+        var opener = Opener(identities: [identity], popKeys: popKeys, brokerCA: runtime.brokerCA,
                             maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)
+        opener.pinnedSigners = Array(runtime.partnerCertificates.values)
         let opened: OpenedMessage
         do {
             opened = try opener.open(sealedPath: sealedFile.path, outputPath: openedFile.path)
@@ -72,17 +75,32 @@ extension FederationHandler {
         }
         let report = opened.report
 
-        // Token checks: at least one token for our domains; each verifies
-        // offline against the pinned broker CA at signing time and is bound
-        // to this message (aud, purpose, scf, jti in the signed control part).
-        let ours = opened.tokenHeaders.filter { DomainName($0.domain).map(ourDomains.contains) == true }
-        guard !ours.isEmpty else {
+        // A static partner (the allowlist's cert=): the signer was accepted
+        // as that exact certificate, so it must be the one pinned for every
+        // From domain; no token is needed. Otherwise, token checks: at
+        // least one token for our domains; each verifies offline against the
+        // pinned broker CA at signing time and is bound to this message
+        // (aud, purpose, scf, jti in the signed control part).
+        let signerSHA256 = Hex.encode(report.signerCertificateSHA256)
+        if report.signerPinned {
+            for domain in report.fromDomains {
+                let pinned = DomainName(domain).flatMap { runtime.partnerCertificate(for: $0) }
+                guard let pinned, Hex.encode(pinned.sha256Fingerprint) == signerSHA256 else {
+                    throw OpeningFailure(kind: .badSeal, check: "signer-not-pinned-for-domain",
+                                         message: "signer \(report.signerSubject) is a static partner certificate, but not the one the allowlist pins for \(domain)")
+                }
+            }
+        }
+        let ours = report.signerPinned ? [] : opened.tokenHeaders.filter { DomainName($0.domain).map(ourDomains.contains) == true }
+        guard report.signerPinned || !ours.isEmpty else {
             throw OpeningFailure(kind: .badSeal, check: "token-missing", message: "no FedMail-Token for one of our domains")
         }
         let binding = SealTokenBinding(ourDomains: ourDomains)
-        let signerSHA256 = Hex.encode(report.signerCertificateSHA256)
         var verified: [VerifiedToken] = []
         for header in ours {
+            guard let brokers else {
+                throw OpeningFailure(kind: .badSeal, check: "token-signature", message: "no BrokerCA configured to verify the token")
+            }
             let token: VerifiedToken
             do {
                 token = try brokers.verify(token: header.token, audience: header.domain, at: report.signingTime,
@@ -131,12 +149,13 @@ extension FederationHandler {
         let jtis = verified.map(\.binding.jti)
         let result = AuthenticationResults(authservID: authservID, results: [
             .init(method: "fedmail", result: "pass", properties: [
-                ("header.from", fromDomain), ("policy.signer", report.signerOrganization), ("policy.token", jtis.joined(separator: ",")),
+                ("header.from", fromDomain), ("policy.signer", report.signerOrganization),
+                report.signerPinned ? ("policy.cert", "static") : ("policy.token", jtis.joined(separator: ",")),
             ]),
         ])
         try actions.addHeader(name: "Authentication-Results", value: result.singleLineFieldValue)
 
-        let jtisText = jtis.joined(separator: ",")
+        let jtisText = report.signerPinned ? "static" : jtis.joined(separator: ",")
         switch scan {
         case .stop(let action, let reject, let tempfail, let reason):
             // Quarantine: hold the opened message, so the operator can inspect it.

@@ -66,8 +66,7 @@ extension FederationHandler {
         for domain in domains {
             guard let entry = runtime.allowlist.entry(for: domain) else { continue }
             if entry.certificatePath != nil {
-                results[domain] = DomainLookup(domain: domain, federation: .unavailable(
-                    reason: "static partner certificates (cert=) are not supported by this version"))
+                results[domain] = staticPartnerLookup(domain)
                 continue
             }
             groups[Group(broker: entry.broker?.lowercased(), mode: entry.mode), default: []].append(domain)
@@ -80,6 +79,23 @@ extension FederationHandler {
             results.merge(brokers.lookup(domains: members, broker: group.broker, mode: group.mode, timeout: settings.brokerTimeout)) { $1 }
         }
         return results
+    }
+
+    /// A domain with a static partner certificate (`cert=`): sealed to that
+    /// certificate while it is valid, with no broker and no token.
+    func staticPartnerLookup(_ domain: DomainName, now: Date = Date()) -> DomainLookup {
+        guard let certificate = runtime.partnerCertificate(for: domain) else {
+            return DomainLookup(domain: domain, federation: .unavailable(reason: "static partner certificate for \(domain) not loaded"))
+        }
+        guard certificate.isValid(at: now) else {
+            return DomainLookup(domain: domain, federation: .unavailable(
+                reason: "the static partner certificate for \(domain) (\(certificate.subject)) is expired or not yet valid"))
+        }
+        guard let pem = try? certificate.pemEncoded() else {
+            return DomainLookup(domain: domain, federation: .unavailable(reason: "static partner certificate for \(domain) cannot be encoded"))
+        }
+        return DomainLookup(domain: domain, federation: .token(recipientKey: "static:" + Hex.encode(certificate.sha256Fingerprint)),
+                            keyContainerPEM: String(decoding: pem, as: UTF8.self), isStaticPartner: true)
     }
 
     func seal(groups: [String: [String]], plaintext: [String], notes: [String], lookups: [DomainName: DomainLookup],
@@ -121,11 +137,25 @@ extension FederationHandler {
         var tokenFields: [String] = []
         var tokenIDs: [String] = []
         var sealedRecipients: [String] = []
+        var staticPartners: [String] = []
         for key in groups.keys.sorted() {
             let addresses = groups[key] ?? []
             sealedRecipients += addresses
             let groupLookups = addresses.compactMap { DomainName(ofAddress: $0) }.compactMap { lookups[$0] }
-            guard let lookup = groupLookups.first, let token = lookup.token, let tokenID = lookup.tokenID else {
+            guard let lookup = groupLookups.first else {
+                throw FederationLoadError("no lookup for recipient organization \(key)")
+            }
+            if lookup.isStaticPartner {
+                // A static partner certificate: no broker, no token.
+                guard let pem = lookup.keyContainerPEM,
+                      let certificate = try Certificate.parse(pem: Array(pem.utf8), source: "static certificate for \(lookup.domain)").first else {
+                    throw FederationLoadError("no static certificate for \(lookup.domain)")
+                }
+                organizations.append(.certificate(certificate))
+                staticPartners.append(lookup.domain.value)
+                continue
+            }
+            guard let token = lookup.token, let tokenID = lookup.tokenID else {
                 throw FederationLoadError("no token for recipient organization \(key)")
             }
             if let envelope = lookup.popKeyEnvelope, key.hasPrefix("pop:") {
@@ -150,7 +180,7 @@ extension FederationHandler {
         let finalFile = try SpoolFile(directory: spoolDirectory, prefix: "final")
         try MessageFiles.insertFields(tokenFields, source: sealedFile.path, destination: finalFile.path)
 
-        let tokensText = tokenIDs.joined(separator: ",")
+        let tokensText = (tokenIDs + staticPartners.map { "static:\($0)" }).joined(separator: ",")
         if let reinjection {
             do {
                 try reinjection.send(messageAt: finalFile.path, sender: transaction.senderMailbox ?? "", recipients: sealedRecipients)

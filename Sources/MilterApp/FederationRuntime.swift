@@ -32,6 +32,8 @@ public final class FederationRuntime: Sendable {
     public let brokerCA: [Certificate]
     /// The broker clients and token verifier; nil when no BrokerCA is configured.
     public let brokers: FederationBrokers?
+    /// The static partner certificates the allowlist names (`cert=`), by path.
+    public let partnerCertificates: [String: Certificate]
     /// Our authserv-id.
     public let authservID: String
     /// Our host name (sealedBy, EHLO).
@@ -61,6 +63,7 @@ public final class FederationRuntime: Sendable {
         } else {
             allowlist = .empty
         }
+        partnerCertificates = try Self.loadPartnerCertificates(allowlist, allowlistPath: settings.allowlistPath ?? "-")
         switch (settings.orgKeyPath, settings.orgCertificatePath) {
         case (let key?, let cert?):
             do { identity = try OrganizationIdentity.load(keyPath: key, certificatePath: cert) } catch {
@@ -82,11 +85,42 @@ public final class FederationRuntime: Sendable {
             brokerCA = []
             brokers = nil
         }
-        if allowlist.entries.contains(where: { $0.policy != .never }), settings.mode.seals {
-            guard identity != nil, brokers != nil else {
-                throw FederationLoadError("the FederationAllowlist federates domains: OrgKey, OrgCertificate and BrokerCA are required")
+        let federated = allowlist.entries.filter { $0.policy != .never }
+        if !federated.isEmpty, settings.mode.seals {
+            guard identity != nil else {
+                throw FederationLoadError("the FederationAllowlist federates domains: OrgKey and OrgCertificate are required")
+            }
+            if let entry = federated.first(where: { $0.certificatePath == nil }), brokers == nil {
+                throw FederationLoadError("the FederationAllowlist federates \(entry.pattern) through a broker (line \(entry.line)): BrokerCA is required")
             }
         }
+    }
+
+    /// Reads each `cert=` file once: one PEM certificate with an RSA ≥ 3072
+    /// or P-256 key and a subjectKeyIdentifier. An unreadable or unusable
+    /// file is an error naming the allowlist line. Validity dates are
+    /// checked when the certificate is used, so one partner's expired
+    /// certificate never stops the daemon.
+    static func loadPartnerCertificates(_ allowlist: FederationAllowlist, allowlistPath: String) throws(FederationLoadError) -> [String: Certificate] {
+        var loaded: [String: Certificate] = [:]
+        for entry in allowlist.entries {
+            guard let path = entry.certificatePath, loaded[path] == nil else { continue }
+            do {
+                let certificate = try Certificate.loadOne(path: path)
+                try certificate.checkUsableForFedMail(source: path)
+                loaded[path] = certificate
+            } catch {
+                let problem = ConfigurationError(code: .badValue, file: allowlistPath, line: entry.line,
+                                                 message: "cert=\(path): \(error.message)")
+                throw FederationLoadError("\(problem)", configurationError: problem)
+            }
+        }
+        return loaded
+    }
+
+    /// The static partner certificate (`cert=`) of the allowlist entry for `domain`.
+    public func partnerCertificate(for domain: DomainName) -> Certificate? {
+        allowlist.entry(for: domain)?.certificatePath.flatMap { partnerCertificates[$0] }
     }
 
     /// The sealer for our organization.

@@ -20,6 +20,10 @@
 #   f  tampered in transit -> rejected (On-BadSeal reject) / held (quarantine)
 #   g  plaintext forging From of a require partner -> 550
 #   h  100 messages to one domain -> 1 token issued by the broker
+#   i  static partner certificates (cert=): D (127.0.0.50) is outside the
+#      broker with a self-signed certificate; A pins it (added by SIGUSR1
+#      reload), D pins A's; sealed both ways without tokens; D signing for
+#      a domain A does not pin it for -> 550
 #
 # KEEP=1 keeps the work directory. ONLY="a b" runs only those scenarios.
 set -uo pipefail
@@ -329,9 +333,85 @@ after=$(fed_broker_metric fedmail_broker_tokens_issued_total)
 [ $((after - before)) = 1 ] && pass "broker issued exactly 1 token for them (fedmail_broker_tokens_issued_total $before -> $after)" || fail "broker issued $((after - before)) tokens for 100 messages to h.example"
 fi
 
+# ------------------------------------------------------------------ i
+if want i; then
+scenario i "static partner certificates (cert=): D outside the broker, both directions, no token"
+tokens_before=$(fed_broker_metric fedmail_broker_tokens_issued_total)
+# D's self-signed certificate also claims b.example, a domain it does not own.
+FED_STATIC_EXTRA_SAN=b.example fed_org_static d 127.0.0.50 p256 d.example || die "org d"
+install -m 644 "$(fed_dir d)/keys/org.crt" "$(fed_dir a)/d.crt"
+install -m 644 "$(fed_dir a)/keys/org.crt" "$(fed_dir d)/a.crt"
+fed_allowlist d <<'L'
+a.example     require       cert=a.crt
+L
+fed_mailbox d dave@d.example; fed_mailbox a static@a.example
+fed_route a d tap; fed_route d a
+if "$FEDMAIL_BIN/fedmail-milter" -n -c "$(fed_dir d)/milter.conf" >"$BASE/check-d.txt" 2>&1; then
+    pass "fedmail-milter -n accepts D's config: no BrokerURL or BrokerCA, a.example pinned with cert=a.crt"
+else fail "fedmail-milter -n refuses D's config: $(cat "$BASE/check-d.txt")"; fi
+fed_start d || die "starting d"
+
+# A learns D on SIGUSR1: first a cert= file that does not exist (refused,
+# the allowlist in force stays), then D's certificate next to the allowlist.
+reloads() { grep -c "configuration reloaded" "$(fed_milter_log a)"; }
+refusals() { grep -c "reload refused" "$(fed_milter_log a)"; }
+cp "$(fed_dir a)/allowlist" "$BASE/allowlist-a"
+lines=$(wc -l <"$BASE/allowlist-a")
+{ cat "$BASE/allowlist-a"; echo "d.example     require       cert=missing.crt"; } | fed_allowlist a
+before=$(refusals); kill -USR1 "$FM_PID_a"
+for _ in $(seq 1 50); do [ "$(refusals)" -gt "$before" ] && break; sleep 0.1; done
+line=$(grep "reload refused" "$(fed_milter_log a)" | tail -n 1)
+grep -qF "allowlist:$((lines + 1)): cert=$(fed_dir a)/missing.crt" <<<"$line" \
+    && pass "a missing cert= file: reload refused naming the allowlist line (${line##*in force: })" || fail "bad cert= reload: ${line:-no refusal logged}"
+{ cat "$BASE/allowlist-a"; echo "d.example     require       cert=d.crt"; } | fed_allowlist a
+before=$(reloads); kill -USR1 "$FM_PID_a"
+for _ in $(seq 1 50); do [ "$(reloads)" -gt "$before" ] && break; sleep 0.1; done
+[ "$(reloads)" -gt "$before" ] && pass "A reloaded its allowlist with 'd.example require cert=d.crt'" || fail "A did not reload"
+
+ar_static() { # ar_static FILE AUTHSERV FROM-DOMAIN
+    grep -a -A3 -i "^Authentication-Results: $2;" "$1" | tr -d '\n\t' | grep >/dev/null -E "fedmail=pass.*header\.from=$3.*policy\.cert=static"
+}
+body="Static partner A to D $MARK"
+out=$(submit dave@d.example "Static $MARK" "$body")
+grep -q "250 2.0.0 Ok" <<<"$out" || fail "A refused the message to D: $(grep -E '^<\*\*' <<<"$out")"
+if wait_delivered d "$body" 1 30; then
+    f=$(delivered d "$body" | head -n 1)
+    ar_static "$f" mx.d.test a.example && pass "A -> D: opened at D with fedmail=pass policy.cert=static" \
+        || fail "A -> D: no 'fedmail=pass ... policy.cert=static' at D: $(grep -a -i -A2 '^Authentication-Results' "$f")"
+else fail "A -> D: not delivered at D: $(tail -n 3 "$(fed_milter_log a)")"; fi
+w=$(ls "$(fed_tap_dir a d)"/msg-*.eml 2>/dev/null | head -n 1)
+if [ -n "$w" ] && grep -qiE "^Content-Type: application/pkcs7-mime;.*smime-type=authEnveloped-data" "$w" \
+    && ! grep -qi "^FedMail-Token:" "$w" && ! grep -qF "$body" "$w"; then
+    pass "A -> D on the wire: sealed, no FedMail-Token, body not visible"
+else fail "A -> D on the wire: not sealed as expected (${w:-nothing recorded})"; fi
+
+body="Static partner D to A $MARK"
+out=$(swaks --server "$(fed_addr d):$(fed_port d)" --local-interface "$(fed_client d)" --from dave@d.example \
+    --to static@a.example --h-From "Dave <dave@d.example>" --h-Subject "Static back $MARK" --body "$body" --timeout 60 2>&1)
+grep -q "250 2.0.0 Ok" <<<"$out" || fail "D refused the message to A: $(grep -E '^<\*\*' <<<"$out")"
+if wait_delivered a "$body" 1 30; then
+    f=$(delivered a "$body" | head -n 1)
+    ar_static "$f" mx.a.test d.example && pass "D -> A: sealed by D without a broker, opened at A with fedmail=pass policy.cert=static" \
+        || fail "D -> A: no 'fedmail=pass ... policy.cert=static' at A: $(grep -a -i -A2 '^Authentication-Results' "$f")"
+else fail "D -> A: not delivered at A: $(tail -n 3 "$(fed_milter_log a)")"; fi
+
+# D's certificate claims b.example, but A pins it for d.example only.
+body="Static partner forging B $MARK"
+swaks --server "$(fed_addr d):$(fed_port d)" --local-interface "$(fed_client d)" --from ceo@d.example \
+    --to static@a.example --h-From "CEO <ceo@b.example>" --h-Subject "Forged $MARK" --body "$body" --timeout 60 >/dev/null 2>&1
+for _ in $(seq 1 100); do grep -q "static@a.example.*said: 5" "$(pf_log d)" && break; sleep 0.2; done
+line=$(grep -m1 "static@a.example.*said: 5" "$(pf_log d)" | sed 's/.*said: //; s/ (in reply to.*//')
+grep -q "550 5.7.1 FedMail: signer-not-pinned-for-domain" <<<"$line" \
+    && pass "D signing as b.example: A answered '$line'" || fail "D signing as b.example: A answered '${line:-nothing}'"
+[ "$(count_delivered a "$body")" = 0 ] && pass "the forged message was not delivered" || fail "the forged message was delivered"
+tokens_after=$(fed_broker_metric fedmail_broker_tokens_issued_total)
+[ "$tokens_before" = "$tokens_after" ] && pass "no broker token issued for D ($tokens_before -> $tokens_after)" \
+    || fail "the broker issued tokens for static partners ($tokens_before -> $tokens_after)"
+fi
+
 echo "t-federation: $passes passed, $failures failed"
 if ((failures)); then
     printf '  failed: %s\n' "${failed[@]}"
-    for o in a b c; do echo "--- milter $o (last lines)"; tail -n 10 "$(fed_milter_log "$o")" 2>/dev/null; done
+    for o in a b c d; do [ -e "$(fed_milter_log "$o")" ] || continue; echo "--- milter $o (last lines)"; tail -n 10 "$(fed_milter_log "$o")"; done
     exit 1
 fi

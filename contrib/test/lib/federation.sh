@@ -22,12 +22,18 @@
 #                                     the same with a real Sendmail as the
 #                                     gateway MTA (lib/sendmail.sh); route it
 #                                     with fed_route before fed_start
+#   fed_org_static NAME ADDR KEYTYPE DOMAIN...
+#                                     an org outside the broker: key,
+#                                     self-signed certificate, Postfix, a
+#                                     milter without broker (partners pin
+#                                     its certificate with cert=)
 #   fed_enroll NAME ADDR KEYTYPE DOMAIN...
 #                                     keys + enrollment + ports only (no MTA)
 #   fed_plain NAME ADDR DOMAIN...     a plain Postfix (no FedMail) for a domain
 #   fed_allowlist NAME < LINES        the org's federation allowlist
 #   fed_milter_conf NAME [LINE...]    (re)write the org's milter config; extra
-#                                     "Name value" lines override defaults
+#                                     "Name value" lines override defaults,
+#                                     "-Name" drops a default
 #   fed_start NAME                    start milter (if any) and Postfix
 #   fed_milter_restart NAME           stop and start the org's milter
 #   fed_route FROM TO [tap]           FROM sends TO's domains directly to TO's
@@ -128,6 +134,44 @@ fed_client() { local a; a=$(fed_addr "$1"); echo "${a%.*}.$(( ${a##*.} + 1 ))"; 
 fed_org() {
     local name=$1 addr=$2 keytype=$3; shift 3
     fed_enroll "$name" "$addr" "$keytype" "$@" || return 1
+    fed_gateway_postfix "$name" "$addr" "$@"
+}
+
+# fed_org_static NAME ADDR KEYTYPE DOMAIN...: an organization outside the
+# broker, reached through static partner certificates (the allowlist's
+# cert=): its key and a self-signed certificate made with openssl as the
+# README shows (FED_STATIC_EXTRA_SAN adds dNSNames, e.g. a domain it does
+# not own), its Postfix and a fedmail-milter without BrokerURL/BrokerCA.
+fed_org_static() {
+    local name=$1 addr=$2 keytype=$3; shift 3
+    local dir; dir=$(fed_dir "$name")
+    mkdir -p "$dir/keys" "$dir/tmp"
+    chmod 700 "$dir/keys"; chmod 755 "$dir"
+    "$FED_CTL" keygen --type "$keytype" --out "$dir/keys/org.key" >>"$dir/enroll.log" 2>&1 || { echo "keygen $name failed"; cat "$dir/enroll.log"; return 1; }
+    local san="" d usage=digitalSignature,keyAgreement
+    [ "$keytype" = rsa3072 ] && usage=digitalSignature,keyEncipherment
+    for d in "$@" ${FED_STATIC_EXTRA_SAN:-}; do san+="${san:+,}DNS:$d"; done
+    openssl req -new -x509 -key "$dir/keys/org.key" -days 30 -subj "/O=$name/CN=$1" \
+        -addext "subjectAltName=$san" -addext "basicConstraints=critical,CA:FALSE" \
+        -addext "keyUsage=critical,$usage" -addext "extendedKeyUsage=emailProtection" \
+        -out "$dir/keys/org.crt" >>"$dir/enroll.log" 2>&1 || { echo "self-signed certificate of $name failed"; cat "$dir/enroll.log"; return 1; }
+    chown -R postfix:postfix "$dir/keys" "$dir/tmp"
+    local port reinject
+    port=$(pf_free_port); reinject=$(pf_free_port)
+    printf -v "FED_PORT_$name" '%s' "$port"
+    printf -v "FED_ADDR_$name" '%s' "$addr"
+    printf -v "FED_REINJECT_$name" '%s' "$reinject"
+    printf -v "FED_DOMAINS_$name" '%s' "$*"
+    FED_ORGS+=("$name")
+    fed_gateway_postfix "$name" "$addr" "$@"
+    fed_milter_conf "$name" -BrokerURL -BrokerCA -TokenCacheDir
+}
+
+# fed_gateway_postfix NAME ADDR DOMAIN...: the org's Postfix with its
+# milter socket and re-injection listener, an empty allowlist and the
+# default milter configuration.
+fed_gateway_postfix() {
+    local name=$1 addr=$2; shift 2
     local dir reinject_var="FED_REINJECT_$name"
     dir=$(fed_dir "$name")
     PF_ADDR=$addr pf_init "$name" "$(fed_port "$name")" "$@"
@@ -236,15 +280,16 @@ Reinject            inet:${!reinject_var}@$(fed_addr "$name")
 BrokerTimeout       5s
 CONF
 )
-    # Overrides: drop the default line of every name given, then append.
+    # Overrides: drop the default line of every name given, then append
+    # ("-Name" only drops it).
     local line key
     for line in "$@"; do
-        key=${line%% *}
+        key=${line%% *}; key=${key#-}
         defaults=$(awk -v k="$key" 'tolower($1) != tolower(k)' <<<"$defaults")
     done
     { echo "# fedmail-milter of organization $name (contrib/test/lib/federation.sh)"
       echo "$defaults"
-      for line in "$@"; do echo "$line"; done; } >"$dir/milter.conf"
+      for line in "$@"; do if [ "${line#-}" = "$line" ]; then echo "$line"; fi; done; } >"$dir/milter.conf"
 }
 
 fed_start() {
