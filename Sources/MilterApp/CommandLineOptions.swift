@@ -99,7 +99,8 @@ public struct CommandLineOptions: Sendable, Hashable {
         -c FILE   Read the configuration from FILE
                   (default /etc/fedmail/fedmail-milter.conf).
         -f        Stay in the foreground and log to standard error as well
-                  as syslog.
+                  as syslog (syslog only when standard error is the systemd
+                  journal, which stores syslog lines too).
         -n        Check the configuration (and the allowlist, keys and
                   certificates it names) and exit: 0 when valid, otherwise
                   the error as FILE:LINE: MESSAGE and a non-zero status.
@@ -127,10 +128,12 @@ public struct CommandLineOptions: Sendable, Hashable {
         fedmail-milter.conf(5).
 
     SIGNALS
-        SIGUSR1   Reload the configuration and the allowlist. Connections in progress keep the
-                  old settings; a configuration with errors is refused, logged,
-                  and the old one stays in force. Socket, UserID, PidFile and
-                  the other start-up settings change only on restart.
+        SIGUSR1   Reload the configuration and the allowlist (and the
+                  cert= files it names). Connections in progress keep the
+                  old settings; a configuration with errors is refused,
+                  logged, and the old one stays in force. Socket, UserID,
+                  PidFile and the other start-up settings change only on
+                  restart.
         SIGTERM   Stop accepting connections, let those in progress finish
                   (up to 30 seconds), remove the pid file and exit.
 

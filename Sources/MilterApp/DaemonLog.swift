@@ -1,4 +1,5 @@
 import FedMailCore
+import Foundation
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -24,6 +25,20 @@ public final class DaemonLogSink: Sendable {
             // openlog keeps the ident pointer: it stays allocated for the process.
             openlog(strdup(FedMailMilterVersion.name), LOG_PID | LOG_NDELAY, Self.facilityCode(facility))
         }
+    }
+
+    /// Whether standard error is connected to the systemd journal (the unit
+    /// runs the daemon with `-f`): `$JOURNAL_STREAM` names the device and
+    /// inode of the journal stream, compared with file descriptor 2's. The
+    /// journal stores syslog lines too, so with `Syslog yes` the daemon then
+    /// writes each line once, to syslog, instead of twice.
+    public static func standardErrorIsJournal(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        guard let value = environment["JOURNAL_STREAM"] else { return false }
+        let parts = value.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var status = stat()
+        guard fstat(2, &status) == 0 else { return false }
+        return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
     }
 
     /// Changes the level (on reload).

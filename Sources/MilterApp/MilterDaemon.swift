@@ -64,8 +64,11 @@ public enum MilterDaemon {
         }
         if let mask = configuration.umask { umask(mode_t(mask)) }
 
+        // Under systemd with Syslog yes, syslog already reaches the journal:
+        // standard error would show every line twice.
+        let journal = configuration.syslog && DaemonLogSink.standardErrorIsJournal()
         let sink = DaemonLogSink(level: configuration.logLevel, syslog: configuration.syslog,
-                                 facility: configuration.syslogFacility, standardError: options.foreground)
+                                 facility: configuration.syslogFacility, standardError: options.foreground && !journal)
         let logger = Logger(label: "fedmail-milter") { _ in DaemonLogHandler(sink: sink) }
         let fail = { (message: String, code: ExitCode) -> ExitCode in
             logger.error("\(message)")

@@ -132,3 +132,17 @@ struct FederationHandlerBasicsTests {
 
     struct TestFailure: Error {}
 }
+
+@Suite("Log destinations")
+struct LogDestinationTests {
+    @Test("standard error counts as the journal only when JOURNAL_STREAM names fd 2's device and inode")
+    func journalStream() {
+        var status = stat()
+        #expect(fstat(2, &status) == 0)
+        let own = "\(status.st_dev):\(status.st_ino)"
+        #expect(DaemonLogSink.standardErrorIsJournal(environment: ["JOURNAL_STREAM": own]))
+        #expect(!DaemonLogSink.standardErrorIsJournal(environment: [:]))
+        #expect(!DaemonLogSink.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "\(status.st_dev):\(status.st_ino + 1)"]))
+        #expect(!DaemonLogSink.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "garbage"]))
+    }
+}

@@ -63,6 +63,11 @@ if systemctl reload fedmail-milter && wait_for 10 sh -c 'journalctl -u fedmail-m
 else
     fail "systemctl reload fedmail-milter"; journalctl -u fedmail-milter --no-pager | tail -n 5 | sed 's/^/    /'
 fi
+# Syslog yes under systemd: each line reaches the journal once (through
+# syslog), not a second time through standard error.
+sleep 1
+same "the journal has each milter line once (syslog, not stderr too)" \
+    "$(journalctl -u fedmail-milter --no-pager -o cat | grep -c "configuration reloaded")" "1"
 systemctl stop fedmail-milter
 same "systemctl stop fedmail-milter: inactive, not failed" "$(systemctl is-active fedmail-milter)" "inactive"
 reply=$(swaks --server 127.0.0.1:25 --from alice@example.org --to alice@example.org --quit-after RCPT 2>&1)
