@@ -368,17 +368,21 @@ before=$(reloads); kill -USR1 "$FM_PID_a"
 for _ in $(seq 1 50); do [ "$(reloads)" -gt "$before" ] && break; sleep 0.1; done
 [ "$(reloads)" -gt "$before" ] && pass "A reloaded its allowlist with 'd.example require cert=d.crt'" || fail "A did not reload"
 
-ar_static() { # ar_static FILE AUTHSERV FROM-DOMAIN
-    grep -a -A3 -i "^Authentication-Results: $2;" "$1" | tr -d '\n\t' | grep >/dev/null -E "fedmail=pass.*header\.from=$3.*policy\.cert=static"
+# opened_static ORG FROM-DOMAIN BODY WHAT: BODY was delivered at ORG, opened
+# with "fedmail=pass header.from=FROM-DOMAIN ... policy.cert=static"
+opened_static() {
+    local f
+    if ! wait_delivered "$1" "$3" 1 30; then fail "$4: not delivered at $1: $(tail -n 3 "$(fed_milter_log "$1")")"; return; fi
+    f=$(delivered "$1" "$3" | head -n 1)
+    if grep -a -A3 -i "^Authentication-Results: mx.$1.test;" "$f" | tr -d '\n\t' \
+        | grep >/dev/null -E "fedmail=pass.*header\.from=$2.*policy\.cert=static"; then
+        pass "$4, opened at $1 with fedmail=pass policy.cert=static"
+    else fail "$4: no 'fedmail=pass ... policy.cert=static' at $1: $(grep -a -i -A2 '^Authentication-Results' "$f")"; fi
 }
 body="Static partner A to D $MARK"
 out=$(submit dave@d.example "Static $MARK" "$body")
 grep -q "250 2.0.0 Ok" <<<"$out" || fail "A refused the message to D: $(grep -E '^<\*\*' <<<"$out")"
-if wait_delivered d "$body" 1 30; then
-    f=$(delivered d "$body" | head -n 1)
-    ar_static "$f" mx.d.test a.example && pass "A -> D: opened at D with fedmail=pass policy.cert=static" \
-        || fail "A -> D: no 'fedmail=pass ... policy.cert=static' at D: $(grep -a -i -A2 '^Authentication-Results' "$f")"
-else fail "A -> D: not delivered at D: $(tail -n 3 "$(fed_milter_log a)")"; fi
+opened_static d a.example "$body" "A -> D"
 w=$(ls "$(fed_tap_dir a d)"/msg-*.eml 2>/dev/null | head -n 1)
 if [ -n "$w" ] && grep -qiE "^Content-Type: application/pkcs7-mime;.*smime-type=authEnveloped-data" "$w" \
     && ! grep -qi "^FedMail-Token:" "$w" && ! grep -qF "$body" "$w"; then
@@ -389,11 +393,7 @@ body="Static partner D to A $MARK"
 out=$(swaks --server "$(fed_addr d):$(fed_port d)" --local-interface "$(fed_client d)" --from dave@d.example \
     --to static@a.example --h-From "Dave <dave@d.example>" --h-Subject "Static back $MARK" --body "$body" --timeout 60 2>&1)
 grep -q "250 2.0.0 Ok" <<<"$out" || fail "D refused the message to A: $(grep -E '^<\*\*' <<<"$out")"
-if wait_delivered a "$body" 1 30; then
-    f=$(delivered a "$body" | head -n 1)
-    ar_static "$f" mx.a.test d.example && pass "D -> A: sealed by D without a broker, opened at A with fedmail=pass policy.cert=static" \
-        || fail "D -> A: no 'fedmail=pass ... policy.cert=static' at A: $(grep -a -i -A2 '^Authentication-Results' "$f")"
-else fail "D -> A: not delivered at A: $(tail -n 3 "$(fed_milter_log a)")"; fi
+opened_static a d.example "$body" "D -> A (sealed by D without a broker)"
 
 # D's certificate claims b.example, but A pins it for d.example only.
 body="Static partner forging B $MARK"

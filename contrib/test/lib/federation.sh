@@ -29,6 +29,7 @@
 #                                     its certificate with cert=)
 #   fed_enroll NAME ADDR KEYTYPE DOMAIN...
 #                                     keys + enrollment + ports only (no MTA)
+#   fed_register NAME ADDR DOMAIN...  ports, address and domains of an org
 #   fed_plain NAME ADDR DOMAIN...     a plain Postfix (no FedMail) for a domain
 #   fed_allowlist NAME < LINES        the org's federation allowlist
 #   fed_milter_conf NAME [LINE...]    (re)write the org's milter config; extra
@@ -156,13 +157,7 @@ fed_org_static() {
         -addext "keyUsage=critical,$usage" -addext "extendedKeyUsage=emailProtection" \
         -out "$dir/keys/org.crt" >>"$dir/enroll.log" 2>&1 || { echo "self-signed certificate of $name failed"; cat "$dir/enroll.log"; return 1; }
     chown -R postfix:postfix "$dir/keys" "$dir/tmp"
-    local port reinject
-    port=$(pf_free_port); reinject=$(pf_free_port)
-    printf -v "FED_PORT_$name" '%s' "$port"
-    printf -v "FED_ADDR_$name" '%s' "$addr"
-    printf -v "FED_REINJECT_$name" '%s' "$reinject"
-    printf -v "FED_DOMAINS_$name" '%s' "$*"
-    FED_ORGS+=("$name")
+    fed_register "$name" "$addr" "$@"
     fed_gateway_postfix "$name" "$addr" "$@"
     fed_milter_conf "$name" -BrokerURL -BrokerCA -TokenCacheDir
 }
@@ -205,7 +200,13 @@ fed_enroll() {
         --wait --timeout 30 --interval 1 --cert "$dir/keys/org.crt" >>"$dir/enroll.log" 2>&1 || { echo "fetching the certificate of $name failed"; cat "$dir/enroll.log"; return 1; }
     # The milter runs as postfix: it owns its key (still mode 0600), cache and temp.
     chown -R postfix:postfix "$dir/keys" "$dir/cache" "$dir/tmp"
+    fed_register "$name" "$addr" "$@"
+}
 
+# fed_register NAME ADDR DOMAIN...: the org's smtpd and re-injection ports
+# (FED_PORT_NAME, FED_REINJECT_NAME), address and domains.
+fed_register() {
+    local name=$1 addr=$2; shift 2
     local port reinject
     port=$(pf_free_port); reinject=$(pf_free_port)
     printf -v "FED_PORT_$name" '%s' "$port"
