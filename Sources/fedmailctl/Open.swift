@@ -10,7 +10,8 @@ extension FedMailCtl {
             discussion: """
             Checks, in order: a recipientInfo for our key (or PoP key id); the \
             AES-GCM tag; the signature; the signer certificate's chain to the broker CA \
-            (--ca only, never the system store); the control part; that every From \
+            (--ca only, never the system store), or, for a static partner, that the signer \
+            is exactly a --pin certificate (within its validity); the control part; that every From \
             domain is one of the signer's certificate domains; that signingTime is \
             within --max-age of now. Only then is the original written to OUT \
             (default standard output) and the exit status 0.
@@ -33,7 +34,10 @@ extension FedMailCtl {
         var cert: [String] = []
 
         @Option(name: .long, help: "The broker CA certificate (trust anchor).")
-        var ca: String
+        var ca: String?
+
+        @Option(name: .long, help: ArgumentHelp("A static partner certificate: a signer that is exactly this certificate is accepted without a chain to --ca (repeatable; the allowlist's cert=).", valueName: "cert"))
+        var pin: [String] = []
 
         @Option(name: .customLong("pop-key"), help: "PoP key (pop mode): 64 hex digits.")
         var popKey: String?
@@ -57,6 +61,7 @@ extension FedMailCtl {
             if key.count != cert.count { throw ValidationError("give one --cert per --key") }
             if (popKey == nil) != (popID == nil) { throw ValidationError("--pop-key and --pop-id go together") }
             if key.isEmpty && popKey == nil { throw ValidationError("give --key/--cert or --pop-key/--pop-id") }
+            if ca == nil && pin.isEmpty { throw ValidationError("give --ca (the broker CA) or --pin (a static partner certificate)") }
         }
 
         func run() throws {
@@ -92,8 +97,10 @@ extension FedMailCtl {
             for (k, c) in zip(key, cert) { identities.append(try OrganizationIdentity.load(keyPath: k, certificatePath: c)) }
             var pops: [ProofOfPossessionKey] = []
             if let popKey, let popID { pops.append(try ProofOfPossessionKey(hexKey: popKey, id: popID)) }
-            return Opener(identities: identities, popKeys: pops, brokerCA: try Certificate.load(path: ca),
-                          maxMessageAge: TimeInterval(maxAge))
+            var opener = Opener(identities: identities, popKeys: pops, brokerCA: try ca.map { try Certificate.load(path: $0) } ?? [],
+                                maxMessageAge: TimeInterval(maxAge))
+            opener.pinnedSigners = try pin.map { try Certificate.loadOne(path: $0) }
+            return opener
         }
 
         static func describe(_ opened: OpenedMessage) -> String {
@@ -106,6 +113,7 @@ extension FedMailCtl {
                 "from domains: \(report.fromDomains.joined(separator: ", "))",
                 "recipient: \(report.recipientKind)",
                 "checks passed: \(report.checks.joined(separator: " "))",
+                "signer accepted as: \(report.signerPinned ? "pinned static partner certificate" : "chained to the broker CA")",
                 "sealed by: \(opened.control.sealedBy ?? "-")",
                 "signed token ids: \(opened.signedTokenIDs.joined(separator: " "))",
             ]

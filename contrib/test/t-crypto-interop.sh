@@ -168,6 +168,12 @@ openssl cms -sign -nodetach -binary -in inner-openssl.eml -signer rogue.crt -ink
 openssl cms -encrypt -aes-256-gcm -keyid -in signed-rogue.eml -out enc-rogue.eml \
     -recip rsa.crt -keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 -keyopt rsa_mgf1_md:sha256
 expect_fail "openssl-made message signed by a key not chained to the CA" signer-not-chained open --key rsa.key --cert rsa.crt --ca ca.crt enc-rogue.eml
+# ... unless that exact certificate is pinned as a static partner (--pin, the allowlist's cert=)
+if "$CTL" open --key rsa.key --cert rsa.crt --pin rogue.crt --verbose enc-rogue.eml > from-pinned.eml 2>pinned-report.txt \
+    && cmp -s from-pinned.eml orig.eml && grep >/dev/null "signer accepted as: pinned static partner certificate" pinned-report.txt; then
+    ok "the same message opens with --pin rogue.crt (no --ca): exact original, report says pinned"
+else fail "--pin rogue.crt: $(cat pinned-report.txt)"; fi
+expect_fail "--pin of another certificate does not help" signer-not-chained open --key rsa.key --cert rsa.crt --ca ca.crt --pin sender.crt enc-rogue.eml
 
 # --- a 50 MB message opens with bounded memory: the ciphertext and the
 # signed content stream through files, never whole in memory. Peak RSS by
