@@ -19,8 +19,8 @@ public struct DomainLookup: Sendable, Hashable {
     public var keyContainerPEM: String?
     /// Pop mode: the PoP key envelope encrypted to our organization key.
     public var popKeyEnvelope: String?
-    /// The allowlist's static partner certificate (`cert=`, in
-    /// ``keyContainerPEM``) instead of a broker answer: no token.
+    /// The allowlist's static partner certificate (`cert=`, held by the
+    /// ``FederationRuntime``) instead of a broker answer: no token, no PEM.
     public var isStaticPartner: Bool = false
 }
 

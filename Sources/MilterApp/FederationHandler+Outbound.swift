@@ -91,11 +91,8 @@ extension FederationHandler {
             return DomainLookup(domain: domain, federation: .unavailable(
                 reason: "the static partner certificate for \(domain) (\(certificate.subject)) is expired or not yet valid"))
         }
-        guard let pem = try? certificate.pemEncoded() else {
-            return DomainLookup(domain: domain, federation: .unavailable(reason: "static partner certificate for \(domain) cannot be encoded"))
-        }
         return DomainLookup(domain: domain, federation: .token(recipientKey: "static:" + Hex.encode(certificate.sha256Fingerprint)),
-                            keyContainerPEM: String(decoding: pem, as: UTF8.self), isStaticPartner: true)
+                            isStaticPartner: true)
     }
 
     func seal(groups: [String: [String]], plaintext: [String], notes: [String], lookups: [DomainName: DomainLookup],
@@ -146,9 +143,8 @@ extension FederationHandler {
                 throw FederationLoadError("no lookup for recipient organization \(key)")
             }
             if lookup.isStaticPartner {
-                // A static partner certificate: no broker, no token.
-                guard let pem = lookup.keyContainerPEM,
-                      let certificate = try Certificate.parse(pem: Array(pem.utf8), source: "static certificate for \(lookup.domain)").first else {
+                // A static partner certificate (loaded with the allowlist): no broker, no token.
+                guard let certificate = runtime.partnerCertificate(for: lookup.domain) else {
                     throw FederationLoadError("no static certificate for \(lookup.domain)")
                 }
                 organizations.append(.certificate(certificate))
