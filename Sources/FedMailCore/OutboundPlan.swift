@@ -1,9 +1,10 @@
 /// What the broker (or a static `cert=`) said about one recipient domain.
 public enum DomainFederation: Sendable, Hashable {
-    /// A valid token and key container: seal to the key identified by
-    /// `recipientKey` (its SHA-256, so recipients of one organization share
-    /// one recipientInfo).
-    case token(recipientKey: String)
+    /// A key to seal to: a valid token and key container from the broker,
+    /// or a static partner certificate (`cert=`, no token). `recipientKey`
+    /// identifies the key, so recipients of one organization share one
+    /// recipientInfo.
+    case sealable(recipientKey: String)
     /// The domain is not enrolled with the broker.
     case notFederated
     /// The broker's federation policy does not let us send to it.
@@ -91,7 +92,7 @@ public struct OutboundPlanner: Sendable {
                 continue
             }
             let lookup = lookups[domain] ?? .unavailable(reason: "no lookup was made")
-            if case .token(let key) = lookup {
+            if case .sealable(let key) = lookup {
                 sealed[key, default: []].append(recipient.address)
                 continue
             }
@@ -108,7 +109,7 @@ public struct OutboundPlanner: Sendable {
 
     static func describe(_ lookup: DomainFederation) -> String {
         switch lookup {
-        case .token: return "a token is available"
+        case .sealable: return "a key to seal to is available"
         case .notFederated: return "the domain is not federated"
         case .denied: return "the partner's policy denies us"
         case .unavailable(let reason): return "no token could be had (\(reason))"

@@ -115,7 +115,7 @@ public final class FederationBrokers: Sendable {
                 }
                 // Pop-mode recipients are grouped by token (one KEK each); direct by recipient key.
                 let groupKey = mode == .pop ? "pop:\(claims.jti)" : claims.rkf
-                results[domain] = DomainLookup(domain: domain, federation: .token(recipientKey: groupKey), token: token,
+                results[domain] = DomainLookup(domain: domain, federation: .sealable(recipientKey: groupKey), token: token,
                                                tokenID: claims.jti, recipientOrganization: claims.rorg,
                                                keyContainerPEM: container, popKeyEnvelope: answer.popKey)
             }

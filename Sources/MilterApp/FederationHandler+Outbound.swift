@@ -91,7 +91,7 @@ extension FederationHandler {
             return DomainLookup(domain: domain, federation: .unavailable(
                 reason: "the static partner certificate for \(domain) (\(certificate.subject)) is expired or not yet valid"))
         }
-        return DomainLookup(domain: domain, federation: .token(recipientKey: "static:" + Hex.encode(certificate.sha256Fingerprint)),
+        return DomainLookup(domain: domain, federation: .sealable(recipientKey: "static:" + Hex.encode(certificate.sha256Fingerprint)),
                             isStaticPartner: true)
     }
 

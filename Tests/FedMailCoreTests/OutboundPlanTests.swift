@@ -37,7 +37,7 @@ struct OutboundPlanTests {
     func grouping() throws {
         let plan = planner.plan(
             recipients: recipients("1@b.example", "2@b.example", "3@b.example", "4@c.example", "5@c.example"),
-            lookups: [try domain("b.example"): .token(recipientKey: "KB"), try domain("c.example"): .token(recipientKey: "KC")])
+            lookups: [try domain("b.example"): .sealable(recipientKey: "KB"), try domain("c.example"): .sealable(recipientKey: "KC")])
         #expect(plan == .seal(sealed: ["KB": ["1@b.example", "2@b.example", "3@b.example"], "KC": ["4@c.example", "5@c.example"]],
                               plaintext: [], notes: []))
     }
@@ -45,7 +45,7 @@ struct OutboundPlanTests {
     @Test("two domains of one organization share its key group")
     func sameOrganization() throws {
         let plan = planner.plan(recipients: recipients("1@b.example", "2@c.example"),
-                                lookups: [try domain("b.example"): .token(recipientKey: "K"), try domain("c.example"): .token(recipientKey: "K")])
+                                lookups: [try domain("b.example"): .sealable(recipientKey: "K"), try domain("c.example"): .sealable(recipientKey: "K")])
         #expect(plan == .seal(sealed: ["K": ["1@b.example", "2@c.example"]], plaintext: [], notes: []))
     }
 
@@ -68,7 +68,7 @@ struct OutboundPlanTests {
         #expect(plain == .deliverPlaintext(notes: ["opp.example: the domain is not federated"]))
         let mixed = planner.plan(recipients: recipients("1@opp.example", "2@b.example", "3@x.org"),
                                  lookups: [try domain("opp.example"): .unavailable(reason: "broker timeout"),
-                                           try domain("b.example"): .token(recipientKey: "KB")])
+                                           try domain("b.example"): .sealable(recipientKey: "KB")])
         #expect(mixed == .seal(sealed: ["KB": ["2@b.example"]], plaintext: ["1@opp.example", "3@x.org"],
                                notes: ["opp.example: no token could be had (broker timeout)"]))
     }
