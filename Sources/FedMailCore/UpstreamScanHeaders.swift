@@ -23,6 +23,16 @@ public struct UpstreamScanHeaders: Sendable, Hashable {
         self.spamStatusField = spamStatusField
     }
 
+    /// The trust rule shared by both headers: a reading only when the field
+    /// is present and the client is an internal host; else why not.
+    static func untrusted(_ name: String, fieldCount: Int, fromInternalHost: Bool) -> UpstreamScanReading? {
+        guard fieldCount > 0 else { return .notScanned("no \(name) field") }
+        guard fromInternalHost else {
+            return .notScanned("\(name) present but the client is not an internal host; not trusted")
+        }
+        return nil
+    }
+
     /// What the upstream virus header says, as the `virusScan` control flag.
     ///
     /// - Parameters:
@@ -36,10 +46,7 @@ public struct UpstreamScanHeaders: Sendable, Hashable {
             return .notScanned("no scanner and no trusted virus status header configured")
         }
         let fields = headers.all(name)
-        guard !fields.isEmpty else { return .notScanned("no \(name) field") }
-        guard fromInternalHost else {
-            return .notScanned("\(name) present but the client is not an internal host; not trusted")
-        }
+        if let untrusted = Self.untrusted(name, fieldCount: fields.count, fromInternalHost: fromInternalHost) { return untrusted }
         let verdicts = fields.map { UpstreamVirusVerdict(statusValue: $0.value) }
         // Any infected verdict wins; several fields must otherwise agree.
         for case .infected(let signature)? in verdicts {
@@ -62,10 +69,7 @@ public struct UpstreamScanHeaders: Sendable, Hashable {
             return .notScanned("no trusted spam status header configured")
         }
         let fields = headers.all(name)
-        guard !fields.isEmpty else { return .notScanned("no \(name) field") }
-        guard fromInternalHost else {
-            return .notScanned("\(name) present but the client is not an internal host; not trusted")
-        }
+        if let untrusted = Self.untrusted(name, fieldCount: fields.count, fromInternalHost: fromInternalHost) { return untrusted }
         let verdicts = fields.map { UpstreamSpamVerdict(fieldName: name, value: $0.value) }
         guard let first = verdicts.first, let verdict = first,
               verdicts.allSatisfy({ $0?.isSpam == verdict.isSpam }) else {
