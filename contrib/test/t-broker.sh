@@ -31,10 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passes=0
-failures=0
-pass() { passes=$((passes + 1)); echo "  ok   $*"; }
-fail() { failures=$((failures + 1)); echo "  FAIL $*"; }
+# pass / fail: the counters and lines of every suite
+. contrib/test/lib/scenarios.sh
 # check DESCRIPTION COMMAND...: the command must succeed
 check() { local what=$1; shift; if "$@" >>"$WORK/commands.log" 2>&1; then pass "$what"; else fail "$what"; fi; }
 # refuse DESCRIPTION COMMAND...: the command must fail

@@ -25,10 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passes=0
-failures=0
-pass() { passes=$((passes + 1)); echo "  ok   $*"; }
-fail() { failures=$((failures + 1)); echo "  FAIL $*"; }
+# pass / fail: the counters and lines of every suite
+. contrib/test/lib/scenarios.sh
 
 # scan EXPECTED_STATUS FILE_OR_- ADDRESS: runs fedmailctl scan, leaves stdout in
 # $WORK/out, stderr in $WORK/err; returns 0 when the exit status matches.

@@ -31,10 +31,8 @@ ROOT=$WORK/root
 CACHE=${FEDMAIL_ROOT_CACHE:-/var/cache/fedmail-test}
 mkdir -p "$CACHE/apt-archives/partial"
 
-passes=0
-failures=0
-pass() { passes=$((passes + 1)); echo "  ok   $*"; }
-fail() { failures=$((failures + 1)); echo "  FAIL $*"; }
+# pass / fail: the counters and lines of every suite
+. contrib/test/lib/scenarios.sh
 same() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 ('$2' != '$3')"; fi; }
 timings=()
 t0=$SECONDS

@@ -1,4 +1,5 @@
-# The scenario harness of the end-to-end suites (source it):
+# The harness of the test suites (source it; the end-to-end suites use
+# scenario and want too):
 #   pass TEXT / fail TEXT    count and print an "ok" / "FAIL" line; failures
 #                            are remembered with their scenario in failed[]
 #   scenario ID TITLE        start scenario ID ("== ID: TITLE")
