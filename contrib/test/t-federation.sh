@@ -29,16 +29,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-BASE=$(mktemp -d /tmp/fedmail-t-federation.XXXXXX)
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
 . contrib/test/lib/messages.sh
-fed_setup "$BASE" || exit 1
-cleanup() {
-    fed_cleanup
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $BASE"; else rm -rf "$BASE"; fi
-}
-trap cleanup EXIT
+fed_suite federation || exit 1
 
 . contrib/test/lib/scenarios.sh
 die() { echo "t-federation: $*"; for o in a b c; do echo "--- milter $o"; tail -n 15 "$(fed_milter_log "$o")" 2>/dev/null; done; exit 1; }

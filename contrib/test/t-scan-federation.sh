@@ -37,21 +37,16 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 [ "$(id -u)" = 0 ] || { echo "t-scan-federation: needs root (private Postfix instances)"; exit 1; }
 [ -x /usr/sbin/clamd ] || { echo "t-scan-federation: clamd missing (contrib/scripts/install-deps.sh installs clamav-daemon)"; exit 1; }
-BASE=$(mktemp -d /tmp/fedmail-t-scan-federation.XXXXXX)
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
 # shellcheck source=lib/clamd.sh
 . contrib/test/lib/clamd.sh
-fed_setup "$BASE" || exit 1
-
 CLAMD_ORGS=()
-cleanup() {
+fed_suite_cleanup() { # before fed_cleanup: each organization's clamd
     local o
     for o in "${CLAMD_ORGS[@]}"; do clamd_use "$o"; clamd_private_stop; done
-    fed_cleanup
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $BASE"; else rm -rf "$BASE"; fi
 }
-trap cleanup EXIT
+fed_suite scan-federation || exit 1
 
 . contrib/test/lib/scenarios.sh
 die() { echo "t-scan-federation: $*"; for o in a b c; do echo "--- milter $o"; tail -n 15 "$(fed_milter_log "$o")" 2>/dev/null; done; exit 1; }

@@ -35,16 +35,10 @@
 # KEEP=1 keeps the work directory. ONLY="s1 s5" runs only those scenarios.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BASE=$(mktemp -d /tmp/fedmail-t-sendmail.XXXXXX)
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
 . contrib/test/lib/messages.sh
-fed_setup "$BASE" || exit 1
-cleanup() {
-    fed_cleanup
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $BASE"; else rm -rf "$BASE"; fi
-}
-trap cleanup EXIT
+fed_suite sendmail || exit 1
 
 . contrib/test/lib/scenarios.sh
 diagnose() {

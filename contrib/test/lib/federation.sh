@@ -12,6 +12,11 @@
 # Organizations route each other's domains with transport_maps, directly or
 # through an SMTP wiretap (smtp-tap.py) that records the bytes on the wire.
 #
+#   fed_suite NAME                    a suite's start: BASE=/tmp/fedmail-t-NAME.*,
+#                                     fed_setup there, and an EXIT trap that
+#                                     runs fed_suite_cleanup (when the suite
+#                                     defines it), fed_cleanup, and removes
+#                                     BASE unless KEEP=1
 #   fed_setup BASE                    set up under BASE (sources the other libs)
 #   fed_broker_start / fed_broker_stop / fed_broker_restart
 #                                     the broker on a fixed loopback port
@@ -52,6 +57,18 @@
 FED_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FED_TAP_PIDS=()
 FED_ORGS=()
+
+fed_suite() {
+    BASE=$(mktemp -d "/tmp/fedmail-t-$1.XXXXXX") || return 1
+    fed_setup "$BASE" || return 1
+    trap fed_suite_exit EXIT
+}
+
+fed_suite_exit() {
+    if declare -F fed_suite_cleanup >/dev/null; then fed_suite_cleanup; fi
+    fed_cleanup
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $BASE"; else rm -rf "$BASE"; fi
+}
 
 fed_setup() {
     FED_BASE=$1
