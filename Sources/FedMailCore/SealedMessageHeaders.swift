@@ -16,7 +16,8 @@ public enum SealedMessageHeaders {
     ///   - original: the header section of the original message.
     ///   - protectSubject: replace the Subject by ``protectedSubject``
     ///     (the original stays inside); otherwise it is copied.
-    ///   - tokens: one `FedMail-Token` field per recipient organization.
+    ///   - tokens: one `FedMail-Token` field per recipient organization,
+    ///     folded (``HeaderFolding``), just before `Content-Type`.
     /// - Returns: the header bytes, line endings as in the original.
     public static func build(original: MessageHeaderSection, protectSubject: Bool, tokens: [FedMailTokenHeader]) -> [UInt8] {
         let eol = original.lineEnding.bytes
@@ -46,8 +47,11 @@ public enum SealedMessageHeaders {
             }
         }
         if !sawMIMEVersion { out += Array("MIME-Version: 1.0".utf8) + eol }
+        // A JWS is longer than a header line may be: folded, with the
+        // message's own line ending.
+        let lineEnding = String(decoding: eol, as: UTF8.self)
         for token in tokens {
-            out += Array("\(FedMailTokenHeader.fieldName): \(token.value)".utf8) + eol
+            out += Array("\(FedMailTokenHeader.fieldName): \(HeaderFolding.fold(token.value, lineEnding: lineEnding))".utf8) + eol
         }
         out += Array("Content-Type: \(contentType)".utf8) + eol
         out += Array("Content-Transfer-Encoding: base64".utf8) + eol

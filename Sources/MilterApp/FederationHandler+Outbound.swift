@@ -131,7 +131,7 @@ extension FederationHandler {
 
         // One recipientInfo per organization key; one token per organization.
         var organizations: [RecipientOrganization] = []
-        var tokenFields: [String] = []
+        var tokenFields: [FedMailTokenHeader] = []
         var tokenIDs: [String] = []
         var sealedRecipients: [String] = []
         var staticPartners: [String] = []
@@ -164,22 +164,19 @@ extension FederationHandler {
                 }
                 organizations.append(.certificate(certificate))
             }
-            let header = FedMailTokenHeader(domain: lookup.domain.value, token: token)
-            tokenFields.append("\(FedMailTokenHeader.fieldName): " + HeaderFolding.fold(header.value))
+            tokenFields.append(FedMailTokenHeader(domain: lookup.domain.value, token: token))
             tokenIDs.append(tokenID)
         }
 
         let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "sealed")
         let control = ControlFlags(sealedBy: runtime.hostname, tokens: tokenIDs, virusScan: virusFlag, spamScan: spamFlag)
         try sealer.seal(originalPath: original.path, outputPath: sealedFile.path, recipients: organizations,
-                        control: control, tokens: [], protectSubject: settings.protectSubject)
-        let finalFile = try SpoolFile(directory: spoolDirectory, prefix: "final")
-        try MessageFiles.insertFields(tokenFields, source: sealedFile.path, destination: finalFile.path)
+                        control: control, tokens: tokenFields, protectSubject: settings.protectSubject)
 
         let tokensText = (tokenIDs + staticPartners.map { "static:\($0)" }).joined(separator: ",")
         if let reinjection {
             do {
-                try reinjection.send(messageAt: finalFile.path, sender: transaction.senderMailbox ?? "", recipients: sealedRecipients)
+                try reinjection.send(messageAt: sealedFile.path, sender: transaction.senderMailbox ?? "", recipients: sealedRecipients)
             } catch {
                 log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
                 return .tempfail(with: try SMTPReply(code: "451", enhancedCode: "4.3.0",
@@ -190,7 +187,7 @@ extension FederationHandler {
             log.info("direction=outbound decision=split sealed=\(sealedRecipients.count) plain=\(plaintext.count) tokens=\(tokensText) reinjected=\(sealedRecipients.joined(separator: ",")) \(scanSummary)")
             return .continue
         }
-        try MessageFiles.replaceMessage(in: transaction, with: finalFile.path, actions: actions)
+        try MessageFiles.replaceMessage(in: transaction, with: sealedFile.path, actions: actions)
         log.info("direction=outbound decision=sealed sealed=\(sealedRecipients.count) plain=0 organizations=\(organizations.count) tokens=\(tokensText) \(scanSummary)")
         return .continue
     }

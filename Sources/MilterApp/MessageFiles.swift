@@ -94,28 +94,6 @@ enum MessageFiles {
         }
     }
 
-    /// Writes the message at `source` to `destination` with `extra` fields
-    /// inserted before its `Content-Type` field (or at the end of the header).
-    static func insertFields(_ extra: [String], source: String, destination: String) throws {
-        let header = try readHeader(path: source)
-        let eol = header.lineEnding.bytes
-        let fd = try openForWriting(destination)
-        defer { Glibc.close(fd) }
-        var head: [UInt8] = []
-        var inserted = false
-        for field in header.fields {
-            if !inserted, field.hasName("Content-Type") {
-                for line in extra { head += Array(line.utf8) + eol }
-                inserted = true
-            }
-            head += field.raw
-        }
-        if !inserted { for line in extra { head += Array(line.utf8) + eol } }
-        head += eol
-        try writeAll(fd, head, destination)
-        try forEachChunk(path: source, from: header.length) { try writeAll(fd, $0, destination) }
-    }
-
     /// `smfi_insheader` index past any header: the field goes to the end.
     ///
     /// Used instead of `smfi_addheader` when a whole header section is

@@ -74,6 +74,23 @@ import Testing
         #expect(text.contains("FedMail-Token: v=1; d=r.example; t=h.p.s\r\nFedMail-Token: v=1; d=q.example; t=h2.p2.s2\r\n"))
     }
 
+    @Test("a long token is folded before Content-Type, with the message's line ending, and parses back")
+    func longTokensAreFolded() throws {
+        let token = "eyJhbGciOiJFUzI1NiJ9." + String(repeating: "QUJDRA", count: 200) + ".c2ln"
+        for (text, eol) in [("From: a@s.example\r\n\r\nbody", "\r\n"), ("From: a@s.example\n\nbody", "\n")] {
+            let bytes = SealedMessageHeaders.build(original: MessageHeaderSection.parse(Array(text.utf8)), protectSubject: false,
+                                                   tokens: [FedMailTokenHeader(domain: "r.example", token: token)])
+            let header = MessageHeaderSection.parse(bytes)
+            #expect(header.fields.map(\.name) == ["From", "MIME-Version", "FedMail-Token", "Content-Type", "Content-Transfer-Encoding"])
+            #expect(eol == "\r\n" || !bytes.contains(13))
+            let field = try #require(header.first("FedMail-Token"))
+            let lines = String(decoding: field.raw, as: UTF8.self).components(separatedBy: eol).dropLast()
+            #expect(lines.count > 10)
+            #expect(lines.allSatisfy { $0.utf8.count <= 78 }, "a FedMail-Token line longer than 78 characters")
+            #expect(FedMailTokenHeader.parse(value: field.value)?.token == token)
+        }
+    }
+
     @Test func lfOriginalGivesLFHeaders() {
         let lf = MessageHeaderSection.parse(Array("From: a@s.example\nSubject: x\n\nbody\n".utf8))
         let bytes = SealedMessageHeaders.build(original: lf, protectSubject: false, tokens: [])

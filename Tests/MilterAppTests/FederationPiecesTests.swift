@@ -71,22 +71,6 @@ struct MessageFilesTests {
         let field = MessageHeaderField(name: "Subject", raw: Array("Subject: Hello\r\n\tworld\r\n".utf8))
         #expect(MessageFiles.milterValue(of: field) == " Hello\n\tworld")
     }
-
-    @Test("token fields go before Content-Type and the body follows unchanged")
-    func insert() throws {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let body = String(repeating: "QUJDRA==\r\n", count: 20_000)
-        try ("From: a@a.example\r\nSubject: [sealed]\r\nContent-Type: application/pkcs7-mime\r\n\r\n" + body)
-            .write(toFile: "\(dir)/in", atomically: true, encoding: .utf8)
-        try MessageFiles.insertFields(["FedMail-Token: v=1; d=b.example; t=x\r\n\ty.z"], source: "\(dir)/in", destination: "\(dir)/out")
-        let out = try String(contentsOfFile: "\(dir)/out", encoding: .utf8)
-        #expect(out == "From: a@a.example\r\nSubject: [sealed]\r\nFedMail-Token: v=1; d=b.example; t=x\r\n\ty.z\r\n"
-                + "Content-Type: application/pkcs7-mime\r\n\r\n" + body)
-        let header = try MessageFiles.readHeader(path: "\(dir)/out")
-        #expect(header.fields.map(\.name) == ["From", "Subject", "FedMail-Token", "Content-Type"])
-        #expect(FedMailTokenHeader.parse(value: header.first("FedMail-Token")!.value)?.token == "xy.z")
-    }
 }
 
 /// TEST DOUBLE (failure injection): a scripted SMTP server on a loopback
