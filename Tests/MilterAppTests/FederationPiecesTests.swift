@@ -46,6 +46,40 @@ struct FederationLoadingTests {
         #expect(runtime.authservID == "mx.example")
     }
 
+    @Test("a cert= file that is missing, not PEM or a weak key is a load error naming the allowlist line", arguments: [
+        ("missing.pem", nil as String?, "cannot read"),
+        ("garbage.pem", "not a certificate\n", "PEM"),
+        ("weak.pem", "rsa:2048", "3072"),
+    ])
+    func badStaticCertificate(name: String, content: String?, fragment: String) throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        if content == "rsa:2048" {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/weak.key", "-out", "\(dir)/\(name)",
+                                 "-subj", "/CN=weak.example", "-days", "1"]
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            openssl.waitUntilExit()
+            #expect(openssl.terminationStatus == 0)
+        } else if let content {
+            try content.write(toFile: "\(dir)/\(name)", atomically: true, encoding: .utf8)
+        }
+        try "# partners\nstatic.example require cert=\(name)\n".write(toFile: "\(dir)/allow", atomically: true, encoding: .utf8)
+        let configuration = try MilterConfiguration(parsing: "Socket local:\(dir)/s\nMode open\nFederationAllowlist \(dir)/allow\n", path: "m")
+        do {
+            _ = try FederationRuntime(configuration: configuration, hostname: "h", connect: false)
+            Issue.record("loaded with cert=\(name)")
+        } catch {
+            let problem = try #require(error.configurationError)
+            #expect(problem.file == "\(dir)/allow")
+            #expect(problem.line == 2)
+            #expect(error.message.contains("cert=\(dir)/\(name)"), "\(error.message)")
+            #expect(error.message.contains(fragment), "\(error.message)")
+        }
+    }
+
     @Test("a reload replaces the allowlist; connections keep the state they started with")
     func reloadAllowlist() throws {
         let dir = temporaryDirectory()
