@@ -102,7 +102,9 @@ expect_fail "wrong pop key id" not-for-us open --pop-key "$POP" --pop-id other -
 
 # tamper: change one base64 character in the middle of the body
 lines=$(wc -l < sealed.eml); mid=$((lines * 2 / 3))
-sed "${mid}s/^\(.\)\(.\)/\1$(sed -n "${mid}p" sealed.eml | cut -c2 | tr 'A-Za-z0-9+/' 'B-Za-z0-9+/A')/" sealed.eml > tampered.eml
+# (the next base64 character; '|' delimits, since '/' is itself base64)
+next=$(sed -n "${mid}p" sealed.eml | cut -c2 | tr 'A-Za-z0-9+/' 'B-Za-z0-9+/A')
+sed "${mid}s|^\(.\).|\1${next}|" sealed.eml > tampered.eml
 check "tampered copy differs" sh -c "! cmp -s tampered.eml sealed.eml"
 expect_fail "one altered ciphertext byte" tag-mismatch open --key rsa.key --cert rsa.crt --ca ca.crt tampered.eml
 expect_fail "signer not chained (other CA pinned)" signer-not-chained open --key rsa.key --cert rsa.crt --ca rogueca.crt sealed.eml
