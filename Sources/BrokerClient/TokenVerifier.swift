@@ -22,6 +22,17 @@ public struct TokenVerifier: Sendable {
         self.brokerCA = brokerCA
     }
 
+    /// Reads the pinned broker CA from a PEM file.
+    public init(brokerCAPath path: String) throws {
+        let pem: String
+        do { pem = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw BrokerClientError(.badLocalFile, "cannot read the broker CA \(path)")
+        }
+        do { self.init(brokerCA: try Certificate(pemEncoded: pem)) } catch {
+            throw BrokerClientError(.badLocalFile, "the broker CA \(path) is not a PEM certificate")
+        }
+    }
+
     /// The expected `iss`: the organization name in the CA's subject.
     public var issuer: String {
         brokerCA.subject.organizationNameValue ?? ""

@@ -7,23 +7,27 @@ public struct AuthenticationResults: Sendable, Hashable {
         public var method: String
         public var result: String
         public var reason: String?
+        /// A comment after the result (`fedmail=fail (token-validity)`).
+        public var comment: String?
         /// Properties such as `header.from=example.org`, in order.
         public var properties: [(String, String)]
 
-        public init(method: String, result: String, reason: String? = nil, properties: [(String, String)] = []) {
+        public init(method: String, result: String, comment: String? = nil, reason: String? = nil,
+                    properties: [(String, String)] = []) {
             self.method = method
             self.result = result
+            self.comment = comment
             self.reason = reason
             self.properties = properties
         }
 
         public static func == (lhs: Result, rhs: Result) -> Bool {
-            lhs.method == rhs.method && lhs.result == rhs.result && lhs.reason == rhs.reason
+            lhs.method == rhs.method && lhs.result == rhs.result && lhs.reason == rhs.reason && lhs.comment == rhs.comment
                 && lhs.properties.map(\.0) == rhs.properties.map(\.0) && lhs.properties.map(\.1) == rhs.properties.map(\.1)
         }
 
         public func hash(into hasher: inout Hasher) {
-            hasher.combine(method); hasher.combine(result); hasher.combine(reason)
+            hasher.combine(method); hasher.combine(result); hasher.combine(reason); hasher.combine(comment)
             for (key, value) in properties { hasher.combine(key); hasher.combine(value) }
         }
     }
@@ -43,6 +47,7 @@ public struct AuthenticationResults: Sendable, Hashable {
         guard !results.isEmpty else { return "\(authservID); none" }
         let statements = results.map { result -> String in
             var text = "\(result.method)=\(result.result)"
+            if let comment = result.comment { text += " (\(Self.commentText(comment)))" }
             if let reason = result.reason { text += " reason=\(Self.quotedIfNeeded(reason))" }
             for (key, value) in result.properties { text += " \(key)=\(Self.quotedIfNeeded(value))" }
             return text
@@ -56,28 +61,78 @@ public struct AuthenticationResults: Sendable, Hashable {
         fieldValue.replacingAll("\n", with: "").replacingAll("\t", with: " ")
     }
 
-    /// The authserv-id a field value claims, with comments and folding
-    /// white space removed; `nil` when none can be read.
+    /// The authserv-id a field value claims (RFC 8601 `authserv-id`, a
+    /// token or a quoted-string, after optional CFWS), unescaped; `nil` when
+    /// the value does not start with one.
     public static func authservID(ofFieldValue value: String) -> String? {
-        var text = ""
+        let scalars = Array(value.unicodeScalars.prefix(4096))
+        var index = 0
+        // CFWS: white space and (nested) comments with quoted-pairs.
         var depth = 0
-        var escaped = false
-        for character in value {
-            if escaped { escaped = false; if depth == 0 { text.append(character) }; continue }
-            if character == "\\" { escaped = true; continue }
-            if character == "(" { depth += 1; continue }
-            if character == ")", depth > 0 { depth -= 1; continue }
-            if depth == 0 { text.append(character) }
+        while index < scalars.count {
+            let c = scalars[index]
+            if depth > 0 {
+                if c == "\\" { index += 2; continue }
+                if c == "(" { depth += 1 } else if c == ")" { depth -= 1 }
+                index += 1
+                continue
+            }
+            if c == "(" { depth = 1; index += 1; continue }
+            if c == " " || c == "\t" || c == "\r" || c == "\n" { index += 1; continue }
+            break
         }
-        let beforeSemicolon = text.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let id = beforeSemicolon.split(whereSeparator: \.isWhitespace).first
-        guard let id, !id.isEmpty else { return nil }
-        return String(id)
+        guard depth == 0, index < scalars.count else { return nil }
+        var id = String.UnicodeScalarView()
+        if scalars[index] == "\"" {
+            index += 1
+            while index < scalars.count, scalars[index] != "\"" {
+                if scalars[index] == "\\" {
+                    index += 1
+                    guard index < scalars.count else { return nil }
+                }
+                id.append(scalars[index])
+                index += 1
+            }
+            guard index < scalars.count else { return nil }  // unterminated
+        } else {
+            while index < scalars.count {
+                let c = scalars[index]
+                if c == " " || c == "\t" || c == "\r" || c == "\n" || c == ";" || c == "(" || c == "\"" { break }
+                id.append(c)
+                index += 1
+            }
+        }
+        let text = String(id)
+        return text.isEmpty ? nil : text
+    }
+
+    /// Whether a field value speaks for one of `authservIDs` (ours and the
+    /// `TrustedAuthservIDs`): its authserv-id is one of them, compared
+    /// case-insensitively, whether written as a token or a quoted-string. A
+    /// value whose authserv-id cannot be read counts as claiming one when it
+    /// mentions one anywhere: only we may speak under our name, so doubt
+    /// removes the field.
+    public static func fieldValue(_ value: String, claimsAnyOf authservIDs: [String]) -> Bool {
+        let ids = authservIDs.map { $0.lowercased() }
+        if let id = authservID(ofFieldValue: value)?.lowercased() { return ids.contains(id) }
+        let lowered = value.lowercased()
+        return ids.contains { lowered.contains($0) }
     }
 
     /// Whether a field value claims `authservID` (case-insensitive).
     public static func fieldValue(_ value: String, claims authservID: String) -> Bool {
-        Self.authservID(ofFieldValue: value)?.lowercased() == authservID.lowercased()
+        fieldValue(value, claimsAnyOf: [authservID])
+    }
+
+    /// Comment text with the characters that would end or nest it escaped.
+    private static func commentText(_ text: String) -> String {
+        var result = ""
+        for character in text {
+            if character == "(" || character == ")" || character == "\\" { result.append("\\") }
+            if character == "\r" || character == "\n" { result.append(" "); continue }
+            result.append(character)
+        }
+        return result
     }
 
     private static func quotedIfNeeded(_ value: String) -> String {

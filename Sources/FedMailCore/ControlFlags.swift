@@ -24,32 +24,53 @@ public struct ControlFlags: Codable, Sendable, Hashable {
         }
     }
 
+    /// One recipient organization the message was sealed for: the key its
+    /// recipientInfo names and the recipient domains it was sealed for.
+    public struct Recipient: Codable, Sendable, Hashable {
+        /// Lower-case hex of the recipientInfo's key identifier (the
+        /// subjectKeyIdentifier, or the KEK id in pop mode).
+        public var keyId: String
+        /// The recipient domains of that organization, canonical form.
+        public var domains: [String]
+
+        public init(keyId: String, domains: [String]) {
+            self.keyId = keyId
+            self.domains = domains
+        }
+    }
+
     /// Format version; 1.
     public var v: Int
     /// The gateway (host name) that sealed the message.
     public var sealedBy: String?
     /// The `jti` of every federation token the message was sealed under.
     public var tokens: [String]
+    /// The recipient organizations the message was sealed for (signed, so
+    /// a recipient cannot re-encrypt the signed entity to somebody else).
+    public var recipients: [Recipient]
     /// The virus scan, if one ran before sealing.
     public var virusScan: ScanResult?
     /// The spam scan, if one ran before sealing.
     public var spamScan: ScanResult?
 
-    public init(sealedBy: String? = nil, tokens: [String] = [], virusScan: ScanResult? = nil, spamScan: ScanResult? = nil) {
+    public init(sealedBy: String? = nil, tokens: [String] = [], recipients: [Recipient] = [],
+                virusScan: ScanResult? = nil, spamScan: ScanResult? = nil) {
         self.v = 1
         self.sealedBy = sealedBy
         self.tokens = tokens
+        self.recipients = recipients
         self.virusScan = virusScan
         self.spamScan = spamScan
     }
 
-    enum CodingKeys: String, CodingKey { case v, sealedBy, tokens, virusScan, spamScan }
+    enum CodingKeys: String, CodingKey { case v, sealedBy, tokens, recipients, virusScan, spamScan }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         v = try c.decode(Int.self, forKey: .v)
         sealedBy = try c.decodeIfPresent(String.self, forKey: .sealedBy)
         tokens = try c.decodeIfPresent([String].self, forKey: .tokens) ?? []
+        recipients = try c.decodeIfPresent([Recipient].self, forKey: .recipients) ?? []
         virusScan = try c.decodeIfPresent(ScanResult.self, forKey: .virusScan)
         spamScan = try c.decodeIfPresent(ScanResult.self, forKey: .spamScan)
     }

@@ -44,7 +44,7 @@ public struct MilterFederationSettings: Sendable, Hashable {
         "Mode", "Domains", "AuthservID", "InternalHosts", "MTA", "OrgKey", "OrgCertificate",
         "BrokerURL", "Broker", "BrokerCA", "FederationAllowlist", "TokenCacheDir", "MixedRecipients",
         "Reinject", "ProtectSubject", "MaxMessageAge", "BrokerTimeout", "On-BrokerUnavailable",
-        "On-BadSeal", "On-NotForUs", "On-SpoofedPartner",
+        "On-BadSeal", "On-NotForUs", "On-SpoofedPartner", "On-ForeignFrom", "TrustedAuthservIDs", "StateDirectory",
     ]
     /// Names that may be given several times.
     public static let repeatableNames: Set<String> = ["Broker"]
@@ -92,6 +92,17 @@ public struct MilterFederationSettings: Sendable, Hashable {
     public var onNotForUs: MilterConfiguration.FailureAction = .reject
     /// `On-SpoofedPartner` (default reject): plaintext mail From a `require` partner.
     public var onSpoofedPartner: MilterConfiguration.FailureAction = .reject
+    /// `On-ForeignFrom` (default reject): outbound mail for a federated
+    /// partner whose From (or Sender) mailboxes are not all in our
+    /// certificate's domains, so we would sign for somebody else.
+    public var onForeignFrom: MilterConfiguration.FailureAction = .reject
+    /// `TrustedAuthservIDs`: other authserv-ids whose Authentication-Results
+    /// fields only our own chain may add (removed from mail arriving from
+    /// outside, like ours).
+    public var trustedAuthservIDs: [String] = []
+    /// `StateDirectory`: where the replay cache is kept (survives restarts);
+    /// `nil` keeps it in memory only.
+    public var stateDirectory: String?
 
     /// The loopback addresses, OpenDKIM's default internal hosts.
     public static let defaultInternalHosts: [IPNetwork] = ["127.0.0.1", "::1"].compactMap { IPNetwork($0) }
@@ -170,6 +181,16 @@ public struct MilterFederationSettings: Sendable, Hashable {
         onBadSeal = try Self.action(file, "On-BadSeal") ?? .reject
         onNotForUs = try Self.action(file, "On-NotForUs") ?? .reject
         onSpoofedPartner = try Self.action(file, "On-SpoofedPartner") ?? .reject
+        onForeignFrom = try Self.action(file, "On-ForeignFrom") ?? .reject
+        if let e = file.entry("TrustedAuthservIDs") {
+            for id in file.list(e) {
+                guard id.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != ";" && $0 != "(" && $0 != ")" && $0 != "\"" }) else {
+                    throw file.error(.badValue, at: e, "'TrustedAuthservIDs': '\(id)' is not an authserv-id")
+                }
+                trustedAuthservIDs.append(id)
+            }
+        }
+        stateDirectory = try file.entry("StateDirectory").map { (e) throws(ConfigurationError) in try MilterConfiguration.absolutePath(e, in: file) }
     }
 
     /// The broker URL for an allowlist `broker=` name (`nil`: the default broker).

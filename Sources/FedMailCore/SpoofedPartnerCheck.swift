@@ -1,13 +1,18 @@
-/// Federation as anti-spoofing (DESIGN.md "Allowlist"): inbound plaintext
-/// mail whose From domain is a `require` partner cannot be genuine, since
+/// Federation as anti-spoofing (DESIGN.md "Allowlist"): mail that was not
+/// opened, whose From names a `require` partner, cannot be genuine, since
 /// that partner only ever sends sealed mail to us.
 public enum SpoofedPartnerCheck {
-    /// The first From domain of `fromDomains` that the allowlist lists as
-    /// `require`, or `nil` when none is.
-    public static func requiredPartner(fromDomains: [String], allowlist: FederationAllowlist) -> DomainName? {
-        for text in fromDomains {
-            guard let domain = DomainName(text), let entry = allowlist.entry(for: domain) else { continue }
-            if entry.policy == .require { return domain }
+    /// The first `require` partner named anywhere in the author fields'
+    /// values (`From`, `Sender`): in an address, a display name, a quoted
+    /// string or a comment, quoted-pairs decoded — a reader may take any of
+    /// them for the author, so being over-inclusive is the safe side.
+    /// `nil` when none is.
+    public static func requiredPartner(inFieldValues values: [String], allowlist: FederationAllowlist) -> DomainName? {
+        for value in values {
+            for text in AddressListParser.domainCandidates(inFieldValue: value) {
+                guard let domain = DomainName(text), let entry = allowlist.entry(for: domain) else { continue }
+                if entry.policy == .require { return domain }
+            }
         }
         return nil
     }

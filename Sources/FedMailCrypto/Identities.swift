@@ -53,6 +53,25 @@ public enum RecipientOrganization: Sendable {
     case certificate(Certificate)
     /// Wrap the content key with AES-256 key wrap under a PoP key (KEKRecipientInfo).
     case proofOfPossession(ProofOfPossessionKey)
+
+    /// Lower-case hex of the key identifier its recipientInfo carries (the
+    /// certificate's subjectKeyIdentifier, or the KEK id): the `keyId` of
+    /// the control part's recipient entry.
+    public var keyIdentifierHex: String {
+        switch self {
+        case .certificate(let certificate): return Hex.encode(certificate.subjectKeyIdentifier ?? certificate.publicKeyIdentifier)
+        case .proofOfPossession(let key): return Hex.encode(key.id)
+        }
+    }
+
+    /// The domains a certificate is for (its dNSNames, else the domain of
+    /// an rfc822Name key container); none for a PoP key.
+    var certifiedDomains: [String] {
+        guard case .certificate(let certificate) = self else { return [] }
+        return certificate.dnsNames + certificate.emailAddresses.compactMap { address in
+            address.lastIndex(of: "@").map { String(address[address.index(after: $0)...]) }
+        }
+    }
 }
 
 /// Hexadecimal helpers.

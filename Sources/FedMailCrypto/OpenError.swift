@@ -1,3 +1,5 @@
+import FedMailCore
+
 /// Why a sealed message could not be opened. Each code names the check that
 /// failed; no plaintext is ever released with one of these.
 public struct OpenError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -29,6 +31,9 @@ public struct OpenError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let internalError = Code("internal")
 
         public var description: String { name }
+
+        /// A check of ``OpeningPolicy`` (named as the policy names it).
+        public static func policy(_ check: OpeningFailure.Check) -> Code { Code(check.name) }
     }
 
     /// The failed check.
@@ -39,6 +44,11 @@ public struct OpenError: Error, Sendable, Hashable, CustomStringConvertible {
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
+    }
+
+    /// A refusal of ``OpeningPolicy``.
+    public init(policy failure: OpeningFailure) {
+        self.init(.policy(failure.check), failure.message)
     }
 
     public var description: String { "\(code.name): \(message)" }

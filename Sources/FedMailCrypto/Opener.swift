@@ -24,8 +24,9 @@ public struct Opener: Sendable {
     public var pinnedSigners: [Certificate] = []
     /// The oldest signingTime accepted, relative to now (default 5 days).
     public var maxMessageAge: TimeInterval
-    /// How far in the future a signingTime may be (clock skew).
-    public var allowedClockSkew: TimeInterval = 3600
+    /// How far in the future a signingTime may be (clock skew), for the
+    /// policy of ``open(sealedPath:outputPath:now:)``.
+    public var allowedClockSkew: TimeInterval = 300
     /// Where private (0600) intermediate files go; `$TMPDIR` or `/tmp` when nil.
     public var temporaryDirectory: String?
 
@@ -39,11 +40,16 @@ public struct Opener: Sendable {
     }
 
     /// Opens the sealed message at `sealedPath`, writing the exact original
-    /// to `outputPath` only when every check passed.
+    /// to `outputPath` only when every check passed: the cryptographic ones
+    /// here (recipient, GCM tag, signature, signer chain or pin), then
+    /// `authorize` with what they verified (the caller's ``OpeningPolicy``
+    /// run; it throws to refuse). Nothing reaches `outputPath` before
+    /// `authorize` returned.
     ///
-    /// - Parameter now: the time to check signingTime and the chain against.
+    /// - Parameter now: the time to check the chain against.
     /// - Throws: ``OpenError`` naming the failed check.
-    public func open(sealedPath: String, outputPath: String, now: Date = Date()) throws(OpenError) -> OpenedMessage {
+    public func open(sealedPath: String, outputPath: String, now: Date = Date(),
+                     authorize: (VerifiedSeal) throws(OpenError) -> Void) throws(OpenError) -> OpenedMessage {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }
         // The original is renamed onto outputPath: never over a device, FIFO
@@ -55,7 +61,7 @@ public struct Opener: Sendable {
         var checks: [String] = []
         let decrypted = try internalError { () throws(CryptoError) in try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-dec") }
         let tokenHeaders: [FedMailTokenHeader]
-        let recipientKind: String
+        let recipient: SealedMessageSummary.Recipient
         do {
             // The envelope without its ciphertext (small) + the ciphertext in a private file.
             let sealed = try Self.parseSealed(path: sealedPath, temporaryDirectory: temporaryDirectory)
@@ -65,7 +71,7 @@ public struct Opener: Sendable {
             tokenHeaders = sealed.header.all(FedMailTokenHeader.fieldName).compactMap { FedMailTokenHeader.parse(value: $0.value) }
 
             // Recipient: find the recipientInfo naming one of our keys.
-            recipientKind = try selectRecipientAndUnwrap(cms)
+            recipient = try selectRecipientAndUnwrap(cms)
             checks.append("recipient")
 
             // GCM: decrypt the ciphertext file (as detached content) into a
@@ -89,7 +95,7 @@ public struct Opener: Sendable {
         let control = try layout.control
         checks.append("control")
 
-        // Extract the original next to the output, then check From and age.
+        // Extract the original next to the output (private until authorized).
         let outputDirectory = (outputPath as NSString).deletingLastPathComponent
         let original = try internalError { () throws(CryptoError) in
             try PrivateTemporaryFile(directory: outputDirectory.isEmpty ? "." : outputDirectory, prefix: "fedmail-open")
@@ -100,21 +106,16 @@ public struct Opener: Sendable {
         do { originalHeader = try Sealer.readHeaderSection(path: original.path) } catch {
             throw OpenError(.malformed, "the sealed original has no header section")
         }
-        let fromDomains = originalHeader.all("From").flatMap { MailAddressDomains.domains(inAddressList: $0.value) }
-        guard !fromDomains.isEmpty else { throw OpenError(.signerDomainMismatch, "the original has no From address") }
-        let signerDomains = signer.certificate.dnsNames
-        for domain in fromDomains where !signerDomains.contains(domain) {
-            throw OpenError(.signerDomainMismatch, "From domain \(domain) is not a domain of the signer \(signer.certificate.organization ?? "?") (\(signerDomains.joined(separator: ", ")))")
-        }
-        checks.append("from-domain")
-
-        if signer.signingTime < now.addingTimeInterval(-maxMessageAge) {
-            throw OpenError(.tooOld, "signed at \(Self.rfc3339(signer.signingTime)), older than the maximum message age of \(Int(maxMessageAge)) s")
-        }
-        if signer.signingTime > now.addingTimeInterval(allowedClockSkew) {
-            throw OpenError(.tooOld, "signed at \(Self.rfc3339(signer.signingTime)), in the future")
-        }
-        checks.append("message-age")
+        let seal = VerifiedSeal(
+            signer: VerifiedSeal.Signer(
+                organization: signer.certificate.organization ?? signer.certificate.subject,
+                domains: signer.certificate.dnsNames, certificateSHA256: Hex.encode(signer.certificate.sha256Fingerprint),
+                pinned: signer.pinned, signingTime: Int64(signer.signingTime.timeIntervalSince1970)),
+            recipientKeyID: Hex.encode(recipient.keyIdentifier), control: control,
+            fromFields: originalHeader.all("From").map(\.value), senderFields: originalHeader.all("Sender").map(\.value),
+            sealID: signer.signatureDigest)
+        try authorize(seal)
+        checks.append("policy")
 
         guard rename(original.path, outputPath) == 0 else {
             throw OpenError(.internalError, "cannot move the original to \(outputPath): \(String(cString: strerror(errno)))")
@@ -122,11 +123,34 @@ public struct Opener: Sendable {
         original.keep()
 
         let report = VerificationReport(
-            signerOrganization: signer.certificate.organization ?? signer.certificate.subject,
-            signerDomains: signerDomains, signerSubject: signer.certificate.subject,
+            signerOrganization: seal.signer.organization,
+            signerDomains: seal.signer.domains, signerSubject: signer.certificate.subject,
             signerCertificateSHA256: signer.certificate.sha256Fingerprint, signingTime: signer.signingTime,
-            fromDomains: fromDomains, recipientKind: recipientKind, checks: checks, signerPinned: signer.pinned)
-        return OpenedMessage(control: control, report: report, tokenHeaders: tokenHeaders, originalSize: originalSize)
+            recipientKind: recipient.kind, recipientKeyID: seal.recipientKeyID, checks: checks,
+            signerPinned: signer.pinned, sealID: seal.sealID)
+        return OpenedMessage(control: control, report: report, tokenHeaders: tokenHeaders, originalSize: originalSize, seal: seal)
+    }
+
+    /// Opens with ``OpeningPolicy`` as the authorization, with no token
+    /// required (tokens are the milter's, which passes its own policy to
+    /// the other form): the control part must name the key we opened with,
+    /// the author domains must be the signer's, each ``pinnedSigners``
+    /// certificate signs exactly for the domains it names, signingTime
+    /// within ``maxMessageAge``.
+    public func open(sealedPath: String, outputPath: String, now: Date = Date()) throws(OpenError) -> OpenedMessage {
+        var domains = Set<DomainName>()
+        for identity in identities { for name in identity.certificate.dnsNames { if let d = DomainName(name) { domains.insert(d) } } }
+        var pins: [DomainName: String] = [:]
+        for certificate in pinnedSigners {
+            for name in certificate.dnsNames { if let d = DomainName(name) { pins[d] = Hex.encode(certificate.sha256Fingerprint) } }
+        }
+        var policy = OpeningPolicy(ourDomains: domains, pins: CertificatePins(fingerprintsByDomain: pins),
+                                   maxMessageAge: Int64(maxMessageAge), tokenRule: .checkedIfPresent)
+        policy.allowedClockSkew = Int64(allowedClockSkew)
+        return try open(sealedPath: sealedPath, outputPath: outputPath, now: now) { seal throws(OpenError) in
+            let facts = OpeningFacts(seal: seal, tokens: [], envelopeSender: nil, now: Int64(now.timeIntervalSince1970))
+            if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
+        }
     }
 
     /// Reads what a sealed message shows without decrypting.
@@ -232,7 +256,7 @@ public struct Opener: Sendable {
     // MARK: - recipients
 
     /// Finds the recipientInfo for one of our keys and unwraps the content key.
-    func selectRecipientAndUnwrap(_ cms: CMSContentInfo) throws(OpenError) -> String {
+    func selectRecipientAndUnwrap(_ cms: CMSContentInfo) throws(OpenError) -> SealedMessageSummary.Recipient {
         guard let infos = CMS_get0_RecipientInfos(cms.pointer) else { throw OpenError(.malformed, "no recipientInfos") }
         var seen: [String] = []
         for i in 0..<fedmail_sk_CMS_RecipientInfo_num(infos) {
@@ -250,7 +274,7 @@ public struct Opener: Sendable {
                     guard CMS_decrypt_set1_pkey_and_peer(cms.pointer, identity.key.pointer, identity.certificate.pointer, nil) == 1 else {
                         throw OpenError(.tagMismatch, "the content key wrapped for us does not unwrap (\(OpenSSLErrorQueue.drain()))")
                     }
-                    return described.kind
+                    return described
                 case "kek":
                     guard let pop = popKeys.first(where: { $0.id == described.keyIdentifier }) else { continue }
                     let ok = pop.key.withUnsafeBufferPointer { key in
@@ -262,7 +286,7 @@ public struct Opener: Sendable {
                     guard ok == 1 else {
                         throw OpenError(.tagMismatch, "the content key wrapped for our PoP key does not unwrap (\(OpenSSLErrorQueue.drain()))")
                     }
-                    return "kek"
+                    return described
                 default:
                     continue
                 }
@@ -320,6 +344,8 @@ public struct Opener: Sendable {
         var signingTime: Date
         /// Accepted as one of ``Opener/pinnedSigners`` rather than by its chain.
         var pinned: Bool
+        /// SHA-256 of the SignerInfo's signature value: identifies the seal.
+        var signatureDigest: [UInt8]
     }
 
     /// Verifies the signed entity in `decryptedPath` and the signer's chain;
@@ -417,7 +443,18 @@ public struct Opener: Sendable {
         guard let signingTime = Self.signingTime(signerInfo) else {
             throw OpenError(.badSignature, "the signature has no signingTime attribute")
         }
-        return (Signer(certificate: certificate, signingTime: signingTime, pinned: pinned), content)
+        guard let signature = CMS_SignerInfo_get0_signature(signerInfo) else {
+            throw OpenError(.badSignature, "the signature has no value")
+        }
+        let signatureBytes = ASN1Bytes.of(signature)
+        var digest = [UInt8](repeating: 0, count: 32)
+        var digestLength: UInt32 = 0
+        guard !signatureBytes.isEmpty,
+              EVP_Digest(signatureBytes, signatureBytes.count, &digest, &digestLength, EVP_sha256(), nil) == 1 else {
+            throw OpenError(.internalError, "cannot digest the signature (\(OpenSSLErrorQueue.drain()))")
+        }
+        return (Signer(certificate: certificate, signingTime: signingTime, pinned: pinned,
+                       signatureDigest: Array(digest.prefix(Int(digestLength)))), content)
     }
 
     /// Splits the base64 SignedData body (from `offset`) of an opaque S/MIME

@@ -23,7 +23,10 @@ public struct Sealer: Sendable {
     ///   - originalPath: the original message, exactly as received.
     ///   - outputPath: where the sealed message is written (replaced).
     ///   - recipients: one entry per recipient organization.
-    ///   - control: the control flags (its `tokens` list the token ids).
+    ///   - control: the control flags (its `tokens` list the token ids). Every
+    ///     recipient organization is named in its `recipients` (signed, so
+    ///     the message is bound to them): one without an entry is added
+    ///     with the domains its certificate names.
     ///   - tokens: `FedMail-Token` header fields to add, one per organization.
     ///   - protectSubject: put `Subject: [sealed]` outside, the real one only inside.
     public func seal(originalPath: String, outputPath: String, recipients: [RecipientOrganization],
@@ -32,6 +35,10 @@ public struct Sealer: Sendable {
         guard !recipients.isEmpty else { throw CryptoError(code: .badInput, message: "no recipient organization") }
         try signer.certificate.validateForFedMail(source: "signer certificate")
         let header = try Self.readHeaderSection(path: originalPath)
+        var control = control
+        for organization in recipients where !control.recipients.contains(where: { $0.keyId == organization.keyIdentifierHex }) {
+            control.recipients.append(.init(keyId: organization.keyIdentifierHex, domains: organization.certifiedDomains))
+        }
 
         // 1. Inner multipart/mixed: the exact original + the control JSON.
         let inner = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-inner")

@@ -14,16 +14,18 @@ public struct VerificationReport: Sendable, Hashable {
     public var signerCertificateSHA256: [UInt8]
     /// The signingTime signed attribute.
     public var signingTime: Date
-    /// The domains of the original From field.
-    public var fromDomains: [String]
     /// How our organization was addressed: `key-trans`, `key-agree` or `kek`.
     public var recipientKind: String
+    /// Lower-case hex of that recipientInfo's key identifier.
+    public var recipientKeyID: String
     /// The checks that passed, in the order they ran.
     public var checks: [String]
     /// Whether the signer was accepted as a pinned static partner
     /// certificate (``Opener/pinnedSigners``) instead of by its chain to the
     /// broker CA; the caller then checks the pin belongs to the From domain.
     public var signerPinned: Bool = false
+    /// SHA-256 of the SignerInfo signature: identifies the seal (replay cache).
+    public var sealID: [UInt8]
 }
 
 /// A successfully opened sealed message.
@@ -39,6 +41,8 @@ public struct OpenedMessage: Sendable {
     public var signedTokenIDs: [String] { control.tokens }
     /// The size of the original message in bytes.
     public var originalSize: Int
+    /// What was verified, as the opening policy saw it.
+    public var seal: VerifiedSeal
 }
 
 /// What can be read from a sealed message without decrypting it.

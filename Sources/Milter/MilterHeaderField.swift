@@ -33,3 +33,10 @@ public struct MilterHeaderField: Sendable, Hashable {
         return numbered.reversed()
     }
 }
+
+extension MilterHeaderField {
+    /// Whether the field's name is `name`, compared case-insensitively (as MTAs do).
+    public func hasName(_ name: String) -> Bool {
+        self.name.lowercased() == name.lowercased()
+    }
+}

@@ -78,13 +78,22 @@ public struct CommandLineOptions: Sendable, Hashable {
         federation token come from the trust broker, signed with our
         organization key. Policy per domain: require (no token -> 451 4.7.0,
         never plaintext), opportunistic (plaintext with a header saying why),
-        never. Mixed recipients: MixedRecipients split|defer|reject.
+        never. Mixed recipients: MixedRecipients split|defer|reject. We
+        sign for the authors, so every From and Sender mailbox must be in
+        our certificate's domains (else On-ForeignFrom, default 550 5.7.1).
 
         Inbound sealed mail for our Domains is opened at end of message and
         passed on only after the GCM tag, the signature, the signer's chain
-        to BrokerCA, the token and the From domain verify; the exact original
-        is restored with Authentication-Results under AuthservID. Plaintext
-        forging the From of a require partner is refused.
+        to BrokerCA, the tokens (signature, audience, purpose, sender, sender
+        domains, signing time inside their validity), the signed list of
+        recipient organizations (it must name us), every From and Sender
+        mailbox (parsed strictly, in the signer's domains) and the message
+        age verify; the exact original is restored, delivered once per
+        recipient (a replay cache in StateDirectory drops recipients it
+        reached before), with Authentication-Results at the top under
+        AuthservID. Such fields claiming our id (or a TrustedAuthservIDs one)
+        are removed from every message reaching a local recipient. Mail not
+        opened whose From names a require partner is refused.
 
         With ClamdSocket set, the original is scanned before sealing and after
         opening; the result travels as a signed control flag that a partner
@@ -116,14 +125,15 @@ public struct CommandLineOptions: Sendable, Hashable {
         Syslog, SyslogFacility, LogLevel (error|warning|notice|info|debug),
         TemporaryDirectory, BodySpoolThreshold (bytes, or 512k, 1m).
         Federation: Mode (seal|open|both), Domains, AuthservID,
-        InternalHosts, MTA, OrgKey, OrgCertificate, BrokerURL, Broker,
-        BrokerCA, BrokerTimeout, FederationAllowlist, TokenCacheDir,
-        MixedRecipients, Reinject, ProtectSubject, MaxMessageAge.
+        TrustedAuthservIDs, InternalHosts, MTA, OrgKey, OrgCertificate,
+        BrokerURL, Broker, BrokerCA, BrokerTimeout, FederationAllowlist,
+        TokenCacheDir, StateDirectory (replay cache), MixedRecipients,
+        Reinject, ProtectSubject, MaxMessageAge.
         Scanning: ClamdSocket, ClamdTimeout, UpstreamVirusHeader,
         UpstreamSpamHeader, InboundVirusHeader, InboundSpamHeader.
         Failure actions (accept|reject|tempfail|quarantine): On-InternalError,
         On-BrokerUnavailable, On-BadSeal, On-NotForUs, On-SpoofedPartner,
-        On-Infected, On-ScanError.
+        On-ForeignFrom, On-Infected, On-ScanError.
         Every key is explained in fedmail-milter.conf.example and
         fedmail-milter.conf(5).
 

@@ -24,17 +24,6 @@ public struct DomainLookup: Sendable, Hashable {
     public var isStaticPartner: Bool = false
 }
 
-/// The claims of a verified token that the opening checks use.
-public struct VerifiedToken: Sendable, Hashable {
-    public var binding: SealTokenBinding.Claims
-    /// The sender organization id (`sub`).
-    public var senderOrganization: String
-    /// The sender organization's domains (`sdom`).
-    public var senderDomains: [String]
-    /// Pop mode: the PoP key encrypted to our key.
-    public var pop: String?
-}
-
 /// The brokers this gateway talks to (the default `BrokerURL` and named
 /// `Broker`s) and the offline token verifier pinned to `BrokerCA`, usable
 /// from libmilter's threads: every call blocks at most its timeout.
@@ -124,16 +113,11 @@ public final class FederationBrokers: Sendable {
     }
 
     /// Verifies a token's signature and chain against the pinned broker CA,
-    /// its issuer, purpose and audience, at time `at` (the signing time).
-    public func verify(token: String, audience: String, at time: Date, timeout: Int) throws -> VerifiedToken {
-        let verifier = self.verifier
-        let claims = try BlockingWait.run(timeout: timeout) {
-            try await verifier.verify(token, audience: audience, now: time)
-        }
-        return VerifiedToken(
-            binding: SealTokenBinding.Claims(aud: claims.aud, purpose: claims.purpose, nbf: claims.nbf, exp: claims.exp,
-                                             scf: claims.scf, jti: claims.jti),
-            senderOrganization: claims.sub, senderDomains: claims.sdom, pop: claims.pop)
+    /// its issuer, purpose and audience, at time `at` (the signing time; the
+    /// ``OpeningPolicy`` then holds signingTime against the token's window
+    /// and the message age against our own clock).
+    public func verify(token: String, audience: String, at time: Date, timeout: Int) throws -> VerifiedTokenClaims {
+        try verifier.verifyBlocking(token, audience: audience, at: time, timeout: .seconds(timeout))
     }
 
     /// The 256-bit PoP key in `envelope`, decrypted with our organization key.
@@ -155,33 +139,7 @@ public final class FederationBrokers: Sendable {
     /// Closes the HTTP clients (at exit).
     public func shutdown() {
         for client in clients.values {
-            _ = try? BlockingWait.run(timeout: 5) { try await client.shutdown() }
+            _ = try? BlockingTask.run(timeout: .seconds(5), what: "broker client shutdown") { try await client.shutdown() }
         }
     }
-}
-
-/// Runs async work from a thread outside Swift concurrency (libmilter's),
-/// waiting at most `timeout` seconds.
-enum BlockingWait {
-    static func run<T: Sendable>(timeout: Int, _ operation: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = ResultHolder<T>()
-        let semaphore = DispatchSemaphore(value: 0)
-        let task = Task {
-            do { box.set(.success(try await operation())) } catch { box.set(.failure(error)) }
-            semaphore.signal()
-        }
-        guard semaphore.wait(timeout: .now() + .seconds(timeout)) == .success else {
-            task.cancel()
-            throw BrokerClientError(.unavailable, "did not finish within \(timeout)s")
-        }
-        guard let result = box.get() else { throw BrokerClientError(.unavailable, "ended without a result") }
-        return try result.get()
-    }
-}
-
-private final class ResultHolder<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Result<T, any Error>?
-    func set(_ result: Result<T, any Error>) { lock.lock(); value = result; lock.unlock() }
-    func get() -> Result<T, any Error>? { lock.lock(); defer { lock.unlock() }; return value }
 }

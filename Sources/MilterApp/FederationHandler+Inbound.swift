@@ -3,10 +3,10 @@ import FedMailCrypto
 import Foundation
 import Milter
 
-/// Inbound: open sealed mail for our domains with every check of DESIGN.md
-/// (the crypto ones in the Opener, the token ones here), restore the exact
-/// original, add Authentication-Results; refuse plaintext that claims a
-/// `require` partner.
+/// Inbound: open sealed mail for our domains — the cryptographic checks in
+/// the Opener, the whole decision in ``OpeningPolicy`` — restore the exact
+/// original, deliver it once per recipient (replay cache), add
+/// Authentication-Results; refuse plaintext that claims a `require` partner.
 extension FederationHandler {
     /// A check that failed while opening, with the action it calls for.
     struct OpeningFailure: Error {
@@ -28,14 +28,28 @@ extension FederationHandler {
             case .internalError: action = runtime.configuration.onInternalError
             }
             log.warning("direction=inbound decision=\(action.rawValue) (\(failure.check): \(failure.message))")
-            if failure.kind == .internalError {
-                return respond(settings: action, reject: ("550", "5.3.0"), text: "FedMail: internal error opening the message",
-                               reason: "FedMail: \(failure.check)", actions: actions, log: log, tempfailCode: ("451", "4.3.0"))
+            let reject: (String, String) = failure.kind == .internalError ? ("550", "5.3.0") : ("550", "5.7.1")
+            let tempfail: (String, String) = failure.kind == .internalError ? ("451", "4.3.0") : ("451", "4.7.1")
+            let text = failure.kind == .internalError ? "FedMail: internal error opening the message" : "FedMail: \(failure.check)"
+            if action == .reject || action == .tempfail {
+                return respond(settings: action, reject: reject, text: text, reason: "FedMail: \(failure.check)",
+                               actions: actions, log: log, tempfailCode: tempfail)
             }
-            return respond(settings: action, reject: ("550", "5.7.1"), text: "FedMail: \(failure.check)",
-                           reason: "FedMail: \(failure.check)", actions: actions, log: log, tempfailCode: ("451", "4.7.1"))
+            // Accepted or quarantined as it is, and it says it failed. Accepted
+            // means delivered unopened, so the `require` rule applies as to any
+            // plaintext; quarantine holds it for the operator either way.
+            if action == .accept,
+               let refusal = try spoofedPartnerRefusal(transaction: transaction, actions: actions, log: log) { return refusal }
+            try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
+            try addVerdict(.init(method: "fedmail", result: "fail", comment: failure.check), actions: actions)
+            return respond(settings: action, reject: reject, text: text, reason: "FedMail: \(failure.check)",
+                           actions: actions, log: log, tempfailCode: tempfail)
         }
     }
+
+    /// The most FedMail-Token fields for our domains examined (duplicates
+    /// ignored): twice our domain count; more is refused unexamined.
+    var maxTokenFields: Int { max(2, 2 * settings.domains.count) }
 
     private func open(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
                       log: MessageLog) throws -> MilterResponse {
@@ -45,12 +59,24 @@ extension FederationHandler {
         }
         let brokers = runtime.brokers
         let ourDomains = Set(settings.domains)
-        let tokenHeaders = transaction.headers.filter { $0.name.lowercased() == FedMailTokenHeader.fieldName.lowercased() }
-            .compactMap { FedMailTokenHeader.parse(value: $0.value) }
+
+        // The tokens for our domains, bounded before anything is verified.
+        var seenTokens = Set<String>()
+        var ourTokens: [FedMailTokenHeader] = []
+        for field in transaction.headers where field.hasName(FedMailTokenHeader.fieldName) {
+            guard let header = FedMailTokenHeader.parse(value: field.value),
+                  DomainName(header.domain).map(ourDomains.contains) == true,
+                  seenTokens.insert(header.token).inserted else { continue }
+            ourTokens.append(header)
+            guard ourTokens.count <= maxTokenFields else {
+                throw OpeningFailure(kind: .badSeal, check: "token-too-many",
+                                     message: "more than \(maxTokenFields) FedMail-Token fields for our domains")
+            }
+        }
 
         // Pop mode: the PoP key travels in the token, encrypted to our key.
         var popKeys: [ProofOfPossessionKey] = []
-        for header in tokenHeaders where DomainName(header.domain).map(ourDomains.contains) == true {
+        for header in ourTokens {
             guard let (jti, envelope) = FederationBrokers.unverifiedPoP(of: header.token),
                   let key = try? brokers?.openPoPKey(envelope),
                   let popKey = try? ProofOfPossessionKey(key: key, id: Array(jti.utf8)) else { continue }
@@ -63,9 +89,39 @@ extension FederationHandler {
         var opener = Opener(identities: [identity], popKeys: popKeys, brokerCA: runtime.brokerCA,
                             maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)
         opener.pinnedSigners = Array(runtime.partnerCertificates.values)
+        let policy = OpeningPolicy(ourDomains: ourDomains, pins: runtime.certificatePins,
+                                   maxMessageAge: Int64(settings.maxMessageAge), tokenRule: .required)
+        let envelopeSender = transaction.senderMailbox
+        let timeout = settings.brokerTimeout
+        var passed: OpeningPass?
         let opened: OpenedMessage
         do {
-            opened = try opener.open(sealedPath: sealedFile.path, outputPath: openedFile.path)
+            opened = try opener.open(sealedPath: sealedFile.path, outputPath: openedFile.path) { seal throws(OpenError) in
+                // Each token's signature against the pinned broker CA; the
+                // policy then binds them to this message.
+                var tokens: [OpeningFacts.Token] = []
+                if !seal.signer.pinned {
+                    let signingTime = Date(timeIntervalSince1970: TimeInterval(seal.signer.signingTime))
+                    for header in ourTokens {
+                        guard let brokers else {
+                            tokens.append(.unverifiable(domain: header.domain, reason: "no BrokerCA configured"))
+                            continue
+                        }
+                        do {
+                            tokens.append(.verified(try brokers.verify(token: header.token, audience: header.domain,
+                                                                       at: signingTime, timeout: timeout)))
+                        } catch {
+                            tokens.append(.unverifiable(domain: header.domain, reason: "\(error)"))
+                        }
+                    }
+                }
+                let facts = OpeningFacts(seal: seal, tokens: tokens, envelopeSender: envelopeSender,
+                                         now: Int64(Date().timeIntervalSince1970))
+                switch policy.evaluate(facts) {
+                case .pass(let pass): passed = pass
+                case .fail(let failure): throw OpenError(policy: failure)
+                }
+            }
         } catch {
             switch error.code {
             case .notForUs: throw OpeningFailure(kind: .notForUs, check: error.code.name, message: error.message)
@@ -73,136 +129,137 @@ extension FederationHandler {
             default: throw OpeningFailure(kind: .badSeal, check: error.code.name, message: error.message)
             }
         }
+        guard let passed else { throw OpeningFailure(kind: .internalError, check: "policy", message: "no verdict") }
         let report = opened.report
+        let authorDomain = passed.authorDomains.first?.value ?? "-"
+        let tokensText = passed.signerPinned ? "static" : passed.tokenIDs.joined(separator: ",")
 
-        // A static partner (the allowlist's cert=): the signer was accepted
-        // as that exact certificate, so it must be the one pinned for every
-        // From domain; no token is needed. Otherwise, token checks: at
-        // least one token for our domains; each verifies offline against the
-        // pinned broker CA at signing time and is bound to this message
-        // (aud, purpose, scf, jti in the signed control part).
-        let signerSHA256 = Hex.encode(report.signerCertificateSHA256)
-        if report.signerPinned {
-            for domain in report.fromDomains {
-                let pinned = DomainName(domain).flatMap { runtime.partnerCertificate(for: $0) }
-                guard let pinned, Hex.encode(pinned.sha256Fingerprint) == signerSHA256 else {
-                    throw OpeningFailure(kind: .badSeal, check: "signer-not-pinned-for-domain",
-                                         message: "signer \(report.signerSubject) is a static partner certificate, but not the one the allowlist pins for \(domain)")
-                }
-            }
-        }
-        let ours = report.signerPinned ? [] : opened.tokenHeaders.filter { DomainName($0.domain).map(ourDomains.contains) == true }
-        guard report.signerPinned || !ours.isEmpty else {
-            throw OpeningFailure(kind: .badSeal, check: "token-missing", message: "no FedMail-Token for one of our domains")
-        }
-        let binding = SealTokenBinding(ourDomains: ourDomains)
-        var verified: [VerifiedToken] = []
-        for header in ours {
-            guard let brokers else {
-                throw OpeningFailure(kind: .badSeal, check: "token-signature", message: "no BrokerCA configured to verify the token")
-            }
-            let token: VerifiedToken
-            do {
-                token = try brokers.verify(token: header.token, audience: header.domain, at: report.signingTime,
-                                           timeout: settings.brokerTimeout)
-            } catch {
-                throw OpeningFailure(kind: .badSeal, check: "token-signature", message: "\(error)")
-            }
-            do {
-                try binding.check(token.binding, signingTime: Int64(report.signingTime.timeIntervalSince1970),
-                                  signerCertificateSHA256: signerSHA256, signedTokenIDs: opened.signedTokenIDs)
-            } catch {
-                throw OpeningFailure(kind: .badSeal, check: error.check, message: error.message)
-            }
-            verified.append(token)
-        }
-        // The envelope sender's domain, when there is one, must be the signer's too.
-        if let sender = transaction.senderMailbox, !sender.isEmpty, let domain = DomainName(ofAddress: sender),
-           !report.signerDomains.contains(where: { DomainName($0) == domain }) {
-            throw OpeningFailure(kind: .badSeal, check: "envelope-sender-domain",
-                                 message: "envelope sender domain \(domain) is not a domain of the signer")
+        // Exactly once: recipients this seal was delivered to before are
+        // dropped; with none left the transaction is accepted and discarded.
+        let recipients = transaction.recipients.map(\.address)
+        let claim = replayCache.claim(sealID: report.sealID, recipients: recipients, queueID: log.queueID)
+        var committed = false
+        defer { if !committed { replayCache.release(sealID: report.sealID, recipients: claim.fresh) } }
+        if claim.fresh.isEmpty {
+            let first = claim.duplicates.first?.firstQueueID ?? "?"
+            log.warning("direction=inbound decision=discard (duplicate of \(first): sealed by \(report.signerOrganization), already delivered to every recipient) tokens=\(tokensText)")
+            return .discard
         }
 
         // Control flags, honored only as far as the allowlist's trust= says
         // (they count only because they are inside the signed part); else
         // the opened message is scanned here. Nothing is released before this.
-        let fromDomain = report.fromDomains.first ?? "-"
-        let trust = DomainName(fromDomain).flatMap { runtime.allowlist.entry(for: $0)?.trust } ?? []
-        let scan = scanInbound(openedPath: openedFile.path, control: opened.control, partner: fromDomain, trust: trust)
+        let trust = passed.authorDomains.first.flatMap { runtime.allowlist.entry(for: $0)?.trust } ?? []
+        let scan = scanInbound(openedPath: openedFile.path, control: opened.control, partner: authorDomain, trust: trust)
         if case .stop(let action, let reject, let tempfail, let reason) = scan, action != .quarantine {
-            log.warning("direction=inbound decision=\(action.rawValue) signer=\(report.signerOrganization) from=\(fromDomain) (\(reason))")
+            log.warning("direction=inbound decision=\(action.rawValue) signer=\(report.signerOrganization) from=\(authorDomain) (\(reason))")
             return respond(action, reject: reject, tempfail: tempfail, reason: reason, actions: actions, log: log)
         }
 
-        // Restore the exact original; drop Authentication-Results forged under
-        // our name and every copy of the fields we add for the local chain.
-        // The outer Received fields stay on top: the sending gateway's MTA
-        // added its own after its milter sealed, so that hop of the trace
-        // exists only outside the seal.
-        let authservID = runtime.authservID
-        let ourFields = scanning.inbound.fieldNames
-        try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions,
-                                        keeping: ["received"]) { field in
-            (field.hasName("Authentication-Results") && AuthenticationResults.fieldValue(field.value, claims: authservID))
-                || ourFields.contains { field.hasName($0) }
+        for duplicate in claim.duplicates {
+            try actions.deleteRecipient(duplicate.recipient)
+            log.info("recipient \(duplicate.recipient) dropped: this seal was delivered to it before (\(duplicate.firstQueueID))")
         }
-        let jtis = verified.map(\.binding.jti)
-        let result = AuthenticationResults(authservID: authservID, results: [
-            .init(method: "fedmail", result: "pass", properties: [
-                ("header.from", fromDomain), ("policy.signer", report.signerOrganization),
-                report.signerPinned ? ("policy.cert", "static") : ("policy.token", jtis.joined(separator: ",")),
-            ]),
-        ])
-        try actions.addHeader(name: "Authentication-Results", value: result.singleLineFieldValue)
 
-        let jtisText = report.signerPinned ? "static" : jtis.joined(separator: ",")
+        // Restore the exact original; drop verdict fields forged under our
+        // name and every copy of the fields we add for the local chain. The
+        // outer Received fields stay: the sending gateway's MTA added its own
+        // after its milter sealed, so that hop exists only outside the seal.
+        try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions,
+                                        keeping: ["received"]) { field in self.isForgedVerdict(name: field.name, value: field.value) }
+        try addVerdict(.init(method: "fedmail", result: "pass", properties: [
+            ("header.from", authorDomain), ("policy.signer", report.signerOrganization),
+            passed.signerPinned ? ("policy.cert", "static") : ("policy.token", passed.tokenIDs.joined(separator: ",")),
+        ]), actions: actions)
+
+        let response: MilterResponse
         switch scan {
         case .stop(let action, let reject, let tempfail, let reason):
             // Quarantine: hold the opened message, so the operator can inspect it.
-            log.warning("direction=inbound decision=\(action.rawValue) signer=\(report.signerOrganization) from=\(fromDomain) tokens=\(jtisText) (\(reason))")
-            return respond(action, reject: reject, tempfail: tempfail, reason: reason, actions: actions, log: log)
+            log.warning("direction=inbound decision=\(action.rawValue) signer=\(report.signerOrganization) from=\(authorDomain) tokens=\(tokensText) (\(reason))")
+            response = respond(action, reject: reject, tempfail: tempfail, reason: reason, actions: actions, log: log)
         case .deliver(let fields, let summary):
             for field in fields { try actions.addHeader(name: field.name, value: field.value) }
             log.info("""
-                direction=inbound decision=opened signer=\(report.signerOrganization) from=\(fromDomain) \
-                tokens=\(jtisText) recipient=\(report.recipientKind) \(summary)
+                direction=inbound decision=opened signer=\(report.signerOrganization) from=\(authorDomain) \
+                tokens=\(tokensText) recipient=\(report.recipientKind) \(summary)
                 """)
+            response = .continue
         }
+        if response.status == .continue {
+            do { try replayCache.commit(sealID: report.sealID, recipients: claim.fresh) } catch {
+                log.error("replay cache: \(error)")
+            }
+            committed = true
+        }
+        return response
+    }
+
+    /// Plaintext inbound mail (and anything that was not opened): refused
+    /// when a `require` partner appears in its From field; verdict fields
+    /// forged under our name or a trusted one removed.
+    func checkPlaintextInbound(transaction: MilterTransaction, actions: MilterMessageActions, log: MessageLog) throws -> MilterResponse {
+        if let refusal = try spoofedPartnerRefusal(transaction: transaction, actions: actions, log: log) { return refusal }
+        try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
+        log.info("direction=inbound decision=untouched (plaintext)")
         return .continue
     }
 
-    /// Plaintext inbound mail: refused when its From domain is a `require`
-    /// partner (anti-spoofing); Authentication-Results forged under our
-    /// authserv-id and every copy of our inbound scan fields
-    /// (`InboundVirusHeader`, `InboundSpamHeader`) are removed.
-    func checkPlaintextInbound(transaction: MilterTransaction, actions: MilterMessageActions, log: MessageLog) throws -> MilterResponse {
-        let fromDomains = transaction.headers.filter { $0.name.lowercased() == "from" }
-            .flatMap { MailAddressDomains.domains(inAddressList: $0.value) }
-        if let partner = SpoofedPartnerCheck.requiredPartner(fromDomains: fromDomains, allowlist: runtime.allowlist) {
-            let action = settings.onSpoofedPartner
-            log.warning("direction=inbound decision=\(action.rawValue) (plaintext From \(partner), a require partner)")
-            return respond(settings: action, reject: ("550", "5.7.1"), text: "FedMail: \(partner) requires sealed mail",
-                           reason: "FedMail: plaintext from require partner \(partner)", actions: actions, log: log,
-                           tempfailCode: ("451", "4.7.1"))
+    /// The `require` rule as anti-spoofing (DESIGN.md "Allowlist"): a
+    /// message that was not opened, whose From field names a `require`
+    /// partner anywhere — address, display name or comment, since a reader
+    /// may take any of them for the author — gets `On-SpoofedPartner`.
+    /// `nil` when no such partner appears (or the action is accept).
+    func spoofedPartnerRefusal(transaction: MilterTransaction, actions: MilterMessageActions,
+                               log: MessageLog) throws -> MilterResponse? {
+        let fromValues = transaction.headers.filter { $0.hasName("From") || $0.hasName("Sender") }.map(\.value)
+        guard let partner = SpoofedPartnerCheck.requiredPartner(inFieldValues: fromValues, allowlist: runtime.allowlist) else {
+            return nil
         }
-        let authservID = runtime.authservID
-        var occurrence = 0
-        var forged: [Int] = []
-        for field in transaction.headers where field.name.lowercased() == "authentication-results" {
-            occurrence += 1
-            if AuthenticationResults.fieldValue(field.value, claims: authservID) { forged.append(occurrence) }
+        let action = settings.onSpoofedPartner
+        log.warning("direction=inbound decision=\(action.rawValue) (not sealed, From names \(partner), a require partner)")
+        if action == .accept { return nil }
+        if action == .quarantine {
+            try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
+            try addVerdict(.init(method: "fedmail", result: "fail", comment: "spoofed-partner"), actions: actions)
         }
-        for index in forged.reversed() { try actions.deleteHeader(name: "Authentication-Results", occurrence: index) }
-        // Only we add the local-chain scan fields: copies from outside are forged.
-        var removedFields = 0
-        for name in scanning.inbound.fieldNames {
-            let count = transaction.headers.filter { $0.name.lowercased() == name.lowercased() }.count
-            for index in stride(from: count, through: 1, by: -1) { try actions.deleteHeader(name: name, occurrence: index) }
-            removedFields += count
+        return respond(settings: action, reject: ("550", "5.7.1"), text: "FedMail: \(partner) requires sealed mail",
+                       reason: "FedMail: plaintext from require partner \(partner)", actions: actions, log: log,
+                       tempfailCode: ("451", "4.7.1"))
+    }
+
+    /// Whether a header field is a verdict only we may add: an
+    /// Authentication-Results field under our authserv-id or a
+    /// `TrustedAuthservIDs` one, or one of our local-chain scan fields.
+    func isForgedVerdict(name: String, value: String) -> Bool {
+        let lower = name.lowercased()
+        if lower == "authentication-results" {
+            return AuthenticationResults.fieldValue(value, claimsAnyOf: [runtime.authservID] + settings.trustedAuthservIDs)
         }
-        let removed = (forged.isEmpty ? "" : " removed=\(forged.count) forged Authentication-Results")
-            + (removedFields == 0 ? "" : " removed=\(removedFields) forged \(scanning.inbound.fieldNames.joined(separator: "/"))")
-        log.info("direction=inbound decision=untouched (plaintext)\(removed)")
-        return .continue
+        return scanning.inbound.fieldNames.contains { $0.lowercased() == lower }
+    }
+
+    /// Removes every verdict field only we may add (``isForgedVerdict``)
+    /// from a message that reaches a local recipient without being replaced.
+    func removeForgedVerdicts(transaction: MilterTransaction, actions: MilterMessageActions, log: MessageLog) throws {
+        var occurrences: [String: Int] = [:]
+        var forged: [(name: String, occurrence: Int)] = []
+        for field in transaction.headers {
+            let key = field.name.lowercased()
+            let occurrence = (occurrences[key] ?? 0) + 1
+            occurrences[key] = occurrence
+            if isForgedVerdict(name: field.name, value: field.value) { forged.append((field.name, occurrence)) }
+        }
+        // Last occurrence first, so the earlier indexes stay right.
+        for field in forged.reversed() { try actions.deleteHeader(name: field.name, occurrence: field.occurrence) }
+        if !forged.isEmpty {
+            log.info("removed \(forged.count) verdict field(s) not added by us: \(Set(forged.map(\.name)).sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// Adds our Authentication-Results at the top of the header section.
+    func addVerdict(_ result: AuthenticationResults.Result, actions: MilterMessageActions) throws {
+        let field = AuthenticationResults(authservID: runtime.authservID, results: [result])
+        try actions.insertHeader(at: 0, name: "Authentication-Results", value: field.singleLineFieldValue)
     }
 }

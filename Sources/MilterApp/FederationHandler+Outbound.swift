@@ -10,6 +10,10 @@ extension FederationHandler {
     func sealOutbound(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
                       fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
         let recipients = transaction.recipients.map { PlannedRecipient(address: $0.address) }
+        // Local recipients keep the original: no verdict under our name may reach them.
+        if recipients.contains(where: { $0.domain.map(settings.directionPolicy.isLocal) ?? false }) {
+            try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
+        }
         let planner = OutboundPlanner(allowlist: runtime.allowlist)
         let domains = planner.domainsToLookUp(recipients).filter { !settings.directionPolicy.isLocal($0) }
         guard !domains.isEmpty else {
@@ -49,6 +53,19 @@ extension FederationHandler {
                 log.warning("direction=outbound decision=\(action.rawValue) (On-BrokerUnavailable: \(reason))")
                 return respond(settings: action, reject: ("550", "5.7.0"), text: "FedMail: \(reason)", reason: reason,
                                actions: actions, log: log)
+            }
+            // We sign for the authors: they must be ours.
+            if case .foreign(let reason) = ForeignAuthorCheck.check(
+                fromFields: transaction.headers.filter { $0.hasName("From") }.map(\.value),
+                senderFields: transaction.headers.filter { $0.hasName("Sender") }.map(\.value),
+                envelopeSender: transaction.senderMailbox, ourDomains: runtime.signingDomains) {
+                let action = settings.onForeignFrom
+                log.warning("direction=outbound decision=\(action.rawValue) (On-ForeignFrom: \(reason))")
+                if action != .accept {
+                    return respond(settings: action, reject: ("550", "5.7.1"),
+                                   text: "FedMail: foreign-from: \(reason); a sealed message may only come from our domains",
+                                   reason: "FedMail: foreign-from: \(reason)", actions: actions, log: log)
+                }
             }
             let plaintext = plaintextOutside + localRecipients
             return try seal(groups: sealedGroups, plaintext: plaintext, notes: notes, lookups: lookups,
@@ -131,6 +148,7 @@ extension FederationHandler {
 
         // One recipientInfo per organization key; one token per organization.
         var organizations: [RecipientOrganization] = []
+        var controlRecipients: [ControlFlags.Recipient] = []
         var tokenFields: [FedMailTokenHeader] = []
         var tokenIDs: [String] = []
         var sealedRecipients: [String] = []
@@ -141,6 +159,13 @@ extension FederationHandler {
             let groupLookups = addresses.compactMap { DomainName(ofAddress: $0) }.compactMap { lookups[$0] }
             guard let lookup = groupLookups.first else {
                 throw FederationLoadError("no lookup for recipient organization \(key)")
+            }
+            var groupDomains: [String] = []
+            for domain in groupLookups.map(\.domain.value) where !groupDomains.contains(domain) { groupDomains.append(domain) }
+            defer {
+                if let organization = organizations.last {
+                    controlRecipients.append(.init(keyId: organization.keyIdentifierHex, domains: groupDomains))
+                }
             }
             if lookup.isStaticPartner {
                 // A static partner certificate (loaded with the allowlist): no broker, no token.
@@ -169,7 +194,8 @@ extension FederationHandler {
         }
 
         let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "sealed")
-        let control = ControlFlags(sealedBy: runtime.hostname, tokens: tokenIDs, virusScan: virusFlag, spamScan: spamFlag)
+        let control = ControlFlags(sealedBy: runtime.hostname, tokens: tokenIDs, recipients: controlRecipients,
+                                   virusScan: virusFlag, spamScan: spamFlag)
         try sealer.seal(originalPath: original.path, outputPath: sealedFile.path, recipients: organizations,
                         control: control, tokens: tokenFields, protectSubject: settings.protectSubject)
 

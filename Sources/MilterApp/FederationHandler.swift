@@ -32,14 +32,18 @@ public final class FederationHandler: MilterHandler {
     let runtime: FederationRuntime
     let spoolDirectory: String
     let logger: Logger
+    /// Which seals were delivered to which recipients (shared by every
+    /// connection, kept across reloads).
+    let replayCache: ReplayCache
     private var classGate = RecipientClassGate()
 
     var settings: MilterFederationSettings { runtime.settings }
 
     /// Creates the handler for one connection.
-    public init(runtime: FederationRuntime, spoolDirectory: String, logger: Logger) {
+    public init(runtime: FederationRuntime, spoolDirectory: String, replayCache: ReplayCache, logger: Logger) {
         self.runtime = runtime
         self.spoolDirectory = spoolDirectory
+        self.replayCache = replayCache
         self.logger = logger
     }
 
@@ -128,6 +132,7 @@ public final class FederationHandler: MilterHandler {
         switch direction {
         case .outbound where settings.mode.seals:
             if sealed {
+                if forUs { try removeForgedVerdicts(transaction: transaction, actions: actions, log: log) }
                 log.info("direction=outbound decision=untouched (already sealed)")
                 return .continue
             }
@@ -136,6 +141,9 @@ public final class FederationHandler: MilterHandler {
         case .inbound where settings.mode.opens:
             return try checkPlaintextInbound(transaction: transaction, actions: actions, log: log)
         default:
+            // Whatever the direction, a verdict under our name reaching a
+            // local recipient is ours or it goes.
+            if forUs { try removeForgedVerdicts(transaction: transaction, actions: actions, log: log) }
             log.info("direction=\(direction == .other ? "other" : "\(direction)") decision=untouched")
             return .continue
         }

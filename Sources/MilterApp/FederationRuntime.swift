@@ -123,6 +123,16 @@ public final class FederationRuntime: Sendable {
         allowlist.entry(for: domain)?.certificatePath.flatMap { partnerCertificates[$0] }
     }
 
+    /// The allowlist's pins (`cert=`) with the loaded certificates' fingerprints.
+    public var certificatePins: CertificatePins {
+        CertificatePins(allowlist: allowlist, fingerprintsByPath: partnerCertificates.mapValues { Hex.encode($0.sha256Fingerprint) })
+    }
+
+    /// Our certificate's domains: the From domains we may sign for.
+    public var signingDomains: [DomainName] {
+        identity?.certificate.dnsNames.compactMap { DomainName($0) } ?? []
+    }
+
     /// The sealer for our organization.
     func sealer(temporaryDirectory: String) -> Sealer? {
         identity.map { Sealer(signer: $0, temporaryDirectory: temporaryDirectory) }

@@ -96,12 +96,30 @@ public enum MilterDaemon {
             return fail("\(error)", .config)
         }
         let spoolPath = spool.path
+        let replayCache: ReplayCache
+        if let directory = configuration.federation.stateDirectory {
+            do {
+                try Self.prepareStateDirectory(directory, owner: identity)
+                replayCache = try ReplayCache(directory: directory, maxAge: Double(configuration.federation.maxMessageAge))
+                if let identity { _ = chown(directory + "/replay-cache", identity.uid, identity.gid) }
+            } catch {
+                spool.remove()
+                return fail("StateDirectory \(directory): \(error)", .cannotCreate)
+            }
+        } else {
+            replayCache = ReplayCache(maxAge: Double(configuration.federation.maxMessageAge))
+            if configuration.federation.mode.opens {
+                logger.notice("no StateDirectory: the replay cache is kept in memory only and forgotten at restart")
+            }
+        }
         let server = MilterServer.Configuration(
             name: FedMailMilterVersion.name,
             requirements: FederationHandler.requirements,
             spoolDirectory: spool.path,
             spoolThreshold: configuration.bodySpoolThreshold,
-            makeHandler: { FederationHandler(runtime: federation.current, spoolDirectory: spoolPath, logger: logger) },
+            makeHandler: {
+                FederationHandler(runtime: federation.current, spoolDirectory: spoolPath, replayCache: replayCache, logger: logger)
+            },
             log: { logger.warning("\($0)") })
         do {
             try MilterServer.register(server)
@@ -202,6 +220,26 @@ public enum MilterDaemon {
     }
 
     /// Re-reads the configuration; a bad one is refused and the old one kept.
+    /// Creates `StateDirectory` (0700) when missing and hands it to the
+    /// `UserID` user, so the daemon can keep writing there after it drops
+    /// its privileges.
+    static func prepareStateDirectory(_ path: String, owner: UserIdentity?) throws {
+        var info = stat()
+        if lstat(path, &info) != 0 {
+            guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+                throw FederationLoadError("cannot create: \(String(cString: strerror(errno)))")
+            }
+            guard lstat(path, &info) == 0 else { throw FederationLoadError("cannot stat: \(String(cString: strerror(errno)))") }
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw FederationLoadError("not a directory") }
+        guard info.st_mode & 0o002 == 0 else { throw FederationLoadError("is writable by anyone; make it 0700 or 0750") }
+        if let owner, info.st_uid != owner.uid {
+            guard chown(path, owner.uid, owner.gid) == 0 else {
+                throw FederationLoadError("cannot hand it to \(owner.user): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
     static func reload(path: String, store: ConfigurationStore, federation: FederationRuntimeStore, hostname: String,
                        sink: DaemonLogSink, logger: Logger) {
         let old = store.current

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrokerClient
 import FedMailCore
 import FedMailCrypto
 import Foundation
@@ -22,8 +23,21 @@ extension FedMailCtl {
             CODE is one of not-for-us, tag-mismatch, bad-signature, signer-not-chained, \
             signer-domain-mismatch, too-old, malformed, not-aead, refused-algorithm, internal.
 
-            Token checks are the caller's: with --verbose the FedMail-Token headers and \
-            the signed token ids are printed on standard error with the report.
+            The decision after the cryptographic checks is the milter's own (the \
+            opening policy): the signed control part must name our key and one of our \
+            certificate's domains (recipient-binding); every From and Sender mailbox, \
+            parsed strictly (RFC 5322), must be a domain of the signer \
+            (signer-domain-mismatch, from-unparseable); a --pin certificate signs only \
+            for the domains it names and a domain it names only with it \
+            (signer-not-pinned-for-domain); signingTime within --max-age (too-old). \
+            With --check-tokens (needs --ca), the message's FedMail-Token fields for our \
+            domains are verified against --ca and held against the message as the milter \
+            does: at least one (token-missing), signature (token-signature), audience, \
+            purpose, scf and sub naming the signer (token-signer), signingTime inside \
+            [iat, exp] (token-validity), jti in the control part (token-binding), every \
+            author domain in sdom (token-sender-domain). Without it, tokens are not checked; \
+            with --verbose the FedMail-Token headers and the signed token ids are printed \
+            on standard error with the report.
             """
         )
 
@@ -48,6 +62,9 @@ extension FedMailCtl {
         @Option(name: .customLong("max-age"), help: "Maximum message age in seconds (default 432000, 5 days).")
         var maxAge: Int = 5 * 86400
 
+        @Flag(name: .customLong("check-tokens"), help: "Verify the FedMail-Token fields for our domains against --ca and bind them to the message, as the milter does.")
+        var checkTokens = false
+
         @Flag(name: .long, help: "Print the verification report on standard error.")
         var verbose = false
 
@@ -62,6 +79,7 @@ extension FedMailCtl {
             if (popKey == nil) != (popID == nil) { throw ValidationError("--pop-key and --pop-id go together") }
             if key.isEmpty && popKey == nil { throw ValidationError("give --key/--cert or --pop-key/--pop-id") }
             if ca == nil && pin.isEmpty { throw ValidationError("give --ca (the broker CA) or --pin (a static partner certificate)") }
+            if checkTokens && ca == nil { throw ValidationError("--check-tokens needs --ca (the broker CA the tokens chain to)") }
         }
 
         func run() throws {
@@ -82,13 +100,42 @@ extension FedMailCtl {
                     target = try CommandIO.makeTemporaryPath(prefix: "fedmailctl-open")
                     temps.paths.append(target)
                 }
-                let opened = try opener.open(sealedPath: inputPath, outputPath: target)
+                let opened = try checkTokens
+                    ? try openCheckingTokens(opener, sealedPath: inputPath, outputPath: target)
+                    : try opener.open(sealedPath: inputPath, outputPath: target)
                 if verbose { FileHandle.standardError.write(Data(Self.describe(opened).utf8)) }
                 if toStdout { try CommandIO.copyToStandardOutput(target) }
                 else if !direct, let output { try CommandIO.copy(target, into: output) }
             } catch let error as OpenError {
                 CommandIO.printError(error.description)
                 throw ExitCode(error.code == .internalError ? 75 : 1)
+            }
+        }
+
+        /// Opens with the milter's policy, tokens required and verified against --ca.
+        func openCheckingTokens(_ opener: Opener, sealedPath: String, outputPath: String) throws -> OpenedMessage {
+            guard let ca else { throw ValidationError("--check-tokens needs --ca") }
+            let verifier = try TokenVerifier(brokerCAPath: ca)
+            var ours = Set<DomainName>()
+            for identity in opener.identities { for name in identity.certificate.dnsNames { if let d = DomainName(name) { ours.insert(d) } } }
+            let tokenHeaders = try Opener.inspect(sealedPath: sealedPath).tokenHeaders
+                .filter { DomainName($0.domain).map(ours.contains) == true }
+            var pins: [DomainName: String] = [:]
+            for certificate in opener.pinnedSigners {
+                for name in certificate.dnsNames { if let d = DomainName(name) { pins[d] = Hex.encode(certificate.sha256Fingerprint) } }
+            }
+            let policy = OpeningPolicy(ourDomains: ours, pins: CertificatePins(fingerprintsByDomain: pins),
+                                       maxMessageAge: Int64(maxAge), tokenRule: .required)
+            let now = Date()
+            return try opener.open(sealedPath: sealedPath, outputPath: outputPath, now: now) { seal throws(OpenError) in
+                let signingTime = Date(timeIntervalSince1970: TimeInterval(seal.signer.signingTime))
+                let tokens: [OpeningFacts.Token] = tokenHeaders.map { header in
+                    do { return .verified(try verifier.verifyBlocking(header.token, audience: header.domain, at: signingTime)) } catch {
+                        return .unverifiable(domain: header.domain, reason: "\(error)")
+                    }
+                }
+                let facts = OpeningFacts(seal: seal, tokens: tokens, envelopeSender: nil, now: Int64(now.timeIntervalSince1970))
+                if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
             }
         }
 
@@ -110,7 +157,9 @@ extension FedMailCtl {
                 "signer domains: \(report.signerDomains.joined(separator: ", "))",
                 "signer certificate sha256: \(Hex.encode(report.signerCertificateSHA256))",
                 "signing time: \(ISO8601DateFormatter().string(from: report.signingTime))",
-                "from domains: \(report.fromDomains.joined(separator: ", "))",
+                "author fields: \((opened.seal.fromFields + opened.seal.senderFields).joined(separator: " / "))",
+                "recipient key id: \(report.recipientKeyID)",
+                "sealed for: \(opened.control.recipients.map { "\($0.keyId) (\($0.domains.joined(separator: ", ")))" }.joined(separator: "; "))",
                 "recipient: \(report.recipientKind)",
                 "checks passed: \(report.checks.joined(separator: " "))",
                 "signer accepted as: \(report.signerPinned ? "pinned static partner certificate" : "chained to the broker CA")",

@@ -110,10 +110,46 @@ struct FederationDecisionTests {
 
     @Test("plaintext From a require partner is spoofed; opportunistic, never and unlisted are not")
     func spoofedPartner() {
-        #expect(SpoofedPartnerCheck.requiredPartner(fromDomains: ["Partner.Example"], allowlist: allowlist)?.value == "partner.example")
-        #expect(SpoofedPartnerCheck.requiredPartner(fromDomains: ["a.subsidiary.example"], allowlist: allowlist) == nil)
-        #expect(SpoofedPartnerCheck.requiredPartner(fromDomains: ["legacy.example", "other.example"], allowlist: allowlist) == nil)
-        #expect(SpoofedPartnerCheck.requiredPartner(fromDomains: ["other.example", "partner.example"], allowlist: allowlist)?.value == "partner.example")
+        func partner(_ values: String...) -> String? {
+            SpoofedPartnerCheck.requiredPartner(inFieldValues: values, allowlist: allowlist)?.value
+        }
+        #expect(partner("ceo@Partner.Example") == "partner.example")
+        #expect(partner("x@a.subsidiary.example") == nil)
+        #expect(partner("x@legacy.example, y@other.example") == nil)
+        #expect(partner("x@other.example", "y@partner.example") == "partner.example")
+    }
+
+    @Test("the require rule sees a partner anywhere in From: comments, quoted-pairs, display names")
+    func spoofedPartnerHidden() {
+        func partner(_ value: String) -> String? {
+            SpoofedPartnerCheck.requiredPartner(inFieldValues: [value], allowlist: allowlist)?.value
+        }
+        // The quoted-pair-in-comment trick that once hid the real domain.
+        #expect(partner(#"ceo@partner.example (\x)"#) == "partner.example")
+        #expect(partner(#""B CEO" <ceo@x.example (\@\p\a\r\t\n\e\r\.\e\x\a\m\p\l\e)>"#) == "partner.example")
+        #expect(partner(#""ceo@partner.example" <someone@elsewhere.example>"#) == "partner.example")
+        #expect(partner("Partner.Example Billing <billing@elsewhere.example>") == "partner.example")
+        #expect(partner("no partner here <a@elsewhere.example>") == nil)
+    }
+
+    @Test("Authentication-Results under our authserv-id, as a token or a quoted-string, any case")
+    func forgedAuthservID() {
+        let ours = ["mx.b.example", "relay.b.example"]
+        for value in ["mx.b.example; fedmail=pass", "MX.B.Example;fedmail=pass", #""mx.b.example"; fedmail=pass"#,
+                      #" (comment) "mx.b.\example" 1; fedmail=pass"#, "\r\n\tmx.b.example;\r\n\tfedmail=pass",
+                      "relay.b.example; spf=pass", #""mx.b.example; fedmail=pass"#] {
+            #expect(AuthenticationResults.fieldValue(value, claimsAnyOf: ours), "\(value)")
+        }
+        for value in ["mx.a.example; fedmail=pass", "mx.b.example.evil; fedmail=pass", #""other"; fedmail=pass"#] {
+            #expect(!AuthenticationResults.fieldValue(value, claimsAnyOf: ours), "\(value)")
+        }
+        #expect(AuthenticationResults.authservID(ofFieldValue: #""mx.b.example" ; none"#) == "mx.b.example")
+    }
+
+    @Test("a failed verdict names its check in a comment")
+    func failVerdict() {
+        let ar = AuthenticationResults(authservID: "mx.b.test", results: [.init(method: "fedmail", result: "fail", comment: "token-validity")])
+        #expect(ar.singleLineFieldValue == "mx.b.test; fedmail=fail (token-validity)")
     }
 
     @Test("defer: the first recipient fixes the class, the other class is refused")
@@ -150,33 +186,137 @@ struct FederationDecisionTests {
     }
 }
 
-@Suite("token binding to a sealed message")
-struct SealTokenBindingTests {
-    let binding = SealTokenBinding(ourDomains: [DomainName("b.example")!, DomainName("b2.example")!])
-    let good = SealTokenBinding.Claims(aud: "b.example", purpose: "smtp-federation", nbf: 1000, exp: 5000, scf: "AB12", jti: "t1")
+@Suite("opening policy: what fedmail=pass requires")
+struct OpeningPolicyTests {
+    static let ours: Set<DomainName> = [DomainName("b.example")!, DomainName("b2.example")!]
+    static let signerSHA = "ab12"
+    let policy = OpeningPolicy(ourDomains: Self.ours, maxMessageAge: 5 * 86_400)
+    let now: Int64 = 1_000_000
 
-    func failure(_ claims: SealTokenBinding.Claims, signingTime: Int64 = 2000, scf: String = "ab12", ids: [String] = ["t1"]) -> String? {
-        do {
-            try binding.check(claims, signingTime: signingTime, signerCertificateSHA256: scf, signedTokenIDs: ids)
-            return nil
-        } catch { return error.check }
+    func token(jti: String = "t1", aud: String = "b.example", sub: String = "Org A", sdom: [String] = ["a.example"],
+               scf: String = "AB12", iat: Int64 = 999_000, exp: Int64 = 1_003_600) -> VerifiedTokenClaims {
+        VerifiedTokenClaims(aud: aud, purpose: "smtp-federation", sub: sub, sdom: sdom, scf: scf, iat: iat, nbf: iat, exp: exp, jti: jti)
     }
 
-    @Test("a good token binds")
-    func goodToken() {
-        #expect(failure(good) == nil)
-        #expect(failure(good, signingTime: 5059) == nil) // within the leeway
+    func seal(from: [String] = ["Alice <alice@a.example>"], sender: [String] = [], signerDomains: [String] = ["a.example"],
+              signingTime: Int64 = 999_500, pinned: Bool = false, sha: String = "ab12",
+              recipients: [ControlFlags.Recipient] = [.init(keyId: "cafe", domains: ["b.example"])],
+              tokenIDs: [String] = ["t1"], keyID: String = "CAFE") -> VerifiedSeal {
+        VerifiedSeal(signer: .init(organization: "Org A", domains: signerDomains, certificateSHA256: sha, pinned: pinned,
+                                   signingTime: signingTime),
+                     recipientKeyID: keyID, control: ControlFlags(tokens: tokenIDs, recipients: recipients),
+                     fromFields: from, senderFields: sender, sealID: [1, 2, 3])
     }
 
-    @Test("each check fails on its own")
-    func eachCheck() {
-        var other = good; other.aud = "c.example"
-        #expect(failure(other) == "token-audience")
-        other = good; other.purpose = "login"
-        #expect(failure(other) == "token-purpose")
-        #expect(failure(good, signingTime: 900) == "token-validity")
-        #expect(failure(good, signingTime: 6000) == "token-validity")
-        #expect(failure(good, scf: "ffff") == "token-signer")
-        #expect(failure(good, ids: ["t2"]) == "token-binding")
+    func verdict(_ seal: VerifiedSeal, tokens: [VerifiedTokenClaims]? = nil, envelope: String? = "<bounce@a.example>",
+                 policy: OpeningPolicy? = nil) -> String {
+        let facts = OpeningFacts(seal: seal, tokens: (tokens ?? [token()]).map { .verified($0) }, envelopeSender: envelope, now: now)
+        switch (policy ?? self.policy).evaluate(facts) {
+        case .pass: return "pass"
+        case .fail(let failure): return failure.check.name
+        }
+    }
+
+    @Test("a genuine message passes")
+    func genuine() {
+        #expect(verdict(seal()) == "pass")
+        #expect(verdict(seal(), envelope: nil) == "pass")
+        #expect(verdict(seal(), envelope: "<>") == "pass")
+        #expect(verdict(seal(), envelope: "<bounces+x=y@lists.a.example>") == "pass")
+        #expect(verdict(seal(from: [#"alice@a.example (Alice \(Sales\))"#])) == "pass")
+        #expect(verdict(seal(from: ["\"Doe, Jane\" <jane@A.Example>,\r\n bob@a.example"])) == "pass")
+    }
+
+    @Test("the quoted-pair-in-comment From trick does not pass as a.example")
+    func commentQuotedPairBypass() {
+        // Every client shows ceo@b.example; a.example's signer must not vouch for it.
+        let attack = #""B CEO" <ceo@b.example (\@\a\.\e\x\a\m\p\l\e)>"#
+        #expect(verdict(seal(from: [attack])) == "signer-domain-mismatch")
+    }
+
+    @Test("every author mailbox counts: several From fields, a list, Sender")
+    func everyAuthor() {
+        #expect(verdict(seal(from: ["alice@a.example", "ceo@b.example"])) == "signer-domain-mismatch")
+        #expect(verdict(seal(from: ["alice@a.example, ceo@b.example"])) == "signer-domain-mismatch")
+        #expect(verdict(seal(sender: ["ceo@b.example"])) == "signer-domain-mismatch")
+        #expect(verdict(seal(from: [])) == "from-missing")
+        #expect(verdict(seal(from: ["alice@a.example (unterminated"])) == "from-unparseable")
+        #expect(verdict(seal(sender: ["a@a.example, b@a.example"])) == "sender-unparseable")
+        let many = (0..<101).map { "u\($0)@a.example" }.joined(separator: ", ")
+        #expect(verdict(seal(from: [many])) != "pass")
+    }
+
+    @Test("the token's sdom and sub are held against the message")
+    func tokenSenderClaims() {
+        // A domain removed from the organization at the broker stops working at once.
+        #expect(verdict(seal(signerDomains: ["a.example", "old.example"]), tokens: [token(sdom: ["a.example"])]) == "pass")
+        #expect(verdict(seal(from: ["x@old.example"], signerDomains: ["a.example", "old.example"]),
+                        tokens: [token(sdom: ["a.example"])], envelope: nil) == "token-sender-domain")
+        #expect(verdict(seal(), tokens: [token(sub: "Org C")]) == "token-signer")
+        #expect(verdict(seal(), tokens: [token(scf: "ffff")]) == "token-signer")
+    }
+
+    @Test("signingTime must lie inside the token's window and within MaxMessageAge of our clock")
+    func clock() {
+        #expect(verdict(seal(signingTime: 998_000)) == "token-validity")  // before iat
+        #expect(verdict(seal(signingTime: 1_003_700)) == "token-validity")  // after exp
+        // A backdated signature with an old token: the token window fits, our clock does not.
+        let old = token(iat: now - 6 * 86_400, exp: now - 6 * 86_400 + 3600)
+        #expect(verdict(seal(signingTime: now - 6 * 86_400 + 60), tokens: [old]) == "too-old")
+        let future = token(iat: now + 3600, exp: now + 7200)
+        #expect(verdict(seal(signingTime: now + 3700), tokens: [future]) == "too-old")
+    }
+
+    @Test("each token check fails on its own")
+    func eachTokenCheck() {
+        #expect(verdict(seal(), tokens: [token(aud: "c.example")]) == "token-audience")
+        var login = token(); login.purpose = "login"
+        #expect(verdict(seal(), tokens: [login]) == "token-purpose")
+        #expect(verdict(seal(tokenIDs: ["t2"])) == "token-binding")
+        #expect(verdict(seal(), tokens: []) == "token-missing")
+        let bad = OpeningFacts(seal: seal(), tokens: [.unverifiable(domain: "b.example", reason: "rogue broker")],
+                               envelopeSender: nil, now: now)
+        guard case .fail(let failure) = policy.evaluate(bad) else { Issue.record("passed"); return }
+        #expect(failure.check == .tokenSignature)
+    }
+
+    @Test("the control part must name us: re-encrypting another organization's seal to us fails")
+    func recipientBinding() {
+        // Organization C received A's message and re-encrypts the signed entity to B.
+        #expect(verdict(seal(recipients: [.init(keyId: "c0ffee", domains: ["c.example"])])) == "recipient-binding")
+        #expect(verdict(seal(recipients: [])) == "recipient-binding")
+        #expect(verdict(seal(recipients: [.init(keyId: "cafe", domains: ["c.example"])])) == "recipient-binding")
+        #expect(verdict(seal(recipients: [.init(keyId: "cafe", domains: ["B2.example"])])) == "pass")
+    }
+
+    @Test("the envelope sender must be the signer's domain or a subdomain")
+    func envelopeSender() {
+        #expect(verdict(seal(), envelope: "<x@evil.example>") == "envelope-sender-domain")
+        #expect(verdict(seal(), envelope: "<x@nota.example>") == "envelope-sender-domain")
+        #expect(verdict(seal(), envelope: "<x@@a.example>") == "envelope-sender-unparseable")
+    }
+
+    @Test("pins win: a pinned domain accepts only its certificate, a pinned certificate only its domains")
+    func pins() throws {
+        let allowlist = try FederationAllowlist(parsing: "a.example require cert=/etc/a.pem\np.example require cert=/etc/p.pem\n", path: "al")
+        var pinned = policy
+        pinned.pins = CertificatePins(allowlist: allowlist, fingerprintsByPath: ["/etc/a.pem": "AB12", "/etc/p.pem": "9999"])
+        // A broker-chained signer that claims a pinned domain is refused.
+        #expect(verdict(seal(), policy: pinned) == "signer-not-pinned-for-domain")
+        // The pinned certificate itself passes, with no token.
+        #expect(verdict(seal(pinned: true), tokens: [], policy: pinned) == "pass")
+        // Another pinned certificate (p.example's) does not sign for a.example.
+        #expect(verdict(seal(pinned: true, sha: "9999"), tokens: [], policy: pinned) == "signer-not-pinned-for-domain")
+        // A pinned certificate signing for an unpinned domain.
+        #expect(verdict(seal(from: ["x@q.example"], signerDomains: ["q.example"], pinned: true), tokens: [], envelope: nil,
+                        policy: pinned) == "signer-not-pinned-for-domain")
+    }
+
+    @Test("message age against our clock")
+    func age() {
+        var short = policy
+        short.maxMessageAge = 60
+        #expect(verdict(seal(signingTime: now - 61), tokens: [token(iat: now - 100)], policy: short) == "too-old")
+        #expect(verdict(seal(signingTime: now - 59), tokens: [token(iat: now - 100)], policy: short) == "pass")
     }
 }

@@ -49,10 +49,23 @@ import Testing
         let sealed = try AdversarialOpenTests.seal(pki)
         let path = AdversarialOpenTests.write(sealed, der: sealed.der)
         var opener = AdversarialOpenTests.rsaOpener(pki, sealed.scratch)
-        opener.pinnedSigners = [pki.rogueSender.certificate]
+        // A pin for other domains (rsa.example) leaves sender.example to the broker CA.
+        opener.pinnedSigners = [pki.rsaOrg.certificate]
         let opened = try opener.open(sealedPath: path, outputPath: sealed.scratch.file("chained.eml"))
         #expect(!opened.report.signerPinned)
         #expect(opened.report.checks.contains("signer-chain"))
+    }
+
+    @Test func pinnedDomainRefusesBrokerChainedSigner() throws {
+        let pki = try TestPKI.get()
+        let sealed = try AdversarialOpenTests.seal(pki)
+        let path = AdversarialOpenTests.write(sealed, der: sealed.der)
+        var opener = AdversarialOpenTests.rsaOpener(pki, sealed.scratch)
+        // The rogue certificate is pinned for sender.example: pins win, the
+        // broker-chained signer of sender.example no longer speaks for it.
+        opener.pinnedSigners = [pki.rogueSender.certificate]
+        #expect(AdversarialOpenTests.failure(path, opener, scratch: sealed.scratch)?.name == "signer-not-pinned-for-domain")
+        #expect(!FileManager.default.fileExists(atPath: sealed.scratch.file("out.eml")))
     }
 
     @Test func validityDates() throws {

@@ -124,7 +124,7 @@ struct FederationHandlerBasicsTests {
         for (setting, expected) in [("tempfail", "tempfail"), ("reject", "reject"), ("accept", "continue"), ("quarantine", "tempfail")] {
             let configuration = try MilterConfiguration(parsing: "Socket local:/a\nOn-InternalError \(setting)\n", path: "f")
             let runtime = try FederationRuntime(configuration: configuration, hostname: "h", connect: false)
-            let handler = FederationHandler(runtime: runtime, spoolDirectory: "/tmp", logger: logger)
+            let handler = FederationHandler(runtime: runtime, spoolDirectory: "/tmp", replayCache: ReplayCache(maxAge: 60), logger: logger)
             let response = handler.failed(TestFailure(), stage: .endOfMessage, session: MilterSession(id: 1, spoolThreshold: 1024, spoolDirectory: "/tmp"))
             #expect("\(response.status)" == expected)
         }

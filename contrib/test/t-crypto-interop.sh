@@ -137,10 +137,17 @@ check "inspect lists the three recipientInfos" sh -c "grep -q 'key-trans.*RSAES-
 check "inspect with a key shows the signer and tokens" sh -c "grep -q 'signer: Org sender' inspect2.txt && grep -q 'signed token ids: jti-pop' inspect2.txt"
 
 # --- openssl cms -sign then -encrypt -aes-256-gcm -> fedmailctl open
-mkinner() { # original -> inner multipart entity (CRLF structure)
+# The control part names every recipient organization (key id = the
+# certificate's subjectKeyIdentifier, and its domains): signed, so a
+# recipient cannot re-encrypt the message to somebody else.
+ski() { openssl x509 -in "$1" -noout -ext subjectKeyIdentifier | tail -n 1 | tr -d ' :' | tr 'A-F' 'a-f'; }
+sans() { openssl x509 -in "$1" -noout -ext subjectAltName | tail -n 1 | sed 's/DNS://g; s/ //g; s/,/","/g; s/^/"/; s/$/"/'; }
+recipient_json() { printf '{"keyId":"%s","domains":[%s]}' "$(ski "$1")" "$(sans "$1")"; }
+CONTROL_RECIPIENTS="$(recipient_json rsa.crt),$(recipient_json ec.crt)"
+mkinner() { # original [recipients JSON] -> inner multipart entity (CRLF structure)
     printf 'Content-Type: multipart/mixed; boundary="b-openssl"\r\n\r\n--b-openssl\r\nContent-Type: message/rfc822; forwarded=no\r\nContent-Transfer-Encoding: binary\r\n\r\n'
     cat "$1"
-    printf '\r\n--b-openssl\r\nContent-Type: application/vnd.fedmail.control+json\r\n\r\n{"v":1,"sealedBy":"openssl","tokens":["t-1"]}\r\n--b-openssl--\r\n'
+    printf '\r\n--b-openssl\r\nContent-Type: application/vnd.fedmail.control+json\r\n\r\n{"v":1,"sealedBy":"openssl","tokens":["t-1"],"recipients":[%s]}\r\n--b-openssl--\r\n' "${2-$CONTROL_RECIPIENTS}"
 }
 mkinner orig.eml > inner-openssl.eml
 openssl cms -sign -nodetach -binary -md sha256 -in inner-openssl.eml -signer sender.crt -inkey sender.key -out signed-openssl.eml
@@ -164,6 +171,17 @@ openssl cms -encrypt -aes-256-gcm -keyid -in default-signed.eml -out enc-default
     -recip rsa.crt -keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 -keyopt rsa_mgf1_md:sha256
 "$CTL" open --key rsa.key --cert rsa.crt --ca ca.crt enc-default.eml > from-openssl-default.eml
 check "openssl cms -sign/-encrypt with default (text) options opens with fedmailctl" cmp -s from-openssl-default.eml orig-crlf.eml
+# signed for the EC organization only, re-encrypted by it to the RSA organization
+mkinner orig.eml "$(recipient_json ec.crt)" > inner-ec-only.eml
+openssl cms -sign -nodetach -binary -md sha256 -in inner-ec-only.eml -signer sender.crt -inkey sender.key -out signed-ec-only.eml
+openssl cms -encrypt -aes-256-gcm -keyid -in signed-ec-only.eml -out enc-reencrypted.eml \
+    -recip rsa.crt -keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 -keyopt rsa_mgf1_md:sha256
+expect_fail "a signed entity sealed for another organization, re-encrypted to us" recipient-binding open --key rsa.key --cert rsa.crt --ca ca.crt enc-reencrypted.eml
+mkinner orig.eml "" > inner-nobody.eml
+openssl cms -sign -nodetach -binary -md sha256 -in inner-nobody.eml -signer sender.crt -inkey sender.key -out signed-nobody.eml
+openssl cms -encrypt -aes-256-gcm -keyid -in signed-nobody.eml -out enc-nobody.eml \
+    -recip rsa.crt -keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 -keyopt rsa_mgf1_md:sha256
+expect_fail "a control part naming no recipient" recipient-binding open --key rsa.key --cert rsa.crt --ca ca.crt enc-nobody.eml
 openssl cms -encrypt -aes-256-gcm -keyid -in signed-openssl.eml -out enc-v15.eml rsa.crt
 expect_fail "RSA PKCS#1 v1.5 key transport refused" refused-algorithm open --key rsa.key --cert rsa.crt --ca ca.crt enc-v15.eml
 openssl cms -sign -nodetach -binary -in inner-openssl.eml -signer rogue.crt -inkey rogue.key -out signed-rogue.eml
