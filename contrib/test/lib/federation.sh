@@ -293,6 +293,7 @@ BrokerURL           $FED_BROKER_URL
 BrokerCA            $FED_BROKER_CA
 FederationAllowlist $dir/allowlist
 TokenCacheDir       $dir/cache
+StateDirectory      $dir/state
 MixedRecipients     split
 Reinject            inet:${!reinject_var}@$(fed_addr "$name")
 BrokerTimeout       5s
