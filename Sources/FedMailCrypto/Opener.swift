@@ -14,6 +14,10 @@ public struct Opener: Sendable {
     public var identities: [OrganizationIdentity]
     /// PoP keys (pop mode), matched by key id.
     public var popKeys: [ProofOfPossessionKey]
+    /// Pop mode, lazily: asked for the key of a KEKRecipientInfo id only
+    /// when the message has one (so a PoP envelope costs a private-key
+    /// operation only for a key id actually present).
+    public var popKeyProvider: (@Sendable ([UInt8]) -> ProofOfPossessionKey?)?
     /// The broker CA certificate(s): the trust anchors for signers.
     public var brokerCA: [Certificate]
     /// Static partner certificates (the allowlist's `cert=`): a signer whose
@@ -153,6 +157,14 @@ public struct Opener: Sendable {
         }
     }
 
+    /// The key identifiers of the recipientInfos of an S/MIME enveloped
+    /// message (AuthEnvelopedData or EnvelopedData), read without
+    /// decrypting: whether a message is for one of our keys at all.
+    /// Bounded: the body streams through the BER reader once.
+    public static func recipientKeyIdentifiers(sealedPath: String, temporaryDirectory: String? = nil) throws(OpenError) -> [[UInt8]] {
+        try inspect(sealedPath: sealedPath, temporaryDirectory: temporaryDirectory).recipients.map(\.keyIdentifier)
+    }
+
     /// Reads what a sealed message shows without decrypting.
     public static func inspect(sealedPath: String, temporaryDirectory: String? = nil) throws(OpenError) -> SealedMessageSummary {
         let sealed = try parseSealed(path: sealedPath, temporaryDirectory: temporaryDirectory, requireAEAD: false, keepContent: false)
@@ -276,7 +288,8 @@ public struct Opener: Sendable {
                     }
                     return described
                 case "kek":
-                    guard let pop = popKeys.first(where: { $0.id == described.keyIdentifier }) else { continue }
+                    guard let pop = popKeys.first(where: { $0.id == described.keyIdentifier })
+                        ?? popKeyProvider?(described.keyIdentifier) else { continue }
                     let ok = pop.key.withUnsafeBufferPointer { key in
                         pop.id.withUnsafeBufferPointer { id in
                             CMS_decrypt_set1_key(cms.pointer, UnsafeMutablePointer(mutating: key.baseAddress), key.count,

@@ -17,9 +17,9 @@ extension FederationHandler {
     }
 
     func openInbound(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
-                     log: MessageLog) throws -> MilterResponse {
+                     spooled: SpoolFile? = nil, log: MessageLog) throws -> MilterResponse {
         do {
-            return try open(transaction: transaction, actions: actions, rawValues: rawValues, log: log)
+            return try open(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled, log: log)
         } catch let failure as OpeningFailure {
             let action: MilterConfiguration.FailureAction
             switch failure.kind {
@@ -51,8 +51,47 @@ extension FederationHandler {
     /// ignored): twice our domain count; more is refused unexamined.
     var maxTokenFields: Int { max(2, 2 * settings.domains.count) }
 
+    /// Whose a message for one of our domains is (DESIGN.md "A message is
+    /// ours to open only if..."): ours when it carries a FedMail-Token for
+    /// one of our domains, or is S/MIME enveloped with a recipientInfo for
+    /// one of our keys (the file it was spooled to comes along, so it is
+    /// written once); anything else — S/MIME for a user's own key, signed
+    /// mail, PGP, plaintext — is not ours to open.
+    enum Ownership { case ours(spooled: SpoolFile?), notOurs(String) }
+
+    func ownership(of transaction: MilterTransaction, rawValues: Bool) throws -> Ownership {
+        let ourDomains = Set(settings.domains)
+        var examined = 0
+        for field in transaction.headers where field.hasName(FedMailTokenHeader.fieldName) {
+            examined += 1
+            if examined > maxTokenFields { break }
+            if let header = FedMailTokenHeader.parse(value: field.value), DomainName(header.domain).map(ourDomains.contains) == true {
+                return .ours(spooled: nil)
+            }
+        }
+        guard let contentType = transaction.headers.first(where: { $0.hasName("Content-Type") }).flatMap({ MIMEContentType.parse($0.value) }),
+              contentType.type == "application", contentType.subtype == "pkcs7-mime" || contentType.subtype == "x-pkcs7-mime" else {
+            return .notOurs("no FedMail-Token for our domains")
+        }
+        let smimeType = contentType.parameters["smime-type"]?.lowercased()
+        guard smimeType == nil || smimeType == "authenveloped-data" || smimeType == "enveloped-data" else {
+            return .notOurs("S/MIME \(smimeType ?? "-"), not enveloped")
+        }
+        guard let identity = runtime.identity else { return .notOurs("no OrgKey to open with") }
+        let ourKeys = [identity.certificate.subjectKeyIdentifier, identity.certificate.publicKeyIdentifier].compactMap { $0 }
+        let spooled = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
+        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: spooled.path)
+        let keyIDs: [[UInt8]]
+        do { keyIDs = try Opener.recipientKeyIdentifiers(sealedPath: spooled.path, temporaryDirectory: spoolDirectory) } catch {
+            if error.code == .internalError { throw error }
+            return .notOurs("S/MIME that does not parse as enveloped CMS (\(error.code.name))")
+        }
+        if keyIDs.contains(where: ourKeys.contains) { return .ours(spooled: spooled) }
+        return .notOurs("S/MIME for other keys (\(keyIDs.count) recipientInfo(s), none ours)")
+    }
+
     private func open(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
-                      log: MessageLog) throws -> MilterResponse {
+                      spooled: SpoolFile?, log: MessageLog) throws -> MilterResponse {
         guard let identity = runtime.identity, !runtime.brokerCA.isEmpty || !runtime.partnerCertificates.isEmpty else {
             throw OpeningFailure(kind: .internalError, check: "not-configured",
                                  message: "OrgKey, OrgCertificate and BrokerCA (or static partner certificates) are needed to open sealed mail")
@@ -74,20 +113,30 @@ extension FederationHandler {
             }
         }
 
-        // Pop mode: the PoP key travels in the token, encrypted to our key.
-        var popKeys: [ProofOfPossessionKey] = []
+        // Pop mode: the PoP key travels in the token, encrypted to our key;
+        // it is opened only for a KEK id the message actually has.
+        var envelopes: [String: String] = [:]
         for header in ourTokens {
-            guard let (jti, envelope) = FederationBrokers.unverifiedPoP(of: header.token),
-                  let key = try? brokers?.openPoPKey(envelope),
-                  let popKey = try? ProofOfPossessionKey(key: key, id: Array(jti.utf8)) else { continue }
-            popKeys.append(popKey)
+            guard let (jti, envelope) = FederationBrokers.unverifiedPoP(of: header.token) else { continue }
+            envelopes[jti] = envelope
         }
+        let popEnvelopes = envelopes
 
-        let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
-        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: sealedFile.path)
+        let sealedFile: SpoolFile
+        if let spooled { sealedFile = spooled } else {
+            sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
+            try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: sealedFile.path)
+        }
         let openedFile = try SpoolFile(directory: spoolDirectory, prefix: "opened")
-        var opener = Opener(identities: [identity], popKeys: popKeys, brokerCA: runtime.brokerCA,
+        var opener = Opener(identities: [identity], brokerCA: runtime.brokerCA,
                             maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)
+        if let brokers, !popEnvelopes.isEmpty {
+            opener.popKeyProvider = { id in
+                guard let jti = String(bytes: id, encoding: .utf8), let envelope = popEnvelopes[jti],
+                      let key = try? brokers.openPoPKey(envelope) else { return nil }
+                return try? ProofOfPossessionKey(key: key, id: id)
+            }
+        }
         opener.pinnedSigners = Array(runtime.partnerCertificates.values)
         let policy = OpeningPolicy(ourDomains: ourDomains, pins: runtime.certificatePins,
                                    maxMessageAge: Int64(settings.maxMessageAge), tokenRule: .required)

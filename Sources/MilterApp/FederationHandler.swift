@@ -120,18 +120,23 @@ public final class FederationHandler: MilterHandler {
         let facts = directionFacts(session: session, recipients: transaction.recipients)
         let policy = settings.directionPolicy
         let direction = policy.direction(of: facts)
-        let sealed = SealedMessageDetection.isSealed(fields: transaction.headers.map { ($0.name, $0.value) })
         let forUs = facts.recipientDomains.contains(where: policy.isLocal)
         let rawValues = session.negotiation?.rawHeaderValues ?? false
 
         // A sealed message for one of our domains is opened whichever hop
-        // delivered it (a front relay may be an internal host).
-        if sealed, forUs, settings.mode.opens {
-            return try openInbound(transaction: transaction, actions: actions, rawValues: rawValues, log: log)
+        // delivered it (a front relay may be an internal host) — when it is
+        // ours: S/MIME for somebody's own key passes through untouched.
+        if forUs, settings.mode.opens, SealedMessageDetection.mayBeSealed(fields: transaction.headers.map { ($0.name, $0.value) }) {
+            switch try ownership(of: transaction, rawValues: rawValues) {
+            case .ours(let spooled):
+                return try openInbound(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled, log: log)
+            case .notOurs(let reason):
+                log.info("not ours to open: \(reason)")
+            }
         }
         switch direction {
         case .outbound where settings.mode.seals:
-            if sealed {
+            if try isAlreadySealed(transaction, rawValues: rawValues) {
                 if forUs { try removeForgedVerdicts(transaction: transaction, actions: actions, log: log) }
                 log.info("direction=outbound decision=untouched (already sealed)")
                 return .continue
@@ -146,6 +151,35 @@ public final class FederationHandler: MilterHandler {
             if forUs { try removeForgedVerdicts(transaction: transaction, actions: actions, log: log) }
             log.info("direction=\(direction == .other ? "other" : "\(direction)") decision=untouched")
             return .continue
+        }
+    }
+
+    /// Outbound, "already sealed" means our format for every remote
+    /// recipient domain: an AuthEnvelopedData S/MIME Content-Type, a
+    /// FedMail-Token naming each of those domains, and a body that parses
+    /// as AuthEnvelopedData with recipientInfos. Headers alone prove
+    /// nothing: anything else is sealed like any message (or waits, for a
+    /// `require` partner), never sent on as it is.
+    func isAlreadySealed(_ transaction: MilterTransaction, rawValues: Bool) throws -> Bool {
+        let fields = transaction.headers.map { ($0.name, $0.value) }
+        guard SealedMessageDetection.hasSealedContentType(fields: fields) else { return false }
+        var tokenDomains = Set<DomainName>()
+        for field in transaction.headers.prefix(1000) where field.hasName(FedMailTokenHeader.fieldName) {
+            if let header = FedMailTokenHeader.parse(value: field.value), let domain = DomainName(header.domain) {
+                tokenDomains.insert(domain)
+            }
+        }
+        let remote = transaction.recipients.compactMap { DomainName(ofAddress: $0.address) }
+            .filter { !settings.directionPolicy.isLocal($0) }
+        guard !remote.isEmpty, remote.allSatisfy(tokenDomains.contains) else { return false }
+        let spooled = try SpoolFile(directory: spoolDirectory, prefix: "outbound")
+        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: spooled.path)
+        do {
+            let summary = try Opener.inspect(sealedPath: spooled.path, temporaryDirectory: spoolDirectory)
+            return summary.isAEAD && !summary.recipients.isEmpty
+        } catch {
+            if error.code == .internalError { throw error }
+            return false
         }
     }
 

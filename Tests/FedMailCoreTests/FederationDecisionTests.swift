@@ -99,13 +99,22 @@ struct FederationDecisionTests {
             """, path: "allow")
     }
 
-    @Test("a sealed message is recognized by its content type or a FedMail-Token field")
+    @Test("a message may be sealed by its S/MIME enveloped content type or a FedMail-Token field")
     func sealedDetection() {
-        #expect(SealedMessageDetection.isSealed(fields: [("Content-Type", "application/pkcs7-mime; smime-type=authEnveloped-data; name=smime.p7m")]))
-        #expect(SealedMessageDetection.isSealed(fields: [("content-type", "Application/PKCS7-MIME;\n\tsmime-type=\"authenveloped-data\"")]))
-        #expect(SealedMessageDetection.isSealed(fields: [("FedMail-Token", "v=1; d=a.example; t=x.y.z")]))
-        #expect(!SealedMessageDetection.isSealed(fields: [("Content-Type", "application/pkcs7-mime; smime-type=enveloped-data")]))
-        #expect(!SealedMessageDetection.isSealed(fields: [("Content-Type", "text/plain"), ("Subject", "application/pkcs7-mime")]))
+        #expect(SealedMessageDetection.mayBeSealed(fields: [("Content-Type", "application/pkcs7-mime; smime-type=authEnveloped-data; name=smime.p7m")]))
+        #expect(SealedMessageDetection.mayBeSealed(fields: [("content-type", "Application/PKCS7-MIME;\n\tsmime-type=\"authenveloped-data\"")]))
+        #expect(SealedMessageDetection.mayBeSealed(fields: [("FedMail-Token", "v=1; d=a.example; t=x.y.z")]))
+        // Enveloped (CBC) S/MIME may be for our key: looked at, refused as not AEAD if it is.
+        #expect(SealedMessageDetection.mayBeSealed(fields: [("Content-Type", "application/pkcs7-mime; smime-type=enveloped-data")]))
+        #expect(!SealedMessageDetection.mayBeSealed(fields: [("Content-Type", "application/pkcs7-mime; smime-type=signed-data")]))
+        #expect(!SealedMessageDetection.mayBeSealed(fields: [("Content-Type", "text/plain"), ("Subject", "application/pkcs7-mime")]))
+    }
+
+    @Test("only an AuthEnvelopedData content type is FedMail's")
+    func sealedContentType() {
+        #expect(SealedMessageDetection.hasSealedContentType(fields: [("Content-Type", "application/pkcs7-mime; smime-type=authEnveloped-data; name=smime.p7m")]))
+        #expect(!SealedMessageDetection.hasSealedContentType(fields: [("Content-Type", "application/pkcs7-mime; smime-type=enveloped-data")]))
+        #expect(!SealedMessageDetection.hasSealedContentType(fields: [("FedMail-Token", "v=1; d=a.example; t=x.y.z")]))
     }
 
     @Test("plaintext From a require partner is spoofed; opportunistic, never and unlisted are not")

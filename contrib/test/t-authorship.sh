@@ -41,6 +41,15 @@
 #      re-encrypted to B's key (openssl cms), sent to B -> refused
 #      (recipient-binding or token-missing); the same with S (127.0.0.60,
 #      s.example), a static cert= partner of B and C -> recipient-binding
+#   10 only our mail is ours: S/MIME (openssl cms -encrypt -aes-256-gcm,
+#      and a signed message) for a user's personal certificate passes
+#      through B byte-exact, as does such mail with a FedMail-Token for
+#      another domain; a CBC message to B's organization key is refused
+#      (not-aead)
+#   11 a header does not make a message "already sealed": A's user sends
+#      b.example (require) a message with a FedMail-Token and an
+#      authEnveloped-data Content-Type: A seals it (one genuine token on
+#      the wire), B opens it, the body intact
 #   sweep (always): no mailbox at A or B holds more than one
 #      Authentication-Results under the receiver's authserv-id, none under
 #      a trusted one, no scan field, and ours is the first field
@@ -607,6 +616,66 @@ if fed_org_static s 127.0.0.60 p256 s.example; then
     else fail "starting s"; fi
     echo "$B_ALLOW" | fed_allowlist b; reload b || fail "B did not reload its own allowlist"
 else fail "setting up the static org s"; fi
+fi
+
+# ------------------------------------------------------------------ 10
+if want 10; then
+scenario 10 "only our mail is ours: S/MIME for a user's own key passes through B byte-exact"
+# Bob's personal certificate (not the organization's), as a mail client would have.
+openssl req -new -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$BASE/bob.key" -days 30 \
+    -subj "/CN=Bob" -addext "subjectAltName=email:bob@b.example" -addext "keyUsage=critical,digitalSignature,keyAgreement" \
+    -addext "extendedKeyUsage=emailProtection" -out "$BASE/bob.crt" 2>/dev/null || fail "making Bob's certificate"
+printf 'Content-Type: text/plain\r\n\r\nPersonal secret %s\r\n' "$MARK" >"$BASE/s10-inner.txt"
+s10() { # s10 TAG FILE-OF-CMS-OUTPUT [EXTRA-FIELD]: wrap openssl's S/MIME output with the outer fields and send it to bob
+    { printf 'From: Nora <nora@n.example>\r\nTo: bob@b.example\r\nSubject: Own key %s %s\r\nDate: %s\r\nMessage-ID: <s10-%s-%s@n.example>\r\n' \
+        "$1" "$MARK" "$(date -R)" "$1" "$MARK"
+      [ -n "${3:-}" ] && printf '%s\r\n' "$3"
+      sed 's/\r\{0,1\}$/\r/' "$2"; } >"$BASE/s10-$1.eml"
+    out=$(to_b "$BASE/s10-$1.eml" nora@n.example bob@b.example)
+    expect_reply "S/MIME $1 for Bob's own key" "$out" "accepted"
+    if wait_delivered b "Own key $1 $MARK" 1 30; then
+        f=$(delivered b "Own key $1 $MARK")
+        # (local delivery writes LF line ends into the Maildir)
+        if cmp -s <(strip_trace "$f" | tr -d '\r') <(tr -d '\r' <"$BASE/s10-$1.eml"); then pass "S/MIME $1 delivered byte-exact (trace fields and CRLF aside)"
+        else fail "S/MIME $1 delivered changed: $(diff <(strip_trace "$f" | tr -d '\r' | head -c 3000) <(tr -d '\r' <"$BASE/s10-$1.eml" | head -c 3000) | head -n 6 | tr '\n' ' ')"; fi
+    else fail "S/MIME $1 not delivered: $(tail -n 2 "$(fed_milter_log b)")"; fi
+}
+openssl cms -encrypt -aes-256-gcm -in "$BASE/s10-inner.txt" -recip "$BASE/bob.crt" -keyopt ecdh_kdf_md:sha256 -out "$BASE/s10-gcm.p7m" 2>/dev/null
+s10 gcm "$BASE/s10-gcm.p7m"
+openssl cms -encrypt -aes-256-cbc -in "$BASE/s10-inner.txt" -recip "$BASE/bob.crt" -out "$BASE/s10-cbc.p7m" 2>/dev/null
+s10 cbc "$BASE/s10-cbc.p7m"
+openssl cms -sign -in "$BASE/s10-inner.txt" -signer "$BASE/bob.crt" -inkey "$BASE/bob.key" -out "$BASE/s10-signed.p7m" 2>/dev/null
+s10 signed "$BASE/s10-signed.p7m"
+# A FedMail-Token for somebody else's domain does not make it ours.
+s10 othertoken "$BASE/s10-gcm.p7m" "FedMail-Token: v=1; d=c.example; t=aaa.bbb.ccc"
+# Encrypted to B's organization key without AEAD: ours, and refused.
+openssl cms -encrypt -aes-256-cbc -keyid -in "$BASE/s10-inner.txt" -recip "$(fed_dir b)/keys/org.crt" -keyopt ecdh_kdf_md:sha256 \
+    -out "$BASE/s10-org.p7m" 2>/dev/null
+{ printf 'From: Nora <nora@n.example>\r\nTo: bob@b.example\r\nSubject: Org CBC %s\r\nDate: %s\r\nMessage-ID: <s10-org-%s@n.example>\r\n' \
+    "$MARK" "$(date -R)" "$MARK"; sed 's/\r\{0,1\}$/\r/' "$BASE/s10-org.p7m"; } >"$BASE/s10-org.eml"
+out=$(to_b "$BASE/s10-org.eml" nora@n.example bob@b.example)
+expect_reply "CBC S/MIME to B's organization key" "$out" "550 5.7.1 FedMail: not-aead"
+fi
+
+# ------------------------------------------------------------------ 11
+if want 11; then
+scenario 11 "a FedMail-Token header or an authEnveloped-data Content-Type does not make outbound mail 'already sealed'"
+msg "$BASE/s11.eml" "From: Alice <alice@a.example>" "To: bob@b.example" "Subject: Looks sealed $MARK" "Date: $(date -R)" \
+    "Message-ID: <s11-$MARK@a.example>" "MIME-Version: 1.0" "FedMail-Token: v=1; d=b.example; t=fake.fake.fake" \
+    "Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data; name=smime.p7m" "Content-Transfer-Encoding: base64" \
+    -- "TG9va3Mgc2VhbGVkIGJ1dCBpcyBub3Q="
+out=$(from_a "$BASE/s11.eml" bob@b.example)
+expect_reply "A's user" "$out" "accepted"
+if wait_delivered b "Looks sealed $MARK" 1 30; then
+    f=$(delivered b "Looks sealed $MARK")
+    ar_pass "$f" && pass "B opened it: fedmail=pass" || fail "no fedmail=pass at B: $(fields "$f" | grep -i '^Authentication-Results' | head -n 2)"
+    grep >/dev/null -F "TG9va3Mgc2VhbGVkIGJ1dCBpcyBub3Q=" "$f" && pass "the original body delivered" || fail "body changed"
+    wire=$(grep -lF "s11-$MARK@a.example" "$(fed_tap_dir a b)"/msg-*.eml 2>/dev/null | head -n 1)
+    if [ -n "$wire" ] && [ "$(grep -ci '^FedMail-Token:' "$wire")" = 1 ] && ! grep >/dev/null -F "fake.fake.fake" "$wire" \
+        && ! grep >/dev/null -F "TG9va3Mgc2VhbGVkIGJ1dCBpcyBub3Q=" "$wire"; then
+        pass "on the wire: sealed by A with one genuine token; the fake one and the body only inside"
+    else fail "on the wire ($wire): $(grep -i '^FedMail-Token' "$wire" 2>/dev/null | cut -c1-80 | paste -sd'|')"; fi
+else fail "not delivered at B: $(tail -n 2 "$(fed_milter_log a)")"; fi
 fi
 
 # ------------------------------------------------------------------ sweep
