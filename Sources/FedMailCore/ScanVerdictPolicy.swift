@@ -13,19 +13,6 @@ public enum LocalScanOutcome: Sendable, Hashable {
     case failed(reason: String)
 }
 
-/// An SMTP reply chosen by a decision (the bridge type lives in Milter).
-public struct DecisionReply: Sendable, Hashable {
-    public var code: String
-    public var enhancedCode: String
-    public var text: String
-
-    public init(code: String, enhancedCode: String, text: String) {
-        self.code = code
-        self.enhancedCode = enhancedCode
-        self.text = text
-    }
-}
-
 /// What to do with a message after its virus scan.
 public enum ScanVerdictDecision: Sendable, Hashable {
     /// Go on (seal, or deliver); record `flag` (`clean`, `infected` when

@@ -21,29 +21,23 @@ extension FederationHandler {
         do {
             return try open(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled, log: log)
         } catch let failure as OpeningFailure {
-            let action: MilterConfiguration.FailureAction
+            let decision: FailureDecision
             switch failure.kind {
-            case .badSeal: action = settings.onBadSeal
-            case .notForUs: action = settings.onNotForUs
-            case .internalError: action = runtime.configuration.onInternalError
+            case .badSeal: decision = .badSeal(check: failure.check, action: settings.onBadSeal)
+            case .notForUs: decision = .badSeal(check: failure.check, action: settings.onNotForUs)
+            case .internalError: decision = .openingInternalError(check: failure.check, action: runtime.configuration.onInternalError)
             }
-            log.warning("direction=inbound decision=\(action.rawValue) (\(failure.check): \(failure.message))")
-            let reject: (String, String) = failure.kind == .internalError ? ("550", "5.3.0") : ("550", "5.7.1")
-            let tempfail: (String, String) = failure.kind == .internalError ? ("451", "4.3.0") : ("451", "4.7.1")
-            let text = failure.kind == .internalError ? "FedMail: internal error opening the message" : "FedMail: \(failure.check)"
-            if action == .reject || action == .tempfail {
-                return respond(settings: action, reject: reject, text: text, reason: "FedMail: \(failure.check)",
-                               actions: actions, log: log, tempfailCode: tempfail)
+            log.warning("direction=inbound decision=\(decision.action.rawValue) (\(failure.check): \(failure.message))")
+            if decision.action == .accept || decision.action == .quarantine {
+                // Accepted or quarantined as it is, and it says it failed.
+                // Accepted means delivered unopened, so the `require` rule
+                // applies as to any plaintext; quarantine holds it either way.
+                if decision.action == .accept,
+                   let refusal = try spoofedPartnerRefusal(transaction: transaction, actions: actions, log: log) { return refusal }
+                try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
+                try addVerdict(.init(method: "fedmail", result: "fail", comment: failure.check), actions: actions)
             }
-            // Accepted or quarantined as it is, and it says it failed. Accepted
-            // means delivered unopened, so the `require` rule applies as to any
-            // plaintext; quarantine holds it for the operator either way.
-            if action == .accept,
-               let refusal = try spoofedPartnerRefusal(transaction: transaction, actions: actions, log: log) { return refusal }
-            try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
-            try addVerdict(.init(method: "fedmail", result: "fail", comment: failure.check), actions: actions)
-            return respond(settings: action, reject: reject, text: text, reason: "FedMail: \(failure.check)",
-                           actions: actions, log: log, tempfailCode: tempfail)
+            return respond(decision, actions: actions, log: log)
         }
     }
 
@@ -200,9 +194,9 @@ extension FederationHandler {
         // the opened message is scanned here. Nothing is released before this.
         let trust = passed.authorDomains.first.flatMap { runtime.allowlist.entry(for: $0)?.trust } ?? []
         let scan = scanInbound(openedPath: openedFile.path, control: opened.control, partner: authorDomain, trust: trust)
-        if case .stop(let action, let reject, let tempfail, let reason) = scan, action != .quarantine {
-            log.warning("direction=inbound decision=\(action.rawValue) signer=\(report.signerOrganization) from=\(authorDomain) (\(reason))")
-            return respond(action, reject: reject, tempfail: tempfail, reason: reason, actions: actions, log: log)
+        if case .stop(let decision) = scan, decision.action != .quarantine {
+            log.warning("direction=inbound decision=\(decision.action.rawValue) signer=\(report.signerOrganization) from=\(authorDomain) (\(decision.reason))")
+            return respond(decision, actions: actions, log: log)
         }
 
         for duplicate in claim.duplicates {
@@ -223,10 +217,10 @@ extension FederationHandler {
 
         let response: MilterResponse
         switch scan {
-        case .stop(let action, let reject, let tempfail, let reason):
+        case .stop(let decision):
             // Quarantine: hold the opened message, so the operator can inspect it.
-            log.warning("direction=inbound decision=\(action.rawValue) signer=\(report.signerOrganization) from=\(authorDomain) tokens=\(tokensText) (\(reason))")
-            response = respond(action, reject: reject, tempfail: tempfail, reason: reason, actions: actions, log: log)
+            log.warning("direction=inbound decision=\(decision.action.rawValue) signer=\(report.signerOrganization) from=\(authorDomain) tokens=\(tokensText) (\(decision.reason))")
+            response = respond(decision, actions: actions, log: log)
         case .deliver(let fields, let summary):
             for field in fields { try actions.addHeader(name: field.name, value: field.value) }
             log.info("""
@@ -265,16 +259,14 @@ extension FederationHandler {
         guard let partner = SpoofedPartnerCheck.requiredPartner(inFieldValues: fromValues, allowlist: runtime.allowlist) else {
             return nil
         }
-        let action = settings.onSpoofedPartner
-        log.warning("direction=inbound decision=\(action.rawValue) (not sealed, From names \(partner), a require partner)")
-        if action == .accept { return nil }
-        if action == .quarantine {
+        let decision = FailureDecision.spoofedPartner(partner, action: settings.onSpoofedPartner)
+        log.warning("direction=inbound decision=\(decision.action.rawValue) (not sealed, From names \(partner), a require partner)")
+        if decision.action == .accept { return nil }
+        if decision.action == .quarantine {
             try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
             try addVerdict(.init(method: "fedmail", result: "fail", comment: "spoofed-partner"), actions: actions)
         }
-        return respond(settings: action, reject: ("550", "5.7.1"), text: "FedMail: \(partner) requires sealed mail",
-                       reason: "FedMail: plaintext from require partner \(partner)", actions: actions, log: log,
-                       tempfailCode: ("451", "4.7.1"))
+        return respond(decision, actions: actions, log: log)
     }
 
     /// Whether a header field is a verdict only we may add: an

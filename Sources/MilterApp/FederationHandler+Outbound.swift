@@ -32,16 +32,14 @@ extension FederationHandler {
         switch plan {
         case .tempfail(let reason):
             let action: MilterConfiguration.FailureAction = unavailable && settings.onBrokerUnavailable == .reject ? .reject : .tempfail
-            log.warning("direction=outbound decision=\(action == .reject ? "reject" : "tempfail") (\(reason))")
-            return respond(settings: action, reject: ("550", "5.7.0"), text: "FedMail: \(reason)", reason: reason,
-                           actions: actions, log: log)
+            log.warning("direction=outbound decision=\(action.rawValue) (\(reason))")
+            return respond(.noToken(reason, action: action), actions: actions, log: log)
 
         case .deliverPlaintext(let notes):
             if unavailable, let action = settings.onBrokerUnavailable, action != .accept {
                 let reason = notes.joined(separator: "; ")
                 log.warning("direction=outbound decision=\(action.rawValue) (On-BrokerUnavailable: \(reason))")
-                return respond(settings: action, reject: ("550", "5.7.0"), text: "FedMail: \(reason)", reason: "FedMail: \(reason)",
-                               actions: actions, log: log)
+                return respond(.noToken(reason, action: action), actions: actions, log: log)
             }
             for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
             log.info("direction=outbound decision=plaintext sealed=0 plain=\(recipients.count) (\(notes.joined(separator: "; ")))")
@@ -51,21 +49,16 @@ extension FederationHandler {
             if unavailable, !notes.isEmpty, let action = settings.onBrokerUnavailable, action == .tempfail || action == .reject {
                 let reason = notes.joined(separator: "; ")
                 log.warning("direction=outbound decision=\(action.rawValue) (On-BrokerUnavailable: \(reason))")
-                return respond(settings: action, reject: ("550", "5.7.0"), text: "FedMail: \(reason)", reason: reason,
-                               actions: actions, log: log)
+                return respond(.noToken(reason, action: action), actions: actions, log: log)
             }
             // We sign for the authors: they must be ours.
             if case .foreign(let reason) = ForeignAuthorCheck.check(
                 fromFields: transaction.headers.filter { $0.hasName("From") }.map(\.value),
                 senderFields: transaction.headers.filter { $0.hasName("Sender") }.map(\.value),
                 envelopeSender: transaction.senderMailbox, ourDomains: runtime.signingDomains) {
-                let action = settings.onForeignFrom
-                log.warning("direction=outbound decision=\(action.rawValue) (On-ForeignFrom: \(reason))")
-                if action != .accept {
-                    return respond(settings: action, reject: ("550", "5.7.1"),
-                                   text: "FedMail: foreign-from: \(reason); a sealed message may only come from our domains",
-                                   reason: "FedMail: foreign-from: \(reason)", actions: actions, log: log)
-                }
+                let decision = FailureDecision.foreignFrom(reason, action: settings.onForeignFrom)
+                log.warning("direction=outbound decision=\(decision.action.rawValue) (On-ForeignFrom: \(reason))")
+                if decision.action != .accept { return respond(decision, actions: actions, log: log) }
             }
             let plaintext = plaintextOutside + localRecipients
             return try seal(groups: sealedGroups, plaintext: plaintext, notes: notes, lookups: lookups,
@@ -133,14 +126,12 @@ extension FederationHandler {
             switch settings.mixedRecipients {
             case .reject:
                 log.warning("direction=outbound decision=reject (mixed sealed and plaintext recipients, MixedRecipients reject)")
-                return .reject(with: try SMTPReply(code: "550", enhancedCode: "5.7.0",
-                                                   lines: ["FedMail: sealed and plaintext recipients must be sent separately"]))
+                return .reject(with: try Self.smtpReply(.mixedRecipientsRefused))
             case .split, .defer:
                 guard let spec = settings.reinject, let client = ReinjectionClient(spec: spec, heloName: runtime.hostname,
                                                                                     timeout: max(5, settings.brokerTimeout * 3)) else {
                     log.error("direction=outbound decision=tempfail (mixed recipients need Reinject inet:PORT@HOST)")
-                    return .tempfail(with: try SMTPReply(code: "451", enhancedCode: "4.3.5",
-                                                         lines: ["FedMail: mixed recipients but no Reinject service configured"]))
+                    return .tempfail(with: try Self.smtpReply(.noReinjectService))
                 }
                 reinjection = client
             }
@@ -205,8 +196,7 @@ extension FederationHandler {
                 try reinjection.send(messageAt: sealedFile.path, sender: transaction.senderMailbox ?? "", recipients: sealedRecipients)
             } catch {
                 log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
-                return .tempfail(with: try SMTPReply(code: "451", enhancedCode: "4.3.0",
-                                                     lines: ["FedMail: re-injection of the sealed copy failed"]))
+                return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
             }
             for address in sealedRecipients { try actions.deleteRecipient(address) }
             for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }

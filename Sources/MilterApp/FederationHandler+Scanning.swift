@@ -22,7 +22,7 @@ extension FederationHandler {
         /// Deliver, adding these fields for the local chain.
         case deliver(fields: [(name: String, value: String)], summary: String)
         /// Apply a failure action (infected, or the scan failed).
-        case stop(action: MilterConfiguration.FailureAction, reject: DecisionReply, tempfail: DecisionReply, reason: String)
+        case stop(FailureDecision)
     }
 
     /// Outbound, before sealing: scans the spooled original with clamd when
@@ -52,7 +52,7 @@ extension FederationHandler {
         switch decision {
         case .refuse(let action, let reject, let tempfail, let reason):
             log.warning("direction=outbound decision=\(action.rawValue) (virus scan before sealing, \(source): \(reason))")
-            return .stop(respond(action, reject: reject, tempfail: tempfail, reason: reason, actions: actions, log: log))
+            return .stop(respond(.scan(action: action, reject: reject, tempfail: tempfail, reason: reason), actions: actions, log: log))
         case .proceed(let virus, let note):
             let spam = scanning.upstream.spamScan(in: header, fromInternalHost: fromInternalHost, at: now)
             return .flags(virus: virus, spam: spam.flag,
@@ -76,7 +76,7 @@ extension FederationHandler {
             if let scanner = runtime.scanner {
                 switch scanning.verdictPolicy.decide(scanner.scan(fileAt: openedPath), at: Self.rfc3339(Date())) {
                 case .refuse(let action, let reject, let tempfail, let why):
-                    return .stop(action: action, reject: reject, tempfail: tempfail, reason: "\(why) (scanned after opening: \(reason))")
+                    return .stop(.scan(action: action, reject: reject, tempfail: tempfail, reason: "\(why) (scanned after opening: \(reason))"))
                 case .proceed(let flag, let note):
                     if flag.knownStatus == .clean {
                         let field = inbound.locallyScannedField(scanner: runtime.authservID, scan: flag)
@@ -97,14 +97,6 @@ extension FederationHandler {
         }
         let flags = "partner-flags=virus:\(control.virusScan?.status ?? "none"),spam:\(control.spamScan?.status ?? "none")"
         return .deliver(fields: fields, summary: (notes + [flags]).joined(separator: " "))
-    }
-
-    /// Applies a scan failure action with its own reject and tempfail replies.
-    func respond(_ action: MilterConfiguration.FailureAction, reject: DecisionReply, tempfail: DecisionReply, reason: String,
-                 actions: MilterMessageActions, log: MessageLog) -> MilterResponse {
-        let text = action == .reject ? reject.text : tempfail.text
-        return respond(settings: action, reject: (reject.code, reject.enhancedCode), text: text, reason: "FedMail: \(reason)",
-                       actions: actions, log: log, tempfailCode: (tempfail.code, tempfail.enhancedCode))
     }
 
     /// Whether the SMTP client is one of `InternalHosts` (not merely

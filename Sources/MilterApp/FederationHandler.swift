@@ -74,8 +74,7 @@ public final class FederationHandler: MilterHandler {
         if classGate.admits(recipientClass) { return .continue }
         logger.info("deferred recipient \(recipient.address): \(recipientClass.rawValue), the message is \(classGate.firstClass?.rawValue ?? "-")",
                     metadata: ["queue-id": "\(session.queueID ?? "NOQUEUE")"])
-        return .tempfail(with: try SMTPReply(code: "452", enhancedCode: "4.5.3",
-                                             lines: ["FedMail: recipients of another federation class must be sent separately"]))
+        return .tempfail(with: try Self.smtpReply(.otherRecipientClass))
     }
 
     public func endOfMessage(session: MilterSession, actions: MilterMessageActions) throws -> MilterResponse {
@@ -85,9 +84,7 @@ public final class FederationHandler: MilterHandler {
             return try process(session: session, transaction: transaction, actions: actions, log: log)
         } catch {
             log.error("internal error: \(error)")
-            return respond(settings: runtime.configuration.onInternalError, reject: ("550", "5.3.0"),
-                           text: "FedMail: internal error", reason: "FedMail internal error", actions: actions, log: log,
-                           tempfailCode: ("451", "4.3.0"))
+            return respond(.internalError(action: runtime.configuration.onInternalError), actions: actions, log: log)
         }
     }
 
@@ -185,28 +182,32 @@ public final class FederationHandler: MilterHandler {
 
     // MARK: failure actions
 
-    /// Applies a failure action: `reject` and `tempfail` with the given
+    /// Applies a failure action: `reject` and `tempfail` with their
     /// replies, `quarantine` holds the message (unchanged), `accept` passes it.
-    func respond(settings action: MilterConfiguration.FailureAction, reject: (String, String), text: String, reason: String,
-                 actions: MilterMessageActions, log: MessageLog, tempfailCode: (String, String) = ("451", "4.7.0")) -> MilterResponse {
-        switch action {
+    func respond(_ decision: FailureDecision, actions: MilterMessageActions, log: MessageLog) -> MilterResponse {
+        switch decision.action {
         case .accept:
             return .continue
         case .reject:
-            if let reply = try? SMTPReply(code: reject.0, enhancedCode: reject.1, lines: [text]) { return .reject(with: reply) }
+            if let reply = try? Self.smtpReply(decision.reject) { return .reject(with: reply) }
             return .reject
         case .tempfail:
-            if let reply = try? SMTPReply(code: tempfailCode.0, enhancedCode: tempfailCode.1, lines: [text]) { return .tempfail(with: reply) }
+            if let reply = try? Self.smtpReply(decision.tempfail) { return .tempfail(with: reply) }
             return .tempfail
         case .quarantine:
             do {
-                try actions.quarantine(reason: reason)
+                try actions.quarantine(reason: decision.reason)
                 return .continue
             } catch {
                 log.error("quarantine failed (\(error)); tempfailing instead")
                 return .tempfail
             }
         }
+    }
+
+    /// A decision's reply as the bridge sends it.
+    static func smtpReply(_ reply: DecisionReply) throws -> SMTPReply {
+        try SMTPReply(code: reply.code, enhancedCode: reply.enhancedCode, lines: [reply.text])
     }
 }
 

@@ -1,0 +1,97 @@
+/// A failure action with the replies it gives: what the milter answers
+/// when something stops a message (DESIGN.md "Failure actions"). Every
+/// reply text FedMail sends is made here, so one catalogue holds them all.
+public struct FailureDecision: Sendable, Hashable {
+    /// The configured action (`On-*`).
+    public var action: MilterConfiguration.FailureAction
+    /// The reply when the action is `reject`.
+    public var reject: DecisionReply
+    /// The reply when the action is `tempfail`.
+    public var tempfail: DecisionReply
+    /// Why, for the quarantine reason and the log.
+    public var reason: String
+
+    public init(action: MilterConfiguration.FailureAction, reject: DecisionReply, tempfail: DecisionReply, reason: String) {
+        self.action = action
+        self.reject = reject
+        self.tempfail = tempfail
+        self.reason = reason
+    }
+
+    /// A sealed message failed an opening check (`On-BadSeal`, `On-NotForUs`):
+    /// `550 5.7.1 FedMail: <check>`.
+    public static func badSeal(check: String, action: MilterConfiguration.FailureAction) -> FailureDecision {
+        let text = "FedMail: \(check)"
+        return FailureDecision(action: action, reject: .init(code: "550", enhancedCode: "5.7.1", text: text),
+                               tempfail: .init(code: "451", enhancedCode: "4.7.1", text: text), reason: text)
+    }
+
+    /// A local failure while opening (`On-InternalError`).
+    public static func openingInternalError(check: String, action: MilterConfiguration.FailureAction) -> FailureDecision {
+        let text = "FedMail: internal error opening the message"
+        return FailureDecision(action: action, reject: .init(code: "550", enhancedCode: "5.3.0", text: text),
+                               tempfail: .init(code: "451", enhancedCode: "4.3.0", text: text), reason: "FedMail: \(check)")
+    }
+
+    /// Any other local failure (`On-InternalError`).
+    public static func internalError(action: MilterConfiguration.FailureAction) -> FailureDecision {
+        FailureDecision(action: action, reject: .init(code: "550", enhancedCode: "5.3.0", text: "FedMail: internal error"),
+                        tempfail: .init(code: "451", enhancedCode: "4.3.0", text: "FedMail: internal error"),
+                        reason: "FedMail internal error")
+    }
+
+    /// Mail not opened whose From names a `require` partner (`On-SpoofedPartner`).
+    public static func spoofedPartner(_ partner: DomainName, action: MilterConfiguration.FailureAction) -> FailureDecision {
+        let text = "FedMail: \(partner) requires sealed mail"
+        return FailureDecision(action: action, reject: .init(code: "550", enhancedCode: "5.7.1", text: text),
+                               tempfail: .init(code: "451", enhancedCode: "4.7.1", text: text),
+                               reason: "FedMail: plaintext from require partner \(partner)")
+    }
+
+    /// No token could be had (the planner's tempfail for `require`, or
+    /// `On-BrokerUnavailable`): `451 4.7.0` / `550 5.7.0 FedMail: <reason>`.
+    public static func noToken(_ reason: String, action: MilterConfiguration.FailureAction) -> FailureDecision {
+        let text = "FedMail: \(reason)"
+        return FailureDecision(action: action, reject: .init(code: "550", enhancedCode: "5.7.0", text: text),
+                               tempfail: .init(code: "451", enhancedCode: "4.7.0", text: text), reason: text)
+    }
+
+    /// Outbound authors that are not ours (`On-ForeignFrom`).
+    public static func foreignFrom(_ reason: String, action: MilterConfiguration.FailureAction) -> FailureDecision {
+        let text = "FedMail: foreign-from: \(reason); a sealed message may only come from our domains"
+        return FailureDecision(action: action, reject: .init(code: "550", enhancedCode: "5.7.1", text: text),
+                               tempfail: .init(code: "451", enhancedCode: "4.7.0", text: text),
+                               reason: "FedMail: foreign-from: \(reason)")
+    }
+
+    /// A scan verdict that stops the message (`On-Infected`, `On-ScanError`).
+    public static func scan(action: MilterConfiguration.FailureAction, reject: DecisionReply, tempfail: DecisionReply,
+                            reason: String) -> FailureDecision {
+        FailureDecision(action: action, reject: reject, tempfail: tempfail, reason: "FedMail: \(reason)")
+    }
+
+    /// The reply the action gives (`nil` for accept and quarantine).
+    public var reply: DecisionReply? {
+        switch action {
+        case .reject: return reject
+        case .tempfail: return tempfail
+        case .accept, .quarantine: return nil
+        }
+    }
+}
+
+/// Replies that are not a configurable action.
+extension DecisionReply {
+    /// `MixedRecipients reject`.
+    public static let mixedRecipientsRefused = DecisionReply(
+        code: "550", enhancedCode: "5.7.0", text: "FedMail: sealed and plaintext recipients must be sent separately")
+    /// Mixed recipients to split, but no `Reinject`.
+    public static let noReinjectService = DecisionReply(
+        code: "451", enhancedCode: "4.3.5", text: "FedMail: mixed recipients but no Reinject service configured")
+    /// The sealed copy could not be re-injected: the whole message waits.
+    public static let reinjectionFailed = DecisionReply(
+        code: "451", enhancedCode: "4.3.0", text: "FedMail: re-injection of the sealed copy failed")
+    /// `MixedRecipients defer`: a recipient of the other class, at RCPT.
+    public static let otherRecipientClass = DecisionReply(
+        code: "452", enhancedCode: "4.5.3", text: "FedMail: recipients of another federation class must be sent separately")
+}
