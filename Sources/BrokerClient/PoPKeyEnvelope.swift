@@ -32,22 +32,61 @@ public enum PoPKeyEnvelope {
         throw BrokerClientError(.unsupportedKey, "PoP keys can be encrypted to RSA and P-256 keys only")
     }
 
+    /// An organization private key parsed once (at load), to open PoP key
+    /// envelopes without parsing PEM again for every message.
+    public struct OpeningKey: @unchecked Sendable {
+        // @unchecked: `_RSA.Encryption.PrivateKey` is not declared Sendable,
+        // but it is an immutable value over BoringSSL's (Sendable) key
+        // backing, and BoringSSL's private-key operations are safe to call
+        // concurrently; the P-256 key is Sendable.
+        enum Storage {
+            case p256(P256.KeyAgreement.PrivateKey)
+            case rsa(_RSA.Encryption.PrivateKey)
+        }
+        let storage: Storage
+
+        /// Parses a P-256 or RSA private key (PEM, PKCS#8 or traditional).
+        public init(pemRepresentation pem: String) throws {
+            if let key = try? P256.KeyAgreement.PrivateKey(pemRepresentation: pem) {
+                storage = .p256(key)
+            } else if let key = try? _RSA.Encryption.PrivateKey(pemRepresentation: pem) {
+                storage = .rsa(key)
+            } else {
+                throw BrokerClientError(.unsupportedKey, "PoP keys can be opened with RSA (≥ 2048 bits) and P-256 private keys only")
+            }
+        }
+    }
+
     /// Decrypts an envelope with the organization's private key (PEM, PKCS#8 or traditional).
+    /// Parses the PEM on every call: a caller that opens more than one
+    /// envelope keeps an ``OpeningKey`` and calls ``open(_:privateKey:)``.
     public static func open(_ envelope: String, privateKeyPEM: String) throws -> SymmetricKey {
+        try open(envelope, privateKey: OpeningKey(pemRepresentation: privateKeyPEM))
+    }
+
+    /// Decrypts an envelope with the organization's private key, parsed beforehand.
+    public static func open(_ envelope: String, privateKey: OpeningKey) throws -> SymmetricKey {
         let raw: Data
         if envelope.hasPrefix(hpkePrefix) {
+            guard case .p256(let key) = privateKey.storage else {
+                throw BrokerClientError(.badAnswer, "HPKE PoP key, but the organization key is not P-256")
+            }
             guard let bytes = Data(base64Encoded: String(envelope.dropFirst(hpkePrefix.count))), bytes.count == 65 + 48 else {
                 throw BrokerClientError(.badAnswer, "malformed HPKE PoP key")
             }
-            let key = try P256.KeyAgreement.PrivateKey(pemRepresentation: privateKeyPEM)
             var recipient = try HPKE.Recipient(privateKey: key, ciphersuite: .P256_SHA256_AES_GCM_256, info: hpkeInfo,
                                                encapsulatedKey: bytes.prefix(65))
             raw = try recipient.open(bytes.dropFirst(65))
         } else if envelope.hasPrefix(rsaPrefix) {
-            guard let bytes = Data(base64Encoded: String(envelope.dropFirst(rsaPrefix.count))) else {
+            guard case .rsa(let key) = privateKey.storage else {
+                throw BrokerClientError(.badAnswer, "RSA PoP key, but the organization key is not RSA")
+            }
+            // One RSA block of the key's size, nothing longer is even decoded.
+            let encoded = envelope.utf8.count - rsaPrefix.utf8.count
+            guard encoded <= (key.keySizeInBits / 8 + 2) / 3 * 4,
+                  let bytes = Data(base64Encoded: String(envelope.dropFirst(rsaPrefix.count))) else {
                 throw BrokerClientError(.badAnswer, "malformed RSA PoP key")
             }
-            let key = try _RSA.Encryption.PrivateKey(pemRepresentation: privateKeyPEM)
             raw = try key.decrypt(bytes, padding: .PKCS1_OAEP_SHA256)
         } else {
             throw BrokerClientError(.badAnswer, "unknown PoP key algorithm")

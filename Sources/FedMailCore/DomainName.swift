@@ -8,16 +8,30 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// The canonical ASCII form.
     public let value: String
 
+    /// The most Unicode scalars a name (without its trailing dot) may have:
+    /// every scalar costs at least one octet of the canonical form, which
+    /// is at most 253 octets.
+    static let maxScalars = 253
+    /// The most Unicode scalars one label may have (63 octets, as above).
+    static let maxLabelScalars = 63
+
     /// Canonicalizes `text`, or returns `nil` when it is not a valid
     /// host name (empty labels, labels over 63 octets, names over 253,
     /// characters outside letters, digits and hyphen, leading or trailing hyphen).
+    ///
+    /// Bounded work, since names come from strangers: a text too long to
+    /// be a valid name in any form (over 253 scalars plus a trailing dot,
+    /// so over 4 × 253 + 1 UTF-8 bytes, or a label over 63 scalars) is
+    /// refused before it is lowercased or Punycode-encoded. These limits
+    /// refuse nothing valid: a scalar never becomes less than one octet.
     public init?(_ text: some StringProtocol) {
         var text = Substring(text)
+        guard text.utf8.count <= 4 * Self.maxScalars + 1 else { return nil }
         if text.hasSuffix(".") { text = text.dropLast() }
-        guard !text.isEmpty else { return nil }
+        guard !text.isEmpty, text.unicodeScalars.count <= Self.maxScalars else { return nil }
         var labels: [String] = []
         for rawLabel in text.split(separator: ".", omittingEmptySubsequences: false) {
-            guard let label = Self.aLabel(rawLabel) else { return nil }
+            guard rawLabel.unicodeScalars.count <= Self.maxLabelScalars, let label = Self.aLabel(rawLabel) else { return nil }
             labels.append(label)
         }
         let joined = labels.joined(separator: ".")

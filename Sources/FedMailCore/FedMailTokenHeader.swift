@@ -32,8 +32,16 @@ public struct FedMailTokenHeader: Sendable, Hashable {
         return String(rest[..<end])
     }
 
-    /// Parses a field value. Returns `nil` when `v` is not 1 or `d`/`t` are missing.
+    /// The longest field value parsed (UTF-8 bytes, folding included): a
+    /// token is a few kilobytes at most; anything longer is refused
+    /// unexamined, since it arrives before anything is authenticated.
+    public static let maxValueUTF8Bytes = 16 * 1024
+
+    /// Parses a field value. Returns `nil` when `v` is not 1 or `d`/`t` are
+    /// missing, or the value is over ``maxValueUTF8Bytes``. One pass over
+    /// the value (linear); the domain is not canonicalized here.
     public static func parse(value: String) -> FedMailTokenHeader? {
+        guard value.utf8.count <= maxValueUTF8Bytes else { return nil }
         var params: [String: String] = [:]
         for part in value.split(separator: ";") {
             let item = String(part).trimmingASCIIWhitespace()

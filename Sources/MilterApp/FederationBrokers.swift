@@ -30,7 +30,11 @@ public struct DomainLookup: Sendable, Hashable {
 public final class FederationBrokers: Sendable {
     private let clients: [String: BrokerClient]
     private let verifier: TokenVerifier
-    private let orgKeyPEM: String?
+    /// Our organization key for PoP envelopes, parsed once at load (a PEM
+    /// parse per message would be work a stranger can make us do).
+    private let orgKey: PoPKeyEnvelope.OpeningKey?
+    /// Why there is no `orgKey`, for the error of ``openPoPKey(_:)``.
+    private let orgKeyProblem: String
 
     /// Creates the clients. `connect: false` (configuration check) only reads the CA.
     public init(settings: MilterFederationSettings, connect: Bool) throws {
@@ -45,9 +49,21 @@ public final class FederationBrokers: Sendable {
             throw BrokerClientError(.badLocalFile, "BrokerCA \(caPath) is not a PEM certificate")
         }
         if let keyPath = settings.orgKeyPath, connect {
-            orgKeyPEM = try? String(contentsOfFile: keyPath, encoding: .utf8)
+            if let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) {
+                do {
+                    orgKey = try PoPKeyEnvelope.OpeningKey(pemRepresentation: pem)
+                    orgKeyProblem = ""
+                } catch {
+                    orgKey = nil
+                    orgKeyProblem = "OrgKey \(keyPath) cannot open PoP keys: \(error)"
+                }
+            } else {
+                orgKey = nil
+                orgKeyProblem = "cannot read OrgKey \(keyPath)"
+            }
         } else {
-            orgKeyPEM = nil
+            orgKey = nil
+            orgKeyProblem = "no OrgKey to open a PoP key with"
         }
         var clients: [String: BrokerClient] = [:]
         if connect {
@@ -122,8 +138,8 @@ public final class FederationBrokers: Sendable {
 
     /// The 256-bit PoP key in `envelope`, decrypted with our organization key.
     public func openPoPKey(_ envelope: String) throws -> [UInt8] {
-        guard let orgKeyPEM else { throw BrokerClientError(.badLocalFile, "no OrgKey to open a PoP key with") }
-        let key = try PoPKeyEnvelope.open(envelope, privateKeyPEM: orgKeyPEM)
+        guard let orgKey else { throw BrokerClientError(.badLocalFile, orgKeyProblem) }
+        let key = try PoPKeyEnvelope.open(envelope, privateKey: orgKey)
         return key.withUnsafeBytes { Array($0) }
     }
 
