@@ -44,23 +44,40 @@ public enum OutboundPlan: Sendable, Hashable {
     case deliverPlaintext(notes: [String])
     /// Seal the message for every recipient in `sealed`, grouped by recipient
     /// organization key. `plaintext` recipients (when not empty) must get the
-    /// original: the mixed-recipients policy decides how.
+    /// original — local ones included: the mixed-recipients policy decides how.
     case seal(sealed: [String: [String]], plaintext: [String], notes: [String])
-    /// Do not accept the message now (4.7.x): a `require` domain had no token.
-    case tempfail(reason: String)
+    /// Do not send: a `require` domain had no token (451 4.7.0, or 550 with
+    /// `On-BrokerUnavailable reject` when the broker could not answer), or
+    /// an opportunistic one could not be looked up and `On-BrokerUnavailable`
+    /// says to stop.
+    case refuse(FailureDecision)
 }
 
 /// Decides, without I/O, how an outbound message is delivered.
 public struct OutboundPlanner: Sendable {
     public var allowlist: FederationAllowlist
+    /// Our own domains (`Domains`): their recipients keep the original and
+    /// are never looked up, whatever the allowlist says.
+    public var localDomains: Set<DomainName>
+    /// `On-BrokerUnavailable`; `nil` is the policy's default (tempfail for
+    /// `require`, plaintext for `opportunistic`).
+    public var onBrokerUnavailable: MilterConfiguration.FailureAction?
 
-    public init(allowlist: FederationAllowlist) {
+    public init(allowlist: FederationAllowlist, localDomains: Set<DomainName> = [],
+                onBrokerUnavailable: MilterConfiguration.FailureAction? = nil) {
         self.allowlist = allowlist
+        self.localDomains = localDomains
+        self.onBrokerUnavailable = onBrokerUnavailable
+    }
+
+    /// Whether a recipient is one of ours.
+    public func isLocal(_ recipient: PlannedRecipient) -> Bool {
+        recipient.domain.map(localDomains.contains) ?? false
     }
 
     /// The RCPT-time class of a recipient (used by `MixedRecipients defer`).
     public func recipientClass(_ recipient: PlannedRecipient) -> RecipientClass {
-        guard let domain = recipient.domain, let entry = allowlist.entry(for: domain),
+        guard let domain = recipient.domain, !localDomains.contains(domain), let entry = allowlist.entry(for: domain),
               entry.policy != .never else { return .traditional }
         return .federated
     }
@@ -77,13 +94,18 @@ public struct OutboundPlanner: Sendable {
 
     /// The end-of-message plan given the lookup results per domain.
     ///
-    /// - `require` without a token → ``OutboundPlan/tempfail(reason:)`` (never plaintext).
-    /// - `opportunistic` without a token → plaintext, with a note.
-    /// - any token → sealed, grouped by recipient key.
+    /// - `require` without a token → ``OutboundPlan/refuse(_:)`` (never plaintext):
+    ///   tempfail, or reject when the broker could not answer and
+    ///   `On-BrokerUnavailable` is `reject`.
+    /// - `opportunistic` without a token → plaintext, with a note; when the
+    ///   broker could not answer, `On-BrokerUnavailable` may stop it instead.
+    /// - any token → sealed, grouped by recipient key; local recipients and
+    ///   the rest keep the original.
     public func plan(recipients: [PlannedRecipient], lookups: [DomainName: DomainFederation]) -> OutboundPlan {
         var sealed: [String: [String]] = [:]
         var plaintext: [String] = []
         var notes: [String] = []
+        var brokerUnavailable = false
         var notedDomains = Set<DomainName>()
         for recipient in recipients {
             guard recipientClass(recipient) == .federated, let domain = recipient.domain,
@@ -97,11 +119,23 @@ public struct OutboundPlanner: Sendable {
                 continue
             }
             let why = Self.describe(lookup)
+            let unavailable: Bool
+            if case .unavailable = lookup { unavailable = true } else { unavailable = false }
             if entry.policy == .require {
-                return .tempfail(reason: "federation required for \(domain) but \(why)")
+                let action: MilterConfiguration.FailureAction = unavailable && onBrokerUnavailable == .reject ? .reject : .tempfail
+                return .refuse(.noToken("federation required for \(domain) but \(why)", action: action))
             }
+            brokerUnavailable = brokerUnavailable || unavailable
             plaintext.append(recipient.address)
             if notedDomains.insert(domain).inserted { notes.append("\(domain): \(why)") }
+        }
+        if brokerUnavailable, let action = onBrokerUnavailable, !notes.isEmpty {
+            let reason = notes.joined(separator: "; ")
+            // Nothing sealed: every action applies; with a sealed part only
+            // tempfail and reject (a half-sealed message is not held).
+            if sealed.isEmpty ? action != .accept : (action == .tempfail || action == .reject) {
+                return .refuse(.noToken(reason, action: action))
+            }
         }
         if sealed.isEmpty { return .deliverPlaintext(notes: notes) }
         return .seal(sealed: sealed, plaintext: plaintext, notes: notes)

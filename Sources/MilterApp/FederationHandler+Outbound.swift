@@ -10,47 +10,29 @@ extension FederationHandler {
     func sealOutbound(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
                       fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
         let recipients = transaction.recipients.map { PlannedRecipient(address: $0.address) }
+        let planner = outboundPlanner
         // Local recipients keep the original: no verdict under our name may reach them.
-        if recipients.contains(where: { $0.domain.map(settings.directionPolicy.isLocal) ?? false }) {
+        if recipients.contains(where: planner.isLocal) {
             try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
         }
-        let planner = OutboundPlanner(allowlist: runtime.allowlist)
-        let domains = planner.domainsToLookUp(recipients).filter { !settings.directionPolicy.isLocal($0) }
+        let domains = planner.domainsToLookUp(recipients)
         guard !domains.isEmpty else {
             log.info("direction=outbound decision=untouched (no federated recipient)")
             return .continue
         }
 
         let lookups = lookUp(domains)
-        var federations = lookups.mapValues(\.federation)
-        for domain in settings.domains { federations[domain] = nil }
-        let plan = planner.plan(recipients: recipients.filter { !($0.domain.map(settings.directionPolicy.isLocal) ?? false) },
-                                lookups: federations)
-        let unavailable = lookups.values.contains { if case .unavailable = $0.federation { return true } else { return false } }
-        let localRecipients = recipients.filter { $0.domain.map(settings.directionPolicy.isLocal) ?? false }.map(\.address)
-
-        switch plan {
-        case .tempfail(let reason):
-            let action: MilterConfiguration.FailureAction = unavailable && settings.onBrokerUnavailable == .reject ? .reject : .tempfail
-            log.warning("direction=outbound decision=\(action.rawValue) (\(reason))")
-            return respond(.noToken(reason, action: action), actions: actions, log: log)
+        switch planner.plan(recipients: recipients, lookups: lookups.mapValues(\.federation)) {
+        case .refuse(let decision):
+            log.warning("direction=outbound decision=\(decision.action.rawValue) (\(decision.reason))")
+            return respond(decision, actions: actions, log: log)
 
         case .deliverPlaintext(let notes):
-            if unavailable, let action = settings.onBrokerUnavailable, action != .accept {
-                let reason = notes.joined(separator: "; ")
-                log.warning("direction=outbound decision=\(action.rawValue) (On-BrokerUnavailable: \(reason))")
-                return respond(.noToken(reason, action: action), actions: actions, log: log)
-            }
             for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
             log.info("direction=outbound decision=plaintext sealed=0 plain=\(recipients.count) (\(notes.joined(separator: "; ")))")
             return .continue
 
-        case .seal(let sealedGroups, let plaintextOutside, let notes):
-            if unavailable, !notes.isEmpty, let action = settings.onBrokerUnavailable, action == .tempfail || action == .reject {
-                let reason = notes.joined(separator: "; ")
-                log.warning("direction=outbound decision=\(action.rawValue) (On-BrokerUnavailable: \(reason))")
-                return respond(.noToken(reason, action: action), actions: actions, log: log)
-            }
+        case .seal(let sealedGroups, let plaintext, let notes):
             // We sign for the authors: they must be ours.
             if case .foreign(let reason) = ForeignAuthorCheck.check(
                 fromFields: transaction.headers.filter { $0.hasName("From") }.map(\.value),
@@ -60,7 +42,6 @@ extension FederationHandler {
                 log.warning("direction=outbound decision=\(decision.action.rawValue) (On-ForeignFrom: \(reason))")
                 if decision.action != .accept { return respond(decision, actions: actions, log: log) }
             }
-            let plaintext = plaintextOutside + localRecipients
             return try seal(groups: sealedGroups, plaintext: plaintext, notes: notes, lookups: lookups,
                             transaction: transaction, actions: actions, rawValues: rawValues,
                             fromInternalHost: fromInternalHost, log: log)

@@ -39,6 +39,12 @@ public final class FederationHandler: MilterHandler {
 
     var settings: MilterFederationSettings { runtime.settings }
 
+    /// The outbound decisions (pure) with this connection's settings.
+    var outboundPlanner: OutboundPlanner {
+        OutboundPlanner(allowlist: runtime.allowlist, localDomains: Set(settings.domains),
+                        onBrokerUnavailable: settings.onBrokerUnavailable)
+    }
+
     /// Creates the handler for one connection.
     public init(runtime: FederationRuntime, spoolDirectory: String, replayCache: ReplayCache, logger: Logger) {
         self.runtime = runtime
@@ -68,9 +74,7 @@ public final class FederationHandler: MilterHandler {
     public func envelopeRecipient(_ recipient: MilterRecipient, session: MilterSession) throws -> MilterResponse {
         guard settings.mixedRecipients == .defer, settings.mode.seals,
               settings.directionPolicy.isTrustedClient(directionFacts(session: session, recipients: [])) else { return .continue }
-        let planned = PlannedRecipient(address: recipient.address)
-        let recipientClass: RecipientClass = planned.domain.map { settings.directionPolicy.isLocal($0) } == true
-            ? .traditional : OutboundPlanner(allowlist: runtime.allowlist).recipientClass(planned)
+        let recipientClass = outboundPlanner.recipientClass(PlannedRecipient(address: recipient.address))
         if classGate.admits(recipientClass) { return .continue }
         logger.info("deferred recipient \(recipient.address): \(recipientClass.rawValue), the message is \(classGate.firstClass?.rawValue ?? "-")",
                     metadata: ["queue-id": "\(session.queueID ?? "NOQUEUE")"])

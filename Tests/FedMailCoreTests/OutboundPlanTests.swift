@@ -53,13 +53,49 @@ struct OutboundPlanTests {
     func requireTempfails() throws {
         for lookup in [DomainFederation.notFederated, .denied, .unavailable(reason: "timeout")] {
             let plan = planner.plan(recipients: recipients("1@b.example", "2@x.org"), lookups: [try domain("b.example"): lookup])
-            guard case .tempfail(let reason) = plan else {
+            guard case .refuse(let decision) = plan, decision.action == .tempfail else {
                 Issue.record("expected tempfail for \(lookup), got \(plan)")
                 continue
             }
-            #expect(reason.contains("b.example"))
+            #expect(decision.reason.contains("b.example"))
+            #expect(decision.reply == DecisionReply(code: "451", enhancedCode: "4.7.0", text: decision.reason))
         }
         #expect(planner.plan(recipients: recipients("1@b.example"), lookups: [:]) != .deliverPlaintext(notes: []))
+    }
+
+    @Test("On-BrokerUnavailable: reject for require when the broker did not answer; stops opportunistic plaintext")
+    func brokerUnavailable() throws {
+        var strict = planner
+        strict.onBrokerUnavailable = .reject
+        guard case .refuse(let down) = strict.plan(recipients: recipients("1@b.example"), lookups: [try domain("b.example"): .unavailable(reason: "down")]) else {
+            Issue.record("require with the broker down was not refused"); return
+        }
+        #expect(down.action == .reject)
+        // Not federated is an answer, not an unavailable broker: tempfail still.
+        guard case .refuse(let answered) = strict.plan(recipients: recipients("1@b.example"), lookups: [try domain("b.example"): .notFederated]) else {
+            Issue.record("require without federation was not refused"); return
+        }
+        #expect(answered.action == .tempfail)
+        var holding = planner
+        holding.onBrokerUnavailable = .quarantine
+        let opp = holding.plan(recipients: recipients("1@opp.example"), lookups: [try domain("opp.example"): .unavailable(reason: "down")])
+        #expect(opp == .refuse(.noToken("opp.example: no token could be had (down)", action: .quarantine)))
+        // With a sealed part, only tempfail and reject stop it.
+        let mixed = holding.plan(recipients: recipients("1@opp.example", "2@b.example"),
+                                 lookups: [try domain("opp.example"): .unavailable(reason: "down"), try domain("b.example"): .sealable(recipientKey: "KB")])
+        guard case .seal = mixed else { Issue.record("quarantine stopped a half-sealed message: \(mixed)"); return }
+        #expect(planner.plan(recipients: recipients("1@opp.example"), lookups: [try domain("opp.example"): .unavailable(reason: "down")])
+            == .deliverPlaintext(notes: ["opp.example: no token could be had (down)"]))
+    }
+
+    @Test("our own recipients are never looked up and keep the original")
+    func localRecipients() throws {
+        var ours = planner
+        ours.localDomains = [try domain("b.example")]
+        #expect(ours.domainsToLookUp(recipients("1@b.example", "2@c.example")) == [try domain("c.example")])
+        #expect(ours.recipientClass(PlannedRecipient(address: "1@b.example")) == .traditional)
+        let plan = ours.plan(recipients: recipients("1@b.example", "2@c.example"), lookups: [try domain("c.example"): .sealable(recipientKey: "KC")])
+        #expect(plan == .seal(sealed: ["KC": ["2@c.example"]], plaintext: ["1@b.example"], notes: []))
     }
 
     @Test("opportunistic without a token goes plaintext with a note; mixed results keep both lists")
