@@ -2,6 +2,7 @@ import FedMailCore
 import FedMailCrypto
 import Foundation
 import Milter
+import Synchronization
 
 /// Inbound: open sealed mail for our domains — the cryptographic checks in
 /// the Opener, the whole decision in ``OpeningPolicy`` — restore the exact
@@ -125,8 +126,11 @@ extension FederationHandler {
         var opener = Opener(identities: [identity], brokerCA: runtime.brokerCA,
                             maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)
         if let brokers, !popEnvelopes.isEmpty {
+            // One KEKRecipientInfo is ours in a genuine message: a private-key
+            // operation is spent on at most two, whatever the message holds.
+            let budget = AttemptBudget(2)
             opener.popKeyProvider = { id in
-                guard let jti = String(bytes: id, encoding: .utf8), let envelope = popEnvelopes[jti],
+                guard let jti = String(bytes: id, encoding: .utf8), let envelope = popEnvelopes[jti], budget.take(),
                       let key = try? brokers.openPoPKey(envelope) else { return nil }
                 return try? ProofOfPossessionKey(key: key, id: id)
             }
@@ -302,5 +306,21 @@ extension FederationHandler {
     func addVerdict(_ result: AuthenticationResults.Result, actions: MilterMessageActions) throws {
         let field = AuthenticationResults(authservID: runtime.authservID, results: [result])
         try actions.insertHeader(at: 0, name: "Authentication-Results", value: field.singleLineFieldValue)
+    }
+}
+
+/// A count of costly attempts allowed for one message, shared with a
+/// closure that may run more often.
+final class AttemptBudget: Sendable {
+    private let left: Mutex<Int>
+    init(_ count: Int) { left = Mutex(count) }
+
+    /// Takes one attempt; false when none is left.
+    func take() -> Bool {
+        left.withLock { left in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
     }
 }
