@@ -16,59 +16,76 @@ public struct MIMEContentType: Sendable, Hashable {
         self.parameters = parameters
     }
 
+    /// The longest value parsed (a header Postfix passes on is at most
+    /// 100 KiB); longer values are not a Content-Type we act on.
+    public static let maxValueLength = 128 * 1024
+
     /// Parses a field value; `nil` when there is no `type/subtype`.
+    /// Linear and without recursion: comments (nested, with quoted-pairs)
+    /// are skipped in a loop, whatever their number.
     public static func parse(_ value: String) -> MIMEContentType? {
-        var chars = Substring(value)
+        guard value.utf8.count <= maxValueLength else { return nil }
+        let scalars = Array(value.unicodeScalars)
+        var index = 0
+        func isSpace(_ c: Unicode.Scalar) -> Bool { c == " " || c == "\t" || c == "\r" || c == "\n" }
         func skipSpace() {
-            while let c = chars.first, c == " " || c == "\t" || c == "\r" || c == "\n" { chars.removeFirst() }
-            if chars.first == "(" { // comment
+            while index < scalars.count {
+                let c = scalars[index]
+                if isSpace(c) { index += 1; continue }
+                guard c == "(" else { return }
                 var depth = 0
-                while let c = chars.first {
-                    chars.removeFirst()
+                while index < scalars.count {
+                    let c = scalars[index]
+                    index += 1
+                    if c == "\\" { index += 1; continue }
                     if c == "(" { depth += 1 } else if c == ")" { depth -= 1; if depth == 0 { break } }
                 }
-                skipSpace()
             }
         }
         func token() -> String {
-            var out = ""
-            while let c = chars.first, !(c == ";" || c == "=" || c == "/" || c == " " || c == "\t" || c == "\"" || c == "(" || c == "\r" || c == "\n") {
-                out.append(c); chars.removeFirst()
+            var out = String.UnicodeScalarView()
+            while index < scalars.count {
+                let c = scalars[index]
+                if c == ";" || c == "=" || c == "/" || c == "\"" || c == "(" || isSpace(c) { break }
+                out.append(c)
+                index += 1
             }
-            return out
+            return String(out)
         }
+        func peek() -> Unicode.Scalar? { index < scalars.count ? scalars[index] : nil }
         skipSpace()
         let type = token().lowercased()
         skipSpace()
-        guard chars.first == "/" else { return nil }
-        chars.removeFirst()
+        guard peek() == "/" else { return nil }
+        index += 1
         skipSpace()
         let subtype = token().lowercased()
         guard !type.isEmpty, !subtype.isEmpty else { return nil }
         var parameters: [String: String] = [:]
         while true {
             skipSpace()
-            guard chars.first == ";" else { break }
-            chars.removeFirst()
+            guard peek() == ";" else { break }
+            index += 1
             skipSpace()
             let name = token().lowercased()
             skipSpace()
-            guard chars.first == "=" else { if name.isEmpty { continue } else { break } }
-            chars.removeFirst()
+            guard peek() == "=" else { if name.isEmpty { continue } else { break } }
+            index += 1
             skipSpace()
-            var val = ""
-            if chars.first == "\"" {
-                chars.removeFirst()
-                while let c = chars.first {
-                    chars.removeFirst()
-                    if c == "\\", let n = chars.first { val.append(n); chars.removeFirst(); continue }
+            var val = String.UnicodeScalarView()
+            if peek() == "\"" {
+                index += 1
+                while index < scalars.count {
+                    let c = scalars[index]
+                    index += 1
+                    if c == "\\", index < scalars.count { val.append(scalars[index]); index += 1; continue }
                     if c == "\"" { break }
                     val.append(c)
                 }
             } else {
-                val = token()
+                val = token().unicodeScalars
             }
-            if !name.isEmpty { parameters[name] = val }
+            if !name.isEmpty { parameters[name] = String(val) }
         }
         return MIMEContentType(type: type, subtype: subtype, parameters: parameters)
     }
