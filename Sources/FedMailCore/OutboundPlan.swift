@@ -1,10 +1,30 @@
+/// The key a group of recipients is sealed to: recipients with the same
+/// key share one recipientInfo.
+public enum RecipientKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// A recipient organization's key from a broker key container (direct
+    /// mode), by the SHA-256 of its public key (the token's `rkf`).
+    case organizationKey(sha256: String)
+    /// A PoP key (pop mode): one KEKRecipientInfo per token, by its `jti`.
+    case proofOfPossession(tokenID: String)
+    /// A static partner certificate (`cert=`), by its SHA-256.
+    case staticCertificate(sha256: String)
+
+    public var description: String {
+        switch self {
+        case .organizationKey(let sha256): return "key:\(sha256)"
+        case .proofOfPossession(let tokenID): return "pop:\(tokenID)"
+        case .staticCertificate(let sha256): return "static:\(sha256)"
+        }
+    }
+
+    public static func < (lhs: RecipientKey, rhs: RecipientKey) -> Bool { lhs.description < rhs.description }
+}
+
 /// What the broker (or a static `cert=`) said about one recipient domain.
 public enum DomainFederation: Sendable, Hashable {
     /// A key to seal to: a valid token and key container from the broker,
-    /// or a static partner certificate (`cert=`, no token). `recipientKey`
-    /// identifies the key, so recipients of one organization share one
-    /// recipientInfo.
-    case sealable(recipientKey: String)
+    /// or a static partner certificate (`cert=`, no token).
+    case sealable(recipientKey: RecipientKey)
     /// The domain is not enrolled with the broker.
     case notFederated
     /// The broker's federation policy does not let us send to it.
@@ -45,7 +65,7 @@ public enum OutboundPlan: Sendable, Hashable {
     /// Seal the message for every recipient in `sealed`, grouped by recipient
     /// organization key. `plaintext` recipients (when not empty) must get the
     /// original — local ones included: the mixed-recipients policy decides how.
-    case seal(sealed: [String: [String]], plaintext: [String], notes: [String])
+    case seal(sealed: [RecipientKey: [String]], plaintext: [String], notes: [String])
     /// Do not send: a `require` domain had no token (451 4.7.0, or 550 with
     /// `On-BrokerUnavailable reject` when the broker could not answer), or
     /// an opportunistic one could not be looked up and `On-BrokerUnavailable`
@@ -102,7 +122,7 @@ public struct OutboundPlanner: Sendable {
     /// - any token → sealed, grouped by recipient key; local recipients and
     ///   the rest keep the original.
     public func plan(recipients: [PlannedRecipient], lookups: [DomainName: DomainFederation]) -> OutboundPlan {
-        var sealed: [String: [String]] = [:]
+        var sealed: [RecipientKey: [String]] = [:]
         var plaintext: [String] = []
         var notes: [String] = []
         var brokerUnavailable = false

@@ -119,7 +119,7 @@ public final class FederationBrokers: Sendable {
                     continue
                 }
                 // Pop-mode recipients are grouped by token (one KEK each); direct by recipient key.
-                let groupKey = mode == .pop ? "pop:\(claims.jti)" : claims.rkf
+                let groupKey: RecipientKey = mode == .pop ? .proofOfPossession(tokenID: claims.jti) : .organizationKey(sha256: claims.rkf)
                 results[domain] = DomainLookup(domain: domain, federation: .sealable(recipientKey: groupKey), token: token,
                                                tokenID: claims.jti, recipientOrganization: claims.rorg,
                                                keyContainerPEM: container, popKeyEnvelope: answer.popKey)

@@ -82,11 +82,11 @@ extension FederationHandler {
             return DomainLookup(domain: domain, federation: .unavailable(
                 reason: "the static partner certificate for \(domain) (\(certificate.subject)) is expired or not yet valid"))
         }
-        return DomainLookup(domain: domain, federation: .sealable(recipientKey: "static:" + Hex.encode(certificate.sha256Fingerprint)),
+        return DomainLookup(domain: domain, federation: .sealable(recipientKey: .staticCertificate(sha256: Hex.encode(certificate.sha256Fingerprint))),
                             isStaticPartner: true)
     }
 
-    func seal(groups: [String: [String]], plaintext: [String], notes: [String], lookups: [DomainName: DomainLookup],
+    func seal(groups: [RecipientKey: [String]], plaintext: [String], notes: [String], lookups: [DomainName: DomainLookup],
               transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
               fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
         guard let sealer = runtime.sealer(temporaryDirectory: spoolDirectory) else {
@@ -134,35 +134,37 @@ extension FederationHandler {
             }
             var groupDomains: [String] = []
             for domain in groupLookups.map(\.domain.value) where !groupDomains.contains(domain) { groupDomains.append(domain) }
-            defer {
-                if let organization = organizations.last {
-                    controlRecipients.append(.init(keyId: organization.keyIdentifierHex, domains: groupDomains))
-                }
-            }
-            if lookup.isStaticPartner {
+            let organization: RecipientOrganization
+            switch key {
+            case .staticCertificate:
                 // A static partner certificate (loaded with the allowlist): no broker, no token.
                 guard let certificate = runtime.partnerCertificate(for: lookup.domain) else {
                     throw FederationLoadError("no static certificate for \(lookup.domain)")
                 }
-                organizations.append(.certificate(certificate))
+                organization = .certificate(certificate)
                 staticPartners.append(lookup.domain.value)
-                continue
-            }
-            guard let token = lookup.token, let tokenID = lookup.tokenID else {
-                throw FederationLoadError("no token for recipient organization \(key)")
-            }
-            if let envelope = lookup.popKeyEnvelope, key.hasPrefix("pop:") {
-                guard let brokers = runtime.brokers else { throw FederationLoadError("no broker for pop mode") }
-                let bytes = try brokers.openPoPKey(envelope)
-                organizations.append(.proofOfPossession(try ProofOfPossessionKey(key: bytes, id: Array(tokenID.utf8))))
-            } else {
-                guard let pem = lookup.keyContainerPEM, let certificate = try Certificate.parse(pem: Array(pem.utf8), source: "key container for \(lookup.domain)").first else {
-                    throw FederationLoadError("no key container for \(lookup.domain)")
+            case .proofOfPossession, .organizationKey:
+                guard let token = lookup.token, let tokenID = lookup.tokenID else {
+                    throw FederationLoadError("no token for recipient organization \(key)")
                 }
-                organizations.append(.certificate(certificate))
+                if case .proofOfPossession = key {
+                    guard let envelope = lookup.popKeyEnvelope, let brokers = runtime.brokers else {
+                        throw FederationLoadError("no PoP key for \(lookup.domain)")
+                    }
+                    let bytes = try brokers.openPoPKey(envelope)
+                    organization = .proofOfPossession(try ProofOfPossessionKey(key: bytes, id: Array(tokenID.utf8)))
+                } else {
+                    guard let pem = lookup.keyContainerPEM,
+                          let certificate = try Certificate.parse(pem: Array(pem.utf8), source: "key container for \(lookup.domain)").first else {
+                        throw FederationLoadError("no key container for \(lookup.domain)")
+                    }
+                    organization = .certificate(certificate)
+                }
+                tokenFields.append(FedMailTokenHeader(domain: lookup.domain.value, token: token))
+                tokenIDs.append(tokenID)
             }
-            tokenFields.append(FedMailTokenHeader(domain: lookup.domain.value, token: token))
-            tokenIDs.append(tokenID)
+            organizations.append(organization)
+            controlRecipients.append(.init(keyId: organization.keyIdentifierHex, domains: groupDomains))
         }
 
         let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "sealed")

@@ -37,16 +37,16 @@ struct OutboundPlanTests {
     func grouping() throws {
         let plan = planner.plan(
             recipients: recipients("1@b.example", "2@b.example", "3@b.example", "4@c.example", "5@c.example"),
-            lookups: [try domain("b.example"): .sealable(recipientKey: "KB"), try domain("c.example"): .sealable(recipientKey: "KC")])
-        #expect(plan == .seal(sealed: ["KB": ["1@b.example", "2@b.example", "3@b.example"], "KC": ["4@c.example", "5@c.example"]],
+            lookups: [try domain("b.example"): .sealable(recipientKey: .organizationKey(sha256: "KB")), try domain("c.example"): .sealable(recipientKey: .organizationKey(sha256: "KC"))])
+        #expect(plan == .seal(sealed: [.organizationKey(sha256: "KB"): ["1@b.example", "2@b.example", "3@b.example"], .organizationKey(sha256: "KC"): ["4@c.example", "5@c.example"]],
                               plaintext: [], notes: []))
     }
 
     @Test("two domains of one organization share its key group")
     func sameOrganization() throws {
         let plan = planner.plan(recipients: recipients("1@b.example", "2@c.example"),
-                                lookups: [try domain("b.example"): .sealable(recipientKey: "K"), try domain("c.example"): .sealable(recipientKey: "K")])
-        #expect(plan == .seal(sealed: ["K": ["1@b.example", "2@c.example"]], plaintext: [], notes: []))
+                                lookups: [try domain("b.example"): .sealable(recipientKey: .organizationKey(sha256: "K")), try domain("c.example"): .sealable(recipientKey: .organizationKey(sha256: "K"))])
+        #expect(plan == .seal(sealed: [.organizationKey(sha256: "K"): ["1@b.example", "2@c.example"]], plaintext: [], notes: []))
     }
 
     @Test("require without a token tempfails; never plaintext")
@@ -82,7 +82,7 @@ struct OutboundPlanTests {
         #expect(opp == .refuse(.noToken("opp.example: no token could be had (down)", action: .quarantine)))
         // With a sealed part, only tempfail and reject stop it.
         let mixed = holding.plan(recipients: recipients("1@opp.example", "2@b.example"),
-                                 lookups: [try domain("opp.example"): .unavailable(reason: "down"), try domain("b.example"): .sealable(recipientKey: "KB")])
+                                 lookups: [try domain("opp.example"): .unavailable(reason: "down"), try domain("b.example"): .sealable(recipientKey: .organizationKey(sha256: "KB"))])
         guard case .seal = mixed else { Issue.record("quarantine stopped a half-sealed message: \(mixed)"); return }
         #expect(planner.plan(recipients: recipients("1@opp.example"), lookups: [try domain("opp.example"): .unavailable(reason: "down")])
             == .deliverPlaintext(notes: ["opp.example: no token could be had (down)"]))
@@ -94,8 +94,8 @@ struct OutboundPlanTests {
         ours.localDomains = [try domain("b.example")]
         #expect(ours.domainsToLookUp(recipients("1@b.example", "2@c.example")) == [try domain("c.example")])
         #expect(ours.recipientClass(PlannedRecipient(address: "1@b.example")) == .traditional)
-        let plan = ours.plan(recipients: recipients("1@b.example", "2@c.example"), lookups: [try domain("c.example"): .sealable(recipientKey: "KC")])
-        #expect(plan == .seal(sealed: ["KC": ["2@c.example"]], plaintext: ["1@b.example"], notes: []))
+        let plan = ours.plan(recipients: recipients("1@b.example", "2@c.example"), lookups: [try domain("c.example"): .sealable(recipientKey: .organizationKey(sha256: "KC"))])
+        #expect(plan == .seal(sealed: [.organizationKey(sha256: "KC"): ["2@c.example"]], plaintext: ["1@b.example"], notes: []))
     }
 
     @Test("opportunistic without a token goes plaintext with a note; mixed results keep both lists")
@@ -104,8 +104,8 @@ struct OutboundPlanTests {
         #expect(plain == .deliverPlaintext(notes: ["opp.example: the domain is not federated"]))
         let mixed = planner.plan(recipients: recipients("1@opp.example", "2@b.example", "3@x.org"),
                                  lookups: [try domain("opp.example"): .unavailable(reason: "broker timeout"),
-                                           try domain("b.example"): .sealable(recipientKey: "KB")])
-        #expect(mixed == .seal(sealed: ["KB": ["2@b.example"]], plaintext: ["1@opp.example", "3@x.org"],
+                                           try domain("b.example"): .sealable(recipientKey: .organizationKey(sha256: "KB"))])
+        #expect(mixed == .seal(sealed: [.organizationKey(sha256: "KB"): ["2@b.example"]], plaintext: ["1@opp.example", "3@x.org"],
                                notes: ["opp.example: no token could be had (broker timeout)"]))
     }
 
