@@ -29,8 +29,10 @@ public struct MessageHeaderField: Sendable, Hashable {
 /// exact bytes and where the body starts.
 ///
 /// Parsing is pure and tolerant: it never changes a byte, accepts CRLF and
-/// bare LF, folded lines and 8-bit (UTF-8) field values, and treats a
-/// message without an empty line as all header (empty body).
+/// bare LF, folded lines and 8-bit field values (UTF-8 or a legacy charset:
+/// ``MessageHeaderField/raw`` keeps them, ``MessageHeaderField/name`` and
+/// ``MessageHeaderField/value`` are decoded views for decisions), and treats
+/// a message without an empty line as all header (empty body).
 public struct MessageHeaderSection: Sendable, Hashable {
     /// The fields, in order.
     public var fields: [MessageHeaderField]

@@ -56,8 +56,9 @@ func makeFilterDescription(name: UnsafeMutablePointer<CChar>?, flags: UInt) -> s
         },
         xxfi_header: { ctx, name, value in
             dispatch(ctx, .header) { connection in
-                let field = MilterHeaderField(name: name.map { String(cString: $0) } ?? "",
-                                              rawValue: value.map { String(cString: $0) } ?? "")
+                // The exact bytes: String(cString:) would repair invalid
+                // UTF-8 (a Latin-1 "caf\xE9") to U+FFFD.
+                let field = MilterHeaderField(nameBytes: cStringBytes(name), rawBytes: cStringBytes(value))
                 if connection.configuration.requirements.collectsHeaders {
                     connection.session.currentTransaction().headers.append(field)
                 }
@@ -235,6 +236,13 @@ private func setReply(_ ctx: OpaquePointer, _ reply: SMTPReply) -> Int32 {
             }
         }
     }
+}
+
+/// The bytes of a NUL-terminated C string, without the NUL and without any
+/// decoding; empty for NULL.
+func cStringBytes(_ string: UnsafePointer<CChar>?) -> [UInt8] {
+    guard let string else { return [] }
+    return Array(UnsafeRawBufferPointer(start: string, count: strlen(string)))
 }
 
 /// The argv array of `MAIL FROM`/`RCPT TO` as Swift strings.

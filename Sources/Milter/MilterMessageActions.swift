@@ -22,36 +22,58 @@ public final class MilterMessageActions {
     /// Called by the bridge when end of message returns.
     func invalidate() { context = nil }
 
+    // Header values are bytes: the `[UInt8]` variants pass them to
+    // libmilter exactly (8-bit, bare CR and all); the `String` variants
+    // send the UTF-8 of the text. Folded values break lines with LF
+    // followed by white space, as the MTA passes them to the milter. Names
+    // are printable ASCII (validated), so a `String` name is exact.
+
     /// Appends a header field.
     public func addHeader(name: String, value: String) throws(MilterError) {
+        try addHeader(name: name, value: Array(value.utf8))
+    }
+
+    /// Appends a header field whose value is `value`'s exact bytes.
+    public func addHeader(name: String, value: [UInt8]) throws(MilterError) {
         let ctx = try check(.addHeaders, "add header")
         try Self.validate(name: name, value: value)
         let result = withMutableCString(name) { n in
-            withMutableCString(wireValue(value)) { v in smfi_addheader(ctx, n, v) }
+            withMutableCString(bytes: wireValue(value)) { v in smfi_addheader(ctx, n, v) }
         }
         try Self.check(result, "smfi_addheader(\(name))")
     }
 
     /// Inserts a header field at `index` (0 = before the first field).
     public func insertHeader(at index: Int, name: String, value: String) throws(MilterError) {
+        try insertHeader(at: index, name: name, value: Array(value.utf8))
+    }
+
+    /// Inserts a header field whose value is `value`'s exact bytes at
+    /// `index` (0 = before the first field).
+    public func insertHeader(at index: Int, name: String, value: [UInt8]) throws(MilterError) {
         let ctx = try check(.addHeaders, "insert header")
         try Self.validate(name: name, value: value)
         guard index >= 0, index <= Int(Int32.max) else {
             throw MilterError(code: .invalidArgument, message: "header index \(index) out of range")
         }
         let result = withMutableCString(name) { n in
-            withMutableCString(wireValue(value)) { v in smfi_insheader(ctx, Int32(index), n, v) }
+            withMutableCString(bytes: wireValue(value)) { v in smfi_insheader(ctx, Int32(index), n, v) }
         }
         try Self.check(result, "smfi_insheader(\(name))")
     }
 
     /// Changes the `occurrence`-th (1-based) field called `name`.
     public func changeHeader(name: String, occurrence: Int = 1, value: String) throws(MilterError) {
+        try changeHeader(name: name, occurrence: occurrence, value: Array(value.utf8))
+    }
+
+    /// Changes the `occurrence`-th (1-based) field called `name` to `value`'s exact bytes.
+    public func changeHeader(name: String, occurrence: Int = 1, value: [UInt8]) throws(MilterError) {
         let ctx = try check(.changeHeaders, "change header")
         try Self.validate(name: name, value: value)
         try Self.validate(occurrence: occurrence)
         let result = withMutableCString(name) { n in
-            withMutableCString(wireValue(value)) { v in smfi_chgheader(ctx, n, Int32(occurrence), v) }
+            withMutableCString(bytes: wireValue(value)) { v in smfi_chgheader(ctx, n, Int32(occurrence), v) }
         }
         try Self.check(result, "smfi_chgheader(\(name))")
     }
@@ -176,9 +198,13 @@ public final class MilterMessageActions {
 
     /// With raw header values negotiated the MTA writes values verbatim, so
     /// the separating space is ours to add.
-    private func wireValue(_ value: String) -> String {
-        guard rawHeaderValues, let first = value.first, first != " ", first != "\t" else { return value }
-        return " " + value
+    private func wireValue(_ value: [UInt8]) -> [UInt8] {
+        Self.wireValue(value, rawHeaderValues: rawHeaderValues)
+    }
+
+    static func wireValue(_ value: [UInt8], rawHeaderValues: Bool) -> [UInt8] {
+        guard rawHeaderValues, let first = value.first, first != UInt8(ascii: " "), first != UInt8(ascii: "\t") else { return value }
+        return [UInt8(ascii: " ")] + value
     }
 
     static func check(_ result: Int32, _ call: String) throws(MilterError) {
@@ -188,10 +214,16 @@ public final class MilterMessageActions {
     }
 
     static func validate(name: String, value: String) throws(MilterError) {
+        try validate(name: name, value: Array(value.utf8))
+    }
+
+    /// A name of printable ASCII without colon; a value without NUL (it is
+    /// passed as a C string). Any other byte of a value is the caller's.
+    static func validate(name: String, value: [UInt8]) throws(MilterError) {
         guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
             throw MilterError(code: .invalidArgument, message: "invalid header name '\(name)'")
         }
-        guard !value.utf8.contains(0) else {
+        guard !value.contains(0) else {
             throw MilterError(code: .invalidArgument, message: "header value for \(name) contains NUL")
         }
     }

@@ -28,21 +28,28 @@ final class SpoolFile {
 /// Writing, reading and substituting whole messages between the milter
 /// transaction and files, always in chunks, never the whole body in memory.
 enum MessageFiles {
-    /// The header field as it arrived: `Name:` + value with CRLF line ends.
+    /// The header field as it arrived: `Name:` + value with CRLF line ends,
+    /// from the field's exact bytes (an 8-bit or bare-CR value stays as it
+    /// came). The inverse of ``milterValue(of:)``: every LF the MTA passed
+    /// (folding) becomes CRLF, and `milterValue` makes each CRLF an LF again.
     static func rawField(_ field: MilterHeaderField, rawValues: Bool) -> [UInt8] {
-        let value = rawValues ? field.rawValue : " " + field.rawValue
-        return Array("\(field.name):".utf8) + crlf(Array(value.utf8)) + [13, 10]
+        var out = field.nameBytes
+        out.append(UInt8(ascii: ":"))
+        if !rawValues { out.append(UInt8(ascii: " ")) }
+        out += crlf(field.rawBytes)
+        out += [13, 10]
+        return out
     }
 
-    /// Bare LF line ends made CRLF.
+    /// Every LF made CRLF; every other byte (a bare CR too) as it is. A
+    /// header value from the MTA folds with bare LF, so an LF that already
+    /// follows a CR had that CR in the value itself, and keeps it.
     static func crlf(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 8)
-        var previous: UInt8 = 0
         for byte in bytes {
-            if byte == 10, previous != 13 { out.append(13) }
+            if byte == 10 { out.append(13) }
             out.append(byte)
-            previous = byte
         }
         return out
     }
@@ -138,14 +145,30 @@ enum MessageFiles {
         }
     }
 
-    /// A field's value as a milter passes it: everything after the colon,
-    /// the final line end removed, folding kept as LF + white space.
-    static func milterValue(of field: MessageHeaderField) -> String {
-        guard let colon = field.raw.firstIndex(of: UInt8(ascii: ":")) else { return "" }
-        var bytes = Array(field.raw[(colon + 1)...])
-        while let last = bytes.last, last == 10 || last == 13 { bytes.removeLast() }
-        bytes.removeAll { $0 == 13 }
-        return String(decoding: bytes, as: UTF8.self)
+    /// A field's value as a milter passes it, as the exact bytes of the
+    /// file: everything after the colon, the final line end (LF or CRLF)
+    /// removed, folding kept as LF + white space (each CRLF made LF, as the
+    /// MTA passes folded values and expects them back); any other byte,
+    /// 8-bit or a bare CR, unchanged.
+    static func milterValue(of field: MessageHeaderField) -> [UInt8] {
+        guard let colon = field.raw.firstIndex(of: UInt8(ascii: ":")) else { return [] }
+        var bytes = field.raw[(colon + 1)...]
+        if bytes.last == 10 { bytes.removeLast() }
+        if bytes.last == 13 { bytes.removeLast() }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            let next = bytes.index(after: index)
+            if byte == 13, next < bytes.endIndex, bytes[next] == 10 {
+                index = next
+                continue
+            }
+            out.append(byte)
+            index = next
+        }
+        return out
     }
 
     static func openForWriting(_ path: String) throws -> Int32 {
