@@ -364,3 +364,72 @@ fed_cleanup() {
     local pid
     for pid in "${FED_TAP_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 }
+
+# ------------------------------------------------------------------ the seal loop
+# The seal loop of contrib/postfix/*.fedmail: mail for `require` partners
+# leaves only through the milter, after Postfix's address expansion
+# (virtual_alias_maps, aliases, .forward).
+#
+#   fed_master_options SERVICE        the "-o" settings (key=value, one a
+#                                     line) of SERVICE's entry in
+#                                     contrib/postfix/master.cf.fedmail
+#   fed_seal_loop NAME TO             at NAME (a Postfix org) TO's domains no
+#                                     longer go straight to where fed_route
+#                                     sent them: transport_maps route them to
+#                                     the transport fedmail-seal (an smtp
+#                                     client) and a second smtpd of NAME that
+#                                     runs NAME's milter (daemon name
+#                                     FEDMAIL-SEAL, no address mappings),
+#                                     whose content_filter hands what it
+#                                     queued to the old next hop (TO's smtpd
+#                                     or the wiretap). Both services are the
+#                                     entries of master.cf.fedmail, unchrooted,
+#                                     with this org's socket and addresses.
+#                                     Call after fed_route NAME TO [tap]; the
+#                                     listener's port is FED_SEAL_LOOP_NAME_TO.
+
+FED_MASTER_CF=$FED_LIB/../../postfix/master.cf.fedmail
+
+fed_master_options() {
+    awk -v svc="$1" '
+        /^[^ \t#]/ { inblock = ($1 == svc); next }
+        inblock && /^[ \t]+-o[ \t]/ { sub(/^[ \t]+-o[ \t]+/, ""); print }
+    ' "$FED_MASTER_CF"
+}
+
+fed_seal_loop() {
+    local name=$1 to=$2
+    local dir pfdir addr loop domain nexthop="" line key opts=()
+    dir=$(fed_dir "$name"); pfdir=$(pf_dir "$name"); addr=$(fed_addr "$name")
+    for domain in $(fed_domains "$to"); do
+        nexthop=$(RE="/@${domain//./\\.}\$/" awk '$1 == ENVIRON["RE"] { print $2; exit }' "$pfdir/etc/transport.regexp")
+        [ -n "$nexthop" ] && break
+    done
+    [ -n "$nexthop" ] || { echo "fed_seal_loop: $name has no route to $to (fed_route first)"; return 1; }
+    [ -n "$(fed_master_options 127.0.0.1:10027)" ] || { echo "fed_seal_loop: no seal loop in $FED_MASTER_CF"; return 1; }
+    if ! grep -q '^fedmail-seal[[:space:]]' "$pfdir/etc/master.cf"; then
+        echo "fedmail-seal unix  -       -       n       -       -       smtp" >>"$pfdir/etc/master.cf"
+        while IFS= read -r line; do
+            [ "${line%%=*}" = syslog_name ] && line="syslog_name=postfix-$name/fedmail-seal"
+            echo "  -o $line" >>"$pfdir/etc/master.cf"
+        done < <(fed_master_options fedmail-seal)
+    fi
+    loop=$(pf_free_port)
+    while IFS= read -r line; do
+        key=${line%%=*}
+        case $key in
+            smtpd_milters) line="smtpd_milters=unix:$dir/milter.sock" ;;
+            content_filter) line="content_filter=$nexthop" ;;
+            syslog_name) line="syslog_name=postfix-$name/fedmail-sealer" ;;
+        esac
+        opts+=(-o "$line")
+    done < <(fed_master_options 127.0.0.1:10027)
+    pf_add_listener "$name" "$loop" "${opts[@]}"
+    for domain in $(fed_domains "$to"); do
+        RE="/@${domain//./\\.}\$/" HOP="fedmail-seal:[$addr]:$loop" \
+            awk 'BEGIN { OFS = "\t" } $1 == ENVIRON["RE"] { $2 = ENVIRON["HOP"] } { print }' \
+            "$pfdir/etc/transport.regexp" >"$pfdir/etc/transport.regexp.new" && mv "$pfdir/etc/transport.regexp.new" "$pfdir/etc/transport.regexp"
+    done
+    printf -v "FED_SEAL_LOOP_${name}_${to}" '%s' "$loop"
+    if [ -r "$pfdir/queue/pid/master.pid" ]; then postfix -c "$pfdir/etc" reload >/dev/null 2>&1 || true; fi
+}
