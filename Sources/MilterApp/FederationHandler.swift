@@ -156,9 +156,10 @@ public final class FederationHandler: MilterHandler {
     }
 
     /// Outbound, "already sealed" means our format for every remote
-    /// recipient domain: an AuthEnvelopedData S/MIME Content-Type, a
-    /// FedMail-Token naming each of those domains, and a body that parses
-    /// as AuthEnvelopedData with recipientInfos. Headers alone prove
+    /// recipient domain: a body that parses as AuthEnvelopedData under an
+    /// authEnveloped-data Content-Type, and for each remote domain a
+    /// FedMail-Token naming it or, for a static partner (`cert=`), a
+    /// recipientInfo for the pinned certificate's key. Headers alone prove
     /// nothing: anything else is sealed like any message (or waits, for a
     /// `require` partner), never sent on as it is.
     func isAlreadySealed(_ transaction: MilterTransaction, rawValues: Bool) throws -> Bool {
@@ -172,15 +173,20 @@ public final class FederationHandler: MilterHandler {
         }
         let remote = transaction.recipients.compactMap { DomainName(ofAddress: $0.address) }
             .filter { !settings.directionPolicy.isLocal($0) }
-        guard !remote.isEmpty, remote.allSatisfy(tokenDomains.contains) else { return false }
+        let needKeys = remote.filter { !tokenDomains.contains($0) }
+        guard !remote.isEmpty, needKeys.allSatisfy({ runtime.partnerCertificate(for: $0) != nil }) else { return false }
         let spooled = try SpoolFile(directory: spoolDirectory, prefix: "outbound")
         try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: spooled.path)
-        do {
-            let summary = try Opener.inspect(sealedPath: spooled.path, temporaryDirectory: spoolDirectory)
-            return summary.isAEAD && !summary.recipients.isEmpty
-        } catch {
+        let summary: SealedMessageSummary
+        do { summary = try Opener.inspect(sealedPath: spooled.path, temporaryDirectory: spoolDirectory) } catch {
             if error.code == .internalError { throw error }
             return false
+        }
+        guard summary.isAEAD, !summary.recipients.isEmpty else { return false }
+        let keyIDs = Set(summary.recipients.map(\.keyIdentifier))
+        return needKeys.allSatisfy { domain in
+            guard let certificate = runtime.partnerCertificate(for: domain) else { return false }
+            return keyIDs.contains(certificate.subjectKeyIdentifier ?? certificate.publicKeyIdentifier)
         }
     }
 
