@@ -63,7 +63,9 @@ public struct AuthenticationResults: Sendable, Hashable {
 
     /// The authserv-id a field value claims (RFC 8601 `authserv-id`, a
     /// token or a quoted-string, after optional CFWS), unescaped; `nil` when
-    /// the value does not start with one.
+    /// the value does not start with one. White space is any Unicode white
+    /// space or invisible format character (U+00A0, U+3000, U+FEFF...):
+    /// readers trim those too.
     public static func authservID(ofFieldValue value: String) -> String? {
         let scalars = Array(value.unicodeScalars.prefix(4096))
         var index = 0
@@ -78,7 +80,7 @@ public struct AuthenticationResults: Sendable, Hashable {
                 continue
             }
             if c == "(" { depth = 1; index += 1; continue }
-            if c == " " || c == "\t" || c == "\r" || c == "\n" { index += 1; continue }
+            if isBlank(c) { index += 1; continue }
             break
         }
         guard depth == 0, index < scalars.count else { return nil }
@@ -97,7 +99,7 @@ public struct AuthenticationResults: Sendable, Hashable {
         } else {
             while index < scalars.count {
                 let c = scalars[index]
-                if c == " " || c == "\t" || c == "\r" || c == "\n" || c == ";" || c == "(" || c == "\"" { break }
+                if isBlank(c) || c == ";" || c == "(" || c == "\"" { break }
                 id.append(c)
                 index += 1
             }
@@ -106,15 +108,30 @@ public struct AuthenticationResults: Sendable, Hashable {
         return text.isEmpty ? nil : text
     }
 
+    /// White space or an invisible character a reader would trim.
+    static func isBlank(_ c: Unicode.Scalar) -> Bool {
+        c.properties.isWhitespace || c.properties.isDefaultIgnorableCodePoint || c.properties.generalCategory == .format
+    }
+
+    /// An authserv-id as compared: invisible characters dropped,
+    /// lower-cased, without the trailing dot of a fully qualified name.
+    static func comparable(_ id: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        for c in id.unicodeScalars where !isBlank(c) { scalars.append(c) }
+        var text = String(scalars).lowercased()
+        while text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+
     /// Whether a field value speaks for one of `authservIDs` (ours and the
     /// `TrustedAuthservIDs`): its authserv-id is one of them, compared
-    /// case-insensitively, whether written as a token or a quoted-string. A
-    /// value whose authserv-id cannot be read counts as claiming one when it
-    /// mentions one anywhere: only we may speak under our name, so doubt
-    /// removes the field.
+    /// case-insensitively, with or without a trailing dot, whether written
+    /// as a token or a quoted-string. A value whose authserv-id cannot be
+    /// read counts as claiming one when it mentions one anywhere: only we
+    /// may speak under our name, so doubt removes the field.
     public static func fieldValue(_ value: String, claimsAnyOf authservIDs: [String]) -> Bool {
-        let ids = authservIDs.map { $0.lowercased() }
-        if let id = authservID(ofFieldValue: value)?.lowercased() { return ids.contains(id) }
+        let ids = authservIDs.map(comparable)
+        if let id = authservID(ofFieldValue: value) { return ids.contains(comparable(id)) }
         let lowered = value.lowercased()
         return ids.contains { lowered.contains($0) }
     }

@@ -7,13 +7,25 @@ public enum SpoofedPartnerCheck {
     /// string or a comment, quoted-pairs decoded — a reader may take any of
     /// them for the author, so being over-inclusive is the safe side.
     /// `nil` when none is.
-    public static func requiredPartner(inFieldValues values: [String], allowlist: FederationAllowlist) -> DomainName? {
+    public static func requiredPartner(inFieldValues values: [String], allowlist: FederationAllowlist,
+                                       textForms: TextForms = .asWritten) -> DomainName? {
+        requiredPartners(inFieldValues: values, allowlist: allowlist, textForms: textForms).first
+    }
+
+    /// Every `require` partner named in the values (each once, in order),
+    /// in any of the spellings of `textForms`.
+    public static func requiredPartners(inFieldValues values: [String], allowlist: FederationAllowlist,
+                                        textForms: TextForms = .asWritten) -> [DomainName] {
+        var found: [DomainName] = []
         for value in values {
-            for text in AddressListParser.domainCandidates(inFieldValue: value) {
-                guard let domain = DomainName(text), let entry = allowlist.entry(for: domain) else { continue }
-                if entry.policy == .require { return domain }
+            for form in textForms.forms(of: value) {
+                for text in AddressListParser.domainCandidates(inFieldValue: form) {
+                    guard let domain = DomainName(text), let entry = allowlist.entry(for: domain),
+                          entry.policy == .require, !found.contains(domain) else { continue }
+                    found.append(domain)
+                }
             }
         }
-        return nil
+        return found
     }
 }

@@ -136,8 +136,10 @@ extension FederationHandler {
             }
         }
         opener.pinnedSigners = Array(runtime.partnerCertificates.values)
-        let policy = OpeningPolicy(ourDomains: ourDomains, pins: runtime.certificatePins,
+        var policy = OpeningPolicy(ourDomains: ourDomains, pins: runtime.certificatePins,
                                    maxMessageAge: Int64(settings.maxMessageAge), tokenRule: .required)
+        policy.allowlist = runtime.allowlist
+        policy.textForms = .nfkc
         let envelopeSender = transaction.senderMailbox
         let timeout = settings.brokerTimeout
         var passed: OpeningPass?
@@ -260,7 +262,8 @@ extension FederationHandler {
     func spoofedPartnerRefusal(transaction: MilterTransaction, actions: MilterMessageActions,
                                log: MessageLog) throws -> MilterResponse? {
         let fromValues = transaction.headers.filter { $0.hasName("From") || $0.hasName("Sender") }.map(\.value)
-        guard let partner = SpoofedPartnerCheck.requiredPartner(inFieldValues: fromValues, allowlist: runtime.allowlist) else {
+        guard let partner = SpoofedPartnerCheck.requiredPartner(inFieldValues: fromValues, allowlist: runtime.allowlist,
+                                                                textForms: .nfkc) else {
             return nil
         }
         let decision = FailureDecision.spoofedPartner(partner, action: settings.onSpoofedPartner)
@@ -323,4 +326,10 @@ final class AttemptBudget: Sendable {
             return true
         }
     }
+}
+
+extension TextForms {
+    /// NFKC, as Foundation computes it: what a reader's IDNA mapping and
+    /// font make of an equivalent spelling.
+    static let nfkc = TextForms { $0.precomposedStringWithCompatibilityMapping }
 }

@@ -96,18 +96,22 @@ public enum MilterDaemon {
             return fail("\(error)", .config)
         }
         let spoolPath = spool.path
+        // A record must outlive every moment its seal still passes the
+        // opening policy: MaxMessageAge after a signingTime that may lie up
+        // to the allowed clock skew after the delivery.
+        let replayAge = ReplayCache.recordLifetime(maxMessageAge: configuration.federation.maxMessageAge)
         let replayCache: ReplayCache
         if let directory = configuration.federation.stateDirectory {
             do {
                 try Self.prepareStateDirectory(directory, owner: identity)
-                replayCache = try ReplayCache(directory: directory, maxAge: Double(configuration.federation.maxMessageAge))
+                replayCache = try ReplayCache(directory: directory, maxAge: replayAge)
                 if let identity { _ = chown(directory + "/replay-cache", identity.uid, identity.gid) }
             } catch {
                 spool.remove()
                 return fail("StateDirectory \(directory): \(error)", .cannotCreate)
             }
         } else {
-            replayCache = ReplayCache(maxAge: Double(configuration.federation.maxMessageAge))
+            replayCache = ReplayCache(maxAge: replayAge)
             if configuration.federation.mode.opens {
                 logger.notice("no StateDirectory: the replay cache is kept in memory only and forgotten at restart")
             }

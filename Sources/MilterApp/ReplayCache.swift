@@ -1,3 +1,4 @@
+import FedMailCore
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -235,11 +236,26 @@ public final class ReplayCache: Sendable {
         state.withLock { $0.reservations.count }
     }
 
+    /// How long a delivery is remembered for `MaxMessageAge`: longer than
+    /// every moment its seal still passes the opening policy, which accepts
+    /// a signingTime up to the clock skew after the delivery and then for
+    /// MaxMessageAge.
+    public static func recordLifetime(maxMessageAge: Int) -> TimeInterval {
+        TimeInterval(maxMessageAge) + 2 * TimeInterval(OpeningPolicy.defaultAllowedClockSkew)
+    }
+
     // MARK: - Normalization and encoding
 
-    /// A recipient as the cache compares it: surrounding blanks and one pair
-    /// of surrounding angle brackets removed, lower-cased.
+    /// A recipient as the cache compares it: the mailbox the MTA delivers
+    /// to, whatever the spelling — parsed as an SMTP path (quoted local
+    /// part unquoted, source route dropped, domain canonical without a
+    /// trailing dot), lower-cased; what does not parse: surrounding blanks
+    /// and one pair of angle brackets removed, lower-cased.
     static func normalized(_ recipient: String) -> String {
+        if let mailbox = try? AddressListParser.envelopePath(recipient) {
+            let domain = DomainName(mailbox.domain)?.value ?? mailbox.domain.lowercased()
+            return (mailbox.localPart + "@" + domain).lowercased()
+        }
         var text = Substring(recipient)
         while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
         while let last = text.last, last == " " || last == "\t" { text.removeLast() }

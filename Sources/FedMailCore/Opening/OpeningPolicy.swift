@@ -19,6 +19,7 @@
 /// | `from-missing`, `from-unparseable`, `sender-unparseable`, `from-too-many` | the author fields parse strictly (RFC 5322), within the cap |
 /// | `signer-not-pinned-for-domain` | a domain the allowlist pins (`cert=`) is signed by exactly that certificate, and a pinned signer only for its pinned domains |
 /// | `signer-domain-mismatch` | every From (and Sender) mailbox's domain is one of the signer's domains |
+/// | `from-names-partner` | no display name or comment of From/Sender names a `require` partner other than the signer (as the plaintext anti-spoofing rule reads them) |
 /// | `token-sender-domain` | ... and is in every token's `sdom` |
 /// | `envelope-sender-unparseable`, `envelope-sender-domain` | the envelope sender's domain is a signer domain or a subdomain of one |
 /// | `too-old` | signingTime is within `maxMessageAge` of now and not in the future |
@@ -44,10 +45,16 @@ public struct OpeningPolicy: Sendable {
     /// `MaxMessageAge` in seconds.
     public var maxMessageAge: Int64
     /// How far in the future a signingTime may lie (clock skew), seconds.
-    public var allowedClockSkew: Int64 = 300
+    public var allowedClockSkew: Int64 = Self.defaultAllowedClockSkew
+    public static let defaultAllowedClockSkew: Int64 = 300
     /// Clock leeway for the token's own validity window, seconds.
     public var tokenLeeway: Int64 = 60
     public var tokenRule: TokenRule = .required
+    /// The allowlist: its `require` partners may be named in an author
+    /// field only by themselves.
+    public var allowlist: FederationAllowlist = .empty
+    /// The spellings of a field value a reader may see (NFKC from the caller).
+    public var textForms: TextForms = .asWritten
     /// The most author mailboxes (From and Sender together) examined.
     public var maxAuthorMailboxes = AddressListParser.defaultMaxMailboxes
 
@@ -150,6 +157,15 @@ public struct OpeningPolicy: Sendable {
             for claims in tokens where !claims.sdom.contains(where: { DomainName($0) == domain }) {
                 throw OpeningFailure(.tokenSenderDomain, "author domain \(domain) is not among the sender domains of token \(claims.jti) (\(claims.sdom.joined(separator: ", ")))")
             }
+        }
+
+        // 3b. What a reader sees beside the addresses: a display name or
+        //     comment naming another `require` partner would make its
+        //     impersonation look verified (plaintext saying so is refused).
+        let named = SpoofedPartnerCheck.requiredPartners(inFieldValues: seal.fromFields + seal.senderFields,
+                                                         allowlist: allowlist, textForms: textForms)
+        if let other = named.first(where: { !signerDomains.contains($0) }) {
+            throw OpeningFailure(.fromNamesPartner, "the From field names \(other), a require partner, but the signer is \(signer.organization)")
         }
 
         // 4. The envelope sender, when there is one: a signer domain or a subdomain (bounces, VERP).
@@ -264,6 +280,7 @@ public struct OpeningFailure: Error, Sendable, Hashable, CustomStringConvertible
         public static let fromTooMany = Check("from-too-many")
         public static let signerNotPinnedForDomain = Check("signer-not-pinned-for-domain")
         public static let fromDomain = Check("signer-domain-mismatch")
+        public static let fromNamesPartner = Check("from-names-partner")
         public static let envelopeSenderUnparseable = Check("envelope-sender-unparseable")
         public static let envelopeSenderDomain = Check("envelope-sender-domain")
         public static let messageAge = Check("too-old")

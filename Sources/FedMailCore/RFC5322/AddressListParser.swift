@@ -920,13 +920,86 @@ enum EncodedWordDecoder {
         let bytes = (encoding == "q" || encoding == "Q") ? decodeQ(encoded) : decodeB(encoded)
         if let star = charset.firstIndex(of: "*") { charset = String(charset[..<star]) }
         let scalars: [Unicode.Scalar]
-        switch charset.lowercased() {
+        let name = charset.lowercased()
+        switch name {
         case "utf-8", "utf8":
             scalars = Array(String(decoding: bytes, as: UTF8.self).unicodeScalars)
+        case "utf-7", "utf7", "unicode-1-1-utf-7":
+            scalars = decodeUTF7(bytes)
         default:
-            scalars = bytes.map { Unicode.Scalar($0) }
+            if name.hasPrefix("utf-16") || name.hasPrefix("utf16") || name.hasPrefix("ucs-2") || name.hasPrefix("unicode") {
+                // Both byte orders (a BOM or the name may lie): what any reader may show.
+                scalars = decodeUTF16(bytes, bigEndian: true) + [" "] + decodeUTF16(bytes, bigEndian: false)
+            } else if name.hasPrefix("utf-32") || name.hasPrefix("utf32") || name.hasPrefix("ucs-4") {
+                scalars = decodeUTF32(bytes, bigEndian: true) + [" "] + decodeUTF32(bytes, bigEndian: false)
+            } else {
+                // ASCII-compatible charsets (ISO-8859-*, Windows-125x, Shift_JIS,
+                // EUC, ISO-2022 in ASCII mode): domain text is ASCII in all of them.
+                scalars = bytes.map { Unicode.Scalar($0) }
+            }
         }
         return (scalars, j + 2)
+    }
+
+    static func decodeUTF16(_ bytes: [UInt8], bigEndian: Bool) -> [Unicode.Scalar] {
+        var units: [UInt16] = []
+        units.reserveCapacity(bytes.count / 2)
+        var k = 0
+        while k + 1 < bytes.count {
+            let unit = bigEndian ? UInt16(bytes[k]) << 8 | UInt16(bytes[k + 1]) : UInt16(bytes[k + 1]) << 8 | UInt16(bytes[k])
+            if !(k == 0 && (unit == 0xFEFF || unit == 0xFFFE)) { units.append(unit) }
+            k += 2
+        }
+        return Array(String(decoding: units, as: UTF16.self).unicodeScalars)
+    }
+
+    static func decodeUTF32(_ bytes: [UInt8], bigEndian: Bool) -> [Unicode.Scalar] {
+        var out: [Unicode.Scalar] = []
+        var k = 0
+        while k + 3 < bytes.count {
+            let b = bytes[k..<(k + 4)].map(UInt32.init)
+            let value = bigEndian ? b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3] : b[3] << 24 | b[2] << 16 | b[1] << 8 | b[0]
+            if let scalar = Unicode.Scalar(value), value != 0xFEFF { out.append(scalar) }
+            k += 4
+        }
+        return out
+    }
+
+    /// RFC 2152: ASCII, with "+<modified base64 of UTF-16BE>[-]" runs ("+-" is "+").
+    static func decodeUTF7(_ bytes: [UInt8]) -> [Unicode.Scalar] {
+        var out: [Unicode.Scalar] = []
+        var k = 0
+        func sextet(_ b: UInt8) -> UInt32? {
+            switch b {
+            case 0x41...0x5A: return UInt32(b - 0x41)
+            case 0x61...0x7A: return UInt32(b - 0x61 + 26)
+            case 0x30...0x39: return UInt32(b - 0x30 + 52)
+            case 0x2B: return 62
+            case 0x2F: return 63
+            default: return nil
+            }
+        }
+        while k < bytes.count {
+            let b = bytes[k]
+            guard b == 0x2B else { out.append(Unicode.Scalar(b)); k += 1; continue }
+            k += 1
+            if k < bytes.count, bytes[k] == 0x2D { out.append("+"); k += 1; continue }
+            var buffer: UInt32 = 0
+            var bits = 0
+            var units: [UInt16] = []
+            while k < bytes.count, let value = sextet(bytes[k]) {
+                buffer = (buffer << 6 | value) & 0xFFFFFF
+                bits += 6
+                if bits >= 16 {
+                    bits -= 16
+                    units.append(UInt16(truncatingIfNeeded: buffer >> UInt32(bits)))
+                }
+                k += 1
+            }
+            out += String(decoding: units, as: UTF16.self).unicodeScalars
+            if k < bytes.count, bytes[k] == 0x2D { k += 1 }
+        }
+        return out
     }
 
     static func hexValue(_ scalar: Unicode.Scalar) -> UInt8? {
