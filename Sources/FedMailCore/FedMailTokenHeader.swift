@@ -42,16 +42,20 @@ public struct FedMailTokenHeader: Sendable, Hashable {
     /// the value (linear); the domain is not canonicalized here.
     public static func parse(value: String) -> FedMailTokenHeader? {
         guard value.utf8.count <= maxValueUTF8Bytes else { return nil }
-        var params: [String: String] = [:]
-        for part in value.split(separator: ";") {
-            let item = String(part).trimmingASCIIWhitespace()
-            guard let eq = item.firstIndex(of: "=") else { continue }
-            let key = String(item[..<eq]).trimmingASCIIWhitespace().lowercased()
-            let val = String(item[item.index(after: eq)...]).filter { !$0.isWhitespace }
-            params[key] = val
+        // Over bytes, not Characters: a combining mark after "=" or ";"
+        // must not hide the separator (a header must parse back from its value).
+        func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+        var params: [String: [UInt8]] = [:]
+        for part in value.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false) {
+            guard let eq = part.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let key = String(decoding: part[..<eq].filter { !isBlank($0) }, as: UTF8.self).lowercased()
+            params[key] = part[part.index(after: eq)...].filter { !isBlank($0) }
         }
-        guard params["v"] == "1", let d = params["d"], !d.isEmpty, let t = params["t"], !t.isEmpty else { return nil }
-        return FedMailTokenHeader(domain: d.lowercased(), token: t)
+        guard let v = params["v"], v == Array("1".utf8), let d = params["d"], !d.isEmpty,
+              let t = params["t"], !t.isEmpty, t.allSatisfy({ $0 < 0x80 }) else { return nil }
+        // The domain: as the sealer writes it (an A-label name), or refused.
+        guard d.allSatisfy({ $0 < 0x80 && $0 > 0x20 }) else { return nil }
+        return FedMailTokenHeader(domain: String(decoding: d, as: UTF8.self).lowercased(), token: String(decoding: t, as: UTF8.self))
     }
 }
 

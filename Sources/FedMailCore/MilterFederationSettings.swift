@@ -44,7 +44,8 @@ public struct MilterFederationSettings: Sendable, Hashable {
         "Mode", "Domains", "AuthservID", "InternalHosts", "MTA", "OrgKey", "OrgCertificate",
         "BrokerURL", "Broker", "BrokerCA", "FederationAllowlist", "TokenCacheDir", "MixedRecipients",
         "Reinject", "ProtectSubject", "MaxMessageAge", "BrokerTimeout", "On-BrokerUnavailable",
-        "On-BadSeal", "On-NotForUs", "On-SpoofedPartner", "On-ForeignFrom", "TrustedAuthservIDs", "StateDirectory",
+        "On-BadSeal", "On-NotForUs", "On-SpoofedPartner", "On-ForeignFrom", "TrustedAuthservIDs", "StateDirectory", "RecipientDelimiter",
+        "PreviousOrgKey", "PreviousOrgCertificate",
     ]
     /// Names that may be given several times.
     public static let repeatableNames: Set<String> = ["Broker"]
@@ -103,6 +104,15 @@ public struct MilterFederationSettings: Sendable, Hashable {
     /// `StateDirectory`: where the replay cache is kept (survives restarts);
     /// `nil` keeps it in memory only.
     public var stateDirectory: String?
+    /// `RecipientDelimiter`: the MTA's address-extension delimiters
+    /// (Postfix `recipient_delimiter`), folded for exactly-once delivery:
+    /// `bob+news@` is `bob@`. Default `+`; `none` turns it off.
+    public var recipientDelimiter = "+"
+    /// `PreviousOrgKey` / `PreviousOrgCertificate`: the key (and its
+    /// certificate) replaced by a rekey, kept for opening only while mail
+    /// sealed to it may still arrive (TokenLifetime + MaxMessageAge).
+    public var previousOrgKeyPath: String?
+    public var previousOrgCertificatePath: String?
 
     /// The loopback addresses, OpenDKIM's default internal hosts.
     public static let defaultInternalHosts: [IPNetwork] = ["127.0.0.1", "::1"].compactMap { IPNetwork($0) }
@@ -190,6 +200,15 @@ public struct MilterFederationSettings: Sendable, Hashable {
                 trustedAuthservIDs.append(id)
             }
         }
+        if let e = file.entry("RecipientDelimiter") {
+            let value = e.value.lowercased() == "none" ? "" : e.value
+            guard value.count <= 8, value.allSatisfy({ $0.isASCII && !$0.isLetter && !$0.isNumber && !$0.isWhitespace && $0 != "@" }) else {
+                throw file.error(.badValue, at: e, "'RecipientDelimiter' must be punctuation characters such as '+' or '+-', or 'none', not '\(e.value)'")
+            }
+            recipientDelimiter = value
+        }
+        previousOrgKeyPath = try file.entry("PreviousOrgKey").map { (e) throws(ConfigurationError) in try MilterConfiguration.absolutePath(e, in: file) }
+        previousOrgCertificatePath = try file.entry("PreviousOrgCertificate").map { (e) throws(ConfigurationError) in try MilterConfiguration.absolutePath(e, in: file) }
         stateDirectory = try file.entry("StateDirectory").map { (e) throws(ConfigurationError) in try MilterConfiguration.absolutePath(e, in: file) }
     }
 

@@ -16,12 +16,19 @@ public enum SpoofedPartnerCheck {
     /// in any of the spellings of `textForms`.
     public static func requiredPartners(inFieldValues values: [String], allowlist: FederationAllowlist,
                                         textForms: TextForms = .asWritten) -> [DomainName] {
+        namedDomains(inFieldValues: values, textForms: textForms).filter { allowlist.entry(for: $0)?.policy == .require }
+    }
+
+    /// Every domain named anywhere in the values (addresses, display
+    /// names, quoted strings, comments, encoded words), in any spelling of
+    /// `textForms`, each once, in order.
+    public static func namedDomains(inFieldValues values: [String], textForms: TextForms = .asWritten) -> [DomainName] {
         var found: [DomainName] = []
+        var seen = Set<DomainName>()
         for value in values {
             for form in textForms.forms(of: value) {
                 for text in AddressListParser.domainCandidates(inFieldValue: form) {
-                    guard let domain = DomainName(text), let entry = allowlist.entry(for: domain),
-                          entry.policy == .require, !found.contains(domain) else { continue }
+                    guard let domain = DomainName(text), seen.insert(domain).inserted else { continue }
                     found.append(domain)
                 }
             }

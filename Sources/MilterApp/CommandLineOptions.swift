@@ -126,9 +126,11 @@ public struct CommandLineOptions: Sendable, Hashable {
         TemporaryDirectory, BodySpoolThreshold (bytes, or 512k, 1m).
         Federation: Mode (seal|open|both), Domains, AuthservID,
         TrustedAuthservIDs, InternalHosts, MTA, OrgKey, OrgCertificate,
-        BrokerURL, Broker, BrokerCA, BrokerTimeout, FederationAllowlist,
-        TokenCacheDir, StateDirectory (replay cache), MixedRecipients,
-        Reinject, ProtectSubject, MaxMessageAge.
+        PreviousOrgKey, PreviousOrgCertificate (after a rekey, opening
+        only), BrokerURL, Broker, BrokerCA, BrokerTimeout,
+        FederationAllowlist, TokenCacheDir, StateDirectory (replay cache),
+        RecipientDelimiter, MixedRecipients, Reinject, ProtectSubject,
+        MaxMessageAge.
         Scanning: ClamdSocket, ClamdTimeout, UpstreamVirusHeader,
         UpstreamSpamHeader, InboundVirusHeader, InboundSpamHeader.
         Failure actions (accept|reject|tempfail|quarantine): On-InternalError,

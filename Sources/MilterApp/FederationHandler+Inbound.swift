@@ -46,6 +46,9 @@ extension FederationHandler {
     /// ignored): twice our domain count; more is refused unexamined.
     var maxTokenFields: Int { max(2, 2 * settings.domains.count) }
 
+    /// The most header fields looked at when deciding whether a message is ours.
+    static let maxHeaderFieldsExamined = 10_000
+
     /// Whose a message for one of our domains is (DESIGN.md "A message is
     /// ours to open only if..."): ours when it carries a FedMail-Token for
     /// one of our domains, or is S/MIME enveloped with a recipientInfo for
@@ -56,10 +59,9 @@ extension FederationHandler {
 
     func ownership(of transaction: MilterTransaction, rawValues: Bool) throws -> Ownership {
         let ourDomains = Set(settings.domains)
-        var examined = 0
-        for field in transaction.headers where field.hasName(FedMailTokenHeader.fieldName) {
-            examined += 1
-            if examined > maxTokenFields { break }
+        // Every token field is looked at (tokens for other organizations come
+        // first as often as not), each bounded (16 KiB), up to a generous cap.
+        for field in transaction.headers.prefix(Self.maxHeaderFieldsExamined) where field.hasName(FedMailTokenHeader.fieldName) {
             if let header = FedMailTokenHeader.parse(value: field.value), DomainName(header.domain).map(ourDomains.contains) == true {
                 return .ours(spooled: nil)
             }
@@ -72,8 +74,9 @@ extension FederationHandler {
         guard smimeType == nil || smimeType == "authenveloped-data" || smimeType == "enveloped-data" else {
             return .notOurs("S/MIME \(smimeType ?? "-"), not enveloped")
         }
-        guard let identity = runtime.identity else { return .notOurs("no OrgKey to open with") }
-        let ourKeys = [identity.certificate.subjectKeyIdentifier, identity.certificate.publicKeyIdentifier].compactMap { $0 }
+        let identities = runtime.openingIdentities
+        guard !identities.isEmpty else { return .notOurs("no OrgKey to open with") }
+        let ourKeys = identities.flatMap { [$0.certificate.subjectKeyIdentifier, $0.certificate.publicKeyIdentifier].compactMap { $0 } }
         let spooled = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
         try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: spooled.path)
         let keyIDs: [[UInt8]]
@@ -87,7 +90,7 @@ extension FederationHandler {
 
     private func open(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
                       spooled: SpoolFile?, log: MessageLog) throws -> MilterResponse {
-        guard let identity = runtime.identity, !runtime.brokerCA.isEmpty || !runtime.partnerCertificates.isEmpty else {
+        guard runtime.identity != nil, !runtime.brokerCA.isEmpty || !runtime.partnerCertificates.isEmpty else {
             throw OpeningFailure(kind: .internalError, check: "not-configured",
                                  message: "OrgKey, OrgCertificate and BrokerCA (or static partner certificates) are needed to open sealed mail")
         }
@@ -123,7 +126,7 @@ extension FederationHandler {
             try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: sealedFile.path)
         }
         let openedFile = try SpoolFile(directory: spoolDirectory, prefix: "opened")
-        var opener = Opener(identities: [identity], brokerCA: runtime.brokerCA,
+        var opener = Opener(identities: runtime.openingIdentities, brokerCA: runtime.brokerCA,
                             maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)
         if let brokers, !popEnvelopes.isEmpty {
             // One KEKRecipientInfo is ours in a genuine message: a private-key

@@ -28,6 +28,8 @@ public final class FederationRuntime: Sendable {
     public let allowlist: FederationAllowlist
     /// Our organization key and certificate (sealing and opening); nil when not configured.
     public let identity: OrganizationIdentity?
+    /// The key a rekey replaced (`PreviousOrgKey`), for opening only.
+    public let previousIdentity: OrganizationIdentity?
     /// The pinned broker CA (for opening).
     public let brokerCA: [Certificate]
     /// The broker clients and token verifier; nil when no BrokerCA is configured.
@@ -73,6 +75,16 @@ public final class FederationRuntime: Sendable {
             identity = nil
         default:
             throw FederationLoadError("'OrgKey' and 'OrgCertificate' must be set together")
+        }
+        switch (settings.previousOrgKeyPath, settings.previousOrgCertificatePath) {
+        case (let key?, let cert?):
+            do { previousIdentity = try OrganizationIdentity.load(keyPath: key, certificatePath: cert) } catch {
+                throw FederationLoadError("PreviousOrgKey/PreviousOrgCertificate: \(error)")
+            }
+        case (nil, nil):
+            previousIdentity = nil
+        default:
+            throw FederationLoadError("'PreviousOrgKey' and 'PreviousOrgCertificate' must be set together")
         }
         if let caPath = settings.brokerCAPath {
             do { brokerCA = try Certificate.load(path: caPath) } catch {
@@ -126,6 +138,11 @@ public final class FederationRuntime: Sendable {
     /// The allowlist's pins (`cert=`) with the loaded certificates' fingerprints.
     public var certificatePins: CertificatePins {
         CertificatePins(allowlist: allowlist, fingerprintsByPath: partnerCertificates.mapValues { Hex.encode($0.sha256Fingerprint) })
+    }
+
+    /// The keys we open with: the current one, and the one a rekey replaced.
+    public var openingIdentities: [OrganizationIdentity] {
+        [identity, previousIdentity].compactMap { $0 }
     }
 
     /// Our certificate's domains: the From domains we may sign for.

@@ -104,14 +104,15 @@ public enum MilterDaemon {
         if let directory = configuration.federation.stateDirectory {
             do {
                 try Self.prepareStateDirectory(directory, owner: identity)
-                replayCache = try ReplayCache(directory: directory, maxAge: replayAge)
+                replayCache = try ReplayCache(directory: directory, maxAge: replayAge,
+                                              recipientDelimiters: configuration.federation.recipientDelimiter)
                 if let identity { _ = chown(directory + "/replay-cache", identity.uid, identity.gid) }
             } catch {
                 spool.remove()
                 return fail("StateDirectory \(directory): \(error)", .cannotCreate)
             }
         } else {
-            replayCache = ReplayCache(maxAge: replayAge)
+            replayCache = ReplayCache(maxAge: replayAge, recipientDelimiters: configuration.federation.recipientDelimiter)
             if configuration.federation.mode.opens {
                 logger.notice("no StateDirectory: the replay cache is kept in memory only and forgotten at restart")
             }

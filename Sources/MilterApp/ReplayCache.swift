@@ -131,27 +131,31 @@ public final class ReplayCache: Sendable {
     /// - Throws: ``Failure`` when the file is a symbolic link, not a regular
     ///   file, group- or world-writable, or cannot be opened, read or compacted.
     public convenience init(directory: String, maxAge: TimeInterval, maxEntries: Int = 1_000_000,
-                            now: Date = Date()) throws(Failure) {
+                            recipientDelimiters: String = defaultRecipientDelimiters, now: Date = Date()) throws(Failure) {
         try self.init(directory: directory, maxAge: maxAge, maxEntries: maxEntries, now: now,
                       reservationLifetime: Settings.defaultReservationLifetime,
-                      compactionFloor: Settings.defaultCompactionFloor)
+                      compactionFloor: Settings.defaultCompactionFloor, recipientDelimiters: recipientDelimiters)
     }
 
     /// An in-memory cache (no file), for tests and for configurations
     /// without a state directory: a restart forgets every record.
-    public convenience init(maxAge: TimeInterval, maxEntries: Int = 1_000_000) {
-        self.init(settings: Settings(path: nil, directory: nil, maxAge: maxAge, maxEntries: maxEntries,
-                                     reservationLifetime: Settings.defaultReservationLifetime,
-                                     compactionFloor: Settings.defaultCompactionFloor),
-                  state: nil, malformedLines: 0)
+    public convenience init(maxAge: TimeInterval, maxEntries: Int = 1_000_000,
+                            recipientDelimiters: String = defaultRecipientDelimiters) {
+        var settings = Settings(path: nil, directory: nil, maxAge: maxAge, maxEntries: maxEntries,
+                                reservationLifetime: Settings.defaultReservationLifetime,
+                                compactionFloor: Settings.defaultCompactionFloor)
+        settings.recipientDelimiters = recipientDelimiters
+        self.init(settings: settings, state: nil, malformedLines: 0)
     }
 
     /// The file-backed initializer with the internal tunables exposed (tests).
     convenience init(directory: String, maxAge: TimeInterval, maxEntries: Int, now: Date,
-                     reservationLifetime: TimeInterval, compactionFloor: Int) throws(Failure) {
-        let settings = Settings(path: directory + "/" + Self.fileName, directory: directory, maxAge: maxAge,
+                     reservationLifetime: TimeInterval, compactionFloor: Int,
+                     recipientDelimiters: String = defaultRecipientDelimiters) throws(Failure) {
+        var settings = Settings(path: directory + "/" + Self.fileName, directory: directory, maxAge: maxAge,
                                 maxEntries: maxEntries, reservationLifetime: reservationLifetime,
                                 compactionFloor: compactionFloor)
+        settings.recipientDelimiters = recipientDelimiters
         let (state, malformed) = try State.load(settings: settings, now: now)
         self.init(settings: settings, state: state, malformedLines: malformed)
     }
@@ -210,7 +214,7 @@ public final class ReplayCache: Sendable {
     public func release(sealID: [UInt8], recipients: [String]) {
         state.withLock { state in
             for recipient in recipients {
-                state.reservations.removeValue(forKey: Key(seal: sealID, recipient: Self.normalized(recipient)))
+                state.reservations.removeValue(forKey: Key(seal: sealID, recipient: Self.normalized(recipient, delimiters: settings.recipientDelimiters)))
             }
         }
     }
@@ -246,15 +250,22 @@ public final class ReplayCache: Sendable {
 
     // MARK: - Normalization and encoding
 
+    /// Postfix's `recipient_delimiter` as Debian ships it.
+    public static let defaultRecipientDelimiters = "+"
+
     /// A recipient as the cache compares it: the mailbox the MTA delivers
     /// to, whatever the spelling — parsed as an SMTP path (quoted local
-    /// part unquoted, source route dropped, domain canonical without a
-    /// trailing dot), lower-cased; what does not parse: surrounding blanks
-    /// and one pair of angle brackets removed, lower-cased.
-    static func normalized(_ recipient: String) -> String {
+    /// part unquoted, source route dropped, the address extension after a
+    /// `delimiters` character dropped, domain canonical without a trailing
+    /// dot), lower-cased; what does not parse: surrounding blanks and one
+    /// pair of angle brackets removed, lower-cased.
+    static func normalized(_ recipient: String, delimiters: String = defaultRecipientDelimiters) -> String {
         if let mailbox = try? AddressListParser.envelopePath(recipient) {
             let domain = DomainName(mailbox.domain)?.value ?? mailbox.domain.lowercased()
-            return (mailbox.localPart + "@" + domain).lowercased()
+            // The address extension (bob+news@) reaches bob's mailbox: it is bob.
+            var local = Substring(mailbox.localPart)
+            if let cut = local.firstIndex(where: { delimiters.contains($0) }) { local = local[..<cut] }
+            return (local + "@" + domain).lowercased()
         }
         var text = Substring(recipient)
         while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
@@ -317,7 +328,7 @@ public final class ReplayCache: Sendable {
     }
 
     /// Parses one line (without its newline); nil when malformed.
-    static func parse(line: ArraySlice<UInt8>) -> (key: Key, entry: ReplayEntry)? {
+    static func parse(line: ArraySlice<UInt8>, delimiters: String = defaultRecipientDelimiters) -> (key: Key, entry: ReplayEntry)? {
         let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
         guard fields.count == 4 else { return nil }
         // Expiry: 1–12 decimal digits.
@@ -366,7 +377,7 @@ public final class ReplayCache: Sendable {
             guard (1...64).contains(queueField.count), queueField.allSatisfy(isQueueIDByte) else { return nil }
             queueID = String(decoding: queueField, as: UTF8.self)
         }
-        return (Key(seal: seal, recipient: normalized(recipient)),
+        return (Key(seal: seal, recipient: normalized(recipient, delimiters: delimiters)),
                 ReplayEntry(firstQueueID: queueID, expires: Date(timeIntervalSince1970: TimeInterval(expires))))
     }
 
@@ -419,6 +430,8 @@ extension ReplayCache {
         var maxEntries: Int
         var reservationLifetime: TimeInterval
         var compactionFloor: Int
+        /// The MTA's recipient delimiters (address extensions folded).
+        var recipientDelimiters = ReplayCache.defaultRecipientDelimiters
 
         init(path: String?, directory: String?, maxAge: TimeInterval, maxEntries: Int,
              reservationLifetime: TimeInterval, compactionFloor: Int) {
@@ -457,7 +470,7 @@ extension ReplayCache {
             purgeIfDue(now: now)
             var claim = Claim()
             for recipient in recipients {
-                let key = Key(seal: sealID, recipient: ReplayCache.normalized(recipient))
+                let key = Key(seal: sealID, recipient: ReplayCache.normalized(recipient, delimiters: settings.recipientDelimiters))
                 if let entry = entries[key], entry.expires > now {
                     claim.duplicates.append(Duplicate(recipient: recipient, firstQueueID: entry.firstQueueID))
                 } else if let reservation = reservations[key], reservation.until > now {
@@ -475,7 +488,7 @@ extension ReplayCache {
             purgeIfDue(now: now)
             var added: [(key: Key, entry: ReplayEntry)] = []
             for recipient in recipients {
-                let key = Key(seal: sealID, recipient: ReplayCache.normalized(recipient))
+                let key = Key(seal: sealID, recipient: ReplayCache.normalized(recipient, delimiters: settings.recipientDelimiters))
                 let reservation = reservations.removeValue(forKey: key)
                 if let existing = entries[key] {
                     if existing.expires > now { continue }  // the first delivery's record stays
@@ -621,7 +634,7 @@ extension ReplayCache {
             func take(_ line: ArraySlice<UInt8>) {
                 if line.isEmpty { return }  // the end of a torn line, or a blank line
                 lines += 1
-                guard var record = ReplayCache.parse(line: line) else {
+                guard var record = ReplayCache.parse(line: line, delimiters: settings.recipientDelimiters) else {
                     malformed += 1
                     return
                 }

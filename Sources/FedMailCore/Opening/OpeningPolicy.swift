@@ -19,7 +19,7 @@
 /// | `from-missing`, `from-unparseable`, `sender-unparseable`, `from-too-many` | the author fields parse strictly (RFC 5322), within the cap |
 /// | `signer-not-pinned-for-domain` | a domain the allowlist pins (`cert=`) is signed by exactly that certificate, and a pinned signer only for its pinned domains |
 /// | `signer-domain-mismatch` | every From (and Sender) mailbox's domain is one of the signer's domains |
-/// | `from-names-partner` | no display name or comment of From/Sender names a `require` partner other than the signer (as the plaintext anti-spoofing rule reads them) |
+/// | `from-names-partner` | no display name or comment of From/Sender names one of our domains or a `require` partner other than the signer (as the plaintext anti-spoofing rule reads them) |
 /// | `token-sender-domain` | ... and is in every token's `sdom` |
 /// | `envelope-sender-unparseable`, `envelope-sender-domain` | the envelope sender's domain is a signer domain or a subdomain of one |
 /// | `too-old` | signingTime is within `maxMessageAge` of now and not in the future |
@@ -162,10 +162,15 @@ public struct OpeningPolicy: Sendable {
         // 3b. What a reader sees beside the addresses: a display name or
         //     comment naming another `require` partner would make its
         //     impersonation look verified (plaintext saying so is refused).
-        let named = SpoofedPartnerCheck.requiredPartners(inFieldValues: seal.fromFields + seal.senderFields,
-                                                         allowlist: allowlist, textForms: textForms)
-        if let other = named.first(where: { !signerDomains.contains($0) }) {
-            throw OpeningFailure(.fromNamesPartner, "the From field names \(other), a require partner, but the signer is \(signer.organization)")
+        //     Our own domains likewise: only we speak for them.
+        let named = SpoofedPartnerCheck.namedDomains(inFieldValues: seal.fromFields + seal.senderFields, textForms: textForms)
+        for domain in named where !signerDomains.contains(domain) {
+            if ourDomains.contains(where: { domain.isSubdomain(of: $0) }) {
+                throw OpeningFailure(.fromNamesPartner, "the From field names \(domain), one of our own domains, but the signer is \(signer.organization)")
+            }
+            if allowlist.entry(for: domain)?.policy == .require {
+                throw OpeningFailure(.fromNamesPartner, "the From field names \(domain), a require partner, but the signer is \(signer.organization)")
+            }
         }
 
         // 4. The envelope sender, when there is one: a signer domain or a subdomain (bounces, VERP).
