@@ -1,14 +1,17 @@
 // swift-tools-version:6.0
 //
 // FedMail: cross-organization mail encryption for Postfix and Sendmail.
-// Layering (arrows point down only), see ../shared/DESIGN.md:
+// Layering as the code has it (dependencies point down only):
 //
 //   executables  fedmail-milter   fedmail-broker   fedmailctl
 //   apps         MilterApp        Broker
 //   services     BrokerClient     BrokerStore     Scanner
-//   core         FedMailCore  (pure, no I/O)
-//   crypto       FedMailCrypto (OpenSSL 3)
-//   bridges      Milter  CMilter  COpenSSL
+//   crypto       FedMailCrypto (CMS/S-MIME over OpenSSL 3; `internal import COpenSSL`)
+//   core         FedMailCore  (pure decisions, imports nothing)
+//   bridges      Milter (`internal import CMilter`)   CMilter   COpenSSL
+//
+// The C modules are imported `internal`, so no C type leaks above the
+// bridge and crypto modules.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [

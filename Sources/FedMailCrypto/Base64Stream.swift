@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 import Foundation
 
 /// Streaming base64 (RFC 2045, 76-character lines) between files.

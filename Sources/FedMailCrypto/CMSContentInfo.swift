@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A parsed CMS ContentInfo owned by Swift.
 final class CMSContentInfo {

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// Splits a CMS ContentInfo with a large content — the encryptedContent of
 /// AuthEnvelopedData / EnvelopedData (RFC 5083, RFC 5652 §6), or the

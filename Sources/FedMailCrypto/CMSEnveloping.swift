@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// Producing CMS AuthEnvelopedData (RFC 5083) with AES-256-GCM and one
 /// recipientInfo per recipient organization, each naming the recipient key

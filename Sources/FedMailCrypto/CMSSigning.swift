@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// Producing the S/MIME signed entity of a sealed message: an opaque CMS
 /// SignedData (`application/pkcs7-mime; smime-type=signed-data`), signed

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A PKCS#10 certificate signing request for an organization key: subject
 /// O and CN = organization name, subjectAltName one dNSName per mail domain.

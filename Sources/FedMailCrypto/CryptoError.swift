@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// An error from a key, certificate or sealing operation, with the
 /// OpenSSL error queue when OpenSSL was the one to fail.

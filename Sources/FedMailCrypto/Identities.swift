@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// An organization's own key with its certificate: signs outbound, decrypts inbound.
 public struct OrganizationIdentity: Sendable {

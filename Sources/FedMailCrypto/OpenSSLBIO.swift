@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// An OpenSSL `BIO` owned by Swift: freed on deinit.
 final class OpenSSLBIO {

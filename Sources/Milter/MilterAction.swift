@@ -1,4 +1,4 @@
-import CMilter
+internal import CMilter
 
 /// The end-of-message actions a handler may need the MTA to allow
 /// (the `SMFIF_*` flags negotiated at connection start).

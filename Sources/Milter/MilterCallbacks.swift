@@ -1,4 +1,4 @@
-import CMilter
+internal import CMilter
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,4 +1,4 @@
-import CMilter
+internal import CMilter
 
 /// The modifications a handler may make to a message, available only during
 /// ``MilterHandler/endOfMessage(session:actions:)``. Each call checks that the

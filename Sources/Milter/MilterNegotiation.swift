@@ -1,4 +1,4 @@
-import CMilter
+internal import CMilter
 
 /// The outcome of option negotiation with an MTA: which actions and
 /// protocol flags to ask for. Pure: computed from what the MTA offers and

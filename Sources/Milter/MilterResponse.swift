@@ -1,4 +1,4 @@
-import CMilter
+internal import CMilter
 
 /// What a handler tells the MTA after a callback.
 public struct MilterResponse: Sendable, Hashable {

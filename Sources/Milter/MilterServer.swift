@@ -1,4 +1,4 @@
-import CMilter
+internal import CMilter
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-import CMilter
+internal import CMilter
 
 /// A step of the SMTP conversation that the MTA reports to the milter.
 public enum MilterStage: Sendable, Hashable, CaseIterable, CustomStringConvertible {
