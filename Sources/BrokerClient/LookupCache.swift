@@ -45,11 +45,6 @@ actor LookupCache {
         if ok { rename(temporary, path) } else { unlink(temporary) }
     }
 
-    func forget(_ key: String) {
-        memory[key] = nil
-        if let path = path(for: key) { unlink(path) }
-    }
-
     private func path(for key: String) -> String? {
         directory.map { "\($0)/\(Fingerprint.sha256Hex(Array(key.utf8))).json" }
     }

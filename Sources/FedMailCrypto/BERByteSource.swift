@@ -12,27 +12,6 @@ protocol BERByteSource: AnyObject {
     func read(maxCount: Int) throws(BERError) -> [UInt8]
 }
 
-/// Raw bytes of a file from an offset on. The file descriptor is borrowed.
-final class FileByteSource: BERByteSource {
-    private let fd: Int32
-    private let name: String
-    let capacity: Int
-
-    /// Reads `fd` from `offset` on; `size` is the file size.
-    init(fd: Int32, offset: Int, size: Int, name: String) throws(BERError) {
-        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw BERError(.io, "cannot seek \(name)") }
-        self.fd = fd
-        self.name = name
-        self.capacity = max(0, size - offset)
-    }
-
-    func read(maxCount: Int) throws(BERError) -> [UInt8] {
-        do { return try FileDescriptorIO.read(fd: fd, count: maxCount, name: name) } catch {
-            throw BERError(.io, error.message)
-        }
-    }
-}
-
 /// The bytes a base64 text in a file decodes to, from an offset on (the
 /// body of a MIME entity). Invalid or truncated base64 is ``BERError/Kind/malformed``.
 /// The file descriptor is borrowed.

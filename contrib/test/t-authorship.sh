@@ -64,6 +64,7 @@ ROOT=$PWD
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
 . contrib/test/lib/messages.sh
+. contrib/test/lib/checks.sh
 fed_suite authorship || exit 1
 
 . contrib/test/lib/scenarios.sh
@@ -76,56 +77,12 @@ for tool in python3 curl openssl postconf; do command -v "$tool" >/dev/null || d
 MARK=$(date +%s)-$$
 OUTSIDE=127.0.0.99
 START=$(date +%s)
-# maildir files of ORG (all mailboxes) containing the fixed string PATTERN
-delivered() { find "$(pf_dir "$1")/mail" -path '*/new/*' -type f -print0 2>/dev/null | xargs -0r grep -lF -- "$2" 2>/dev/null; }
-count_delivered() { delivered "$1" "$2" | grep -c . ; }
 # in_box ORG ADDRESS PATTERN: how many messages of that mailbox contain PATTERN
 in_box() { find "$(pf_maildir "$1" "$2")/new" -type f -print0 2>/dev/null | xargs -0r grep -lF -- "$3" 2>/dev/null | grep -c . ; }
-# wait_delivered ORG PATTERN COUNT [SECONDS]
-wait_delivered() {
-    local n
-    for _ in $(seq 1 $((${4:-30} * 5))); do
-        n=$(count_delivered "$1" "$2")
-        [ "$n" -ge "$3" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-# msg FILE FIELD... -- BODY: a CRLF message (fields written as given, no escapes)
-msg() {
-    local f=$1; shift
-    { while [ "$1" != -- ]; do printf '%s\r\n' "$1"; shift; done; shift; printf '\r\n%s\r\n' "$*"; } >"$f"
-}
 # from_a FILE RCPTS [MAILFROM]: FILE submitted by A's internal client to A's gateway
 from_a() { send_file "$(fed_addr a):$(fed_port a)" "$(fed_client a)" "${3:-alice@a.example}" "$2" "$1" 2>&1; }
 # to_b FILE MAILFROM RCPTS: FILE sent from outside straight to B's gateway
 to_b() { send_file "$(fed_addr b):$(fed_port b)" "$OUTSIDE" "$2" "$3" "$1" 2>&1; }
-# reply OUTPUT: "accepted" or the first line of the refusal send_file printed
-reply() {
-    local r; r=$(sed -n 's/^error //p; s/^refused [^ ]* //p' <<<"$1")
-    if [ -n "$r" ]; then echo "${r%%$'\n'*}"
-    elif grep >/dev/null '^accepted' <<<"$1"; then echo accepted
-    else echo "no reply: $(tr '\n' ' ' <<<"$1" | cut -c1-300)"; fi
-}
-# expect_reply WHAT OUTPUT PREFIX: the reply starts with PREFIX
-expect_reply() {
-    local r; r=$(reply "$2")
-    if [[ $r == "$3"* ]]; then pass "$1: '$r'"; else fail "$1: expected '$3...', got '$r'"; fi
-}
-# logmark ORG: lines in ORG's milter log now; log_has ORG MARK TEXT [SECONDS]:
-# the fixed TEXT appears after that line (waits up to SECONDS, default 10)
-logmark() { wc -l <"$(fed_milter_log "$1")" 2>/dev/null || echo 0; }
-log_has() {
-    for _ in $(seq 1 $((${4:-10} * 5))); do
-        tail -n +"$(($2 + 1))" "$(fed_milter_log "$1")" 2>/dev/null | grep -F -- "$3" >/dev/null && return 0
-        sleep 0.2
-    done
-    return 1
-}
-log_line() { tail -n +"$(($2 + 1))" "$(fed_milter_log "$1")" 2>/dev/null | grep -m1 -F -- "$3" | sed 's/^.*: direction=/direction=/' | cut -c1-240; }
-# pfmark ORG / relay_result ORG MARK RCPT: ORG's Postfix delivery of RCPT
-# after line MARK of its log: "sent", or the reply after "said: " (waits 60 s)
-pfmark() { wc -l <"$(pf_log "$1")"; }
 relay_result() {
     local line=""
     for _ in $(seq 1 300); do

@@ -45,6 +45,7 @@ ROOT=$PWD
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
 . contrib/test/lib/messages.sh
+. contrib/test/lib/checks.sh
 fed_suite bytes || exit 1
 
 . contrib/test/lib/scenarios.sh
@@ -79,16 +80,6 @@ line = a.count(b"\n", 0, n) + 1
 print("%d vs %d bytes, first difference at byte %d (line %d): %r / %r"
       % (len(a), len(b), n, line, a[max(0, n - 20):n + 20], b[max(0, n - 20):n + 20]))
 P
-}
-# reply OUTPUT: "accepted" or the first refusal line send_file printed
-reply() {
-    local r; r=$(sed -n 's/^error //p; s/^refused [^ ]* //p' <<<"$1")
-    if [ -n "$r" ]; then echo "${r%%$'\n'*}"
-    elif grep >/dev/null '^accepted' <<<"$1"; then echo accepted
-    else echo "no reply: $(tr '\n' ' ' <<<"$1" | cut -c1-300)"; fi
-}
-sealed_wire() { # sealed_wire FILE: the bytes look like a FedMail sealed message
-    grep -aqiE "^Content-Type: application/pkcs7-mime;.*smime-type=authEnveloped-data" "$1" && grep -aqi "^FedMail-Token: v=1; d=" "$1"
 }
 
 # ------------------------------------------------------------------ messages

@@ -43,6 +43,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
 . contrib/test/lib/messages.sh
+. contrib/test/lib/checks.sh
 fed_suite expansion || exit 1
 
 . contrib/test/lib/scenarios.sh
@@ -59,25 +60,6 @@ for tool in python3 curl openssl postconf postqueue; do command -v "$tool" >/dev
 # ------------------------------------------------------------------ helpers
 MARK=$(date +%s)-$$
 OUTSIDE=127.0.0.99
-delivered() { find "$(pf_dir "$1")/mail" -path '*/new/*' -type f -print0 2>/dev/null | xargs -0r grep -lF -- "$2" 2>/dev/null; }
-count_delivered() { delivered "$1" "$2" | grep -c . ; }
-wait_delivered() { # wait_delivered ORG PATTERN COUNT [SECONDS]
-    for _ in $(seq 1 $((${4:-30} * 5))); do
-        [ "$(count_delivered "$1" "$2")" -ge "$3" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-msg() { # msg FILE FIELD... -- BODY: a CRLF message
-    local f=$1; shift
-    { while [ "$1" != -- ]; do printf '%s\r\n' "$1"; shift; done; shift; printf '\r\n%s\r\n' "$*"; } >"$f"
-}
-reply() {
-    local r; r=$(sed -n 's/^error //p; s/^refused [^ ]* //p' <<<"$1")
-    if [ -n "$r" ]; then echo "${r%%$'\n'*}"
-    elif grep >/dev/null '^accepted' <<<"$1"; then echo accepted
-    else echo "no reply: $(tr '\n' ' ' <<<"$1" | cut -c1-300)"; fi
-}
 # from_a TAG RCPTS: a message with Subject "Expansion TAG" and a secret body,
 # submitted by A's user alice to A's gateway; prints the reply
 from_a() {
@@ -85,8 +67,6 @@ from_a() {
         "Message-ID: <$1-$MARK@a.example>" -- "Secret body $1 $MARK"
     reply "$(send_file "$(fed_addr a):$(fed_port a)" "$(fed_client a)" alice@a.example "$2" "$BASE/$1.eml" 2>&1)"
 }
-# pfmark ORG: lines in ORG's Postfix log now
-pfmark() { wc -l <"$(pf_log "$1")"; }
 # pf_result ORG MARK RCPT PATTERN [SECONDS]: the first delivery line of ORG's
 # Postfix for RCPT after line MARK whose line also matches PATTERN (waits)
 pf_result() {
@@ -101,9 +81,6 @@ pf_result() {
 said() { sed -n 's/.*said: //; s/ (in reply to.*//p' <<<"$1"; }
 # wire_msgs PATTERN: the A->B recorded messages containing PATTERN
 wire_msgs() { grep -lF -- "$1" "$(fed_tap_dir a b)"/msg-*.eml 2>/dev/null; }
-sealed_wire() {
-    grep -qiE "^Content-Type: application/pkcs7-mime;.*smime-type=authEnveloped-data" "$1" && grep -qi "^FedMail-Token: v=1; d=" "$1"
-}
 ar_pass() { grep -a -A3 -i "^Authentication-Results: mx\.b\.test;" "$1" | tr -d '\n\t' | grep >/dev/null -E "fedmail=pass.*header\.from=[^ ;]*a\.example"; }
 # sealed_at_b TAG ORIG-RCPT: the message TAG, sent to ORIG-RCPT at A, reached
 # bob@b.example sealed on the wire and was opened there with fedmail=pass

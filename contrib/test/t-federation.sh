@@ -32,6 +32,7 @@ ROOT=$PWD
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
 . contrib/test/lib/messages.sh
+. contrib/test/lib/checks.sh
 fed_suite federation || exit 1
 
 . contrib/test/lib/scenarios.sh
@@ -42,19 +43,6 @@ for tool in swaks python3 curl openssl postconf; do command -v "$tool" >/dev/nul
 
 # ------------------------------------------------------------------ helpers
 MARK=$(date +%s)-$$
-# maildir files of ORG (all mailboxes) containing the fixed string PATTERN
-delivered() { find "$(pf_dir "$1")/mail" -path '*/new/*' -type f -print0 2>/dev/null | xargs -0r grep -lF -- "$2" 2>/dev/null; }
-count_delivered() { delivered "$1" "$2" | grep -c . ; }
-# wait_delivered ORG PATTERN COUNT [SECONDS]
-wait_delivered() {
-    local n
-    for _ in $(seq 1 $((${4:-30} * 5))); do
-        n=$(count_delivered "$1" "$2")
-        [ "$n" -ge "$3" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
 # submit FROM-ORG-CLIENT: swaks from A's internal client address to A's gateway
 submit() { # submit TO[,TO] SUBJECT BODY [extra swaks args]
     local to=$1 subject=$2 body=$3; shift 3
@@ -66,9 +54,6 @@ submit() { # submit TO[,TO] SUBJECT BODY [extra swaks args]
 tap_msgs() { grep -lF -- "$3" "$(fed_tap_dir "$1" "$2")"/msg-*.eml 2>/dev/null; }
 ar_pass() { # ar_pass FILE: Authentication-Results of B/C says fedmail=pass from a.example
     grep -a -A3 -i "^Authentication-Results: mx\.[bc]\.test;" "$1" | tr -d '\n\t' | grep >/dev/null -E "fedmail=pass.*header\.from=[^ ;]*a\.example"
-}
-sealed_wire() { # sealed_wire FILE: the bytes look like a FedMail sealed message
-    grep -qiE "^Content-Type: application/pkcs7-mime;.*smime-type=authEnveloped-data" "$1" && grep -qi "^FedMail-Token: v=1; d=" "$1"
 }
 inspect_recipients() { "$FED_CTL" inspect "$1" 2>/dev/null | grep -c '^recipient:'; }
 

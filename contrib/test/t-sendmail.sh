@@ -38,6 +38,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
 . contrib/test/lib/messages.sh
+. contrib/test/lib/checks.sh
 fed_suite sendmail || exit 1
 
 . contrib/test/lib/scenarios.sh
@@ -52,16 +53,6 @@ for tool in swaks python3 curl openssl postconf unshare apt-get dpkg; do command
 
 # ------------------------------------------------------------------ helpers
 MARK=$(date +%s)-$$
-# maildir files of a Postfix instance (all mailboxes) containing the fixed string PATTERN
-delivered() { find "$(pf_dir "$1")/mail" -path '*/new/*' -type f -print0 2>/dev/null | xargs -0r grep -lF -- "$2" 2>/dev/null; }
-count_delivered() { delivered "$1" "$2" | grep -c . ; }
-wait_delivered() { # wait_delivered INSTANCE PATTERN COUNT [SECONDS]
-    for _ in $(seq 1 $((${4:-30} * 5))); do
-        [ "$(count_delivered "$1" "$2")" -ge "$3" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
 submit() { # submit SERVER SOURCE FROM TO[,TO] SUBJECT BODY [swaks args]
     local server=$1 source=$2 from=$3 to=$4 subject=$5 body=$6; shift 6
     swaks --server "$server" --local-interface "$source" --from "$from" --to "$to" \
@@ -79,9 +70,6 @@ import sys, email.parser, email.policy
 msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parse(open(sys.argv[1], "rb"))
 sys.exit(0 if any((" by %s " % sys.argv[2]) in " ".join(str(v).split()) + " " for v in msg.get_all("Received") or []) else 1)
 P
-}
-sealed_wire() { # the bytes look like a FedMail sealed message
-    grep -qiE "^Content-Type: application/pkcs7-mime;.*smime-type=authEnveloped-data" "$1" && grep -qi "^FedMail-Token: v=1; d=" "$1"
 }
 wire_for() { # wire_for FROM TO RCPT: the recorded messages (.eml) whose envelope names RCPT
     grep -l -- "$3" "$(fed_tap_dir "$1" "$2")"/msg-*.env 2>/dev/null | sed 's/\.env$/.eml/'

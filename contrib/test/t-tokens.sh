@@ -41,6 +41,9 @@
 #       (A's genuine one, and garbage) -> 550 5.7.1
 #   nf  a genuine token the broker issued to another member (C, for
 #       b2.example) on A's message -> token-signer
+#   ns  through Sendmail: a B->S sealed message without its token, and one
+#       with a ciphertext byte changed, sent to S's Sendmail gateway from
+#       outside -> 550 5.7.1 FedMail: ..., nothing delivered
 #
 # KEEP=1 keeps the work directory. ONLY="p1 na" runs only those scenarios.
 set -uo pipefail
@@ -48,6 +51,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=lib/federation.sh
 . contrib/test/lib/federation.sh
 . contrib/test/lib/messages.sh
+. contrib/test/lib/checks.sh
 . contrib/test/lib/broker.sh
 fed_suite tokens || exit 1
 fed_suite_cleanup() { broker_stop_all; }
@@ -65,47 +69,10 @@ for tool in swaks python3 curl openssl postconf unshare; do command -v "$tool" >
 # ------------------------------------------------------------------ helpers
 MARK=$(date +%s)-$$
 OUTSIDE=127.0.0.99
-# maildir files of a Postfix instance (all mailboxes) containing the fixed string PATTERN
-delivered() { find "$(pf_dir "$1")/mail" -path '*/new/*' -type f -print0 2>/dev/null | xargs -0r grep -lF -- "$2" 2>/dev/null; }
-count_delivered() { delivered "$1" "$2" | grep -c . ; }
-wait_delivered() { # wait_delivered INSTANCE PATTERN COUNT [SECONDS]
-    for _ in $(seq 1 $((${4:-30} * 5))); do
-        [ "$(count_delivered "$1" "$2")" -ge "$3" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-# msg FILE FIELD... -- BODY: a CRLF message (fields written as given)
-msg() {
-    local f=$1; shift
-    { while [ "$1" != -- ]; do printf '%s\r\n' "$1"; shift; done; shift; printf '\r\n%s\r\n' "$*"; } >"$f"
-}
-# reply OUTPUT: "accepted" or the first refusal send_file printed
-reply() {
-    local r; r=$(sed -n 's/^error //p; s/^refused [^ ]* //p' <<<"$1")
-    if [ -n "$r" ]; then echo "${r%%$'\n'*}"
-    elif grep >/dev/null '^accepted' <<<"$1"; then echo accepted
-    else echo "no reply: $(tr '\n' ' ' <<<"$1" | cut -c1-300)"; fi
-}
-# logmark ORG / log_has ORG MARK TEXT [SECONDS] / log_line ORG MARK TEXT: the milter log after line MARK
-logmark() { wc -l <"$(fed_milter_log "$1")" 2>/dev/null || echo 0; }
-log_has() {
-    for _ in $(seq 1 $((${4:-10} * 5))); do
-        tail -n +"$(($2 + 1))" "$(fed_milter_log "$1")" 2>/dev/null | grep -F -- "$3" >/dev/null && return 0
-        sleep 0.2
-    done
-    return 1
-}
-log_line() { tail -n +"$(($2 + 1))" "$(fed_milter_log "$1")" 2>/dev/null | grep -m1 -F -- "$3" | sed 's/^.*: direction=/direction=/' | cut -c1-300; }
 # ar_pass FILE AUTHSERV SENDER-DOMAIN: our Authentication-Results says fedmail=pass from SENDER-DOMAIN
 ar_pass() {
     grep -a -A3 -i "^Authentication-Results: ${2//./\\.};" "$1" | tr -d '\n\t' | grep >/dev/null -E "fedmail=pass.*header\.from=[^ ;]*${3//./\\.}"
 }
-sealed_wire() { # the bytes look like a FedMail sealed message
-    grep -qiE "^Content-Type: application/pkcs7-mime;.*smime-type=authEnveloped-data" "$1" && grep -qi "^FedMail-Token: v=1; d=" "$1"
-}
-# wire FROM TO PATTERN: the recorded messages (.eml) of FROM->TO containing PATTERN
-wire() { grep -lF -- "$3" "$(fed_tap_dir "$1" "$2")"/msg-*.eml 2>/dev/null; }
 # token_of FILE [DOMAIN]: the JWS of the (first) FedMail-Token field (for DOMAIN), unfolded
 token_of() {
     python3 - "$1" "${2:-}" <<'P'
@@ -480,6 +447,42 @@ refused_by_b "plaintext with A's genuine token for b2.example" "$BASE/ne1t.eml" 
 msg "$BASE/ne2.eml" "From: Alice <alice@a.example>" "To: <ne2@b2.example>" "Subject: Plain with garbage" "Date: $(date -R)" \
     "Message-ID: <ne2-$MARK@a.example>" "FedMail-Token: v=1; d=b2.example; t=eyJhbGciOiJFUzI1NiJ9.e30.AAAA" -- "Plaintext with a bogus token $MARK"
 refused_by_b "plaintext with a bogus token" "$BASE/ne2.eml" ne2@b2.example "*"
+fi
+
+# ------------------------------------------------------------------ ns
+if want ns; then
+scenario ns "refused through Sendmail too: S's gateway refuses a B->S seal without its token, or altered"
+f=$BASE/m-ns.eml
+msg "$f" "From: Bob <bob@b.example>" "To: <dave@s.example>" "Subject: Sendmail negative" "Date: $(date -R)" \
+    "Message-ID: <tok-ns-$MARK@b.example>" -- "Sendmail negative $MARK"
+if [ "$(reply "$(send_file "$B_SERVER" "$(fed_client b)" bob@b.example dave@s.example "$f" 2>&1)")" = accepted ] \
+    && wait_delivered store "Sendmail negative $MARK" 1 60; then
+    sleep 0.3
+    w=$(wire b s "tok-ns-$MARK" | head -n 1)
+    if [ -n "$w" ] && sealed_wire "$w"; then
+        pass "a B->S message delivered through S's Sendmail and recorded sealed on the wire"
+        hdr_edit "$w" "$BASE/ns-strip.eml" strip
+        python3 - "$w" "$BASE/ns-tamper.eml" <<'P'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+body = data.index(b"\r\n\r\n") + 4
+lines = [i for i in range(body, len(data)) if data[i - 1:i] == b"\n"]
+at = lines[len(lines) // 2] + 10  # a base64 character in the middle of the ciphertext
+data[at] = ord("A") if data[at] != ord("A") else ord("B")
+open(sys.argv[2], "wb").write(bytes(data))
+P
+        for case in strip tamper; do
+            m=$(logmark s)
+            r=$(reply "$(send_file "$S_SERVER" "$OUTSIDE" bob@b.example dave@s.example "$BASE/ns-$case.eml" 2>&1)")
+            [[ $r == "550 5.7.1 FedMail: "* ]] && pass "$case: S (Sendmail) answered '$r'" || fail "$case: S (Sendmail) answered '$r'"
+            log_has s "$m" "decision=reject (" 3 && pass "$case: S's milter logged '$(log_line s "$m" "decision=reject")'" \
+                || fail "$case: no reject in S's milter log: $(tail -n 2 "$(fed_milter_log s)" | cut -c1-200)"
+        done
+        sleep 0.5
+        [ "$(count_delivered store "Sendmail negative $MARK")" = 1 ] && pass "nothing more delivered at S (only the genuine copy)" \
+            || fail "S delivered $(count_delivered store "Sendmail negative $MARK") copies"
+    else fail "no sealed B->S copy recorded: '$w'"; fi
+else fail "the genuine B->S message was not delivered at S"; fi
 fi
 
 # ------------------------------------------------------------------ sweep
