@@ -46,14 +46,16 @@ public struct Opener: Sendable {
     /// Opens the sealed message at `sealedPath`, writing the exact original
     /// to `outputPath` only when every check passed: the cryptographic ones
     /// here (recipient, GCM tag, signature, signer chain or pin), then
-    /// `authorize` with what they verified (the caller's ``OpeningPolicy``
-    /// run; it throws to refuse). Nothing reaches `outputPath` before
+    /// `authorize` with what they verified and the (unverified) outer
+    /// FedMail-Token fields (the caller's ``OpeningPolicy`` run; it throws
+    /// to refuse). Nothing reaches `outputPath` before
     /// `authorize` returned.
     ///
     /// - Parameter now: the time to check the chain against.
     /// - Throws: ``OpenError`` naming the failed check.
     public func open(sealedPath: String, outputPath: String, now: Date = Date(),
-                     authorize: (VerifiedSeal) throws(OpenError) -> Void) throws(OpenError) -> OpenedMessage {
+                     authorize: (_ seal: VerifiedSeal, _ outerTokens: [FedMailTokenHeader]) throws(OpenError) -> Void)
+        throws(OpenError) -> OpenedMessage {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }
         // The original is renamed onto outputPath: never over a device, FIFO
@@ -118,7 +120,7 @@ public struct Opener: Sendable {
             recipientKeyID: Hex.encode(recipient.keyIdentifier), control: control,
             fromFields: originalHeader.all("From").map(\.value), senderFields: originalHeader.all("Sender").map(\.value),
             sealID: signer.signatureDigest)
-        try authorize(seal)
+        try authorize(seal, tokenHeaders)
         checks.append("policy")
 
         guard rename(original.path, outputPath) == 0 else {
@@ -142,19 +144,28 @@ public struct Opener: Sendable {
     /// certificate signs exactly for the domains it names, signingTime
     /// within ``maxMessageAge``.
     public func open(sealedPath: String, outputPath: String, now: Date = Date()) throws(OpenError) -> OpenedMessage {
+        let policy = standardPolicy(tokenRule: .checkedIfPresent)
+        return try open(sealedPath: sealedPath, outputPath: outputPath, now: now) { seal, _ throws(OpenError) in
+            let facts = OpeningFacts(seal: seal, tokens: [], envelopeSender: nil, now: Int64(now.timeIntervalSince1970))
+            if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
+        }
+    }
+
+    /// The opening policy of a command-line open: our domains are those our
+    /// certificates name, each ``pinnedSigners`` certificate is pinned for
+    /// the domains it names, ``maxMessageAge`` and ``allowedClockSkew``.
+    public func standardPolicy(tokenRule: OpeningPolicy.TokenRule) -> OpeningPolicy {
         var domains = Set<DomainName>()
         for identity in identities { for name in identity.certificate.dnsNames { if let d = DomainName(name) { domains.insert(d) } } }
         var pins: [DomainName: String] = [:]
         for certificate in pinnedSigners {
-            for name in certificate.dnsNames { if let d = DomainName(name) { pins[d] = Hex.encode(certificate.sha256Fingerprint) } }
+            let fingerprint = Hex.encode(certificate.sha256Fingerprint)
+            for name in certificate.dnsNames { if let d = DomainName(name) { pins[d] = fingerprint } }
         }
         var policy = OpeningPolicy(ourDomains: domains, pins: CertificatePins(fingerprintsByDomain: pins),
-                                   maxMessageAge: Int64(maxMessageAge), tokenRule: .checkedIfPresent)
+                                   maxMessageAge: Int64(maxMessageAge), tokenRule: tokenRule)
         policy.allowedClockSkew = Int64(allowedClockSkew)
-        return try open(sealedPath: sealedPath, outputPath: outputPath, now: now) { seal throws(OpenError) in
-            let facts = OpeningFacts(seal: seal, tokens: [], envelopeSender: nil, now: Int64(now.timeIntervalSince1970))
-            if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
-        }
+        return policy
     }
 
     /// The key identifiers of the recipientInfos of an S/MIME enveloped

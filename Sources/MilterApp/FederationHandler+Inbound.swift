@@ -148,7 +148,7 @@ extension FederationHandler {
         var passed: OpeningPass?
         let opened: OpenedMessage
         do {
-            opened = try opener.open(sealedPath: sealedFile.path, outputPath: openedFile.path) { seal throws(OpenError) in
+            opened = try opener.open(sealedPath: sealedFile.path, outputPath: openedFile.path) { seal, _ throws(OpenError) in
                 // Each token's signature against the pinned broker CA; the
                 // policy then binds them to this message.
                 var tokens: [OpeningFacts.Token] = []

@@ -116,24 +116,17 @@ extension FedMailCtl {
         func openCheckingTokens(_ opener: Opener, sealedPath: String, outputPath: String) throws -> OpenedMessage {
             guard let ca else { throw ValidationError("--check-tokens needs --ca") }
             let verifier = try TokenVerifier(brokerCAPath: ca)
-            var ours = Set<DomainName>()
-            for identity in opener.identities { for name in identity.certificate.dnsNames { if let d = DomainName(name) { ours.insert(d) } } }
-            let tokenHeaders = try Opener.inspect(sealedPath: sealedPath).tokenHeaders
-                .filter { DomainName($0.domain).map(ours.contains) == true }
-            var pins: [DomainName: String] = [:]
-            for certificate in opener.pinnedSigners {
-                for name in certificate.dnsNames { if let d = DomainName(name) { pins[d] = Hex.encode(certificate.sha256Fingerprint) } }
-            }
-            let policy = OpeningPolicy(ourDomains: ours, pins: CertificatePins(fingerprintsByDomain: pins),
-                                       maxMessageAge: Int64(maxAge), tokenRule: .required)
+            let policy = opener.standardPolicy(tokenRule: .required)
             let now = Date()
-            return try opener.open(sealedPath: sealedPath, outputPath: outputPath, now: now) { seal throws(OpenError) in
+            return try opener.open(sealedPath: sealedPath, outputPath: outputPath, now: now) { seal, outerTokens throws(OpenError) in
                 let signingTime = Date(timeIntervalSince1970: TimeInterval(seal.signer.signingTime))
-                let tokens: [OpeningFacts.Token] = tokenHeaders.map { header in
-                    do { return .verified(try verifier.verifyBlocking(header.token, audience: header.domain, at: signingTime)) } catch {
-                        return .unverifiable(domain: header.domain, reason: "\(error)")
+                let tokens: [OpeningFacts.Token] = outerTokens
+                    .filter { DomainName($0.domain).map(policy.ourDomains.contains) == true }
+                    .map { header in
+                        do { return .verified(try verifier.verifyBlocking(header.token, audience: header.domain, at: signingTime)) } catch {
+                            return .unverifiable(domain: header.domain, reason: "\(error)")
+                        }
                     }
-                }
                 let facts = OpeningFacts(seal: seal, tokens: tokens, envelopeSender: nil, now: Int64(now.timeIntervalSince1970))
                 if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
             }
