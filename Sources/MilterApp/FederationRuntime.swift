@@ -30,6 +30,12 @@ public final class FederationRuntime: Sendable {
     public let identity: OrganizationIdentity?
     /// The key a rekey replaced (`PreviousOrgKey`), for opening only.
     public let previousIdentity: OrganizationIdentity?
+    /// Our certificate's domains: the From domains we may sign for (read
+    /// from the certificate once, at load).
+    public let signingDomains: [DomainName]
+    /// The allowlist's pins (`cert=`) with the loaded certificates'
+    /// fingerprints (computed once, at load).
+    public let certificatePins: CertificatePins
     /// The pinned broker CA (for opening).
     public let brokerCA: [Certificate]
     /// The broker clients and token verifier; nil when no BrokerCA is configured.
@@ -97,6 +103,9 @@ public final class FederationRuntime: Sendable {
             brokerCA = []
             brokers = nil
         }
+        signingDomains = identity?.certificate.dnsNames.compactMap { DomainName($0) } ?? []
+        certificatePins = CertificatePins(allowlist: allowlist,
+                                          fingerprintsByPath: partnerCertificates.mapValues { Hex.encode($0.sha256Fingerprint) })
         let federated = allowlist.entries.filter { $0.policy != .never }
         if !federated.isEmpty, settings.mode.seals {
             guard identity != nil else {
@@ -135,20 +144,14 @@ public final class FederationRuntime: Sendable {
         allowlist.entry(for: domain)?.certificatePath.flatMap { partnerCertificates[$0] }
     }
 
-    /// The allowlist's pins (`cert=`) with the loaded certificates' fingerprints.
-    public var certificatePins: CertificatePins {
-        CertificatePins(allowlist: allowlist, fingerprintsByPath: partnerCertificates.mapValues { Hex.encode($0.sha256Fingerprint) })
-    }
+
 
     /// The keys we open with: the current one, and the one a rekey replaced.
     public var openingIdentities: [OrganizationIdentity] {
         [identity, previousIdentity].compactMap { $0 }
     }
 
-    /// Our certificate's domains: the From domains we may sign for.
-    public var signingDomains: [DomainName] {
-        identity?.certificate.dnsNames.compactMap { DomainName($0) } ?? []
-    }
+
 
     /// The sealer for our organization.
     func sealer(temporaryDirectory: String) -> Sealer? {
