@@ -16,7 +16,9 @@ public struct TextForms: Sendable {
 
     /// `value` as written, and normalized when that differs.
     public func forms(of value: String) -> [String] {
+        // Compared by scalars: String's == already treats canonically
+        // equivalent spellings as equal, and those are the ones to add.
         let normalized = normalize(value)
-        return normalized == value && Array(normalized.unicodeScalars) == Array(value.unicodeScalars) ? [value] : [value, normalized]
+        return normalized.unicodeScalars.elementsEqual(value.unicodeScalars) ? [value] : [value, normalized]
     }
 }
