@@ -18,9 +18,10 @@ extension FederationHandler {
     }
 
     func openInbound(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
-                     spooled: SpoolFile? = nil, log: MessageLog) throws -> MilterResponse {
+                     spooled: SpoolFile?, ourTokens: OurTokens, log: MessageLog) throws -> MilterResponse {
         do {
-            return try open(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled, log: log)
+            return try open(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled,
+                            ourTokens: ourTokens, log: log)
         } catch let failure as OpeningFailure {
             let decision: FailureDecision
             switch failure.kind {
@@ -46,8 +47,24 @@ extension FederationHandler {
     /// ignored): twice our domain count; more is refused unexamined.
     var maxTokenFields: Int { max(2, 2 * settings.domains.count) }
 
-    /// The most header fields looked at when deciding whether a message is ours.
-    static let maxHeaderFieldsExamined = 10_000
+    /// The FedMail-Token fields for our domains, duplicates ignored, at
+    /// most ``maxTokenFields`` of them (`tooMany` when there were more).
+    struct OurTokens {
+        var headers: [FedMailTokenHeader] = []
+        var tooMany = false
+    }
+
+    func ourTokens(among tokens: [FedMailTokenHeader]) -> OurTokens {
+        let ourDomains = Set(settings.domains)
+        var result = OurTokens()
+        var seen = Set<String>()
+        for header in tokens where DomainName(header.domain).map(ourDomains.contains) == true {
+            guard seen.insert(header.token).inserted else { continue }
+            guard result.headers.count < maxTokenFields else { result.tooMany = true; break }
+            result.headers.append(header)
+        }
+        return result
+    }
 
     /// Whose a message for one of our domains is (DESIGN.md "A message is
     /// ours to open only if..."): ours when it carries a FedMail-Token for
@@ -55,17 +72,13 @@ extension FederationHandler {
     /// one of our keys (the file it was spooled to comes along, so it is
     /// written once); anything else — S/MIME for a user's own key, signed
     /// mail, PGP, plaintext — is not ours to open.
-    enum Ownership { case ours(spooled: SpoolFile?), notOurs(String) }
+    enum Ownership { case ours(spooled: SpoolFile?, ourTokens: OurTokens), notOurs(String) }
 
-    func ownership(of transaction: MilterTransaction, rawValues: Bool) throws -> Ownership {
-        let ourDomains = Set(settings.domains)
-        // Every token field is looked at (tokens for other organizations come
-        // first as often as not), each bounded (16 KiB), up to a generous cap.
-        for field in transaction.headers.prefix(Self.maxHeaderFieldsExamined) where field.hasName(FedMailTokenHeader.fieldName) {
-            if let header = FedMailTokenHeader.parse(value: field.value), DomainName(header.domain).map(ourDomains.contains) == true {
-                return .ours(spooled: nil)
-            }
-        }
+    func ownership(of transaction: MilterTransaction, tokens: [FedMailTokenHeader], rawValues: Bool) throws -> Ownership {
+        // Every token field counts (tokens for other organizations come
+        // first as often as not).
+        let ours = ourTokens(among: tokens)
+        if !ours.headers.isEmpty { return .ours(spooled: nil, ourTokens: ours) }
         guard let contentType = transaction.headers.first(where: { $0.hasName("Content-Type") }).flatMap({ MIMEContentType.parse($0.value) }),
               contentType.type == "application", contentType.subtype == "pkcs7-mime" || contentType.subtype == "x-pkcs7-mime" else {
             return .notOurs("no FedMail-Token for our domains")
@@ -84,12 +97,12 @@ extension FederationHandler {
             if error.code == .internalError { throw error }
             return .notOurs("S/MIME that does not parse as enveloped CMS (\(error.code.name))")
         }
-        if keyIDs.contains(where: ourKeys.contains) { return .ours(spooled: spooled) }
+        if keyIDs.contains(where: ourKeys.contains) { return .ours(spooled: spooled, ourTokens: ours) }
         return .notOurs("S/MIME for other keys (\(keyIDs.count) recipientInfo(s), none ours)")
     }
 
     private func open(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
-                      spooled: SpoolFile?, log: MessageLog) throws -> MilterResponse {
+                      spooled: SpoolFile?, ourTokens tokens: OurTokens, log: MessageLog) throws -> MilterResponse {
         guard runtime.identity != nil, !runtime.brokerCA.isEmpty || !runtime.partnerCertificates.isEmpty else {
             throw OpeningFailure(kind: .internalError, check: "not-configured",
                                  message: "OrgKey, OrgCertificate and BrokerCA (or static partner certificates) are needed to open sealed mail")
@@ -98,18 +111,11 @@ extension FederationHandler {
         let ourDomains = Set(settings.domains)
 
         // The tokens for our domains, bounded before anything is verified.
-        var seenTokens = Set<String>()
-        var ourTokens: [FedMailTokenHeader] = []
-        for field in transaction.headers where field.hasName(FedMailTokenHeader.fieldName) {
-            guard let header = FedMailTokenHeader.parse(value: field.value),
-                  DomainName(header.domain).map(ourDomains.contains) == true,
-                  seenTokens.insert(header.token).inserted else { continue }
-            ourTokens.append(header)
-            guard ourTokens.count <= maxTokenFields else {
-                throw OpeningFailure(kind: .badSeal, check: "token-too-many",
-                                     message: "more than \(maxTokenFields) FedMail-Token fields for our domains")
-            }
+        guard !tokens.tooMany else {
+            throw OpeningFailure(kind: .badSeal, check: "token-too-many",
+                                 message: "more than \(maxTokenFields) FedMail-Token fields for our domains")
         }
+        let ourTokens = tokens.headers
 
         // Pop mode: the PoP key travels in the token, encrypted to our key;
         // it is opened only for a KEK id the message actually has.

@@ -128,9 +128,10 @@ public final class FederationHandler: MilterHandler {
         // delivered it (a front relay may be an internal host) — when it is
         // ours: S/MIME for somebody's own key passes through untouched.
         if forUs, settings.mode.opens, SealedMessageDetection.mayBeSealed(fields: transaction.headers.map { ($0.name, $0.value) }) {
-            switch try ownership(of: transaction, rawValues: rawValues) {
-            case .ours(let spooled):
-                return try openInbound(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled, log: log)
+            switch try ownership(of: transaction, tokens: tokenFields(in: transaction), rawValues: rawValues) {
+            case .ours(let spooled, let ourTokens):
+                return try openInbound(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled,
+                                       ourTokens: ourTokens, log: log)
             case .notOurs(let reason):
                 log.info("not ours to open: \(reason)")
             }
@@ -155,6 +156,17 @@ public final class FederationHandler: MilterHandler {
         }
     }
 
+    /// The most header fields looked at for FedMail-Token fields.
+    static let maxHeaderFieldsExamined = 10_000
+
+    /// Every FedMail-Token field of the message, parsed (each value bounded
+    /// at 16 KiB), among its first ``maxHeaderFieldsExamined`` fields.
+    func tokenFields(in transaction: MilterTransaction) -> [FedMailTokenHeader] {
+        transaction.headers.prefix(Self.maxHeaderFieldsExamined)
+            .filter { $0.hasName(FedMailTokenHeader.fieldName) }
+            .compactMap { FedMailTokenHeader.parse(value: $0.value) }
+    }
+
     /// Outbound, "already sealed" means our format for every remote
     /// recipient domain: a body that parses as AuthEnvelopedData under an
     /// authEnveloped-data Content-Type, and for each remote domain a
@@ -165,12 +177,7 @@ public final class FederationHandler: MilterHandler {
     func isAlreadySealed(_ transaction: MilterTransaction, rawValues: Bool) throws -> Bool {
         let fields = transaction.headers.map { ($0.name, $0.value) }
         guard SealedMessageDetection.hasSealedContentType(fields: fields) else { return false }
-        var tokenDomains = Set<DomainName>()
-        for field in transaction.headers.prefix(1000) where field.hasName(FedMailTokenHeader.fieldName) {
-            if let header = FedMailTokenHeader.parse(value: field.value), let domain = DomainName(header.domain) {
-                tokenDomains.insert(domain)
-            }
-        }
+        let tokenDomains = Set(tokenFields(in: transaction).compactMap { DomainName($0.domain) })
         let remote = transaction.recipients.compactMap { DomainName(ofAddress: $0.address) }
             .filter { !settings.directionPolicy.isLocal($0) }
         let needKeys = remote.filter { !tokenDomains.contains($0) }
