@@ -55,6 +55,10 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(
+            name: "SystemIO",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Milter",
             dependencies: ["CMilter"],
             swiftSettings: swiftSettings
@@ -69,7 +73,7 @@ let package = Package(
         // MARK: crypto
         .target(
             name: "FedMailCrypto",
-            dependencies: ["COpenSSL", "FedMailCore"],
+            dependencies: ["COpenSSL", "FedMailCore", "SystemIO"],
             swiftSettings: swiftSettings
         ),
 

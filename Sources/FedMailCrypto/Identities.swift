@@ -5,9 +5,9 @@ public struct OrganizationIdentity: Sendable {
     /// The private key.
     public var key: PrivateKey
     /// The certificate for `key` issued by the broker.
-    public var certificate: Certificate
+    public var certificate: OpenSSLCertificate
 
-    public init(key: PrivateKey, certificate: Certificate) {
+    public init(key: PrivateKey, certificate: OpenSSLCertificate) {
         self.key = key
         self.certificate = certificate
     }
@@ -15,7 +15,7 @@ public struct OrganizationIdentity: Sendable {
     /// Loads a key file (refused when group/other accessible) and a certificate file.
     public static func load(keyPath: String, certificatePath: String) throws(CryptoError) -> OrganizationIdentity {
         let key = try PrivateKey.load(path: keyPath)
-        let cert = try Certificate.loadOne(path: certificatePath)
+        let cert = try OpenSSLCertificate.loadOne(path: certificatePath)
         guard X509_check_private_key(cert.pointer, key.pointer) == 1 else {
             OpenSSLErrorQueue.clear()
             throw CryptoError(code: .badInput, message: "\(keyPath) is not the key of the certificate \(certificatePath)")
@@ -50,7 +50,7 @@ public struct ProofOfPossessionKey: Sendable, Hashable {
 public enum RecipientOrganization: Sendable {
     /// Wrap the content key to the key in this certificate (a key container):
     /// RSA → KeyTrans RSAES-OAEP SHA-256, EC → KeyAgree ECDH P-256 SHA-256 KDF.
-    case certificate(Certificate)
+    case certificate(OpenSSLCertificate)
     /// Wrap the content key with AES-256 key wrap under a PoP key (KEKRecipientInfo).
     case proofOfPossession(ProofOfPossessionKey)
 

@@ -19,13 +19,13 @@ public struct Opener: Sendable {
     /// operation only for a key id actually present).
     public var popKeyProvider: (@Sendable ([UInt8]) -> ProofOfPossessionKey?)?
     /// The broker CA certificate(s): the trust anchors for signers.
-    public var brokerCA: [Certificate]
+    public var brokerCA: [OpenSSLCertificate]
     /// Static partner certificates (the allowlist's `cert=`): a signer whose
     /// certificate is exactly one of these is accepted without a chain to
     /// the broker CA (still within its validity, for S/MIME signing). The
     /// report says so (``VerificationReport/signerPinned``); the caller
     /// checks the pinned certificate belongs to the From domain.
-    public var pinnedSigners: [Certificate] = []
+    public var pinnedSigners: [OpenSSLCertificate] = []
     /// The oldest signingTime accepted, relative to now (default 5 days).
     public var maxMessageAge: TimeInterval
     /// How far in the future a signingTime may be (clock skew), for the
@@ -34,7 +34,7 @@ public struct Opener: Sendable {
     /// Where private (0600) intermediate files go; `$TMPDIR` or `/tmp` when nil.
     public var temporaryDirectory: String?
 
-    public init(identities: [OrganizationIdentity], popKeys: [ProofOfPossessionKey] = [], brokerCA: [Certificate],
+    public init(identities: [OrganizationIdentity], popKeys: [ProofOfPossessionKey] = [], brokerCA: [OpenSSLCertificate],
                 maxMessageAge: TimeInterval = 5 * 86400, temporaryDirectory: String? = nil) {
         self.identities = identities
         self.popKeys = popKeys
@@ -364,7 +364,7 @@ public struct Opener: Sendable {
     // MARK: - signature
 
     struct Signer {
-        var certificate: Certificate
+        var certificate: OpenSSLCertificate
         var signingTime: Date
         /// Accepted as one of ``Opener/pinnedSigners`` rather than by its chain.
         var pinned: Bool
@@ -430,7 +430,7 @@ public struct Opener: Sendable {
         guard fedmail_sk_X509_num(signers) == 1, let signerX509 = fedmail_sk_X509_value(signers, 0) else {
             throw OpenError(.badSignature, "no signer certificate in the message")
         }
-        let certificate = Certificate(retaining: signerX509)
+        let certificate = OpenSSLCertificate(retaining: signerX509)
 
         // Chain to the broker CA only (never the system store), S/MIME signing
         // purpose; or, for a pinned static partner certificate, that exact

@@ -1,3 +1,4 @@
+import SystemIO
 internal import COpenSSL
 import Foundation
 
@@ -38,18 +39,11 @@ public final class PrivateKey: @unchecked Sendable {
     /// Loads a PEM private key file, refusing it (as OpenSSH does) when it is
     /// readable or writable by group or others.
     public static func load(path: String) throws(CryptoError) -> PrivateKey {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw CryptoError(code: .io, message: "cannot read private key \(path): \(String(cString: strerror(errno)))")
+        let pem: [UInt8]
+        do { pem = try SecretFile.read(path) } catch {
+            throw CryptoError(code: error.code == .insecurePermissions ? .insecureKeyFile : .io, message: error.message)
         }
-        let mode = info.st_mode & 0o777
-        if mode & 0o077 != 0 {
-            throw CryptoError(code: .insecureKeyFile, message: String(format: "permissions 0%03o for private key '%@' are too open: it must not be accessible by group or others (chmod 600 %@)", mode, path, path))
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CryptoError(code: .io, message: "cannot read private key \(path)")
-        }
-        return try PrivateKey(pem: [UInt8](data), source: path)
+        return try PrivateKey(pem: pem, source: path)
     }
 
     /// Parses a PEM private key (PKCS#8, traditional RSA or EC; not encrypted).

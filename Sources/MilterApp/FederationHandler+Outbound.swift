@@ -155,7 +155,7 @@ extension FederationHandler {
                     organization = .proofOfPossession(try ProofOfPossessionKey(key: bytes, id: Array(tokenID.utf8)))
                 } else {
                     guard let pem = lookup.keyContainerPEM,
-                          let certificate = try Certificate.parse(pem: Array(pem.utf8), source: "key container for \(lookup.domain)").first else {
+                          let certificate = try OpenSSLCertificate.parse(pem: Array(pem.utf8), source: "key container for \(lookup.domain)").first else {
                         throw FederationLoadError("no key container for \(lookup.domain)")
                     }
                     organization = .certificate(certificate)

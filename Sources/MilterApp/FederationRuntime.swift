@@ -37,11 +37,11 @@ public final class FederationRuntime: Sendable {
     /// fingerprints (computed once, at load).
     public let certificatePins: CertificatePins
     /// The pinned broker CA (for opening).
-    public let brokerCA: [Certificate]
+    public let brokerCA: [OpenSSLCertificate]
     /// The broker clients and token verifier; nil when no BrokerCA is configured.
     public let brokers: FederationBrokers?
     /// The static partner certificates the allowlist names (`cert=`), by path.
-    public let partnerCertificates: [String: Certificate]
+    public let partnerCertificates: [String: OpenSSLCertificate]
     /// Our authserv-id.
     public let authservID: String
     /// Our host name (sealedBy, EHLO).
@@ -93,7 +93,7 @@ public final class FederationRuntime: Sendable {
             throw FederationLoadError("'PreviousOrgKey' and 'PreviousOrgCertificate' must be set together")
         }
         if let caPath = settings.brokerCAPath {
-            do { brokerCA = try Certificate.load(path: caPath) } catch {
+            do { brokerCA = try OpenSSLCertificate.load(path: caPath) } catch {
                 throw FederationLoadError("BrokerCA: \(error)")
             }
             do { brokers = try FederationBrokers(settings: settings, connect: connect) } catch {
@@ -122,12 +122,12 @@ public final class FederationRuntime: Sendable {
     /// file is an error naming the allowlist line. Validity dates are
     /// checked when the certificate is used, so one partner's expired
     /// certificate never stops the daemon.
-    static func loadPartnerCertificates(_ allowlist: FederationAllowlist, allowlistPath: String) throws(FederationLoadError) -> [String: Certificate] {
-        var loaded: [String: Certificate] = [:]
+    static func loadPartnerCertificates(_ allowlist: FederationAllowlist, allowlistPath: String) throws(FederationLoadError) -> [String: OpenSSLCertificate] {
+        var loaded: [String: OpenSSLCertificate] = [:]
         for entry in allowlist.entries {
             guard let path = entry.certificatePath, loaded[path] == nil else { continue }
             do {
-                let certificate = try Certificate.loadOne(path: path)
+                let certificate = try OpenSSLCertificate.loadOne(path: path)
                 try certificate.checkUsableForFedMail(source: path)
                 loaded[path] = certificate
             } catch {
@@ -140,7 +140,7 @@ public final class FederationRuntime: Sendable {
     }
 
     /// The static partner certificate (`cert=`) of the allowlist entry for `domain`.
-    public func partnerCertificate(for domain: DomainName) -> Certificate? {
+    public func partnerCertificate(for domain: DomainName) -> OpenSSLCertificate? {
         allowlist.entry(for: domain)?.certificatePath.flatMap { partnerCertificates[$0] }
     }
 

@@ -59,7 +59,7 @@ extension FedMailCtl {
             if let key, let cert { identities.append(try OrganizationIdentity.load(keyPath: key, certificatePath: cert)) }
             var pops: [ProofOfPossessionKey] = []
             if let popKey, let popID { pops.append(try ProofOfPossessionKey(hexKey: popKey, id: popID)) }
-            let opener = Opener(identities: identities, popKeys: pops, brokerCA: try Certificate.load(path: ca))
+            let opener = Opener(identities: identities, popKeys: pops, brokerCA: try OpenSSLCertificate.load(path: ca))
             let scratch = try CommandIO.makeTemporaryPath(prefix: "fedmailctl-inspect")
             temps.paths.append(scratch)
             do {

@@ -137,9 +137,9 @@ extension FedMailCtl {
             for (k, c) in zip(key, cert) { identities.append(try OrganizationIdentity.load(keyPath: k, certificatePath: c)) }
             var pops: [ProofOfPossessionKey] = []
             if let popKey, let popID { pops.append(try ProofOfPossessionKey(hexKey: popKey, id: popID)) }
-            var opener = Opener(identities: identities, popKeys: pops, brokerCA: try ca.map { try Certificate.load(path: $0) } ?? [],
+            var opener = Opener(identities: identities, popKeys: pops, brokerCA: try ca.map { try OpenSSLCertificate.load(path: $0) } ?? [],
                                 maxMessageAge: TimeInterval(maxAge))
-            opener.pinnedSigners = try pin.map { try Certificate.loadOne(path: $0) }
+            opener.pinnedSigners = try pin.map { try OpenSSLCertificate.loadOne(path: $0) }
             return opener
         }
 

@@ -65,7 +65,7 @@ extension FedMailCtl {
             let temps = TemporaryFiles()
             let signer = try OrganizationIdentity.load(keyPath: key, certificatePath: cert)
             var recipients: [RecipientOrganization] = []
-            for path in to { recipients.append(.certificate(try Certificate.loadOne(path: path))) }
+            for path in to { recipients.append(.certificate(try OpenSSLCertificate.loadOne(path: path))) }
             if let popKey, let popID {
                 recipients.append(.proofOfPossession(try ProofOfPossessionKey(hexKey: popKey, id: popID)))
             }

@@ -7,7 +7,7 @@ import Foundation
 struct TestPKI: Sendable {
     let directory: String
     let caPath: String
-    let ca: [Certificate]
+    let ca: [OpenSSLCertificate]
     /// Sender organization, P-256, domains sender.example, mail.sender.example.
     let sender: OrganizationIdentity
     /// Recipient organization with an RSA 3072 key, domain rsa.example.
@@ -69,8 +69,8 @@ struct TestPKI: Sendable {
         let ecOrg = try org("ecorg", .p256, ["ec.example"])
         let otherOrg = try org("otherorg", .p256, ["other.example"])
         let rogue = try org("rogue", .p256, ["sender.example"], ca: "rogue-ca")
-        let caCerts: [Certificate]
-        do { caCerts = try Certificate.load(path: "\(dir)/broker-ca.crt") } catch { throw TestFailure("\(error)") }
+        let caCerts: [OpenSSLCertificate]
+        do { caCerts = try OpenSSLCertificate.load(path: "\(dir)/broker-ca.crt") } catch { throw TestFailure("\(error)") }
         return TestPKI(directory: dir, caPath: "\(dir)/broker-ca.crt", ca: caCerts, sender: sender, rsaOrg: rsaOrg,
                        ecOrg: ecOrg, otherOrg: otherOrg, rogueSender: rogue, paths: paths)
     }

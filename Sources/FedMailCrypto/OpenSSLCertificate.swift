@@ -2,7 +2,7 @@ internal import COpenSSL
 import Foundation
 
 /// An X.509 certificate, owning its OpenSSL `X509`.
-public final class Certificate: @unchecked Sendable {
+public final class OpenSSLCertificate: @unchecked Sendable {
     // Immutable after init; read-only use of X509 is thread-safe in OpenSSL 3.
     let pointer: OpaquePointer
 
@@ -17,7 +17,7 @@ public final class Certificate: @unchecked Sendable {
     deinit { X509_free(pointer) }
 
     /// Every certificate in a PEM file, in order.
-    public static func load(path: String) throws(CryptoError) -> [Certificate] {
+    public static func load(path: String) throws(CryptoError) -> [OpenSSLCertificate] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CryptoError(code: .io, message: "cannot read certificate file \(path)")
         }
@@ -25,16 +25,16 @@ public final class Certificate: @unchecked Sendable {
     }
 
     /// The first certificate of a PEM file.
-    public static func loadOne(path: String) throws(CryptoError) -> Certificate {
+    public static func loadOne(path: String) throws(CryptoError) -> OpenSSLCertificate {
         try load(path: path)[0]
     }
 
     /// Every certificate in PEM data (at least one).
-    public static func parse(pem: [UInt8], source: String = "PEM data") throws(CryptoError) -> [Certificate] {
+    public static func parse(pem: [UInt8], source: String = "PEM data") throws(CryptoError) -> [OpenSSLCertificate] {
         let bio = try OpenSSLBIO.memory(pem)
-        var result: [Certificate] = []
+        var result: [OpenSSLCertificate] = []
         while let x509 = PEM_read_bio_X509(bio.pointer, nil, nil, nil) {
-            result.append(Certificate(taking: x509))
+            result.append(OpenSSLCertificate(taking: x509))
         }
         OpenSSLErrorQueue.clear() // the read past the last certificate
         guard !result.isEmpty else { throw CryptoError(code: .badEncoding, message: "\(source) holds no PEM certificate") }

@@ -1,0 +1,25 @@
+/// Why a system call on behalf of FedMail failed: a stable code and a
+/// message that names the file and the cause, fit for an operator.
+public struct SystemIOError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, for code that reacts to it.
+    public enum Code: Sendable, Equatable {
+        /// The file could not be opened or read.
+        case io
+        /// A private file is readable or writable by group or others.
+        case insecurePermissions
+        /// The path is not a regular file.
+        case notRegularFile
+        /// The file is larger than the reader accepts.
+        case tooLarge
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
