@@ -70,6 +70,13 @@ enum FileDescriptorIO {
         if let length, remaining > 0 { throw CryptoError(code: .io, message: "\(name) ended \(remaining) bytes early (of \(length))") }
     }
 
+    /// Moves the offset of `fd` to `offset` from the start.
+    static func seek(_ fd: Int32, to offset: Int, name: String) throws(CryptoError) {
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
+            throw CryptoError(code: .io, message: "seeking \(name): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// The size of the open file `fd` (0 when it cannot be known, e.g. a pipe).
     static func size(of fd: Int32) -> Int {
         var info = stat()

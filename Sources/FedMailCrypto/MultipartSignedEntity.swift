@@ -20,15 +20,15 @@ enum MultipartSignedEntity {
 
     /// Writes the signed content (first part) to `contentPath` and returns the
     /// detached SignedData of the second part.
-    static func split(path: String, header: MessageHeaderSection, boundary: String, contentPath: String) throws(OpenError) -> CMSContentInfo {
-        let fd = try internalError { () throws(CryptoError) in try FileDescriptorIO.openRead(path) }
+    static func split(path: String, header: MessageHeaderSection, boundary: String, contentPath: String) throws -> CMSContentInfo {
+        let fd = try FileDescriptorIO.openRead(path)
         defer { close(fd) }
         let delimiter = Array("\n--\(boundary)".utf8)
-        func find(from: Int) throws(OpenError) -> Int? {
-            try internalError { () throws(CryptoError) in try firstOffset(of: delimiter, fd: fd, from: from, name: path) }
+        func find(from: Int) throws -> Int? {
+            try firstOffset(of: delimiter, fd: fd, from: from, name: path)
         }
-        func lineEnd(after offset: Int) throws(OpenError) -> Int {
-            guard let lf = try internalError({ () throws(CryptoError) in try firstOffset(of: [10], fd: fd, from: offset, name: path) }) else {
+        func lineEnd(after offset: Int) throws -> Int {
+            guard let lf = try firstOffset(of: [10], fd: fd, from: offset, name: path) else {
                 throw OpenError(.badSignature, "multipart/signed entity is truncated")
             }
             return lf + 1
@@ -42,18 +42,16 @@ enum MultipartSignedEntity {
         }
         var contentEnd = max(second, contentStart)
         if contentEnd > contentStart {
-            guard lseek(fd, off_t(contentEnd - 1), SEEK_SET) >= 0 else { throw OpenError(.internalError, "seek") }
-            if try internalError({ () throws(CryptoError) in try FileDescriptorIO.read(fd: fd, count: 1, name: path) }) == [13] { contentEnd -= 1 }
+            try FileDescriptorIO.seek(fd, to: contentEnd - 1, name: path)
+            if try FileDescriptorIO.read(fd: fd, count: 1, name: path) == [13] { contentEnd -= 1 }
         }
-        let out = try internalError { () throws(CryptoError) in try FileDescriptorIO.openWrite(contentPath) }
+        let out = try FileDescriptorIO.openWrite(contentPath)
         defer { close(out) }
-        try internalError { () throws(CryptoError) in
-            try FileDescriptorIO.copy(from: fd, offset: contentStart, length: contentEnd - contentStart, to: out, name: path)
-        }
+        try FileDescriptorIO.copy(from: fd, offset: contentStart, length: contentEnd - contentStart, to: out, name: path)
         // The signature part: small; read at most 1 MiB.
         let partStart = try lineEnd(after: second + 1)
-        guard lseek(fd, off_t(partStart), SEEK_SET) >= 0 else { throw OpenError(.internalError, "seek") }
-        let part = try internalError { () throws(CryptoError) in try FileDescriptorIO.read(fd: fd, count: 1 << 20, name: path) }
+        try FileDescriptorIO.seek(fd, to: partStart, name: path)
+        let part = try FileDescriptorIO.read(fd: fd, count: 1 << 20, name: path)
         let partHeader = MessageHeaderSection.parse(part)
         guard partHeader.hasSeparator, let ct = partHeader.first("Content-Type").flatMap({ MIMEContentType.parse($0.value) }),
               ct.mediaType == "application/pkcs7-signature" || ct.mediaType == "application/x-pkcs7-signature" else {
@@ -65,7 +63,7 @@ enum MultipartSignedEntity {
         guard let der = Data(base64Encoded: Data(text)), !der.isEmpty else {
             throw OpenError(.badSignature, "the signature part is not valid base64")
         }
-        let bio = try internalError { () throws(CryptoError) in try OpenSSLBIO.memory([UInt8](der)) }
+        let bio = try OpenSSLBIO.memory([UInt8](der))
         guard let cms = d2i_CMS_bio(bio.pointer, nil) else {
             throw OpenError(.badSignature, "the signature part is not CMS (\(OpenSSLErrorQueue.drain()))")
         }

@@ -53,3 +53,19 @@ public struct OpenError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(code.name): \(message)" }
 }
+
+extension OpenError {
+    /// Runs opening work, mapping in one place what is not the message's
+    /// fault: a local failure (``CryptoError`` from file descriptors,
+    /// temporary files, BIOs) becomes ``Code/internalError``; an
+    /// ``OpenError`` passes unchanged.
+    static func mappingLocalFailures<T>(_ body: () throws -> T) throws(OpenError) -> T {
+        do { return try body() } catch let error as OpenError {
+            throw error
+        } catch let error as CryptoError {
+            throw OpenError(.internalError, error.message)
+        } catch {
+            throw OpenError(.internalError, "\(error)")
+        }
+    }
+}

@@ -15,7 +15,7 @@ public struct VerificationReport: Sendable, Hashable {
     /// The signingTime signed attribute.
     public var signingTime: Date
     /// How our organization was addressed: `key-trans`, `key-agree` or `kek`.
-    public var recipientKind: String
+    public var recipientKind: CMSRecipientKind
     /// Lower-case hex of that recipientInfo's key identifier.
     public var recipientKeyID: String
     /// The checks that passed, in the order they ran.
@@ -50,7 +50,7 @@ public struct SealedMessageSummary: Sendable {
     /// One recipientInfo.
     public struct Recipient: Sendable, Hashable {
         /// `key-trans`, `key-agree`, `kek`, or another kind.
-        public var kind: String
+        public var kind: CMSRecipientKind
         /// The key identifier (subjectKeyIdentifier, or the KEK id).
         public var keyIdentifier: [UInt8]
         /// Algorithm detail (e.g. `rsaesOaep`, `dhSinglePass-stdDH-sha256kdf-scheme`).

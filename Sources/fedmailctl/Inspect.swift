@@ -42,7 +42,7 @@ extension FedMailCtl {
                 let summary = try Opener.inspect(sealedPath: inputPath)
                 var lines = ["content type: \(summary.contentType)\(summary.isAEAD ? "" : " (NOT AEAD: would be refused)")"]
                 for r in summary.recipients {
-                    let id = r.kind == "kek" ? String(decoding: r.keyIdentifier, as: UTF8.self) : Hex.encode(r.keyIdentifier)
+                    let id = r.kind == .kek ? String(decoding: r.keyIdentifier, as: UTF8.self) : Hex.encode(r.keyIdentifier)
                     lines.append("recipient: \(r.kind) id=\(id) alg=\(r.algorithm)")
                 }
                 for t in summary.tokenHeaders {

@@ -1,0 +1,103 @@
+internal import COpenSSL
+import FedMailCore
+import Foundation
+
+/// The first stage of opening: a sealed message read from its file — the
+/// outer header, and the CMS envelope split into its structure (parsed)
+/// and its ciphertext (a private file).
+///
+/// Streaming: the base64 body is decoded and split on the fly, so only the
+/// envelope's small fields are held in memory.
+struct SealedEnvelope {
+    var header: MessageHeaderSection
+    var contentTypeNID: Int32
+    var contentTypeName: String
+    /// The envelope without its encryptedContent; nil for a content type
+    /// that is not (Auth)EnvelopedData (only when AEAD was not required).
+    var cms: CMSContentInfo?
+    /// The encryptedContent octets (when asked for).
+    var encryptedContent: PrivateTemporaryFile?
+
+    /// The largest outer header section read.
+    static let headerLimit = 4 << 20
+
+    /// The outer `FedMail-Token` fields (unverified).
+    var tokenHeaders: [FedMailTokenHeader] {
+        header.all(FedMailTokenHeader.fieldName).compactMap { FedMailTokenHeader.parse(value: $0.value) }
+    }
+
+    /// Reads the sealed message at `path`.
+    ///
+    /// - Parameters:
+    ///   - requireAEAD: refuse anything but AuthEnvelopedData (``OpenError/Code/notAEAD``).
+    ///   - keepContent: write the ciphertext to ``encryptedContent`` (else it is only read over).
+    /// - Throws: ``OpenError``, or a local failure (``CryptoError``) that
+    ///   the caller maps once.
+    static func read(path: String, temporaryDirectory: String?, requireAEAD: Bool = true,
+                     keepContent: Bool = true) throws -> SealedEnvelope {
+        let header: MessageHeaderSection
+        do { header = try Sealer.readHeaderSection(path: path, limit: headerLimit) } catch {
+            if error.code == .io { throw OpenError(.internalError, error.message) }
+            throw OpenError(.malformed, "not a message: \(error.message)")
+        }
+        guard header.hasSeparator else { throw OpenError(.malformed, "the sealed message has no body") }
+        guard let ct = header.first("Content-Type").flatMap({ MIMEContentType.parse($0.value) }),
+              ct.type == "application", ct.subtype == "pkcs7-mime" || ct.subtype == "x-pkcs7-mime" else {
+            throw OpenError(.malformed, "not a sealed message (Content-Type is not application/pkcs7-mime)")
+        }
+        let smimeType = ct.parameters["smime-type"]?.lowercased()
+        if requireAEAD, let smimeType, smimeType != "authenveloped-data" {
+            throw OpenError(.notAEAD, "smime-type=\(smimeType) refused: only authEnveloped-data (AES-256-GCM) is accepted")
+        }
+        let encoding = header.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
+        guard encoding == "base64" else { throw OpenError(.malformed, "Content-Transfer-Encoding \(encoding) where base64 is expected") }
+
+        let content = keepContent ? try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-ct") : nil
+        let accepted = requireAEAD ? [NID_id_smime_ct_authEnvelopedData] : [NID_id_smime_ct_authEnvelopedData, NID_pkcs7_enveloped]
+        let split: CMSContentSplitter.Result
+        do {
+            let input = try FileDescriptorIO.openRead(path)
+            defer { close(input) }
+            let output = try content.map { file throws(CryptoError) in try FileDescriptorIO.openWrite(file.path) }
+            defer { if let output { close(output) } }
+            do {
+                let source = try Base64ByteSource(fd: input, offset: header.length, size: FileDescriptorIO.size(of: input), name: path)
+                split = try CMSContentSplitter.split(reader: BERReader(source: source), layout: .enveloped, acceptedTypes: accepted,
+                                                     contentTo: output, contentName: content?.path ?? "")
+            } catch {
+                if error.kind == .io { throw OpenError(.internalError, error.message) }
+                throw OpenError(.malformed, "the sealed CMS structure is truncated or invalid: \(error.message)")
+            }
+        }
+        guard let structure = split.structure else {
+            if requireAEAD {
+                throw OpenError(.notAEAD, "CMS content type \(split.contentTypeName) refused: only AuthEnvelopedData (AES-256-GCM) is accepted")
+            }
+            return SealedEnvelope(header: header, contentTypeNID: split.contentTypeNID, contentTypeName: split.contentTypeName,
+                                  cms: nil, encryptedContent: nil)
+        }
+        let bio = try OpenSSLBIO.memory(structure)
+        guard let pointer = d2i_CMS_bio(bio.pointer, nil) else {
+            throw OpenError(.malformed, "the CMS structure is invalid (\(OpenSSLErrorQueue.drain()))")
+        }
+        let cms = CMSContentInfo(taking: pointer)
+        if requireAEAD && cms.contentTypeNID != NID_id_smime_ct_authEnvelopedData {
+            throw OpenError(.notAEAD, "CMS content type \(cms.contentTypeName) refused: only AuthEnvelopedData (AES-256-GCM) is accepted")
+        }
+        return SealedEnvelope(header: header, contentTypeNID: cms.contentTypeNID, contentTypeName: cms.contentTypeName,
+                              cms: cms, encryptedContent: content)
+    }
+
+    /// Decrypts the ciphertext (as detached content) into `outputPath`
+    /// once the content key was unwrapped into ``cms``. The GCM tag is
+    /// checked at the end; on failure the caller deletes the file unread.
+    func decrypt(to outputPath: String) throws {
+        guard let cms, let encryptedContent else { throw OpenError(.internalError, "the sealed message was not split") }
+        let input = try OpenSSLBIO.file(encryptedContent.path, mode: "rb")
+        let out = try OpenSSLBIO.file(outputPath, mode: "wb")
+        guard CMS_decrypt(cms.pointer, nil, nil, input.pointer, out.pointer, UInt32(CMS_BINARY)) == 1 else {
+            throw OpenError(.tagMismatch, "AES-GCM authentication failed: the message was altered (\(OpenSSLErrorQueue.drain()))")
+        }
+        try out.flush()
+    }
+}
