@@ -78,21 +78,3 @@ public enum ConfigurationLoader {
         return text
     }
 }
-
-/// The configuration in force. New connections take a snapshot when they
-/// start, so a reload never changes the settings of a connection in flight.
-public final class ConfigurationStore: Sendable {
-    private let state: Mutex<MilterConfiguration>
-
-    public init(_ configuration: MilterConfiguration) {
-        state = Mutex(configuration)
-    }
-
-    /// The configuration new connections use.
-    public var current: MilterConfiguration { state.withLock { $0 } }
-
-    /// Replaces the configuration atomically.
-    public func replace(with configuration: MilterConfiguration) {
-        state.withLock { $0 = configuration }
-    }
-}

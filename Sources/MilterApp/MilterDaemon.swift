@@ -79,11 +79,17 @@ public enum MilterDaemon {
         for path in PrivateDirectory.removeStale(parent: configuration.temporaryDirectory) {
             logger.notice("removed the spool directory \(path) left by a daemon that died")
         }
+        // What start-up creates is removed in this one place however the
+        // daemon ends (the parent of a detach leaves with _exit, which
+        // skips this: the child owns it all).
+        let footprint = DaemonFootprint()
+        defer { footprint.remove() }
         let spool: PrivateDirectory
         do { spool = try PrivateDirectory(parent: configuration.temporaryDirectory) } catch {
             return fail("\(error.message)", .cannotCreate)
         }
-        let store = ConfigurationStore(configuration)
+        footprint.spool = spool
+        var configurationInForce = configuration
         let hostname = Self.hostname()
         // Checked now (files, allowlist); broker clients are created after
         // detaching, since their threads would not survive the fork.
@@ -92,7 +98,6 @@ public enum MilterDaemon {
             federation = FederationRuntimeStore(try ConfigurationLoader.federationRuntime(
                 configuration, path: options.configurationPath, hostname: hostname, connect: false))
         } catch {
-            spool.remove()
             return fail("\(error)", .config)
         }
         let spoolPath = spool.path
@@ -108,7 +113,6 @@ public enum MilterDaemon {
                                               recipientDelimiters: configuration.federation.recipientDelimiter)
                 if let identity { _ = chown(directory + "/replay-cache", identity.uid, identity.gid) }
             } catch {
-                spool.remove()
                 return fail("StateDirectory \(directory): \(error)", .cannotCreate)
             }
         } else {
@@ -129,24 +133,21 @@ public enum MilterDaemon {
         do {
             try MilterServer.register(server)
         } catch {
-            spool.remove()
             return fail("\(error.message)", .software)
         }
 
         if let path = configuration.socket.unixPath, UnixSocketProbe.isListening(path: path) {
-            spool.remove()
             return fail("another process is listening on \(path); not starting", .unavailable)
         }
         do {
             try MilterServer.openSocket(configuration.socket.libmilterAddress, removeStale: true)
+            footprint.socketPath = configuration.socket.unixPath
         } catch {
-            spool.remove()
             return fail("\(error.message)", .unavailable)
         }
         if let identity {
             if let path = configuration.socket.unixPath { _ = chown(path, identity.uid, identity.gid) }
             do { try spool.changeOwner(uid: identity.uid, gid: identity.gid) } catch {
-                spool.remove()
                 return fail("\(error.message)", .osError)
             }
         }
@@ -155,16 +156,13 @@ public enum MilterDaemon {
             switch detach() {
             case .parent: _exit(0)  // the child owns the socket, spool and pid file
             case .failed(let message):
-                spool.remove()
                 return fail(message, .osError)
             case .child: break
             }
         }
 
-        var pidFile: PidFile?
         if let path = configuration.pidFile {
-            do { pidFile = try PidFile(writingTo: path) } catch {
-                spool.remove()
+            do { footprint.pidFile = try PidFile(writingTo: path) } catch {
                 return fail(error.message, .cannotCreate)
             }
         }
@@ -172,14 +170,10 @@ public enum MilterDaemon {
             federation.replace(with: try ConfigurationLoader.federationRuntime(
                 configuration, path: options.configurationPath, hostname: hostname, connect: true))
         } catch {
-            pidFile?.remove()
-            spool.remove()
             return fail("\(error)", .config)
         }
         if let identity {
             do { try identity.become() } catch {
-                pidFile?.remove()
-                spool.remove()
                 return fail(error.message, error.exitCode)
             }
         }
@@ -193,15 +187,13 @@ public enum MilterDaemon {
             }
             SignalWatcher.notifyMainLoopEnded()
         }) else {
-            pidFile?.remove()
-            spool.remove()
             return fail("cannot start the milter thread", .osError)
         }
         var stopping = false
         events: while true {
             switch SignalWatcher.next() {
             case .reload:
-                reload(path: options.configurationPath, store: store, federation: federation, hostname: hostname,
+                reload(path: options.configurationPath, inForce: &configurationInForce, federation: federation, hostname: hostname,
                        sink: sink, logger: logger)
             case .stop(let signal):
                 guard !stopping else { continue }
@@ -217,9 +209,6 @@ public enum MilterDaemon {
         pthread_join(loop, nil)
         federation.shutdown()
         let status: ExitCode = loopFailed.load(ordering: .relaxed) ? .software : .ok
-        pidFile?.remove()
-        spool.remove()
-        if let socketPath = configuration.socket.unixPath { unlink(socketPath) }
         logger.notice("stopped")
         return status
     }
@@ -245,9 +234,9 @@ public enum MilterDaemon {
         }
     }
 
-    static func reload(path: String, store: ConfigurationStore, federation: FederationRuntimeStore, hostname: String,
+    static func reload(path: String, inForce: inout MilterConfiguration, federation: FederationRuntimeStore, hostname: String,
                        sink: DaemonLogSink, logger: Logger) {
-        let old = store.current
+        let old = inForce
         let new: MilterConfiguration
         let runtime: FederationRuntime
         do {
@@ -262,7 +251,7 @@ public enum MilterDaemon {
         if !needRestart.isEmpty {
             logger.warning("reload: changes to \(needRestart.joined(separator: ", ")) take effect only after a restart")
         }
-        store.replace(with: new)
+        inForce = new
         sink.setLevel(new.logLevel)
         logger.notice("configuration reloaded from \(path)")
     }
@@ -298,5 +287,20 @@ public enum MilterDaemon {
 
     static func printError(_ message: String) {
         writeStandardError(message + "\n")
+    }
+}
+
+/// What a starting daemon created (spool directory, socket, pid file),
+/// removed together when it stops or fails to start.
+final class DaemonFootprint {
+    var spool: PrivateDirectory?
+    var pidFile: PidFile?
+    /// The Unix socket this daemon opened (never one it found in use).
+    var socketPath: String?
+
+    func remove() {
+        pidFile?.remove()
+        spool?.remove()
+        if let socketPath { unlink(socketPath) }
     }
 }

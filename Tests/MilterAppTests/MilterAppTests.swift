@@ -79,8 +79,8 @@ struct ConfigurationLoaderTests {
     func reload() throws {
         let path = try writeFile("Socket local:/tmp/x.sock\nLogLevel info\n")
         defer { unlink(path) }
-        let store = ConfigurationStore(try ConfigurationLoader.load(path: path))
-        let inFlight = store.current
+        var inForce = try ConfigurationLoader.load(path: path)
+        let inFlight = inForce
         let federation = FederationRuntimeStore(try FederationRuntime(configuration: inFlight, hostname: "h", connect: false))
         let sink = DaemonLogSink(level: .error, syslog: false, facility: "mail", standardError: false)
         let logger = Logger(label: "test") { _ in DaemonLogHandler(sink: sink) }
@@ -89,9 +89,10 @@ struct ConfigurationLoaderTests {
         let text = Array("Socket local:/tmp/x.sock\nLogLevel debug\nOn-InternalError accept\n".utf8)
         _ = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         close(fd)
-        MilterDaemon.reload(path: path, store: store, federation: federation, hostname: "h", sink: sink, logger: logger)
-        #expect(store.current.logLevel == .debug)
-        #expect(store.current.onInternalError == .accept)
+        MilterDaemon.reload(path: path, inForce: &inForce, federation: federation, hostname: "h", sink: sink, logger: logger)
+        #expect(inForce.logLevel == .debug)
+        #expect(inForce.onInternalError == .accept)
+        #expect(federation.current.configuration.onInternalError == .accept)
         #expect(inFlight.logLevel == .info)
         #expect(sink.isEnabled(.debug))
 
@@ -99,9 +100,10 @@ struct ConfigurationLoaderTests {
         let broken = Array("Socket local:/tmp/x.sock\nLogLevel loud\n".utf8)
         _ = broken.withUnsafeBytes { Glibc.write(fd2, $0.baseAddress, $0.count) }
         close(fd2)
-        MilterDaemon.reload(path: path, store: store, federation: federation, hostname: "h", sink: sink, logger: logger)
-        #expect(store.current.logLevel == .debug)
-        #expect(store.current.onInternalError == .accept)
+        MilterDaemon.reload(path: path, inForce: &inForce, federation: federation, hostname: "h", sink: sink, logger: logger)
+        #expect(inForce.logLevel == .debug)
+        #expect(inForce.onInternalError == .accept)
+        #expect(federation.current.configuration.onInternalError == .accept)
     }
 }
 
