@@ -60,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "Milter",
-            dependencies: ["CMilter"],
+            dependencies: ["CMilter", "SystemIO"],
             swiftSettings: swiftSettings
         ),
 
@@ -114,6 +114,7 @@ let package = Package(
             name: "MilterApp",
             dependencies: [
                 "Milter",
+                "SystemIO",
                 "FedMailCore",
                 "FedMailCrypto",
                 "BrokerClient",

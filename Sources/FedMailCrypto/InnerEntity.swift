@@ -1,4 +1,5 @@
 import FedMailCore
+import SystemIO
 import Foundation
 
 /// The last stage of opening: the signed content is FedMail's inner
@@ -78,7 +79,7 @@ struct InnerEntity {
             try FileDescriptorIO.copy(from: input, offset: layout.originalOffset, length: length, to: output, name: path)
             return length
         }
-        let encoded = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-b64")
+        let encoded = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: ".fedmail-b64-")
         do {
             let encodedFD = try FileDescriptorIO.openWrite(encoded.path)
             defer { close(encodedFD) }

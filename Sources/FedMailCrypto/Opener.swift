@@ -1,5 +1,6 @@
 internal import COpenSSL
 import FedMailCore
+import SystemIO
 import Foundation
 
 /// Opens sealed messages: decrypts, verifies everything DESIGN.md lists
@@ -76,7 +77,7 @@ public struct Opener: Sendable {
             throw OpenError(.internalError, "\(outputPath) is not a regular file; the original is only written to a new or regular file")
         }
         var checks: [String] = []
-        let decrypted = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-dec")
+        let decrypted = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: ".fedmail-dec-")
         let tokenHeaders: [FedMailTokenHeader]
         let recipient: SealedMessageSummary.Recipient
         do {
@@ -105,7 +106,7 @@ public struct Opener: Sendable {
 
         // 6. The original, next to the output (private until authorized).
         let outputDirectory = (outputPath as NSString).deletingLastPathComponent
-        let original = try PrivateTemporaryFile(directory: outputDirectory.isEmpty ? "." : outputDirectory, prefix: "fedmail-open")
+        let original = try PrivateTemporaryFile(directory: outputDirectory.isEmpty ? "." : outputDirectory, prefix: ".fedmail-open-")
         let originalSize = try inner.extractOriginal(from: verified.path, to: original.path, temporaryDirectory: temporaryDirectory)
 
         let originalHeader: MessageHeaderSection

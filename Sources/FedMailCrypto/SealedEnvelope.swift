@@ -1,5 +1,6 @@
 internal import COpenSSL
 import FedMailCore
+import SystemIO
 import Foundation
 
 /// The first stage of opening: a sealed message read from its file — the
@@ -52,7 +53,7 @@ struct SealedEnvelope {
         let encoding = header.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
         guard encoding == "base64" else { throw OpenError(.malformed, "Content-Transfer-Encoding \(encoding) where base64 is expected") }
 
-        let content = keepContent ? try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-ct") : nil
+        let content = keepContent ? try PrivateTemporaryFile(directory: temporaryDirectory, prefix: ".fedmail-ct-") : nil
         let accepted = requireAEAD ? [NID_id_smime_ct_authEnvelopedData] : [NID_id_smime_ct_authEnvelopedData, NID_pkcs7_enveloped]
         let split: CMSContentSplitter.Result
         do {

@@ -1,5 +1,6 @@
 internal import COpenSSL
 import FedMailCore
+import SystemIO
 import Foundation
 
 /// Seals messages (DESIGN.md "Sealed message format (version 1)"): sign
@@ -41,15 +42,15 @@ public struct Sealer: Sendable {
         }
 
         // 1. Inner multipart/mixed: the exact original + the control JSON.
-        let inner = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-inner")
+        let inner = try PrivateTemporaryFile.make(directory: temporaryDirectory, prefix: ".fedmail-inner-")
         try writeInnerEntity(originalPath: originalPath, to: inner.path, control: control)
 
         // 2. Sign (opaque SignedData, S/MIME entity).
-        let signed = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-signed")
+        let signed = try PrivateTemporaryFile.make(directory: temporaryDirectory, prefix: ".fedmail-signed-")
         try CMSSigning.sign(inputPath: inner.path, outputPath: signed.path, signer: signer)
 
         // 3. Encrypt (AuthEnvelopedData, DER).
-        let der = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-der")
+        let der = try PrivateTemporaryFile.make(directory: temporaryDirectory, prefix: ".fedmail-der-")
         try CMSEnveloping.encrypt(inputPath: signed.path, outputPath: der.path, recipients: recipients)
 
         // 4. Outer header + base64 body, line ends as in the original.

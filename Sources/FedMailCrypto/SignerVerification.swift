@@ -1,5 +1,6 @@
 internal import COpenSSL
 import FedMailCore
+import SystemIO
 import Foundation
 
 /// The third stage of opening: the decrypted content is an S/MIME signed
@@ -43,7 +44,7 @@ struct SignerVerification {
         let entityType = entityHeader.first("Content-Type").flatMap { MIMEContentType.parse($0.value) }
         // Either way the signed content ends up alone in `content` and is
         // verified as detached content, streaming from that file.
-        let content = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: "fedmail-ver")
+        let content = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: ".fedmail-ver-")
         let signed: CMSContentInfo
         if entityHeader.hasSeparator, let entityType, entityType.mediaType == "multipart/signed" {
             guard let boundary = entityType.parameters["boundary"], !boundary.isEmpty else {

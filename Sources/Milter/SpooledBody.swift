@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemIO
 
 /// A message body as it arrives in chunks: kept in memory up to a threshold,
 /// then moved to a private temporary file (mode 0600) so that a large message
@@ -122,25 +123,16 @@ public final class SpooledBody {
     }
 
     private func openSpoolFile() throws(MilterError) {
-        var template = Array((directory + "/body.XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            throw MilterError(code: .spoolFailure, message: "creating body spool in \(directory): \(Self.errorText(errno))")
+        do {
+            (descriptor, path) = try PrivateTemporaryFile.create(directory: directory, prefix: "body.")
+        } catch {
+            throw MilterError(code: .spoolFailure, message: "creating body spool: \(error.message)")
         }
-        fchmod(fd, 0o600)
-        descriptor = fd
-        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(MilterError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else {
-                throw MilterError(code: .spoolFailure, message: "writing body spool \(path ?? "?"): \(Self.errorText(errno))")
-            }
-            offset += written
+        do { try FileIO.writeAll(descriptor, bytes, name: "body spool \(path ?? "?")") } catch {
+            throw MilterError(code: .spoolFailure, message: error.message)
         }
     }
 

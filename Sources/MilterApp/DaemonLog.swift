@@ -1,3 +1,4 @@
+import SystemIO
 import FedMailCore
 import Foundation
 import Logging
@@ -138,12 +139,5 @@ public struct DaemonLogHandler: LogHandler {
 
 /// Writes `text` to file descriptor 2 in full (one `write` per call when it fits).
 func writeStandardError(_ text: String) {
-    let bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-        if written < 0, errno == EINTR { continue }
-        guard written > 0 else { return }
-        offset += written
-    }
+    try? FileIO.writeAll(2, Array(text.utf8), name: "standard error")
 }

@@ -1,3 +1,4 @@
+import SystemIO
 import FedMailCore
 import Milter
 #if canImport(Glibc)
@@ -12,14 +13,11 @@ final class SpoolFile {
 
     /// Reserves a new unique file `directory/prefix.XXXXXX`.
     init(directory: String, prefix: String) throws(MilterError) {
-        var template = Array("\(directory)/\(prefix).XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            throw MilterError(code: .spoolFailure, message: "creating a spool file in \(directory): \(String(cString: strerror(errno)))")
+        let (fd, path) = try MessageFiles.spool { () throws(SystemIOError) in
+            try PrivateTemporaryFile.create(directory: directory, prefix: prefix + ".")
         }
-        fchmod(fd, 0o600)
-        Glibc.close(fd)
-        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        FileIO.close(fd)
+        self.path = path
     }
 
     deinit { unlink(path) }
@@ -67,16 +65,13 @@ enum MessageFiles {
 
     /// Reads and parses the header section at the start of a message file.
     static func readHeader(path: String, limit: Int = 8 << 20) throws -> MessageHeaderSection {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw MilterError(code: .spoolFailure, message: "cannot read \(path): \(String(cString: strerror(errno)))") }
-        defer { Glibc.close(fd) }
+        let fd = try spool { () throws(SystemIOError) in try FileIO.openRead(path) }
+        defer { FileIO.close(fd) }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
         while bytes.count < limit {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes += chunk[0..<count]
+            let chunk = try spool { () throws(SystemIOError) in try FileIO.read(fd, count: 65_536, name: path) }
+            guard !chunk.isEmpty else { break }
+            bytes += chunk
             let section = MessageHeaderSection.parse(bytes)
             if section.hasSeparator { return section }
         }
@@ -85,17 +80,14 @@ enum MessageFiles {
 
     /// Streams the bytes of `path` from `offset` to its end.
     static func forEachChunk(path: String, from offset: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw MilterError(code: .spoolFailure, message: "cannot read \(path): \(String(cString: strerror(errno)))") }
-        defer { Glibc.close(fd) }
-        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
-            throw MilterError(code: .spoolFailure, message: "cannot seek in \(path)")
-        }
+        let fd = try spool { () throws(SystemIOError) in try FileIO.openRead(path) }
+        defer { FileIO.close(fd) }
+        try spool { () throws(SystemIOError) in try FileIO.seek(fd, to: offset, name: path) }
         var chunk = [UInt8](repeating: 0, count: MilterMessageActions.replacementChunkSize)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw MilterError(code: .spoolFailure, message: "reading \(path): \(String(cString: strerror(errno)))") }
+            let count = try chunk.withUnsafeMutableBytes { raw in
+                try spool { () throws(SystemIOError) in try FileIO.readSome(fd, into: raw, name: path) }
+            }
             if count == 0 { return }
             try chunk.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }
@@ -171,25 +163,20 @@ enum MessageFiles {
         return out
     }
 
-    static func openForWriting(_ path: String) throws -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw MilterError(code: .spoolFailure, message: "cannot write \(path): \(String(cString: strerror(errno)))") }
-        return fd
+    static func openForWriting(_ path: String) throws(MilterError) -> Int32 {
+        try spool { () throws(SystemIOError) in try FileIO.openWrite(path) }
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws {
-        try bytes.withUnsafeBytes { try writeAll(fd, $0, path) }
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(MilterError) {
+        try spool { () throws(SystemIOError) in try FileIO.writeAll(fd, bytes, name: path) }
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else {
-                throw MilterError(code: .spoolFailure, message: "writing \(path): \(String(cString: strerror(errno)))")
-            }
-            offset += written
-        }
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String) throws(MilterError) {
+        try spool { () throws(SystemIOError) in try FileIO.writeAll(fd, bytes, name: path) }
+    }
+
+    /// Runs spool file I/O, mapping its failure once to a ``MilterError`` (`spoolFailure`).
+    static func spool<T>(_ body: () throws(SystemIOError) -> T) throws(MilterError) -> T {
+        do { return try body() } catch { throw MilterError(code: .spoolFailure, message: error.message) }
     }
 }

@@ -1,3 +1,4 @@
+import SystemIO
 import FedMailCore
 import Foundation
 import Synchronization
@@ -690,19 +691,18 @@ extension ReplayCache {
         mutating func compact(now: Date) throws(Failure) {
             guard let path = settings.path, let directory = settings.directory else { return }
             purgeExpired(now: now)
-            var template = Array("\(path).tmp.XXXXXX".utf8CString)
-            let temporaryFD = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            guard temporaryFD >= 0 else {
-                throw Failure(message: "cannot create a file in \(directory) to compact the replay cache: \(ReplayCache.errorText())")
+            let temporaryFD: Int32
+            let temporaryPath: String
+            do {
+                (temporaryFD, temporaryPath) = try PrivateTemporaryFile.create(directory: directory, prefix: ReplayCache.fileName + ".tmp.")
+            } catch {
+                throw Failure(message: "cannot create a file in \(directory) to compact the replay cache: \(error.message)")
             }
-            let temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             func fail(_ what: String, _ code: Int32) -> Failure {
                 close(temporaryFD)
                 unlink(temporaryPath)
                 return Failure(message: "compacting the replay cache: \(what) \(temporaryPath): \(ReplayCache.errorText(code))")
             }
-            _ = fcntl(temporaryFD, F_SETFD, FD_CLOEXEC)
-            guard fchmod(temporaryFD, 0o600) == 0 else { throw fail("chmod", errno) }
             var buffer: [UInt8] = []
             buffer.reserveCapacity(1 << 20)
             do throws(Failure) {
@@ -751,18 +751,9 @@ extension ReplayCache {
     }
 }
 
-/// Writes all of `bytes` (retrying short writes and EINTR).
+/// Writes all of `bytes` to the replay cache file.
 private func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws(ReplayCache.Failure) {
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if written < 0 {
-            if errno == EINTR { continue }
-            throw ReplayCache.Failure(message: "cannot write replay cache \(path): \(ReplayCache.errorText())")
-        }
-        if written == 0 {
-            throw ReplayCache.Failure(message: "cannot write replay cache \(path): no progress")
-        }
-        offset += written
+    do { try FileIO.writeAll(fd, bytes, name: "replay cache \(path)") } catch {
+        throw ReplayCache.Failure(message: "cannot write \(error.message)")
     }
 }
