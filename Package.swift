@@ -104,8 +104,13 @@ let package = Package(
         ),
 
         .target(
+            name: "Reinjection",
+            dependencies: ["FedMailCore", "SystemIO"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Scanner",
-            dependencies: ["FedMailCore"],
+            dependencies: ["FedMailCore", "SystemIO"],
             swiftSettings: swiftSettings
         ),
 
@@ -119,6 +124,7 @@ let package = Package(
                 "FedMailCrypto",
                 "BrokerClient",
                 "Scanner",
+                "Reinjection",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -162,6 +168,7 @@ let package = Package(
         .executableTarget(
             name: "fedmailctl",
             dependencies: [
+                "SystemIO",
                 "FedMailCrypto",
                 "FedMailCore",
                 "BrokerClient",
@@ -179,6 +186,7 @@ let package = Package(
         .testTarget(name: "BrokerStoreTests", dependencies: ["BrokerStore"], swiftSettings: swiftSettings),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "BrokerClient"], swiftSettings: swiftSettings),
         .testTarget(name: "BrokerClientTests", dependencies: ["BrokerClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReinjectionTests", dependencies: ["Reinjection", "FedMailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ScannerTests", dependencies: ["Scanner", "FedMailCore"], swiftSettings: swiftSettings),
     ]
 )

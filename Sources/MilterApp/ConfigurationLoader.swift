@@ -1,3 +1,4 @@
+import SystemIO
 import FedMailCore
 import Synchronization
 #if canImport(Glibc)
@@ -51,26 +52,16 @@ public enum ConfigurationLoader {
 
     /// The whole file as UTF-8 text.
     static func readText(path: String) throws(ConfigurationError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw ConfigurationError(code: .unreadable, file: path, line: nil,
-                                     message: "cannot read: \(String(cString: strerror(errno)))")
+        let bytes: [UInt8]
+        do {
+            let fd = try FileIO.openRead(path)
+            defer { FileIO.close(fd) }
+            bytes = try FileIO.read(fd, count: (1 << 20) + 1, name: path)
+        } catch {
+            throw ConfigurationError(code: .unreadable, file: path, line: nil, message: error.message)
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16_384)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else {
-                throw ConfigurationError(code: .unreadable, file: path, line: nil,
-                                         message: "cannot read: \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            bytes.append(contentsOf: buffer[0..<count])
-            guard bytes.count <= 1 << 20 else {
-                throw ConfigurationError(code: .unreadable, file: path, line: nil, message: "larger than 1 MB")
-            }
+        guard bytes.count <= 1 << 20 else {
+            throw ConfigurationError(code: .unreadable, file: path, line: nil, message: "larger than 1 MB")
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigurationError(code: .badValue, file: path, line: nil, message: "not valid UTF-8 text")

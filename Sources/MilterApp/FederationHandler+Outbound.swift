@@ -2,6 +2,7 @@ import FedMailCore
 import FedMailCrypto
 import Foundation
 import Milter
+import Reinjection
 
 /// Outbound: classify recipients, one batched broker lookup per message
 /// (cache first), one seal for every federated recipient organization,

@@ -11,6 +11,14 @@ public struct SystemIOError: Error, Sendable, CustomStringConvertible {
         case notRegularFile
         /// The file is larger than the reader accepts.
         case tooLarge
+        /// A socket address is unusable (unresolvable host, path too long).
+        case invalidAddress
+        /// The connection could not be made.
+        case connectFailed
+        /// A deadline passed before the peer answered or took the data.
+        case timedOut
+        /// The peer closed the connection (or reset it).
+        case connectionClosed
     }
 
     public let code: Code

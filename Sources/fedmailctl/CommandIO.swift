@@ -1,5 +1,6 @@
 import FedMailCrypto
 import Foundation
+import SystemIO
 
 /// Input/output plumbing shared by subcommands: `-` or no path means stdin/stdout.
 enum CommandIO {
@@ -16,18 +17,10 @@ enum CommandIO {
             guard source >= 0 else { throw CLIError("cannot read \(path): \(String(cString: strerror(errno)))") }
         }
         defer { if source != 0 { close(source) } }
-        let temp = try makeTemporaryPath(prefix: "fedmailctl-in")
+        let (fd, temp) = try cli { () throws(SystemIOError) in try PrivateTemporaryFile.create(prefix: ".fedmailctl-in-") }
         holder.append(temp)
-        let fd = open(temp, O_WRONLY | O_TRUNC)
-        guard fd >= 0 else { throw CLIError("cannot write \(temp)") }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw CLIError("reading input: \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            try buffer.withUnsafeBytes { try writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
+        defer { FileIO.close(fd) }
+        try cli { () throws(SystemIOError) in try FileIO.copy(from: source, offset: nil, length: nil, to: fd, name: path ?? "standard input") }
         return temp
     }
 
@@ -52,12 +45,9 @@ enum CommandIO {
 
     /// A private (0600) temporary file path.
     static func makeTemporaryPath(prefix: String) throws -> String {
-        let dir = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        var template = Array("\(dir)/.\(prefix)-XXXXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw CLIError("cannot create a temporary file in \(dir)") }
-        close(fd)
-        return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let (fd, path) = try cli { () throws(SystemIOError) in try PrivateTemporaryFile.create(prefix: ".\(prefix)-") }
+        FileIO.close(fd)
+        return path
     }
 
     /// Copies a finished file to stdout.
@@ -66,25 +56,14 @@ enum CommandIO {
     }
 
     static func copy(_ path: String, toDescriptor output: Int32) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw CLIError("cannot read \(path)") }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw CLIError("reading \(path)") }
-            if n == 0 { break }
-            try buffer.withUnsafeBytes { try writeAll(fd: output, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
+        let fd = try cli { () throws(SystemIOError) in try FileIO.openRead(path) }
+        defer { FileIO.close(fd) }
+        try cli { () throws(SystemIOError) in try FileIO.copy(from: fd, offset: nil, length: nil, to: output, name: path) }
     }
 
-    static func writeAll(fd: Int32, _ raw: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < raw.count {
-            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-            if n < 0 { if errno == EINTR { continue }; throw CLIError("write failed: \(String(cString: strerror(errno)))") }
-            offset += n
-        }
+    /// Runs file I/O, mapping its failure once to a ``CLIError``.
+    static func cli<T>(_ body: () throws(SystemIOError) -> T) throws(CLIError) -> T {
+        do { return try body() } catch { throw CLIError(error.message) }
     }
 
     static func printError(_ message: String) {

@@ -1,9 +1,5 @@
 import FedMailCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemIO
 
 /// Why a re-injection failed; the whole message is then tempfailed.
 public struct ReinjectionError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -15,8 +11,8 @@ public struct ReinjectionError: Error, Sendable, Hashable, CustomStringConvertib
 /// A small SMTP client that hands a sealed copy to the local re-injection
 /// service (`Reinject inet:PORT@HOST`, a Postfix smtpd without milters):
 /// EHLO, MAIL FROM, one RCPT TO per sealed recipient, DATA with
-/// dot-stuffing, QUIT. Plain TCP on a trusted local service; every read and
-/// write has a timeout, so a stuck service fails the message (tempfail)
+/// dot-stuffing, QUIT. Plain TCP on a trusted local service; connecting,
+/// every reply and every write has a timeout, so a stuck service fails the message (tempfail)
 /// well within the MTA's milter timeout.
 public struct ReinjectionClient: Sendable {
     public var host: String
@@ -52,7 +48,6 @@ public struct ReinjectionClient: Sendable {
     public func send(messageAt path: String, sender: String, recipients: [String]) throws(ReinjectionError) -> String {
         guard !recipients.isEmpty else { throw ReinjectionError("no recipients to re-inject") }
         let connection = try SMTPConnection(host: host, port: port, timeout: timeout)
-        defer { connection.close() }
         try connection.expect(2, after: nil)
         try connection.expect(2, after: "EHLO \(heloName)")
         try connection.expect(2, after: "MAIL FROM:<\(Self.bare(sender))>")
@@ -73,45 +68,22 @@ public struct ReinjectionClient: Sendable {
     }
 }
 
-/// One SMTP connection over a blocking socket with timeouts.
+/// One SMTP connection to the re-injection service, over SystemIO's
+/// ``DeadlineSocket``: connecting and each reply within `timeout`.
 final class SMTPConnection {
-    private var fd: Int32 = -1
+    private let socket: DeadlineSocket
     private var buffer: [UInt8] = []
     private let name: String
+    private let timeout: Duration
 
     init(host: String, port: Int, timeout: Int) throws(ReinjectionError) {
         name = "\(host):\(port)"
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_family = AF_UNSPEC
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let first = list else {
-            throw ReinjectionError("cannot resolve re-injection host \(host): \(String(cString: gai_strerror(status)))")
+        self.timeout = .seconds(timeout)
+        do {
+            socket = try DeadlineSocket(host: host, port: port, family: .any, deadline: ContinuousClock.now + self.timeout)
+        } catch {
+            throw ReinjectionError("cannot connect to the re-injection service \(name): \(error.message)")
         }
-        defer { freeaddrinfo(list) }
-        var lastError = "no address"
-        var entry: UnsafeMutablePointer<addrinfo>? = first
-        while let current = entry {
-            let socketFD = socket(current.pointee.ai_family, current.pointee.ai_socktype, current.pointee.ai_protocol)
-            if socketFD >= 0 {
-                var tv = timeval(tv_sec: timeout, tv_usec: 0)
-                setsockopt(socketFD, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                setsockopt(socketFD, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                if connect(socketFD, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 {
-                    fd = socketFD
-                    return
-                }
-                lastError = String(cString: strerror(errno))
-                Glibc.close(socketFD)
-            }
-            entry = current.pointee.ai_next
-        }
-        throw ReinjectionError("cannot connect to the re-injection service \(name): \(lastError)")
-    }
-
-    func close() {
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
     /// Sends `command` (when given) and reads the reply; throws unless its
@@ -129,21 +101,18 @@ final class SMTPConnection {
     /// Writes the file with SMTP dot-stuffing and CRLF line ends, then a
     /// final CRLF if the file did not end with a line end.
     func sendDotStuffed(fileAt path: String) throws(ReinjectionError) {
-        let input = open(path, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw ReinjectionError("cannot read \(path): \(String(cString: strerror(errno)))") }
-        defer { Glibc.close(input) }
-        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let input: Int32
+        do { input = try FileIO.openRead(path) } catch { throw ReinjectionError(error.message) }
+        defer { FileIO.close(input) }
         var out: [UInt8] = []
         out.reserveCapacity(70_000)
         var atLineStart = true
         var previous: UInt8 = 10
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw ReinjectionError("reading \(path): \(String(cString: strerror(errno)))") }
-            if count == 0 { break }
-            for index in 0..<count {
-                let byte = chunk[index]
+            let chunk: [UInt8]
+            do { chunk = try FileIO.read(input, count: 65_536, name: path) } catch { throw ReinjectionError(error.message) }
+            if chunk.isEmpty { break }
+            for byte in chunk {
                 if atLineStart, byte == UInt8(ascii: ".") { out.append(UInt8(ascii: ".")) }
                 if byte == 10, previous != 13 { out.append(13) }
                 out.append(byte)
@@ -157,18 +126,13 @@ final class SMTPConnection {
     }
 
     private func write(_ bytes: [UInt8]) throws(ReinjectionError) {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
-            if sent < 0, errno == EINTR { continue }
-            guard sent > 0 else {
-                throw ReinjectionError("writing to the re-injection service \(name): \(String(cString: strerror(errno)))")
-            }
-            offset += sent
+        do { try socket.send(bytes, deadline: ContinuousClock.now + timeout) } catch {
+            throw ReinjectionError("writing to the re-injection service \(name): \(error.message)")
         }
     }
 
     private func readLine() throws(ReinjectionError) -> String {
+        let deadline = ContinuousClock.now + timeout
         while true {
             if let newline = buffer.firstIndex(of: 10) {
                 var line = Array(buffer[..<newline])
@@ -177,14 +141,12 @@ final class SMTPConnection {
                 return String(decoding: line, as: UTF8.self)
             }
             guard buffer.count < 65_536 else { throw ReinjectionError("re-injection service \(name) sent an over-long line") }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else {
-                throw ReinjectionError(count == 0 ? "re-injection service \(name) closed the connection"
-                                       : "no answer from the re-injection service \(name): \(String(cString: strerror(errno)))")
+            let chunk: [UInt8]
+            do { chunk = try socket.receive(upTo: 4096, deadline: deadline) } catch {
+                throw ReinjectionError("no answer from the re-injection service \(name): \(error.message)")
             }
-            buffer += chunk[0..<count]
+            guard !chunk.isEmpty else { throw ReinjectionError("re-injection service \(name) closed the connection") }
+            buffer += chunk
         }
     }
 

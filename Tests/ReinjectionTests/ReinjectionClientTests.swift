@@ -1,0 +1,135 @@
+import FedMailCore
+import Foundation
+import Reinjection
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "fedmail-reinjection-test-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// TEST DOUBLE (failure injection): a scripted SMTP server on a loopback
+/// port that records what the client sends and answers RCPT as told. The
+/// real re-injection path (Postfix smtpd) is exercised by t-federation.sh.
+private final class ScriptedSMTPServer: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private var received: [UInt8] = []
+    private let done = DispatchSemaphore(value: 0)
+
+    init(rcptReply: String) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        listen(listener, 1)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in
+            let fd = accept(listener, nil, nil)
+            defer { close(fd); done.signal() }
+            func say(_ line: String) { _ = Array((line + "\r\n").utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } }
+            func readLine() -> String? {
+                var line: [UInt8] = []
+                var byte: UInt8 = 0
+                while recv(fd, &byte, 1, 0) == 1 {
+                    received.append(byte)
+                    if byte == 10 { return String(decoding: line, as: UTF8.self) }
+                    if byte != 13 { line.append(byte) }
+                }
+                return nil
+            }
+            say("220 scripted ESMTP")
+            var inData = false
+            while let line = readLine() {
+                if inData {
+                    if line == "." { inData = false; say("250 2.0.0 Ok: queued") }
+                    continue
+                }
+                switch line.prefix(4).uppercased() {
+                case "EHLO": say("250-scripted"); say("250 8BITMIME")
+                case "MAIL": say("250 2.1.0 Ok")
+                case "RCPT": say(rcptReply)
+                case "DATA": inData = true; say("354 go ahead")
+                case "QUIT": say("221 bye"); return
+                default: say("502 5.5.2 what")
+                }
+            }
+        }
+    }
+
+    func transcript() -> String {
+        _ = done.wait(timeout: .now() + 10)
+        close(listener)
+        return String(decoding: received, as: UTF8.self)
+    }
+}
+
+@Suite("re-injection SMTP client")
+struct ReinjectionClientTests {
+    @Test("the sealed copy is sent to the sealed recipients only, dot-stuffed, with CRLF")
+    func sends() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "Subject: x\n\n.leading dot\nlast line".write(toFile: "\(dir)/m", atomically: true, encoding: .utf8)
+        let server = try ScriptedSMTPServer(rcptReply: "250 2.1.5 Ok")
+        let client = ReinjectionClient(host: "127.0.0.1", port: server.port, heloName: "gw.example", timeout: 5)
+        let reply = try client.send(messageAt: "\(dir)/m", sender: "<alice@a.example>", recipients: ["<bob@b.example>", "carol@b.example"])
+        #expect(reply.hasPrefix("250 2.0.0"))
+        let transcript = server.transcript()
+        #expect(transcript.contains("EHLO gw.example\r\nMAIL FROM:<alice@a.example>\r\nRCPT TO:<bob@b.example>\r\nRCPT TO:<carol@b.example>\r\nDATA\r\n"))
+        #expect(transcript.contains("Subject: x\r\n\r\n..leading dot\r\nlast line\r\n.\r\nQUIT\r\n"))
+    }
+
+    @Test("a refused recipient fails the re-injection (the message is then tempfailed)")
+    func refusedRecipient() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "Subject: x\r\n\r\nbody\r\n".write(toFile: "\(dir)/m", atomically: true, encoding: .utf8)
+        let server = try ScriptedSMTPServer(rcptReply: "451 4.3.0 try later")
+        let client = ReinjectionClient(host: "127.0.0.1", port: server.port, heloName: "gw", timeout: 5)
+        #expect(throws: ReinjectionError.self) {
+            try client.send(messageAt: "\(dir)/m", sender: "a@a.example", recipients: ["b@b.example"])
+        }
+        _ = server.transcript()
+    }
+
+    @Test("nothing listening: a clear error, no hang")
+    func nobodyHome() throws {
+        let client = ReinjectionClient(host: "127.0.0.1", port: 1, heloName: "gw", timeout: 2)
+        #expect(throws: ReinjectionError.self) {
+            try client.send(messageAt: "/nonexistent", sender: "a@a.example", recipients: ["b@b.example"])
+        }
+    }
+
+    @Test("a service that accepts the connection but never answers fails within the timeout, not at Postfix's milter timeout")
+    func silentService() throws {
+        // TEST DOUBLE (failure injection): a listening socket nobody accepts
+        // from; the kernel completes the connection, no greeting ever comes.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        listen(listener, 4)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let client = ReinjectionClient(host: "127.0.0.1", port: port, heloName: "gw", timeout: 1)
+        do {
+            try client.send(messageAt: "/nonexistent", sender: "a@a.example", recipients: ["b@b.example"])
+            Issue.record("a silent service must fail the re-injection")
+        } catch {
+            #expect(error.message.contains("no answer") && error.message.contains("in time"))
+        }
+    }
+}
