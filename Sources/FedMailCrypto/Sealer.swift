@@ -99,26 +99,12 @@ public struct Sealer: Sendable {
     static func readHeaderSection(path: String, limit: Int = 8 << 20) throws(CryptoError) -> MessageHeaderSection {
         let fd = try FileDescriptorIO.openRead(path)
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var scanned = 0
-        while bytes.count < limit {
-            let chunk = try FileDescriptorIO.read(fd: fd, count: 256 * 1024, name: path)
-            if chunk.isEmpty { break }
-            bytes += chunk
-            // Look for an empty line (LF LF or LF CR LF) in what was read.
-            let from = max(0, scanned - 2)
-            if bytes.count >= 2, Self.hasEmptyLine(bytes, from: from) { break }
-            scanned = bytes.count
+        let header = try MessageHeaderSection.read(limit: limit) { () throws(CryptoError) in
+            try FileDescriptorIO.read(fd: fd, count: 256 * 1024, name: path)
         }
-        let header = MessageHeaderSection.parse(bytes)
         guard header.fields.contains(where: { !$0.name.isEmpty }) else {
             throw CryptoError(code: .badInput, message: "\(path) does not start with a message header section")
         }
         return header
-    }
-
-    private static func hasEmptyLine(_ bytes: [UInt8], from: Int) -> Bool {
-        PatternScanner.firstIndex(of: [10, 10], in: Array(bytes[from...])) != nil ||
-            PatternScanner.firstIndex(of: [10, 13, 10], in: Array(bytes[from...])) != nil
     }
 }

@@ -67,15 +67,9 @@ enum MessageFiles {
     static func readHeader(path: String, limit: Int = 8 << 20) throws -> MessageHeaderSection {
         let fd = try spool { () throws(SystemIOError) in try FileIO.openRead(path) }
         defer { FileIO.close(fd) }
-        var bytes: [UInt8] = []
-        while bytes.count < limit {
-            let chunk = try spool { () throws(SystemIOError) in try FileIO.read(fd, count: 65_536, name: path) }
-            guard !chunk.isEmpty else { break }
-            bytes += chunk
-            let section = MessageHeaderSection.parse(bytes)
-            if section.hasSeparator { return section }
+        return try MessageHeaderSection.read(limit: limit) { () throws(MilterError) in
+            try spool { () throws(SystemIOError) in try FileIO.read(fd, count: 65_536, name: path) }
         }
-        return MessageHeaderSection.parse(bytes)
     }
 
     /// Streams the bytes of `path` from `offset` to its end.

@@ -150,3 +150,40 @@ import Testing
         #expect(throws: (any Error).self) { try JSONDecoder().decode(ControlFlags.self, from: Data(#"{"tokens":[]}"#.utf8)) }
     }
 }
+
+@Suite("header section read from chunks")
+struct HeaderSectionReadingTests {
+    /// Feeds `message` in chunks of `size` bytes, counting how many were asked for.
+    private func read(_ message: String, chunk size: Int, limit: Int = 1 << 20) -> (MessageHeaderSection, Int) {
+        let bytes = Array(message.utf8)
+        var offset = 0
+        var asked = 0
+        let section = MessageHeaderSection.read(limit: limit) { () -> [UInt8] in
+            asked += 1
+            let end = min(bytes.count, offset + size)
+            defer { offset = end }
+            return Array(bytes[offset..<end])
+        }
+        return (section, asked)
+    }
+
+    @Test("stops at the empty line even when it straddles two chunks, LF or CRLF", arguments: [1, 2, 3, 7, 64])
+    func straddling(size: Int) {
+        for message in ["A: 1\r\nB: 2\r\n\r\n" + String(repeating: "x", count: 500), "A: 1\nB: 2\n\n" + String(repeating: "x", count: 500)] {
+            let (section, asked) = read(message, chunk: size)
+            #expect(section.hasSeparator)
+            #expect(section.fields.map(\.name) == ["A", "B"])
+            // It did not read the whole 500-byte body to find the end of the header.
+            #expect(asked * size < message.utf8.count)
+        }
+    }
+
+    @Test("an empty header section is found at once; a section without an end stops at the limit")
+    func emptyAndUnterminated() {
+        let (empty, asked) = read("\r\nbody " + String(repeating: "x", count: 5000), chunk: 16)
+        #expect(empty.hasSeparator && empty.fields.isEmpty)
+        #expect(asked == 1)
+        let (_, askedForever) = read(String(repeating: "X: y\r\n", count: 10_000), chunk: 100, limit: 1000)
+        #expect(askedForever == 10)
+    }
+}
