@@ -12,15 +12,20 @@
                                  and exits 0 if the message was accepted for
                                  at least one recipient
 
-The entries are those of Tests/FedMailCryptoTests/MessageCorpus.swift
-(7bit, 8bit, binary-attachment, nested-multipart, long-folded-headers,
-utf8-headers, lf-only, crlf, no-final-newline, empty-body,
-one-mb-single-line), with the From and To given here.
+The entries are the fixtures of Tests/Fixtures/corpus (the corpus the
+Swift tests read too), with the From and To given here and a fresh
+Message-ID (see that folder's README).
 """
 import os
 import random
+import re
 import smtplib
 import sys
+
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "Tests", "Fixtures", "corpus")
+PLACEHOLDER_FROM = b"From: Alice <alice@sender.example>"
+PLACEHOLDER_TO = b"To: Bob <bob@rsa.example>, carol@ec.example"
 
 
 def headers(frm, to, eol="\r\n", extra=(), name=""):
@@ -34,33 +39,25 @@ def headers(frm, to, eol="\r\n", extra=(), name=""):
     return "".join(l + eol for l in lines)
 
 
+def personalize(data, frm, to):
+    """The fixture with FROM, TO and a fresh Message-ID in its header section."""
+    end = min(i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n"), len(data)) if i >= 0)
+    head, body = data[:end], data[end:]
+    domain = frm.split("@")[-1].rstrip(">").encode()
+    head = head.replace(PLACEHOLDER_FROM, b"From: " + frm.encode(), 1)
+    head = head.replace("jürgen@sender.example".encode(), "jürgen@".encode() + domain, 1)
+    head = head.replace(PLACEHOLDER_TO, b"To: " + to.encode(), 1)
+    head = re.sub(rb"Message-ID: <corpus-([a-z0-9-]+)@sender\.example>",
+                  lambda m: b"Message-ID: <corpus-%s-%d@sender.example>" % (m.group(1), random.randrange(10**12)), head, count=1)
+    return head + body
+
+
 def corpus(frm, to):
-    h = lambda **kw: headers(frm, to, **kw)
     out = {}
-    out["7bit"] = (h(name="7bit") + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
-                   "Hello Bob,\r\n\r\nplain ASCII.\r\n.\r\n..leading dot\r\nFrom the start\r\n").encode()
-    out["8bit"] = (h(name="8bit") + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                   "Content-Transfer-Encoding: 8bit\r\n\r\nGrüße, naïve café — 日本語\r\n").encode()
-    rnd = random.Random(5)
-    out["binary-attachment"] = ((h(name="bin") + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"xyz\"\r\n\r\n"
-                                 "--xyz\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n--xyz\r\n"
-                                 "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n").encode()
-                                + bytes(rnd.randrange(256) for _ in range(70000)) + b"\r\n--xyz--\r\n")
-    out["nested-multipart"] = (h(name="nested") + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
-                               "--outer\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n"
-                               "--inner\r\nContent-Type: text/plain\r\n\r\ntext\r\n--inner\r\nContent-Type: text/html\r\n\r\n"
-                               "<p>html</p>\r\n--inner--\r\n--outer\r\nContent-Type: message/rfc822\r\n\r\n"
-                               "From: x@y.example\r\nSubject: inner\r\n\r\ninner body\r\n--outer--\r\n").encode()
-    refs = "\r\n ".join("<ref-%d-%s@sender.example>" % (i, "r" * 30) for i in range(60))
-    out["long-folded-headers"] = (h(name="folded", extra=["References: " + refs, "X-Long: " + "word " * 400]) + "\r\nbody\r\n").encode()
-    out["utf8-headers"] = (headers("Jürgen Müller <jürgen@%s>" % frm.split("@")[-1].rstrip(">"), to, name="utf8",
-                                   extra=["Subject: Ünïcödé sübjéct 件名"])
-                           + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nUTF-8 headers (RFC 6532)\r\n").encode()
-    out["lf-only"] = (h(eol="\n", name="lf") + "\nline one\nline two\n\nlast\n").encode()
-    out["crlf"] = (h(name="crlf") + "\r\nline one\r\nline two\r\n\r\nlast\r\n").encode()
-    out["no-final-newline"] = (h(name="nofinal") + "\r\nno newline at the end").encode()
-    out["empty-body"] = (h(name="empty") + "\r\n").encode()
-    out["one-mb-single-line"] = (h(name="onemb") + "\r\n" + "0123456789abcdef" * 65536).encode()
+    for name in sorted(os.listdir(FIXTURES)):
+        if name.endswith(".eml"):
+            with open(os.path.join(FIXTURES, name), "rb") as f:
+                out[name[:-4]] = personalize(f.read(), frm, to)
     return out
 
 
