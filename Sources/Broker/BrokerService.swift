@@ -1,4 +1,5 @@
-import BrokerClient
+import FedMailCore
+import FederationProtocol
 import BrokerStore
 import Crypto
 import Foundation
@@ -49,7 +50,7 @@ public struct BrokerService: Sendable {
     }
 
     static func randomID() -> String {
-        Fingerprint.hex(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) })
+        Hex.encode(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) })
     }
 
     /// Writes an audit event to the store and the log.

@@ -1,4 +1,4 @@
-import BrokerClient
+import FederationProtocol
 import CryptoExtras
 import Crypto
 import X509

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BrokerClient
+import FederationProtocol
 import Foundation
 
 /// `fedmailctl enroll`: enroll the organization key with a broker.

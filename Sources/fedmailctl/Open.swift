@@ -1,5 +1,6 @@
 import ArgumentParser
 import BrokerClient
+import FederationProtocol
 import FedMailCore
 import FedMailCrypto
 import Foundation

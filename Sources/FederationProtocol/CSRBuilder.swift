@@ -14,12 +14,12 @@ public enum CSRBuilder {
             algorithm = .ecdsaWithSHA256
         } else if let rsa = try? _RSA.Signing.PrivateKey(pemRepresentation: privateKeyPEM) {
             guard rsa.keySizeInBits >= 3072 else {
-                throw BrokerClientError(.unsupportedKey, "RSA keys must have at least 3072 bits, this one has \(rsa.keySizeInBits)")
+                throw FederationProtocolError(.unsupportedKey, "RSA keys must have at least 3072 bits, this one has \(rsa.keySizeInBits)")
             }
             key = Certificate.PrivateKey(rsa)
             algorithm = .sha256WithRSAEncryption
         } else {
-            throw BrokerClientError(.unsupportedKey, "the key is neither an RSA nor an EC P-256 private key in PEM")
+            throw FederationProtocolError(.unsupportedKey, "the key is neither an RSA nor an EC P-256 private key in PEM")
         }
         let subject = try DistinguishedName {
             OrganizationName(organization)
