@@ -1,10 +1,11 @@
 import Crypto
 import CryptoExtras
+import FedMailCore
 import X509
 
 /// Builds the certificate signing request a gateway sends to enroll.
 public enum CSRBuilder {
-    /// A PEM CSR for `organization` signed with the key in `privateKeyPEM` (RSA ≥ 3072 or P-256).
+    /// A PEM CSR for `organization` signed with the key in `privateKeyPEM` (one the ``OrganizationKeyPolicy`` accepts).
     /// The broker decides the certificate's names; the CSR carries O=CN=organization.
     public static func makeCSR(privateKeyPEM: String, organization: String) throws -> String {
         let key: Certificate.PrivateKey
@@ -13,13 +14,14 @@ public enum CSRBuilder {
             key = Certificate.PrivateKey(p256)
             algorithm = .ecdsaWithSHA256
         } else if let rsa = try? _RSA.Signing.PrivateKey(pemRepresentation: privateKeyPEM) {
-            guard rsa.keySizeInBits >= 3072 else {
-                throw FederationProtocolError(.unsupportedKey, "RSA keys must have at least 3072 bits, this one has \(rsa.keySizeInBits)")
+            if let refusal = OrganizationKeyPolicy.refusal(of: .rsa(modulusBits: rsa.keySizeInBits)) {
+                throw FederationProtocolError(.unsupportedKey, refusal)
             }
             key = Certificate.PrivateKey(rsa)
             algorithm = .sha256WithRSAEncryption
         } else {
-            throw FederationProtocolError(.unsupportedKey, "the key is neither an RSA nor an EC P-256 private key in PEM")
+            throw FederationProtocolError(.unsupportedKey,
+                                          "the key is not a PEM private key of a kind organization keys may be (\(OrganizationKeyPolicy.wording))")
         }
         let subject = try DistinguishedName {
             OrganizationName(organization)

@@ -1,5 +1,6 @@
 import Crypto
 import CryptoExtras
+import FedMailCore
 import Foundation
 import X509
 
@@ -45,14 +46,19 @@ public enum PoPKeyEnvelope {
         }
         let storage: Storage
 
-        /// Parses a P-256 or RSA private key (PEM, PKCS#8 or traditional).
+        /// Parses an organization private key (PEM, PKCS#8 or traditional):
+        /// one the ``OrganizationKeyPolicy`` accepts.
         public init(pemRepresentation pem: String) throws {
             if let key = try? P256.KeyAgreement.PrivateKey(pemRepresentation: pem) {
                 storage = .p256(key)
             } else if let key = try? _RSA.Encryption.PrivateKey(pemRepresentation: pem) {
+                if let refusal = OrganizationKeyPolicy.refusal(of: .rsa(modulusBits: key.keySizeInBits)) {
+                    throw FederationProtocolError(.unsupportedKey, "PoP keys are opened with the organization key: \(refusal)")
+                }
                 storage = .rsa(key)
             } else {
-                throw FederationProtocolError(.unsupportedKey, "PoP keys can be opened with RSA (≥ 2048 bits) and P-256 private keys only")
+                throw FederationProtocolError(.unsupportedKey,
+                                              "PoP keys are opened with the organization key, \(OrganizationKeyPolicy.wording), in PEM")
             }
         }
     }

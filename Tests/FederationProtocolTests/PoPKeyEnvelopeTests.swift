@@ -1,4 +1,5 @@
 import Crypto
+import CryptoExtras
 import FederationProtocol
 import Testing
 import X509
@@ -12,6 +13,14 @@ struct PoPKeyEnvelopeTests {
         #expect(try PoPKeyEnvelope.open(envelope, privateKeyPEM: key.pemRepresentation) == pop)
         #expect(throws: (any Error).self) {
             _ = try PoPKeyEnvelope.open(envelope, privateKeyPEM: P256.Signing.PrivateKey().pemRepresentation)
+        }
+    }
+
+    @Test func popKeysOpenOnlyWithOrganizationKeys() throws {
+        let weak = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        #expect(throws: FederationProtocolError.self) { _ = try PoPKeyEnvelope.OpeningKey(pemRepresentation: weak.pemRepresentation) }
+        #expect(throws: FederationProtocolError.self) {
+            _ = try PoPKeyEnvelope.OpeningKey(pemRepresentation: P384.Signing.PrivateKey().pemRepresentation)
         }
     }
 }
