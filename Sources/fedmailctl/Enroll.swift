@@ -59,7 +59,7 @@ struct Enroll: AsyncParsableCommand {
                 state = try await client.enrollment(id: id)
             } else {
                 let keyPEM = try readPrivateKey(key)
-                let csr = try CSRBuilder.makeCSR(privateKeyPEM: keyPEM, organization: org)
+                let csr = try CSRBuilder.makeCSR(privateKeyPEM: keyPEM, organization: org, domains: domain)
                 state = try await client.enroll(EnrollmentRequest(organization: org, domains: domain, csr: csr))
                 print("enrollment \(state.id) submitted for \(state.organization) (\(state.domains.joined(separator: ", "))): \(state.status)")
             }
