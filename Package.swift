@@ -104,6 +104,7 @@ let package = Package(
             dependencies: [
                 "FedMailCore",
                 "FederationProtocol",
+                "SystemIO",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -137,6 +138,7 @@ let package = Package(
                 "FederationProtocol",
                 "BrokerClient",
                 "Scanner",
+                "SystemIO",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -147,6 +149,7 @@ let package = Package(
                 "FedMailCore",
                 "FederationProtocol",
                 "BrokerStore",
+                "SystemIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -186,6 +189,7 @@ let package = Package(
                 "FederationProtocol",
                 "BrokerClient",
                 "Scanner",
+                "SystemIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

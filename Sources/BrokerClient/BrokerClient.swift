@@ -4,6 +4,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOSSL
+import SystemIO
 import X509
 
 /// The client side of the broker for the milter and for operators.
@@ -51,13 +52,14 @@ public actor BrokerClient {
         }
         if let certificatePath = configuration.certificatePath, let keyPath = configuration.keyPath {
             let certificatePEM = try LocalFile.read(certificatePath)
-            let keyPEM = try LocalFile.readPrivateKey(keyPath)
+            let keyPEM: [UInt8]
+            do { keyPEM = try SecretFile.read(keyPath) } catch { throw BrokerClientError(.badLocalFile, error.message) }
             do {
                 let certificate = try Certificate(pemEncoded: certificatePEM)
                 organizationCertificate = certificate
                 organizationCertificateSHA256 = try Fingerprint.certificate(certificate)
                 tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) }
-                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem))
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: keyPEM, format: .pem))
             } catch {
                 throw BrokerClientError(.badLocalFile, "cannot use \(certificatePath) / \(keyPath): \(error)")
             }

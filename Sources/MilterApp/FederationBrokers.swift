@@ -2,6 +2,7 @@ import BrokerClient
 import FedMailCore
 import FederationProtocol
 import Foundation
+import SystemIO
 
 /// What one broker lookup gave for one recipient domain, in the terms the
 /// milter needs (no broker types leak out of this file).
@@ -49,9 +50,9 @@ public final class FederationBrokers: Sendable {
             throw BrokerClientError(.badLocalFile, "BrokerCA \(caPath) is not a PEM certificate")
         }
         if let keyPath = settings.orgKeyPath, connect {
-            if let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) {
+            if let pem = try? SecretFile.read(keyPath) {
                 do {
-                    orgKey = try PoPKeyEnvelope.OpeningKey(pemRepresentation: pem)
+                    orgKey = try PoPKeyEnvelope.OpeningKey(pemRepresentation: String(decoding: pem, as: UTF8.self))
                     orgKeyProblem = ""
                 } catch {
                     orgKey = nil

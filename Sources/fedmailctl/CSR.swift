@@ -31,7 +31,7 @@ extension FedMailCtl {
 
         func run() throws {
             guard !domain.isEmpty else { throw ValidationError("give at least one --domain") }
-            let pem = Data(try CSRBuilder.makeCSR(privateKeyPEM: try readPrivateKey(key), organization: org, domains: domain).utf8)
+            let pem = Data(try CSRBuilder.makeCSR(privateKeyPEM: try CommandIO.readPrivateKey(key), organization: org, domains: domain).utf8)
             if out == "-" {
                 FileHandle.standardOutput.write(pem)
             } else {

@@ -1,5 +1,6 @@
 import FedMailCrypto
 import Foundation
+import SystemIO
 
 /// Input/output plumbing shared by subcommands: `-` or no path means stdin/stdout.
 enum CommandIO {
@@ -85,6 +86,12 @@ enum CommandIO {
             if n < 0 { if errno == EINTR { continue }; throw CLIError("write failed: \(String(cString: strerror(errno)))") }
             offset += n
         }
+    }
+
+    /// The PEM text of a private key file, read with the one private-file
+    /// reader (it refuses a file group or others can access).
+    static func readPrivateKey(_ path: String) throws -> String {
+        String(decoding: try SecretFile.read(path), as: UTF8.self)
     }
 
     static func printError(_ message: String) {

@@ -63,7 +63,7 @@ struct Lookup: AsyncParsableCommand {
                 for (domain, answer) in answers {
                     var entry = Printed(answer)
                     if selected == .pop, let envelope = answer.popKey {
-                        _ = try PoPKeyEnvelope.open(envelope, privateKeyPEM: try readPrivateKey(key))
+                        _ = try PoPKeyEnvelope.open(envelope, privateKeyPEM: try CommandIO.readPrivateKey(key))
                         entry.popKeyOpened = true
                     }
                     printed[domain] = entry
