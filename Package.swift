@@ -17,6 +17,10 @@
 //   in FederationProtocol, on swift-certificates / swift-crypto / jwt-kit.
 //   It has no HTTP: the broker (Broker) and its clients (BrokerClient) both
 //   build on it, and the broker does not link the HTTP client.
+// - One key policy (FedMailCore's OrganizationKeyPolicy), one domain rule
+//   (FedMailCore's DomainName), one private-key reader (SystemIO's
+//   SecretFile), one hex and one RFC 3339 formatter (FedMailCore's Hex and
+//   RFC3339): the other modules map their types onto these, never copy them.
 // - Every `import` in a target is declared below, and nothing is declared
 //   that the target does not import. Modules are imported explicitly where
 //   used; nothing is re-exported.

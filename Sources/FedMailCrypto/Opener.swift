@@ -605,11 +605,6 @@ public struct Opener: Sendable {
         }
         return length
     }
-
-    static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: date)
-    }
 }
 
 /// Runs a local operation, turning its ``CryptoError`` into ``OpenError/Code/internalError``.

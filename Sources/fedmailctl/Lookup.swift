@@ -1,7 +1,7 @@
 import ArgumentParser
 import BrokerClient
-import FederationProtocol
 import FedMailCore
+import FederationProtocol
 import Foundation
 
 /// `fedmailctl lookup`: ask the broker for tokens and key containers, validated.
@@ -97,7 +97,7 @@ struct Lookup: AsyncParsableCommand {
             token = answer.token
             keyContainer = answer.keyContainer
             expires = answer.expires
-            expiresAt = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(answer.expires)))
+            expiresAt = RFC3339.format(secondsSince1970: answer.expires)
             popKey = answer.popKey
             reason = answer.reason
         }
