@@ -4,14 +4,28 @@
 // Layering as the code has it (dependencies point down only):
 //
 //   executables  fedmail-milter   fedmail-broker   fedmailctl
-//   apps         MilterApp        Broker
-//   services     BrokerClient     BrokerStore     Scanner
+//   apps         MilterApp (seal/open pipelines)   Broker (routes, CA, store)
+//   services     FederationProtocol  BrokerClient  BrokerStore  Scanner  Reinjection
 //   crypto       FedMailCrypto (CMS/S-MIME over OpenSSL 3; `internal import COpenSSL`)
 //   core         FedMailCore  (pure decisions, imports nothing)
-//   bridges      Milter (`internal import CMilter`)   CMilter   COpenSSL
+//   bridges      CMilter   COpenSSL   SystemIO   Milter (`internal import CMilter`)
 //
-// The C modules are imported `internal`, so no C type leaks above the
-// bridge and crypto modules.
+// Rules the targets below keep:
+// - One PKI rule: FedMailCrypto is CMS/S-MIME over OpenSSL and nothing else.
+//   X.509 (CSRs, certificate checks), fingerprints, JOSE token claims and
+//   verification, PoP key envelopes and key container validation live once,
+//   in FederationProtocol, on swift-certificates / swift-crypto / jwt-kit.
+//   It has no HTTP: the broker (Broker) and its clients (BrokerClient) both
+//   build on it, and the broker does not link the HTTP client.
+// - One key policy (FedMailCore's OrganizationKeyPolicy), one domain rule
+//   (FedMailCore's DomainName), one private-key reader (SystemIO's
+//   SecretFile), one hex and one RFC 3339 formatter (FedMailCore's Hex and
+//   RFC3339): the other modules map their types onto these, never copy them.
+// - Every `import` in a target is declared below, and nothing is declared
+//   that the target does not import. Modules are imported explicitly where
+//   used; nothing is re-exported.
+// - The C modules are imported `internal`, so no C type leaks above the
+//   bridge and crypto modules.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -34,7 +48,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -79,12 +92,14 @@ let package = Package(
 
         // MARK: services
         .target(
-            name: "BrokerStore",
+            name: "FederationProtocol",
             dependencies: [
                 "FedMailCore",
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -92,17 +107,25 @@ let package = Package(
             name: "BrokerClient",
             dependencies: [
                 "FedMailCore",
+                "FederationProtocol",
+                "SystemIO",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"),
-                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BrokerStore",
+            dependencies: [
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-
         .target(
             name: "Reinjection",
             dependencies: ["FedMailCore", "SystemIO"],
@@ -122,10 +145,10 @@ let package = Package(
                 "SystemIO",
                 "FedMailCore",
                 "FedMailCrypto",
+                "FederationProtocol",
                 "BrokerClient",
                 "Scanner",
                 "Reinjection",
-                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -134,17 +157,18 @@ let package = Package(
             name: "Broker",
             dependencies: [
                 "FedMailCore",
+                "FederationProtocol",
                 "BrokerStore",
-                "BrokerClient",
+                "SystemIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -154,13 +178,15 @@ let package = Package(
         // MARK: executables
         .executableTarget(
             name: "fedmail-milter",
-            dependencies: ["MilterApp", "FedMailCore"],
+            dependencies: ["MilterApp"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "fedmail-broker",
             dependencies: [
                 "Broker",
+                "BrokerStore",
+                "FedMailCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -171,6 +197,7 @@ let package = Package(
                 "SystemIO",
                 "FedMailCrypto",
                 "FedMailCore",
+                "FederationProtocol",
                 "BrokerClient",
                 "Scanner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -180,12 +207,53 @@ let package = Package(
 
         // MARK: tests (mirror module names)
         .testTarget(name: "FedMailCoreTests", dependencies: ["FedMailCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "MilterTests", dependencies: ["Milter"], swiftSettings: swiftSettings),
-        .testTarget(name: "MilterAppTests", dependencies: ["MilterApp", "FedMailCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FedMailCryptoTests", dependencies: ["FedMailCrypto", "FedMailCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrokerStoreTests", dependencies: ["BrokerStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker", "BrokerClient"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrokerClientTests", dependencies: ["BrokerClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "MilterTests", dependencies: ["Milter", "CMilter"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MilterAppTests",
+            dependencies: ["MilterApp", "Milter", "FedMailCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "FedMailCryptoTests", dependencies: ["FedMailCrypto", "FedMailCore", "COpenSSL"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FederationProtocolTests",
+            dependencies: [
+                "FederationProtocol",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BrokerStoreTests",
+            dependencies: ["BrokerStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BrokerTests",
+            dependencies: [
+                "Broker",
+                "BrokerStore",
+                "FederationProtocol",
+                "FedMailCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BrokerClientTests",
+            dependencies: [
+                "BrokerClient",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ReinjectionTests", dependencies: ["Reinjection", "FedMailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ScannerTests", dependencies: ["Scanner", "FedMailCore"], swiftSettings: swiftSettings),
     ]

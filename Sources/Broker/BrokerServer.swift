@@ -1,4 +1,4 @@
-import BrokerClient
+import FederationProtocol
 import Foundation
 import Hummingbird
 import HummingbirdTLS

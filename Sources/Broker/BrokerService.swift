@@ -1,4 +1,5 @@
-import BrokerClient
+import FedMailCore
+import FederationProtocol
 import BrokerStore
 import Crypto
 import Foundation
@@ -49,7 +50,7 @@ public struct BrokerService: Sendable {
     }
 
     static func randomID() -> String {
-        Fingerprint.hex(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) })
+        Hex.encode(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) })
     }
 
     /// Writes an audit event to the store and the log.
@@ -101,7 +102,7 @@ public struct BrokerService: Sendable {
         }
         var result: [String] = []
         for text in domains {
-            guard let domain = Names.normalizedDomain(text) else {
+            guard let domain = DomainName(mailDomain: text)?.value else {
                 throw BrokerError(.badRequest, "'\(text)' is not a domain name")
             }
             if !result.contains(domain) { result.append(domain) }
@@ -157,7 +158,7 @@ public struct BrokerService: Sendable {
 
     /// Adds a domain and reissues the organization certificate with it in the SAN.
     public func addDomain(_ text: String, to organization: String, actor: String = "operator") async throws -> Organization {
-        guard let domain = Names.normalizedDomain(text) else { throw BrokerError(.badRequest, "'\(text)' is not a domain name") }
+        guard let domain = DomainName(mailDomain: text)?.value else { throw BrokerError(.badRequest, "'\(text)' is not a domain name") }
         let event = AuditEvent(at: Self.now(), actor: actor, action: "domain.added", organization: organization, detail: "domain=\(domain)")
         try await mapStoreErrors { try await store.addDomain(domain, to: organization, audit: event) }
         log(event)
@@ -265,7 +266,7 @@ public struct BrokerService: Sendable {
         var results: [DomainTokenResult] = []
         var events: [AuditEvent] = []
         for text in request.domains {
-            guard let domain = Names.normalizedDomain(text) else {
+            guard let domain = DomainName(mailDomain: text)?.value else {
                 results.append(DomainTokenResult(domain: text, status: .notFederated))
                 continue
             }
@@ -313,7 +314,7 @@ public struct BrokerService: Sendable {
     /// A key container for one address at an enrolled domain (for external S/MIME clients).
     /// Any address of an enrolled domain gets one, so the answer reveals no mailbox.
     public func keyContainer(forAddress address: String) async throws -> KeyContainerResponse {
-        guard let domain = Names.domain(ofAddress: address) else {
+        guard let domain = Names.domain(ofAddress: address)?.value else {
             throw BrokerError(.badRequest, "'\(address)' is not a mail address")
         }
         guard let organization = try await store.organization(forDomain: domain), organization.status == .active else {

@@ -1,9 +1,10 @@
-import BrokerClient
-import CryptoExtras
-import Crypto
+import FedMailCore
+import FederationProtocol
 import X509
 
-/// Checks a certificate signing request from an organization.
+/// Checks a certificate signing request from an organization. Only the key
+/// and the self-signature count: the names of the certificate come from the
+/// enrollment request, never from the CSR (its subjectAltName is ignored).
 public enum CSRCheck {
     /// The key types the federation accepts.
     public enum KeyType: String, Sendable {
@@ -11,7 +12,8 @@ public enum CSRCheck {
         case p256
     }
 
-    /// Parses `pem`, verifies the CSR's self-signature, and accepts only RSA ≥ 3072 or P-256 keys.
+    /// Parses `pem`, verifies the CSR's self-signature, and accepts only keys
+    /// the ``OrganizationKeyPolicy`` accepts.
     public static func check(_ pem: String) throws -> (CertificateSigningRequest, KeyType) {
         let csr: CertificateSigningRequest
         do {
@@ -27,13 +29,11 @@ public enum CSRCheck {
 
     /// The federation key type of `key`, or an error for keys the federation refuses.
     public static func keyType(of key: Certificate.PublicKey) throws -> KeyType {
-        if P256.Signing.PublicKey(key) != nil { return .p256 }
-        if let rsa = _RSA.Signing.PublicKey(key) {
-            guard rsa.keySizeInBits >= 3072 else {
-                throw BrokerError(.unsupportedKey, "RSA keys must have at least 3072 bits, this one has \(rsa.keySizeInBits)")
-            }
-            return .rsa
+        let described = OrganizationKeyPolicy.Key(key)
+        if let refusal = OrganizationKeyPolicy.refusal(of: described) {
+            throw BrokerError(.unsupportedKey, refusal)
         }
-        throw BrokerError(.unsupportedKey, "only RSA (≥ 3072 bits) and EC P-256 keys are accepted")
+        if case .rsa = described { return .rsa }
+        return .p256
     }
 }

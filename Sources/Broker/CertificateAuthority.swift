@@ -1,4 +1,4 @@
-import BrokerClient
+import FederationProtocol
 import Crypto
 import CryptoExtras
 import Foundation

@@ -1,7 +1,9 @@
 import Foundation
+import SystemIO
 
 /// Reading and writing the broker's state files. Private keys are created
-/// 0600 and refused when group or others may read them.
+/// 0600 and read with ``SecretFile``, which refuses them when group or
+/// others may read them.
 enum SecureFile {
     /// Writes `text` to a new file with `mode`; fails if the file exists.
     static func create(_ path: String, contents text: String, mode: mode_t) throws {
@@ -31,15 +33,13 @@ enum SecureFile {
         }
     }
 
-    /// Reads a private key file, refusing it when group or others have any access.
+    /// Reads a private key file with the one private-file reader, which
+    /// refuses it when group or others have any access.
     static func readPrivate(_ path: String) throws -> String {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw BrokerError(.stateFile, "cannot read \(path): \(String(cString: strerror(errno)))")
+        do {
+            return String(decoding: try SecretFile.read(path), as: UTF8.self)
+        } catch {
+            throw BrokerError(.stateFile, error.message)
         }
-        guard info.st_mode & 0o077 == 0 else {
-            throw BrokerError(.stateFile, "\(path) is accessible by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
-        }
-        return try read(path)
     }
 }

@@ -1,4 +1,5 @@
 import FedMailCore
+import FederationProtocol
 import Dispatch
 import Foundation
 
@@ -48,7 +49,7 @@ extension TokenVerifier {
     public func verifyBlocking(_ token: String, audience: String, at time: Date,
                                timeout: Duration = .seconds(10)) throws -> VerifiedTokenClaims {
         let claims = try BlockingTask.run(timeout: timeout, what: "token verification") {
-            try await self.verify(token, audience: audience, now: time)
+            try await BrokerClientError.validating { try await self.verify(token, audience: audience, now: time) }
         }
         return VerifiedTokenClaims(aud: claims.aud, purpose: claims.purpose, sub: claims.sub, sdom: claims.sdom,
                                    scf: claims.scf, iat: claims.iat, nbf: claims.nbf, exp: claims.exp, jti: claims.jti)

@@ -1,9 +1,10 @@
 import FedMailCore
+import FederationProtocol
 import AsyncHTTPClient
 import Foundation
-import Logging
 import NIOCore
 import NIOSSL
+import SystemIO
 import X509
 
 /// The client side of the broker for the milter and for operators.
@@ -51,13 +52,14 @@ public actor BrokerClient {
         }
         if let certificatePath = configuration.certificatePath, let keyPath = configuration.keyPath {
             let certificatePEM = try LocalFile.read(certificatePath)
-            let keyPEM = try LocalFile.readPrivateKey(keyPath)
+            let keyPEM: [UInt8]
+            do { keyPEM = try SecretFile.read(keyPath) } catch { throw BrokerClientError(.badLocalFile, error.message) }
             do {
                 let certificate = try Certificate(pemEncoded: certificatePEM)
                 organizationCertificate = certificate
                 organizationCertificateSHA256 = try Fingerprint.certificate(certificate)
                 tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) }
-                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem))
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: keyPEM, format: .pem))
             } catch {
                 throw BrokerClientError(.badLocalFile, "cannot use \(certificatePath) / \(keyPath): \(error)")
             }
@@ -156,11 +158,13 @@ public actor BrokerClient {
         guard let token = entry.token, let container = entry.keyContainer else {
             throw BrokerClientError(.badAnswer, "incomplete answer for \(entry.domain)")
         }
-        let claims = try await tokenVerifier.verify(token, audience: entry.domain, now: now)
+        let claims = try await BrokerClientError.validating { try await tokenVerifier.verify(token, audience: entry.domain, now: now) }
         if let ours = organizationCertificateSHA256, claims.scf != ours {
             throw BrokerClientError(.badAnswer, "token for \(entry.domain) was issued for another sender certificate")
         }
-        let certificate = try await containerValidator.validate(container, domain: entry.domain, keyFingerprint: claims.rkf, now: now)
+        let certificate = try await BrokerClientError.validating {
+            try await containerValidator.validate(container, domain: entry.domain, keyFingerprint: claims.rkf, now: now)
+        }
         var result = entry
         result.claims = claims
         result.expires = min(claims.exp, Int64(certificate.notValidAfter.timeIntervalSince1970))
@@ -173,7 +177,9 @@ public actor BrokerClient {
     public func keyContainer(forAddress address: String, now: Date = Date()) async throws -> KeyContainerResponse {
         let escaped = address.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? address
         let response: KeyContainerResponse = try await get("/v1/certificates/\(escaped)")
-        _ = try await containerValidator.validate(response.keyContainer, address: address.lowercased(), now: now)
+        _ = try await BrokerClientError.validating {
+            try await containerValidator.validate(response.keyContainer, address: address.lowercased(), now: now)
+        }
         return response
     }
 

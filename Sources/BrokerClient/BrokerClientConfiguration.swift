@@ -31,7 +31,8 @@ public struct BrokerClientConfiguration: Sendable, Hashable {
     }
 }
 
-/// Reading the local files the client needs.
+/// Reading the public local files the client needs (the CA and the
+/// organization certificate; the key is read with ``SecretFile``).
 enum LocalFile {
     static func read(_ path: String) throws -> String {
         do {
@@ -39,17 +40,5 @@ enum LocalFile {
         } catch {
             throw BrokerClientError(.badLocalFile, "cannot read \(path): \(error.localizedDescription)")
         }
-    }
-
-    /// Reads a private key, refusing it when group or others have any access.
-    static func readPrivateKey(_ path: String) throws -> String {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw BrokerClientError(.badLocalFile, "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        guard info.st_mode & 0o077 == 0 else {
-            throw BrokerClientError(.badLocalFile, "\(path) is accessible by group or others; chmod 600 it")
-        }
-        return try read(path)
     }
 }

@@ -1,3 +1,5 @@
+import FederationProtocol
+
 /// An error from talking to the broker or validating what it said.
 public struct BrokerClientError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
@@ -25,4 +27,22 @@ public struct BrokerClientError: Error, Sendable, Hashable, CustomStringConverti
     }
 
     public var description: String { "\(code): \(message)" }
+}
+
+extension BrokerClientError {
+    /// A protocol error met while validating what the broker said (or a
+    /// local file), in the client's terms: its message is kept.
+    public init(_ error: FederationProtocolError) {
+        switch error.code {
+        case .unsupportedKey: self.init(.unsupportedKey, error.message)
+        case .badLocalFile: self.init(.badLocalFile, error.message)
+        default: self.init(.badAnswer, error.message)
+        }
+    }
+
+    /// Runs `body`, turning a ``FederationProtocolError`` it throws into a ``BrokerClientError``.
+    static func validating<T>(isolation: isolated (any Actor)? = #isolation,
+                              _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as FederationProtocolError { throw BrokerClientError(error) }
+    }
 }

@@ -1,5 +1,5 @@
 import FedMailCore
-import Crypto
+import FederationProtocol
 import Foundation
 
 /// Answers remembered in memory and, when a directory is given, on disk

@@ -1,3 +1,5 @@
+import FederationProtocol
+
 /// A validated answer for one recipient domain.
 public struct ValidatedLookup: Codable, Sendable, Hashable {
     public var domain: String

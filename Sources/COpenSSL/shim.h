@@ -46,11 +46,6 @@ static inline X509 *fedmail_sk_X509_value(const STACK_OF(X509) *sk, int i) { ret
 static inline void fedmail_sk_X509_free(STACK_OF(X509) *sk) { sk_X509_free(sk); }
 static inline void fedmail_sk_X509_pop_free(STACK_OF(X509) *sk) { sk_X509_pop_free(sk, X509_free); }
 
-/* STACK_OF(X509_EXTENSION) */
-static inline STACK_OF(X509_EXTENSION) *fedmail_sk_X509_EXTENSION_new_null(void) { return sk_X509_EXTENSION_new_null(); }
-static inline int fedmail_sk_X509_EXTENSION_push(STACK_OF(X509_EXTENSION) *sk, X509_EXTENSION *x) { return sk_X509_EXTENSION_push(sk, x); }
-static inline void fedmail_sk_X509_EXTENSION_pop_free(STACK_OF(X509_EXTENSION) *sk) { sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free); }
-
 /* GENERAL_NAMES (subjectAltName) */
 static inline int fedmail_sk_GENERAL_NAME_num(const GENERAL_NAMES *sk) { return sk_GENERAL_NAME_num(sk); }
 static inline GENERAL_NAME *fedmail_sk_GENERAL_NAME_value(const GENERAL_NAMES *sk, int i) { return sk_GENERAL_NAME_value(sk, i); }

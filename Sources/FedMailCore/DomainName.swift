@@ -39,6 +39,15 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
         self.value = joined
     }
 
+    /// A domain the federation can name — one an organization enrolls with
+    /// the broker, puts in its CSR, or a gateway lists in its allowlist: a
+    /// valid name as ``init(_:)`` accepts it with at least two labels. A
+    /// single label (`localhost`, `example`) is never federated.
+    public init?(mailDomain text: some StringProtocol) {
+        guard let name = DomainName(text), name.value.contains(".") else { return nil }
+        self = name
+    }
+
     /// The labels, most specific first.
     public var labels: [Substring] { value.split(separator: ".") }
 

@@ -211,7 +211,7 @@ public struct FederationAllowlist: Sendable {
             }
             return .subdomains(of: parent)
         }
-        guard !field.contains("*"), let name = DomainName(field) else {
+        guard !field.contains("*"), let name = DomainName(mailDomain: field) else {
             throw fail("'\(field)' is not a valid domain (a wildcard is written *.example.org)")
         }
         return .exact(name)

@@ -1,3 +1,4 @@
+import FedMailCore
 import SystemIO
 internal import COpenSSL
 import Foundation
@@ -27,7 +28,7 @@ public final class PrivateKey: @unchecked Sendable {
         guard EVP_PKEY_keygen_init(ctx) == 1 else { throw CryptoError.openSSL("EVP_PKEY_keygen_init") }
         switch type {
         case .rsa3072:
-            guard EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 3072) == 1 else { throw CryptoError.openSSL("setting RSA key size") }
+            guard EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, Int32(OrganizationKeyPolicy.minimumRSAModulusBits)) == 1 else { throw CryptoError.openSSL("setting RSA key size") }
         case .p256:
             guard EVP_PKEY_CTX_set_group_name(ctx, "P-256") == 1 else { throw CryptoError.openSSL("setting EC curve") }
         }
@@ -56,26 +57,14 @@ public final class PrivateKey: @unchecked Sendable {
         try validate(source: source)
     }
 
-    /// Checks the key is RSA ≥ 3072 or EC P-256.
+    /// Checks the key is one the ``OrganizationKeyPolicy`` accepts.
     func validate(source: String) throws(CryptoError) {
         try Self.validate(pointer, source: source)
     }
 
     static func validate(_ pkey: OpaquePointer, source: String) throws(CryptoError) {
-        if EVP_PKEY_is_a(pkey, "RSA") == 1 {
-            let bits = EVP_PKEY_get_bits(pkey)
-            guard bits >= 3072 else {
-                throw CryptoError(code: .unsupportedKey, message: "\(source): RSA key of \(bits) bits; FedMail needs at least 3072")
-            }
-        } else if EVP_PKEY_is_a(pkey, "EC") == 1 {
-            var name = [CChar](repeating: 0, count: 64)
-            var length = 0
-            guard EVP_PKEY_get_group_name(pkey, &name, name.count, &length) == 1,
-                  ["prime256v1", "P-256", "secp256r1"].contains(String(cString: name)) else {
-                throw CryptoError(code: .unsupportedKey, message: "\(source): EC key not on P-256")
-            }
-        } else {
-            throw CryptoError(code: .unsupportedKey, message: "\(source): key is neither RSA nor EC P-256")
+        if let refusal = OrganizationKeyPolicy.refusal(of: OrganizationKeyPolicy.Key(pkey)) {
+            throw CryptoError(code: .unsupportedKey, message: "\(source): \(refusal)")
         }
     }
 

@@ -1,7 +1,8 @@
 import BrokerClient
 import FedMailCore
+import FederationProtocol
 import Foundation
-import X509
+import SystemIO
 
 /// What one broker lookup gave for one recipient domain, in the terms the
 /// milter needs (no broker types leak out of this file).
@@ -45,13 +46,13 @@ public final class FederationBrokers: Sendable {
         do { caPEM = try String(contentsOfFile: caPath, encoding: .utf8) } catch {
             throw BrokerClientError(.badLocalFile, "cannot read BrokerCA \(caPath)")
         }
-        do { verifier = TokenVerifier(brokerCA: try Certificate(pemEncoded: caPEM)) } catch {
+        do { verifier = try TokenVerifier(brokerCAPEM: caPEM) } catch {
             throw BrokerClientError(.badLocalFile, "BrokerCA \(caPath) is not a PEM certificate")
         }
         if let keyPath = settings.orgKeyPath, connect {
-            if let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) {
+            if let pem = try? SecretFile.read(keyPath) {
                 do {
-                    orgKey = try PoPKeyEnvelope.OpeningKey(pemRepresentation: pem)
+                    orgKey = try PoPKeyEnvelope.OpeningKey(pemRepresentation: String(decoding: pem, as: UTF8.self))
                     orgKeyProblem = ""
                 } catch {
                     orgKey = nil
@@ -139,8 +140,11 @@ public final class FederationBrokers: Sendable {
     /// The 256-bit PoP key in `envelope`, decrypted with our organization key.
     public func openPoPKey(_ envelope: String) throws -> [UInt8] {
         guard let orgKey else { throw BrokerClientError(.badLocalFile, orgKeyProblem) }
-        let key = try PoPKeyEnvelope.open(envelope, privateKey: orgKey)
-        return key.withUnsafeBytes { Array($0) }
+        do {
+            return try PoPKeyEnvelope.open(envelope, privateKey: orgKey).withUnsafeBytes { Array($0) }
+        } catch let error as FederationProtocolError {
+            throw BrokerClientError(error)
+        }
     }
 
     /// The `jti` and `pop` claims of a token read WITHOUT verifying it: only

@@ -108,6 +108,6 @@ extension FederationHandler {
 
     /// RFC 3339 in UTC, as the control flags record times.
     static func rfc3339(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
+        RFC3339.format(secondsSince1970: date.timeIntervalSince1970)
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import FedMailCrypto
+import FederationProtocol
 import Foundation
 
 extension FedMailCtl {
@@ -31,13 +31,11 @@ extension FedMailCtl {
 
         func run() throws {
             guard !domain.isEmpty else { throw ValidationError("give at least one --domain") }
-            let privateKey = try PrivateKey.load(path: key)
-            let request = try CertificateSigningRequest.create(key: privateKey, organization: org, domains: domain)
-            let pem = try request.pemEncoded()
+            let pem = Data(try CSRBuilder.makeCSR(privateKeyPEM: try CommandIO.readPrivateKey(key), organization: org, domains: domain).utf8)
             if out == "-" {
-                FileHandle.standardOutput.write(Data(pem))
+                FileHandle.standardOutput.write(pem)
             } else {
-                guard FileManager.default.createFile(atPath: out, contents: Data(pem)) else {
+                guard FileManager.default.createFile(atPath: out, contents: pem) else {
                     throw CLIError("cannot write \(out)")
                 }
             }

@@ -66,6 +66,12 @@ enum CommandIO {
         do { return try body() } catch { throw CLIError(error.message) }
     }
 
+    /// The PEM text of a private key file, read with the one private-file
+    /// reader (it refuses a file group or others can access).
+    static func readPrivateKey(_ path: String) throws -> String {
+        String(decoding: try SecretFile.read(path), as: UTF8.self)
+    }
+
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data("fedmailctl: \(message)\n".utf8))
     }

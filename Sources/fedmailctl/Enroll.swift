@@ -1,5 +1,6 @@
 import ArgumentParser
 import BrokerClient
+import FederationProtocol
 import Foundation
 
 /// `fedmailctl enroll`: enroll the organization key with a broker.
@@ -57,8 +58,8 @@ struct Enroll: AsyncParsableCommand {
             if let id {
                 state = try await client.enrollment(id: id)
             } else {
-                let keyPEM = try readPrivateKey(key)
-                let csr = try CSRBuilder.makeCSR(privateKeyPEM: keyPEM, organization: org)
+                let keyPEM = try CommandIO.readPrivateKey(key)
+                let csr = try CSRBuilder.makeCSR(privateKeyPEM: keyPEM, organization: org, domains: domain)
                 state = try await client.enroll(EnrollmentRequest(organization: org, domains: domain, csr: csr))
                 print("enrollment \(state.id) submitted for \(state.organization) (\(state.domains.joined(separator: ", "))): \(state.status)")
             }
@@ -86,18 +87,6 @@ struct Enroll: AsyncParsableCommand {
             return 1
         }
     }
-}
-
-/// Reads a private key file, refusing it when group or others have any access.
-func readPrivateKey(_ path: String) throws -> String {
-    var info = stat()
-    guard stat(path, &info) == 0 else {
-        throw BrokerClientError(.badLocalFile, "cannot read \(path): \(String(cString: strerror(errno)))")
-    }
-    guard info.st_mode & 0o077 == 0 else {
-        throw BrokerClientError(.badLocalFile, "\(path) is accessible by group or others; chmod 600 it")
-    }
-    return try String(contentsOfFile: path, encoding: .utf8)
 }
 
 /// Prints `message` as an error and exits 1.

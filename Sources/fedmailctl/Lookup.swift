@@ -1,6 +1,7 @@
 import ArgumentParser
 import BrokerClient
 import FedMailCore
+import FederationProtocol
 import Foundation
 
 /// `fedmailctl lookup`: ask the broker for tokens and key containers, validated.
@@ -62,7 +63,7 @@ struct Lookup: AsyncParsableCommand {
                 for (domain, answer) in answers {
                     var entry = Printed(answer)
                     if selected == .pop, let envelope = answer.popKey {
-                        _ = try PoPKeyEnvelope.open(envelope, privateKeyPEM: try readPrivateKey(key))
+                        _ = try PoPKeyEnvelope.open(envelope, privateKeyPEM: try CommandIO.readPrivateKey(key))
                         entry.popKeyOpened = true
                     }
                     printed[domain] = entry
@@ -96,7 +97,7 @@ struct Lookup: AsyncParsableCommand {
             token = answer.token
             keyContainer = answer.keyContainer
             expires = answer.expires
-            expiresAt = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(answer.expires)))
+            expiresAt = RFC3339.format(secondsSince1970: answer.expires)
             popKey = answer.popKey
             reason = answer.reason
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BrokerClient
 import FedMailCore
+import FederationProtocol
 import FedMailCrypto
 import Foundation
 
@@ -149,7 +150,7 @@ extension FedMailCtl {
                 "signer: \(report.signerOrganization) (\(report.signerSubject))",
                 "signer domains: \(report.signerDomains.joined(separator: ", "))",
                 "signer certificate sha256: \(Hex.encode(report.signerCertificateSHA256))",
-                "signing time: \(ISO8601DateFormatter().string(from: report.signingTime))",
+                "signing time: \(RFC3339.format(secondsSince1970: report.signingTime.timeIntervalSince1970))",
                 "author fields: \((opened.seal.fromFields + opened.seal.senderFields).joined(separator: " / "))",
                 "recipient key id: \(report.recipientKeyID)",
                 "sealed for: \(opened.control.recipients.map { "\($0.keyId) (\($0.domains.joined(separator: ", ")))" }.joined(separator: "; "))",

@@ -5,57 +5,6 @@ import Testing
 import X509
 
 struct BrokerClientTests {
-    @Test func base64URLRoundTrip() {
-        for length in 0..<40 {
-            let data = Data((0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 250) })
-            let text = Base64URL.encode(data)
-            #expect(!text.contains("=") && !text.contains("+") && !text.contains("/"))
-            #expect(Base64URL.decode(text) == data)
-        }
-    }
-
-    @Test func popEnvelopeRoundTripsForP256() throws {
-        let key = P256.Signing.PrivateKey()
-        let pop = SymmetricKey(size: .bits256)
-        let envelope = try PoPKeyEnvelope.seal(pop, to: Certificate.PublicKey(key.publicKey))
-        #expect(envelope.hasPrefix("hpke-p256:"))
-        #expect(try PoPKeyEnvelope.open(envelope, privateKeyPEM: key.pemRepresentation) == pop)
-        #expect(throws: (any Error).self) {
-            _ = try PoPKeyEnvelope.open(envelope, privateKeyPEM: P256.Signing.PrivateKey().pemRepresentation)
-        }
-    }
-
-    @Test func claimsUseTheDesignNames() throws {
-        let claims = FederationClaims(iss: "b", sub: "s", sdom: ["s.example"], scf: "c", aud: "r.example", rorg: "r", rkf: "k",
-                                      iat: 1, nbf: 1, exp: 2, jti: "j")
-        let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(claims)) as? [String: Any] ?? [:]
-        #expect(Set(object.keys) == ["iss", "sub", "sdom", "scf", "aud", "rorg", "rkf", "purpose", "iat", "nbf", "exp", "jti"])
-        #expect(object["purpose"] as? String == "smtp-federation")
-    }
-
-    @Test func keyContainerFromAnotherCAIsRefused() async throws {
-        let caKey = P256.Signing.PrivateKey()
-        let name = try DistinguishedName { CommonName("Pinned CA") }
-        let ca = try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey),
-                                 notValidBefore: Date().addingTimeInterval(-60), notValidAfter: Date().addingTimeInterval(3_600),
-                                 issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
-                                 extensions: try .init { Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0)) },
-                                 issuerPrivateKey: .init(caKey))
-        let rogueKey = P256.Signing.PrivateKey()
-        let rogueName = try DistinguishedName { CommonName("beta.example") }
-        let rogue = try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(rogueKey.publicKey),
-                                    notValidBefore: Date().addingTimeInterval(-60), notValidAfter: Date().addingTimeInterval(3_600),
-                                    issuer: rogueName, subject: rogueName, signatureAlgorithm: .ecdsaWithSHA256,
-                                    extensions: try .init {
-                                        try ExtendedKeyUsage([.emailProtection])
-                                        SubjectAlternativeNames([.dnsName("beta.example")])
-                                    },
-                                    issuerPrivateKey: .init(rogueKey))
-        await #expect(throws: BrokerClientError.self) {
-            _ = try await KeyContainerValidator(brokerCA: ca).validate(try rogue.serializeAsPEM().pemString, domain: "beta.example")
-        }
-    }
-
     @Test func clientRefusesGroupReadableKeysAndMissingFiles() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedmail-client-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -1,5 +1,5 @@
 import Broker
-import BrokerClient
+import FederationProtocol
 import Crypto
 import Foundation
 import JWTKit

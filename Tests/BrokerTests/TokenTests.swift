@@ -1,5 +1,5 @@
 import Broker
-import BrokerClient
+import FederationProtocol
 import FedMailCore
 import Crypto
 import Foundation
@@ -50,7 +50,7 @@ struct TokenTests {
         let container = try await KeyContainerValidator(brokerCA: federation.broker.service.authority.caCertificate)
             .validate(try #require(answer.keyContainer), domain: "beta.example", keyFingerprint: claims.rkf)
         #expect(try container.extensions.subjectKeyIdentifier == federation.betaCertificate.extensions.subjectKeyIdentifier)
-        await #expect(throws: BrokerClientError.self) {
+        await #expect(throws: FederationProtocolError.self) {
             _ = try await KeyContainerValidator(brokerCA: federation.broker.service.authority.caCertificate)
                 .validate(try #require(answer.keyContainer), domain: "alpha.example")
         }
@@ -65,23 +65,23 @@ struct TokenTests {
         var payload = try JSONSerialization.jsonObject(with: try #require(Base64URL.decode(parts[1]))) as? [String: Any] ?? [:]
         payload["aud"] = "alpha.example"
         let forgedPayload = Base64URL.encode(try JSONSerialization.data(withJSONObject: payload))
-        await #expect(throws: BrokerClientError.self) {
+        await #expect(throws: FederationProtocolError.self) {
             _ = try await federation.verifier.verify([parts[0], forgedPayload, parts[2]].joined(separator: "."), audience: "alpha.example")
         }
         // flipped signature byte
         var signature = try #require(Base64URL.decode(parts[2]))
         signature[5] ^= 0x01
-        await #expect(throws: BrokerClientError.self) {
+        await #expect(throws: FederationProtocolError.self) {
             _ = try await federation.verifier.verify([parts[0], parts[1], Base64URL.encode(signature)].joined(separator: "."), audience: "beta.example")
         }
         // expired, not yet valid, wrong audience
-        await #expect(throws: BrokerClientError.self) {
+        await #expect(throws: FederationProtocolError.self) {
             _ = try await federation.verifier.verify(token, audience: "beta.example", now: Date().addingTimeInterval(2 * 3_600))
         }
-        await #expect(throws: BrokerClientError.self) {
+        await #expect(throws: FederationProtocolError.self) {
             _ = try await federation.verifier.verify(token, audience: "beta.example", now: Date().addingTimeInterval(-3_600))
         }
-        await #expect(throws: BrokerClientError.self) {
+        await #expect(throws: FederationProtocolError.self) {
             _ = try await federation.verifier.verify(token, audience: "gamma.example")
         }
         // the genuine token still verifies
@@ -94,7 +94,7 @@ struct TokenTests {
         let token = try #require(try await federation.token().token)
         let other = try await TestBroker.make()
         defer { Task { await other.close() } }
-        await #expect(throws: BrokerClientError.self) {
+        await #expect(throws: FederationProtocolError.self) {
             _ = try await TokenVerifier(brokerCA: other.service.authority.caCertificate).verify(token, audience: "beta.example")
         }
         // alpha holds a certificate from the same CA; a token it signs itself must not pass.
@@ -106,7 +106,7 @@ struct TokenTests {
         var header = JWTHeader()
         header.x5c = [try federation.alphaCertificate.serializeAsPEM().pemString]
         let forged = try await keys.sign(claims, header: header)
-        await #expect(throws: BrokerClientError.self) {
+        await #expect(throws: FederationProtocolError.self) {
             _ = try await federation.verifier.verify(forged, audience: "beta.example")
         }
     }

@@ -35,17 +35,6 @@ import Testing
         #expect(throws: CryptoError.self) { try PrivateKey.load(path: scratch.file("weak.pem")) }
     }
 
-    @Test func csrCarriesOrganizationAndDomains() throws {
-        let scratch = try Scratch()
-        let key = try PrivateKey.generate(.p256)
-        let csr = try CertificateSigningRequest.create(key: key, organization: "Example Corp", domains: ["example.com", "Example.NET"])
-        let path = scratch.write("r.csr", try csr.pemEncoded())
-        let text = String(decoding: try Shell.run("openssl", "req", "-in", path, "-noout", "-text", "-verify"), as: UTF8.self)
-        #expect(text.contains("O = Example Corp"))
-        #expect(text.contains("DNS:example.com, DNS:example.net"))
-        #expect(throws: CryptoError.self) { try CertificateSigningRequest.create(key: key, organization: "X", domains: ["bad domain,DNS:evil.example"]) }
-    }
-
     @Test func certificateAccessors() throws {
         let pki = try TestPKI.get()
         let cert = pki.ecOrg.certificate

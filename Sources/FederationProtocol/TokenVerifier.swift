@@ -26,10 +26,17 @@ public struct TokenVerifier: Sendable {
     public init(brokerCAPath path: String) throws {
         let pem: String
         do { pem = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw BrokerClientError(.badLocalFile, "cannot read the broker CA \(path)")
+            throw FederationProtocolError(.badLocalFile, "cannot read the broker CA \(path)")
         }
+        do { try self.init(brokerCAPEM: pem) } catch {
+            throw FederationProtocolError(.badLocalFile, "the broker CA \(path) is not a PEM certificate")
+        }
+    }
+
+    /// The pinned broker CA given as PEM text.
+    public init(brokerCAPEM pem: String) throws {
         do { self.init(brokerCA: try Certificate(pemEncoded: pem)) } catch {
-            throw BrokerClientError(.badLocalFile, "the broker CA \(path) is not a PEM certificate")
+            throw FederationProtocolError(.badLocalFile, "the broker CA is not a PEM certificate")
         }
     }
 
@@ -43,54 +50,40 @@ public struct TokenVerifier: Sendable {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerData = Base64URL.decode(String(parts[0])),
               let header = try? JSONDecoder().decode(Header.self, from: headerData) else {
-            throw BrokerClientError(.badAnswer, "token is not a compact JWS")
+            throw FederationProtocolError(.invalid, "token is not a compact JWS")
         }
         guard header.alg == "ES256" else {
-            throw BrokerClientError(.badAnswer, "token algorithm \(header.alg) is not ES256")
+            throw FederationProtocolError(.invalid, "token algorithm \(header.alg) is not ES256")
         }
         guard let leafText = header.x5c?.first, let leafDER = Data(base64Encoded: leafText),
               let leaf = try? Certificate(derEncoded: Array(leafDER)) else {
-            throw BrokerClientError(.badAnswer, "token has no usable x5c certificate")
+            throw FederationProtocolError(.invalid, "token has no usable x5c certificate")
         }
         let extendedKeyUsage = (try? leaf.extensions.extendedKeyUsage) ?? nil
         let basicConstraints = (try? leaf.extensions.basicConstraints) ?? nil
         var isCA = false
         if case .isCertificateAuthority = basicConstraints { isCA = true }
         guard leaf.subject.commonNameValue == Self.tokenSignerCommonName, extendedKeyUsage == nil, !isCA else {
-            throw BrokerClientError(.badAnswer, "token is not signed by the broker's token-signing certificate")
+            throw FederationProtocolError(.invalid, "token is not signed by the broker's token-signing certificate")
         }
         let claims: FederationClaims
         do {
             let verifier = try X5CVerifier(rootCertificates: [brokerCA])
             claims = try await verifier.verifyJWS(token, as: FederationClaims.self, validationTime: .fixed(now))
         } catch {
-            throw BrokerClientError(.badAnswer, "token signature or chain invalid: \(error)")
+            throw FederationProtocolError(.invalid, "token signature or chain invalid: \(error)")
         }
         let time = Int64(now.timeIntervalSince1970)
-        guard claims.iss == issuer else { throw BrokerClientError(.badAnswer, "token issuer '\(claims.iss)' is not the pinned broker '\(issuer)'") }
-        guard claims.purpose == FederationClaims.purposeValue else { throw BrokerClientError(.badAnswer, "token purpose is '\(claims.purpose)'") }
-        guard claims.aud == audience.lowercased() else { throw BrokerClientError(.badAnswer, "token audience '\(claims.aud)' is not '\(audience)'") }
-        guard time < claims.exp + leeway else { throw BrokerClientError(.badAnswer, "token expired at \(claims.exp)") }
-        guard claims.nbf - leeway <= time else { throw BrokerClientError(.badAnswer, "token not valid before \(claims.nbf)") }
+        guard claims.iss == issuer else { throw FederationProtocolError(.invalid, "token issuer '\(claims.iss)' is not the pinned broker '\(issuer)'") }
+        guard claims.purpose == FederationClaims.purposeValue else { throw FederationProtocolError(.invalid, "token purpose is '\(claims.purpose)'") }
+        guard claims.aud == audience.lowercased() else { throw FederationProtocolError(.invalid, "token audience '\(claims.aud)' is not '\(audience)'") }
+        guard time < claims.exp + leeway else { throw FederationProtocolError(.invalid, "token expired at \(claims.exp)") }
+        guard claims.nbf - leeway <= time else { throw FederationProtocolError(.invalid, "token not valid before \(claims.nbf)") }
         return claims
     }
 
     struct Header: Decodable {
         var alg: String
         var x5c: [String]?
-    }
-}
-
-/// base64url without padding (RFC 7515 §2).
-public enum Base64URL {
-    public static func decode(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64.append("=") }
-        return Data(base64Encoded: base64)
-    }
-
-    public static func encode(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 }

@@ -21,32 +21,32 @@ public struct KeyContainerValidator: Sendable {
         do {
             certificate = try Certificate(pemEncoded: pem)
         } catch {
-            throw BrokerClientError(.badAnswer, "key container is not a PEM certificate")
+            throw FederationProtocolError(.invalid, "key container is not a PEM certificate")
         }
         var verifier = Verifier(rootCertificates: CertificateStore([brokerCA])) {
             RFC5280Policy(validationTime: now)
         }
         let result = await verifier.validate(leaf: certificate, intermediates: CertificateStore())
         guard case .validCertificate = result else {
-            throw BrokerClientError(.badAnswer, "key container does not chain to the pinned broker CA or is not valid now")
+            throw FederationProtocolError(.invalid, "key container does not chain to the pinned broker CA or is not valid now")
         }
         guard let usages = try? certificate.extensions.extendedKeyUsage, usages.contains(.emailProtection) else {
-            throw BrokerClientError(.badAnswer, "key container lacks extended key usage emailProtection")
+            throw FederationProtocolError(.invalid, "key container lacks extended key usage emailProtection")
         }
         let names = (try? certificate.extensions.subjectAlternativeNames).flatMap { $0 }.map(Array.init) ?? []
         if let domain {
             guard names.contains(where: { if case .dnsName(let name) = $0 { return name.lowercased() == domain.lowercased() }; return false }) else {
-                throw BrokerClientError(.badAnswer, "key container is not for domain \(domain)")
+                throw FederationProtocolError(.invalid, "key container is not for domain \(domain)")
             }
         }
         if let address {
             guard names.contains(where: { if case .rfc822Name(let name) = $0 { return name.lowercased() == address.lowercased() }; return false }) else {
-                throw BrokerClientError(.badAnswer, "key container is not for address \(address)")
+                throw FederationProtocolError(.invalid, "key container is not for address \(address)")
             }
         }
         if let keyFingerprint {
             guard try Fingerprint.publicKey(certificate.publicKey) == keyFingerprint else {
-                throw BrokerClientError(.badAnswer, "key container's key is not the one the token names")
+                throw FederationProtocolError(.invalid, "key container's key is not the one the token names")
             }
         }
         return certificate

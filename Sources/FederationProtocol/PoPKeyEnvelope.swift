@@ -1,5 +1,6 @@
 import Crypto
 import CryptoExtras
+import FedMailCore
 import Foundation
 import X509
 
@@ -29,7 +30,7 @@ public enum PoPKeyEnvelope {
             let rsa = try _RSA.Encryption.PublicKey(derRepresentation: try Fingerprint.subjectPublicKeyInfoDER(publicKey))
             return rsaPrefix + (try rsa.encrypt(raw, padding: .PKCS1_OAEP_SHA256)).base64EncodedString()
         }
-        throw BrokerClientError(.unsupportedKey, "PoP keys can be encrypted to RSA and P-256 keys only")
+        throw FederationProtocolError(.unsupportedKey, "PoP keys can be encrypted to RSA and P-256 keys only")
     }
 
     /// An organization private key parsed once (at load), to open PoP key
@@ -45,14 +46,19 @@ public enum PoPKeyEnvelope {
         }
         let storage: Storage
 
-        /// Parses a P-256 or RSA private key (PEM, PKCS#8 or traditional).
+        /// Parses an organization private key (PEM, PKCS#8 or traditional):
+        /// one the ``OrganizationKeyPolicy`` accepts.
         public init(pemRepresentation pem: String) throws {
             if let key = try? P256.KeyAgreement.PrivateKey(pemRepresentation: pem) {
                 storage = .p256(key)
             } else if let key = try? _RSA.Encryption.PrivateKey(pemRepresentation: pem) {
+                if let refusal = OrganizationKeyPolicy.refusal(of: .rsa(modulusBits: key.keySizeInBits)) {
+                    throw FederationProtocolError(.unsupportedKey, "PoP keys are opened with the organization key: \(refusal)")
+                }
                 storage = .rsa(key)
             } else {
-                throw BrokerClientError(.unsupportedKey, "PoP keys can be opened with RSA (≥ 2048 bits) and P-256 private keys only")
+                throw FederationProtocolError(.unsupportedKey,
+                                              "PoP keys are opened with the organization key, \(OrganizationKeyPolicy.wording), in PEM")
             }
         }
     }
@@ -69,29 +75,29 @@ public enum PoPKeyEnvelope {
         let raw: Data
         if envelope.hasPrefix(hpkePrefix) {
             guard case .p256(let key) = privateKey.storage else {
-                throw BrokerClientError(.badAnswer, "HPKE PoP key, but the organization key is not P-256")
+                throw FederationProtocolError(.invalid, "HPKE PoP key, but the organization key is not P-256")
             }
             guard let bytes = Data(base64Encoded: String(envelope.dropFirst(hpkePrefix.count))), bytes.count == 65 + 48 else {
-                throw BrokerClientError(.badAnswer, "malformed HPKE PoP key")
+                throw FederationProtocolError(.invalid, "malformed HPKE PoP key")
             }
             var recipient = try HPKE.Recipient(privateKey: key, ciphersuite: .P256_SHA256_AES_GCM_256, info: hpkeInfo,
                                                encapsulatedKey: bytes.prefix(65))
             raw = try recipient.open(bytes.dropFirst(65))
         } else if envelope.hasPrefix(rsaPrefix) {
             guard case .rsa(let key) = privateKey.storage else {
-                throw BrokerClientError(.badAnswer, "RSA PoP key, but the organization key is not RSA")
+                throw FederationProtocolError(.invalid, "RSA PoP key, but the organization key is not RSA")
             }
             // One RSA block of the key's size, nothing longer is even decoded.
             let encoded = envelope.utf8.count - rsaPrefix.utf8.count
             guard encoded <= (key.keySizeInBits / 8 + 2) / 3 * 4,
                   let bytes = Data(base64Encoded: String(envelope.dropFirst(rsaPrefix.count))) else {
-                throw BrokerClientError(.badAnswer, "malformed RSA PoP key")
+                throw FederationProtocolError(.invalid, "malformed RSA PoP key")
             }
             raw = try key.decrypt(bytes, padding: .PKCS1_OAEP_SHA256)
         } else {
-            throw BrokerClientError(.badAnswer, "unknown PoP key algorithm")
+            throw FederationProtocolError(.invalid, "unknown PoP key algorithm")
         }
-        guard raw.count == 32 else { throw BrokerClientError(.badAnswer, "PoP key is not 256 bits") }
+        guard raw.count == 32 else { throw FederationProtocolError(.invalid, "PoP key is not 256 bits") }
         return SymmetricKey(data: raw)
     }
 }
