@@ -91,7 +91,7 @@ enum MessageFiles {
         guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
             throw MilterError(code: .spoolFailure, message: "cannot seek in \(path)")
         }
-        var chunk = [UInt8](repeating: 0, count: MilterMessageActions.replacementChunkSize)
+        var chunk = [UInt8](repeating: 0, count: MilterActionRules.replacementChunkSize)
         while true {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
@@ -115,7 +115,7 @@ enum MessageFiles {
     /// header field of the transaction (except those named in `keeping`),
     /// appends the file's fields in order (except those `skip` returns true
     /// for; see ``appendIndex``) and replaces the body.
-    static func replaceMessage(in transaction: MilterTransaction, with path: String, actions: MilterMessageActions,
+    static func replaceMessage(in transaction: MilterTransaction, with path: String, actions: any MilterMessageActions,
                                keeping: Set<String> = [],
                                skip: (MessageHeaderField) -> Bool = { _ in false }) throws {
         let header = try readHeader(path: path)
@@ -130,7 +130,7 @@ enum MessageFiles {
 
     /// Deletes every header field the milter saw, last occurrence first,
     /// except fields whose lower-cased name is in `keeping`.
-    static func deleteAllHeaders(of transaction: MilterTransaction, actions: MilterMessageActions,
+    static func deleteAllHeaders(of transaction: MilterTransaction, actions: any MilterMessageActions,
                                  keeping: Set<String> = []) throws {
         var counts: [String: (name: String, count: Int)] = [:]
         for field in transaction.headers {
