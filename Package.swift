@@ -9,6 +9,7 @@
 //   crypto       FedMailCrypto (CMS/S-MIME over OpenSSL 3; `internal import COpenSSL`)
 //   core         FedMailCore  (pure decisions, imports nothing)
 //   bridges      Milter (`internal import CMilter`)   CMilter   COpenSSL
+//   testing      MilterTesting (recording message actions + harness; test targets only)
 //
 // The C modules are imported `internal`, so no C type leaks above the
 // bridge and crypto modules.
@@ -144,6 +145,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: testing (linked by test targets only, never by an executable)
+        .target(
+            name: "MilterTesting",
+            dependencies: ["Milter"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: executables
         .executableTarget(
             name: "fedmail-milter",
@@ -172,7 +180,7 @@ let package = Package(
 
         // MARK: tests (mirror module names)
         .testTarget(name: "FedMailCoreTests", dependencies: ["FedMailCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "MilterTests", dependencies: ["Milter"], swiftSettings: swiftSettings),
+        .testTarget(name: "MilterTests", dependencies: ["Milter", "MilterTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "MilterAppTests", dependencies: ["MilterApp", "FedMailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FedMailCryptoTests", dependencies: ["FedMailCrypto", "FedMailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BrokerStoreTests", dependencies: ["BrokerStore"], swiftSettings: swiftSettings),
