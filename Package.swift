@@ -181,7 +181,10 @@ let package = Package(
         // MARK: tests (mirror module names)
         .testTarget(name: "FedMailCoreTests", dependencies: ["FedMailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "MilterTests", dependencies: ["Milter", "MilterTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "MilterAppTests", dependencies: ["MilterApp", "FedMailCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "MilterAppTests", dependencies: [
+            "MilterApp", "FedMailCore", "FedMailCrypto", "Milter", "MilterTesting",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
         .testTarget(name: "FedMailCryptoTests", dependencies: ["FedMailCrypto", "FedMailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BrokerStoreTests", dependencies: ["BrokerStore"], swiftSettings: swiftSettings),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "BrokerClient"], swiftSettings: swiftSettings),
