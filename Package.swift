@@ -182,7 +182,8 @@ let package = Package(
         .testTarget(name: "FedMailCoreTests", dependencies: ["FedMailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "MilterTests", dependencies: ["Milter", "MilterTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "MilterAppTests", dependencies: [
-            "MilterApp", "FedMailCore", "FedMailCrypto", "Milter", "MilterTesting",
+            "MilterApp", "FedMailCore", "FedMailCrypto", "Milter", "MilterTesting", "Broker", "BrokerClient",
+            .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "FedMailCryptoTests", dependencies: ["FedMailCrypto", "FedMailCore"], swiftSettings: swiftSettings),
