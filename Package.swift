@@ -188,7 +188,10 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .testTarget(name: "FedMailCryptoTests", dependencies: ["FedMailCrypto", "FedMailCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BrokerStoreTests", dependencies: ["BrokerStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker", "BrokerClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrokerTests", dependencies: [
+            "Broker", "BrokerClient",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], swiftSettings: swiftSettings),
         .testTarget(name: "BrokerClientTests", dependencies: ["BrokerClient"], swiftSettings: swiftSettings),
         .testTarget(name: "ScannerTests", dependencies: ["Scanner", "FedMailCore"], swiftSettings: swiftSettings),
     ]
