@@ -66,7 +66,7 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     ///   - settings: extra configuration lines (`On-BadSeal quarantine`, ...).
     ///   - brokers: a lookup to use instead of HTTPS broker clients.
     init(org: String, allowlist: [String], settings: [String] = [], brokers: (any FederationBrokerLookup)? = nil,
-         spoolDirectory: String? = nil, keys: (key: String, certificate: String)? = nil) throws {
+         spoolDirectory: String? = nil, keys: (key: String, certificate: String)? = nil, spoolThreshold: Int = 1 << 20) throws {
         let partners = try StaticPartners.get()
         directory = NSTemporaryDirectory() + "fedmail-gw-\(org)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -90,7 +90,7 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
         }
         replayCache = ReplayCache(maxAge: 3_600)
         self.spoolDirectory = spoolDirectory ?? directory
-        harness = MilterHarness(requirements: FederationHandler.requirements, spoolDirectory: directory)
+        harness = MilterHarness(requirements: FederationHandler.requirements, spoolDirectory: directory, spoolThreshold: spoolThreshold)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
