@@ -195,6 +195,49 @@ struct FailureActionTableTests {
         #expect(run.response.replyText == "451 4.7.0 FedMail: federation required for p.example but \(why)")
     }
 
+    // MARK: On-ScanError, On-Infected
+
+    @Test("On-ScanError when clamd cannot be reached before sealing", arguments: [
+        (nil as String?, MilterResponse.Status.tempfail, "451 4.3.0 FedMail: virus scanner unavailable, try again later" as String?),
+        ("reject", MilterResponse.Status.reject, "550 5.7.0 FedMail: the virus scan failed"),
+        ("quarantine", MilterResponse.Status.continue, nil),
+    ])
+    func scanError(setting: String?, status: MilterResponse.Status, reply: String?) throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["ClamdSocket unix:/nonexistent/fedmail-test/clamd.sock"] + (setting.map { ["On-ScanError \($0)"] } ?? []))
+        let original = Mail.message()
+        let run = try a.submit(original)
+        #expect(run.response.status == status)
+        #expect(run.response.replyText == reply)
+        if setting == "quarantine" {
+            // Held as it came: nothing sealed that nobody scanned.
+            #expect(run.result.quarantineReason?.hasPrefix("FedMail: scan failed") == true)
+            #expect(run.result.body == original.body)
+        }
+    }
+
+    @Test("On-ScanError accept: sealed anyway, the control part saying not-scanned")
+    func scanErrorAccepted() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["ClamdSocket unix:/nonexistent/fedmail-test/clamd.sock", "On-ScanError accept"])
+        let run = try a.submit(Mail.message())
+        #expect(run.response == .continue)
+        #expect(run.result.values(of: "Content-Type").first?.contains("pkcs7-mime") == true)
+    }
+
+    @Test("On-Infected for an infected verdict of the local chain", arguments: [
+        ("tempfail", MilterResponse.Status.tempfail, "451 4.7.1 FedMail: message infected: Eicar-Test" as String?),
+        ("quarantine", MilterResponse.Status.continue, nil),
+    ])
+    func infected(setting: String, status: MilterResponse.Status, reply: String?) throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["UpstreamVirusHeader X-Virus-Status", "On-Infected \(setting)"])
+        let run = try a.submit(Mail.message(extraHeaders: ["X-Virus-Status: Infected (Eicar-Test)"]))
+        #expect(run.response.status == status)
+        #expect(run.response.replyText == reply)
+        if setting == "quarantine" { #expect(run.result.quarantineReason == "FedMail: infected: Eicar-Test") }
+    }
+
     // MARK: On-InternalError
 
     @Test("On-InternalError at end of message (the spool cannot be written)", arguments: [
