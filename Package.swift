@@ -9,6 +9,7 @@
 //   crypto       FedMailCrypto (CMS/S-MIME over OpenSSL 3; `internal import COpenSSL`)
 //   core         FedMailCore  (pure decisions, imports nothing)
 //   bridges      CMilter   COpenSSL   SystemIO   Milter (`internal import CMilter`)
+//   testing      MilterTesting (recording message actions + harness; test targets only)
 //
 // Rules the targets below keep:
 // - One PKI rule: FedMailCrypto is CMS/S-MIME over OpenSSL and nothing else.
@@ -175,6 +176,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: testing (linked by test targets only, never by an executable)
+        .target(
+            name: "MilterTesting",
+            dependencies: ["Milter"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: executables
         .executableTarget(
             name: "fedmail-milter",
@@ -207,10 +215,15 @@ let package = Package(
 
         // MARK: tests (mirror module names)
         .testTarget(name: "FedMailCoreTests", dependencies: ["FedMailCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "MilterTests", dependencies: ["Milter", "CMilter"], swiftSettings: swiftSettings),
+        .testTarget(name: "MilterTests", dependencies: ["Milter", "CMilter", "MilterTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MilterAppTests",
-            dependencies: ["MilterApp", "Milter", "FedMailCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "MilterApp", "Milter", "MilterTesting", "FedMailCore", "FedMailCrypto", "FederationProtocol", "Broker", "BrokerStore",
+                "BrokerClient",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FedMailCryptoTests", dependencies: ["FedMailCrypto", "FedMailCore", "COpenSSL"], swiftSettings: swiftSettings),
@@ -242,6 +255,7 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -7,6 +7,11 @@ import NIOSSL
 public struct BrokerRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let channel: any Channel
+    /// TEST SEAM: the client certificate a test's responder puts in place of
+    /// the TLS layer's (HummingbirdTesting's router framework has no TLS).
+    /// Internal, reachable only through `@testable import`; nothing in the
+    /// product sets it, so the broker's callers are always identified by TLS.
+    var testPeerCertificateDER: [UInt8]?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -15,6 +20,7 @@ public struct BrokerRequestContext: RequestContext {
 
     /// The client certificate (DER) that the TLS handshake verified against the broker CA, if the client sent one.
     public func peerCertificateDER() async -> [UInt8]? {
+        if let testPeerCertificateDER { return testPeerCertificateDER }
         guard let certificate = try? await channel.nioSSL_peerCertificate().get() else { return nil }
         return try? certificate.toDERBytes()
     }

@@ -36,8 +36,7 @@ func makeFilterDescription(name: UnsafeMutablePointer<CChar>?, flags: UInt) -> s
             dispatch(ctx, .envelopeSender, startsTransaction: true) { connection in
                 let arguments = stringArray(argv)
                 let transaction = connection.session.currentTransaction()
-                transaction.sender = arguments.first ?? "<>"
-                transaction.senderArguments = Array(arguments.dropFirst())
+                transaction.recordSender(arguments.first ?? "<>", arguments: Array(arguments.dropFirst()))
                 return try connection.handler.envelopeSender(transaction.sender ?? "<>",
                                                              arguments: transaction.senderArguments,
                                                              session: connection.session)
@@ -49,7 +48,7 @@ func makeFilterDescription(name: UnsafeMutablePointer<CChar>?, flags: UInt) -> s
                 let recipient = MilterRecipient(address: arguments.first ?? "<>", arguments: Array(arguments.dropFirst()))
                 let response = try connection.handler.envelopeRecipient(recipient, session: connection.session)
                 if response.status == .continue || response.status == .accept {
-                    connection.session.currentTransaction().recipients.append(recipient)
+                    connection.session.currentTransaction().recordRecipient(recipient)
                 }
                 return response
             }
@@ -60,7 +59,7 @@ func makeFilterDescription(name: UnsafeMutablePointer<CChar>?, flags: UInt) -> s
                 // UTF-8 (a Latin-1 "caf\xE9") to U+FFFD.
                 let field = MilterHeaderField(nameBytes: cStringBytes(name), rawBytes: cStringBytes(value))
                 if connection.configuration.requirements.collectsHeaders {
-                    connection.session.currentTransaction().headers.append(field)
+                    connection.session.currentTransaction().recordHeader(field)
                 }
                 return try connection.handler.header(field, session: connection.session)
             }
@@ -85,14 +84,13 @@ func makeFilterDescription(name: UnsafeMutablePointer<CChar>?, flags: UInt) -> s
                 let session = connection.session
                 _ = session.currentTransaction()
                 let negotiation = session.negotiation
-                let actions = MilterMessageActions(
+                let actions = LibMilterMessageActions(
                     context: ctx,
                     granted: MilterActions(rawValue: negotiation?.actions ?? connection.configuration.requirements.actions.rawValue),
                     rawHeaderValues: negotiation?.rawHeaderValues ?? false)
                 defer {
                     actions.invalidate()
-                    session.endTransaction()
-                    session.completedMessages += 1
+                    session.endMessage()
                 }
                 return try connection.handler.endOfMessage(session: session, actions: actions)
             }
@@ -213,12 +211,7 @@ private func recordMacros(_ ctx: OpaquePointer, stage: MilterStage, connection: 
         if let value { found[name] = String(cString: value) }
     }
     guard !found.isEmpty else { return }
-    let session = connection.session
-    if stage == .connect || stage == .helo {
-        session.connectionMacros.merge(found) { _, new in new }
-    } else {
-        session.currentTransaction().macros.merge(found) { _, new in new }
-    }
+    connection.session.recordMacros(found, stage: stage)
 }
 
 /// `smfi_setreply` for one line, `smfi_setmlreply` for several.

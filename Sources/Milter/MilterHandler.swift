@@ -28,7 +28,7 @@ public protocol MilterHandler: AnyObject {
     /// body is collected). The buffer is valid only during the call.
     func body(_ chunk: UnsafeRawBufferPointer, session: MilterSession) throws -> MilterResponse
     /// End of message: the only place where `actions` may be used.
-    func endOfMessage(session: MilterSession, actions: MilterMessageActions) throws -> MilterResponse
+    func endOfMessage(session: MilterSession, actions: any MilterMessageActions) throws -> MilterResponse
     /// The MTA aborted the message; the transaction is dropped afterwards.
     func abort(session: MilterSession)
     /// The connection ends (always called, also after an abort or drop).
@@ -46,7 +46,7 @@ extension MilterHandler {
     public func header(_ field: MilterHeaderField, session: MilterSession) throws -> MilterResponse { .continue }
     public func endOfHeaders(session: MilterSession) throws -> MilterResponse { .continue }
     public func body(_ chunk: UnsafeRawBufferPointer, session: MilterSession) throws -> MilterResponse { .continue }
-    public func endOfMessage(session: MilterSession, actions: MilterMessageActions) throws -> MilterResponse { .continue }
+    public func endOfMessage(session: MilterSession, actions: any MilterMessageActions) throws -> MilterResponse { .continue }
     public func abort(session: MilterSession) {}
     public func close(session: MilterSession) {}
     public func failed(_ error: any Error, stage: MilterStage, session: MilterSession) -> MilterResponse { .tempfail }

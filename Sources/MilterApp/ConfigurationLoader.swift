@@ -58,7 +58,7 @@ public enum ConfigurationLoader {
             defer { FileIO.close(fd) }
             bytes = try FileIO.read(fd, count: (1 << 20) + 1, name: path)
         } catch {
-            throw ConfigurationError(code: .unreadable, file: path, line: nil, message: error.message)
+            throw ConfigurationError(code: .unreadable, file: path, line: nil, message: "cannot read: \(error.message)")
         }
         guard bytes.count <= 1 << 20 else {
             throw ConfigurationError(code: .unreadable, file: path, line: nil, message: "larger than 1 MB")

@@ -25,10 +25,27 @@ public struct DomainLookup: Sendable, Hashable {
     public var isStaticPartner: Bool = false
 }
 
+/// What the federation handler asks of the brokers: the batched token and
+/// key container lookup (outbound), token verification against the pinned
+/// broker CA and PoP key opening (inbound). ``FederationBrokers`` is the
+/// real one (HTTPS clients); tests put a fake or an in-process broker
+/// behind it. Every call may block, at most its timeout, on libmilter's threads.
+public protocol FederationBrokerLookup: Sendable {
+    /// Looks `domains` up with the broker `broker` (`nil`: default) in one
+    /// batched request. Never throws: a failure makes the domains `unavailable`.
+    func lookup(domains: [DomainName], broker: String?, mode: FederationMode, timeout: Int) -> [DomainName: DomainLookup]
+    /// Verifies a token's signature, chain, issuer, purpose and audience at `time`.
+    func verify(token: String, audience: String, at time: Date, timeout: Int) throws -> VerifiedTokenClaims
+    /// The 256-bit PoP key in `envelope`, decrypted with our organization key.
+    func openPoPKey(_ envelope: String) throws -> [UInt8]
+    /// Releases what the lookups hold (HTTP clients), at exit.
+    func shutdown()
+}
+
 /// The brokers this gateway talks to (the default `BrokerURL` and named
 /// `Broker`s) and the offline token verifier pinned to `BrokerCA`, usable
 /// from libmilter's threads: every call blocks at most its timeout.
-public final class FederationBrokers: Sendable {
+public final class FederationBrokers: FederationBrokerLookup {
     private let clients: [String: BrokerClient]
     private let verifier: TokenVerifier
     /// Our organization key for PoP envelopes, parsed once at load (a PEM
@@ -104,6 +121,15 @@ public final class FederationBrokers: Sendable {
         } catch {
             return unavailable("broker: \(error)")
         }
+        return Self.domainLookups(domains: domains, answers: answers, mode: mode)
+    }
+
+    /// The milter's view of a broker's validated answers: `ok` becomes
+    /// sealable (grouped by recipient key, or by token in pop mode) with the
+    /// token and key container; a domain without an answer is `unavailable`.
+    public static func domainLookups(domains: [DomainName], answers: [String: ValidatedLookup],
+                                     mode: FederationMode) -> [DomainName: DomainLookup] {
+        var results: [DomainName: DomainLookup] = [:]
         for domain in domains {
             guard let answer = answers[domain.value] else {
                 results[domain] = DomainLookup(domain: domain, federation: .unavailable(reason: "the broker gave no answer"))

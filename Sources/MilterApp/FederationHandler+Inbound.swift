@@ -17,7 +17,7 @@ extension FederationHandler {
         var message: String
     }
 
-    func openInbound(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
+    func openInbound(transaction: MilterTransaction, actions: any MilterMessageActions, rawValues: Bool,
                      spooled: SpoolFile?, ourTokens: OurTokens, log: MessageLog) throws -> MilterResponse {
         do {
             return try open(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled,
@@ -101,7 +101,7 @@ extension FederationHandler {
         return .notOurs("S/MIME for other keys (\(keyIDs.count) recipientInfo(s), none ours)")
     }
 
-    private func open(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
+    private func open(transaction: MilterTransaction, actions: any MilterMessageActions, rawValues: Bool,
                       spooled: SpoolFile?, ourTokens tokens: OurTokens, log: MessageLog) throws -> MilterResponse {
         guard runtime.identity != nil, !runtime.brokerCA.isEmpty || !runtime.partnerCertificates.isEmpty else {
             throw OpeningFailure(kind: .internalError, check: "not-configured",
@@ -256,7 +256,7 @@ extension FederationHandler {
     /// Plaintext inbound mail (and anything that was not opened): refused
     /// when a `require` partner appears in its From field; verdict fields
     /// forged under our name or a trusted one removed.
-    func checkPlaintextInbound(transaction: MilterTransaction, actions: MilterMessageActions, log: MessageLog) throws -> MilterResponse {
+    func checkPlaintextInbound(transaction: MilterTransaction, actions: any MilterMessageActions, log: MessageLog) throws -> MilterResponse {
         if let refusal = try spoofedPartnerRefusal(transaction: transaction, actions: actions, log: log) { return refusal }
         try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
         log.info("direction=inbound decision=untouched (plaintext)")
@@ -268,7 +268,7 @@ extension FederationHandler {
     /// partner anywhere — address, display name or comment, since a reader
     /// may take any of them for the author — gets `On-SpoofedPartner`.
     /// `nil` when no such partner appears (or the action is accept).
-    func spoofedPartnerRefusal(transaction: MilterTransaction, actions: MilterMessageActions,
+    func spoofedPartnerRefusal(transaction: MilterTransaction, actions: any MilterMessageActions,
                                log: MessageLog) throws -> MilterResponse? {
         let fromValues = transaction.headers.filter { $0.hasName("From") || $0.hasName("Sender") }.map(\.value)
         guard let partner = SpoofedPartnerCheck.requiredPartner(inFieldValues: fromValues, allowlist: runtime.allowlist,
@@ -298,7 +298,7 @@ extension FederationHandler {
 
     /// Removes every verdict field only we may add (``isForgedVerdict``)
     /// from a message that reaches a local recipient without being replaced.
-    func removeForgedVerdicts(transaction: MilterTransaction, actions: MilterMessageActions, log: MessageLog) throws {
+    func removeForgedVerdicts(transaction: MilterTransaction, actions: any MilterMessageActions, log: MessageLog) throws {
         var occurrences: [String: Int] = [:]
         var forged: [(name: String, occurrence: Int)] = []
         for field in transaction.headers {
@@ -315,7 +315,7 @@ extension FederationHandler {
     }
 
     /// Adds our Authentication-Results at the top of the header section.
-    func addVerdict(_ result: AuthenticationResults.Result, actions: MilterMessageActions) throws {
+    func addVerdict(_ result: AuthenticationResults.Result, actions: any MilterMessageActions) throws {
         let field = AuthenticationResults(authservID: runtime.authservID, results: [result])
         try actions.insertHeader(at: 0, name: "Authentication-Results", value: field.singleLineFieldValue)
     }

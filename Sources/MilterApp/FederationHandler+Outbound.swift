@@ -8,7 +8,7 @@ import Reinjection
 /// (cache first), one seal for every federated recipient organization,
 /// mixed recipients per `MixedRecipients`.
 extension FederationHandler {
-    func sealOutbound(transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
+    func sealOutbound(transaction: MilterTransaction, actions: any MilterMessageActions, rawValues: Bool,
                       fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
         let recipients = transaction.recipients.map { PlannedRecipient(address: $0.address) }
         let planner = outboundPlanner
@@ -88,7 +88,7 @@ extension FederationHandler {
     }
 
     func seal(groups: [RecipientKey: [String]], plaintext: [String], notes: [String], lookups: [DomainName: DomainLookup],
-              transaction: MilterTransaction, actions: MilterMessageActions, rawValues: Bool,
+              transaction: MilterTransaction, actions: any MilterMessageActions, rawValues: Bool,
               fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
         guard let sealer = runtime.sealer(temporaryDirectory: spoolDirectory) else {
             throw FederationLoadError("no OrgKey/OrgCertificate to seal with")

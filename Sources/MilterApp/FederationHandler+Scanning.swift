@@ -30,7 +30,7 @@ extension FederationHandler {
     /// from an internal host); the spam verdict comes from `UpstreamSpamHeader`
     /// under the same rule. Infected mail and scan failures end in
     /// `On-Infected` / `On-ScanError` before anything is sealed or re-injected.
-    func scanOutbound(originalPath: String, fromInternalHost: Bool, actions: MilterMessageActions,
+    func scanOutbound(originalPath: String, fromInternalHost: Bool, actions: any MilterMessageActions,
                       log: MessageLog) throws -> OutboundScan {
         let now = Self.rfc3339(Date())
         let header = try MessageFiles.readHeader(path: originalPath)

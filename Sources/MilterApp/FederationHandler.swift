@@ -81,7 +81,7 @@ public final class FederationHandler: MilterHandler {
         return .tempfail(with: try Self.smtpReply(.otherRecipientClass))
     }
 
-    public func endOfMessage(session: MilterSession, actions: MilterMessageActions) throws -> MilterResponse {
+    public func endOfMessage(session: MilterSession, actions: any MilterMessageActions) throws -> MilterResponse {
         guard let transaction = session.transaction else { return .continue }
         let log = MessageLog(logger: logger, queueID: session.queueID ?? "NOQUEUE", transaction: transaction)
         do {
@@ -116,7 +116,7 @@ public final class FederationHandler: MilterHandler {
                        recipientDomains: recipients.compactMap { DomainName(ofAddress: $0.address) })
     }
 
-    func process(session: MilterSession, transaction: MilterTransaction, actions: MilterMessageActions,
+    func process(session: MilterSession, transaction: MilterTransaction, actions: any MilterMessageActions,
                  log: MessageLog) throws -> MilterResponse {
         let facts = directionFacts(session: session, recipients: transaction.recipients)
         let policy = settings.directionPolicy
@@ -201,7 +201,7 @@ public final class FederationHandler: MilterHandler {
 
     /// Applies a failure action: `reject` and `tempfail` with their
     /// replies, `quarantine` holds the message (unchanged), `accept` passes it.
-    func respond(_ decision: FailureDecision, actions: MilterMessageActions, log: MessageLog) -> MilterResponse {
+    func respond(_ decision: FailureDecision, actions: any MilterMessageActions, log: MessageLog) -> MilterResponse {
         switch decision.action {
         case .accept:
             return .continue

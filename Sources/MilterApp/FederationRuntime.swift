@@ -38,8 +38,9 @@ public final class FederationRuntime: Sendable {
     public let certificatePins: CertificatePins
     /// The pinned broker CA (for opening).
     public let brokerCA: [OpenSSLCertificate]
-    /// The broker clients and token verifier; nil when no BrokerCA is configured.
-    public let brokers: FederationBrokers?
+    /// The broker clients and token verifier; nil when no BrokerCA is
+    /// configured (and none was given to ``init(configuration:hostname:brokers:)``).
+    public let brokers: (any FederationBrokerLookup)?
     /// The static partner certificates the allowlist names (`cert=`), by path.
     public let partnerCertificates: [String: OpenSSLCertificate]
     /// Our authserv-id.
@@ -52,7 +53,21 @@ public final class FederationRuntime: Sendable {
     /// Loads the state.
     ///
     /// - Parameter connect: create broker clients (false for `-n`).
-    public init(configuration: MilterConfiguration, hostname: String, connect: Bool) throws(FederationLoadError) {
+    public convenience init(configuration: MilterConfiguration, hostname: String, connect: Bool) throws(FederationLoadError) {
+        try self.init(configuration: configuration, hostname: hostname, connect: connect, brokerOverride: nil)
+    }
+
+    /// Loads the state with `brokers` answering lookups instead of HTTPS
+    /// clients for the configured `BrokerURL`s (tests: a fake or an
+    /// in-process broker). Everything else — allowlist, keys, `BrokerCA` —
+    /// is loaded from the configuration as always.
+    public convenience init(configuration: MilterConfiguration, hostname: String,
+                            brokers: any FederationBrokerLookup) throws(FederationLoadError) {
+        try self.init(configuration: configuration, hostname: hostname, connect: false, brokerOverride: brokers)
+    }
+
+    private init(configuration: MilterConfiguration, hostname: String, connect: Bool,
+                 brokerOverride: (any FederationBrokerLookup)?) throws(FederationLoadError) {
         self.configuration = configuration
         self.hostname = hostname
         let settings = configuration.federation
@@ -96,12 +111,16 @@ public final class FederationRuntime: Sendable {
             do { brokerCA = try OpenSSLCertificate.load(path: caPath) } catch {
                 throw FederationLoadError("BrokerCA: \(error)")
             }
-            do { brokers = try FederationBrokers(settings: settings, connect: connect) } catch {
-                throw FederationLoadError("broker client: \(error)")
+            if let brokerOverride {
+                brokers = brokerOverride
+            } else {
+                do { brokers = try FederationBrokers(settings: settings, connect: connect) } catch {
+                    throw FederationLoadError("broker client: \(error)")
+                }
             }
         } else {
             brokerCA = []
-            brokers = nil
+            brokers = brokerOverride
         }
         signingDomains = identity?.certificate.dnsNames.compactMap { DomainName($0) } ?? []
         certificatePins = CertificatePins(allowlist: allowlist,
@@ -165,7 +184,7 @@ public final class FederationRuntimeStore: Sendable {
     /// Broker clients of replaced states: connections in flight may still use
     /// them, and an HTTP client must be shut down, never just released; they
     /// are shut down at exit.
-    private let retired = Mutex<[FederationBrokers]>([])
+    private let retired = Mutex<[any FederationBrokerLookup]>([])
 
     public init(_ runtime: FederationRuntime) { state = Mutex(runtime) }
     public var current: FederationRuntime { state.withLock { $0 } }

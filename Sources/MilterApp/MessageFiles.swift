@@ -77,7 +77,7 @@ enum MessageFiles {
         let fd = try spool { () throws(SystemIOError) in try FileIO.openRead(path) }
         defer { FileIO.close(fd) }
         try spool { () throws(SystemIOError) in try FileIO.seek(fd, to: offset, name: path) }
-        var chunk = [UInt8](repeating: 0, count: MilterMessageActions.replacementChunkSize)
+        var chunk = [UInt8](repeating: 0, count: MilterActionRules.replacementChunkSize)
         while true {
             let count = try chunk.withUnsafeMutableBytes { raw in
                 try spool { () throws(SystemIOError) in try FileIO.readSome(fd, into: raw, name: path) }
@@ -101,7 +101,7 @@ enum MessageFiles {
     /// header field of the transaction (except those named in `keeping`),
     /// appends the file's fields in order (except those `skip` returns true
     /// for; see ``appendIndex``) and replaces the body.
-    static func replaceMessage(in transaction: MilterTransaction, with path: String, actions: MilterMessageActions,
+    static func replaceMessage(in transaction: MilterTransaction, with path: String, actions: any MilterMessageActions,
                                keeping: Set<String> = [],
                                skip: (MessageHeaderField) -> Bool = { _ in false }) throws {
         let header = try readHeader(path: path)
@@ -116,7 +116,7 @@ enum MessageFiles {
 
     /// Deletes every header field the milter saw, last occurrence first,
     /// except fields whose lower-cased name is in `keeping`.
-    static func deleteAllHeaders(of transaction: MilterTransaction, actions: MilterMessageActions,
+    static func deleteAllHeaders(of transaction: MilterTransaction, actions: any MilterMessageActions,
                                  keeping: Set<String> = []) throws {
         var counts: [String: (name: String, count: Int)] = [:]
         for field in transaction.headers {

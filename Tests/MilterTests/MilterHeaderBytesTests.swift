@@ -73,19 +73,19 @@ struct MilterHeaderBytesTests {
 
     @Test("wire values: the space after the colon is added only with raw values and only when missing")
     func wireValues() {
-        #expect(MilterMessageActions.wireValue([0xE9], rawHeaderValues: true) == [0x20, 0xE9])
-        #expect(MilterMessageActions.wireValue([0x20, 0xE9], rawHeaderValues: true) == [0x20, 0xE9])
-        #expect(MilterMessageActions.wireValue([0x09, 0xE9], rawHeaderValues: true) == [0x09, 0xE9])
-        #expect(MilterMessageActions.wireValue([0xE9], rawHeaderValues: false) == [0xE9])
-        #expect(MilterMessageActions.wireValue([], rawHeaderValues: true) == [])
+        #expect(MilterActionRules.wireValue([0xE9], rawHeaderValues: true) == [0x20, 0xE9])
+        #expect(MilterActionRules.wireValue([0x20, 0xE9], rawHeaderValues: true) == [0x20, 0xE9])
+        #expect(MilterActionRules.wireValue([0x09, 0xE9], rawHeaderValues: true) == [0x09, 0xE9])
+        #expect(MilterActionRules.wireValue([0xE9], rawHeaderValues: false) == [0xE9])
+        #expect(MilterActionRules.wireValue([], rawHeaderValues: true) == [])
     }
 
     @Test("byte values are validated like text: NUL refused, every other byte allowed")
     func validation() {
-        #expect(throws: MilterError.self) { try MilterMessageActions.validate(name: "X-A", value: [0x61, 0x00, 0x62]) }
-        #expect(throws: MilterError.self) { try MilterMessageActions.validate(name: "Bad Name", value: [0x61]) }
-        #expect(throws: MilterError.self) { try MilterMessageActions.validate(name: "Caf\u{E9}", value: [0x61]) }
-        #expect(throws: Never.self) { try MilterMessageActions.validate(name: "X-Note", value: Self.everyByte) }
-        #expect(throws: Never.self) { try MilterMessageActions.validate(name: "X-Note", value: Array(" a\rb\n\tc".utf8)) }
+        #expect(throws: MilterError.self) { try MilterActionRules.validate(name: "X-A", value: [0x61, 0x00, 0x62]) }
+        #expect(throws: MilterError.self) { try MilterActionRules.validate(name: "Bad Name", value: [0x61]) }
+        #expect(throws: MilterError.self) { try MilterActionRules.validate(name: "Caf\u{E9}", value: [0x61]) }
+        #expect(throws: Never.self) { try MilterActionRules.validate(name: "X-Note", value: Self.everyByte) }
+        #expect(throws: Never.self) { try MilterActionRules.validate(name: "X-Note", value: Array(" a\rb\n\tc".utf8)) }
     }
 }

@@ -88,11 +88,11 @@ struct MilterValueTests {
 
     @Test("header names and values are checked before reaching libmilter")
     func headerValidation() {
-        #expect(throws: MilterError.self) { try MilterMessageActions.validate(name: "Bad Name", value: "x") }
-        #expect(throws: MilterError.self) { try MilterMessageActions.validate(name: "X-A:", value: "x") }
-        #expect(throws: MilterError.self) { try MilterMessageActions.validate(name: "", value: "x") }
-        #expect(throws: MilterError.self) { try MilterMessageActions.validate(name: "X-A", value: "a\0b") }
-        #expect(throws: MilterError.self) { try MilterMessageActions.validate(occurrence: 0) }
-        #expect(throws: Never.self) { try MilterMessageActions.validate(name: "X-FedMail-Filter", value: "fedmail-milter 0.1.0") }
+        #expect(throws: MilterError.self) { try MilterActionRules.validate(name: "Bad Name", value: "x") }
+        #expect(throws: MilterError.self) { try MilterActionRules.validate(name: "X-A:", value: "x") }
+        #expect(throws: MilterError.self) { try MilterActionRules.validate(name: "", value: "x") }
+        #expect(throws: MilterError.self) { try MilterActionRules.validate(name: "X-A", value: "a\0b") }
+        #expect(throws: MilterError.self) { try MilterActionRules.validate(occurrence: 0) }
+        #expect(throws: Never.self) { try MilterActionRules.validate(name: "X-FedMail-Filter", value: "fedmail-milter 0.1.0") }
     }
 }

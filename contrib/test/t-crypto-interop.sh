@@ -3,6 +3,8 @@
 # fedmailctl's user-visible behaviour (exit codes, nothing on stdout on failure).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. contrib/test/lib/scenarios.sh
+SUITE=t-crypto-interop
 BIN=${FEDMAIL_BIN:-$(swift build --show-bin-path)}
 CTL="$BIN/fedmailctl"
 [ -x "$CTL" ] || { echo "t-crypto-interop: $CTL not built"; exit 1; }
@@ -10,10 +12,6 @@ W=$(mktemp -d /tmp/fedmail-interop.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 
-fails=0; passes=0
-ok()   { passes=$((passes + 1)); echo "ok   - $*"; }
-fail() { fails=$((fails + 1)); echo "FAIL - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 
 # --- PKI: broker CA and a rogue CA (openssl), organization keys and CSRs (fedmailctl)
 mkca() {
@@ -51,19 +49,19 @@ check "sealed message uses LF like the original" sh -c "! grep -q $'\r' sealed.e
 for org in rsa ec; do
     rm -f inner.eml content.bin
     if openssl cms -decrypt -in sealed.eml -inkey $org.key -recip $org.crt -out inner.eml 2>err.txt; then
-        ok "openssl cms -decrypt ($org key) opens fedmailctl output"
+        pass "openssl cms -decrypt ($org key) opens fedmailctl output"
     else
         fail "openssl cms -decrypt ($org key): $(cat err.txt)"
     fi
     if openssl cms -verify -in inner.eml -CAfile ca.crt -binary -out content.bin 2>err.txt; then
-        ok "openssl cms -verify -CAfile ca.crt verifies the inner entity ($org)"
+        pass "openssl cms -verify -CAfile ca.crt verifies the inner entity ($org)"
     else
         fail "openssl cms -verify ($org): $(cat err.txt)"
     fi
     off=$(grep -abo 'Content-Transfer-Encoding: binary' content.bin | head -n1 | cut -d: -f1)
     size=$(stat -c %s orig.eml)
     if [ -n "$off" ] && cmp -s -n "$size" -i "$((off + 37)):0" content.bin orig.eml; then
-        ok "openssl-verified content holds the exact original ($org)"
+        pass "openssl-verified content holds the exact original ($org)"
     else
         fail "openssl-verified content does not hold the exact original ($org)"
     fi
@@ -92,7 +90,7 @@ expect_fail() { # name expected-code args...
     "$CTL" "$@" > out.txt 2> err.txt
     local rc=$?
     if [ $rc -ne 0 ] && [ ! -s out.txt ] && grep -q "$code" err.txt; then
-        ok "$name: exit $rc, '$code' on stderr, nothing on stdout"
+        pass "$name: exit $rc, '$code' on stderr, nothing on stdout"
     else
         fail "$name: rc=$rc stdout=$(wc -c < out.txt) bytes stderr=$(cat err.txt)"
     fi
@@ -191,7 +189,7 @@ expect_fail "openssl-made message signed by a key not chained to the CA" signer-
 # ... unless that exact certificate is pinned as a static partner (--pin, the allowlist's cert=)
 if "$CTL" open --key rsa.key --cert rsa.crt --pin rogue.crt --verbose enc-rogue.eml > from-pinned.eml 2>pinned-report.txt \
     && cmp -s from-pinned.eml orig.eml && grep >/dev/null "signer accepted as: pinned static partner certificate" pinned-report.txt; then
-    ok "the same message opens with --pin rogue.crt (no --ca): exact original, report says pinned"
+    pass "the same message opens with --pin rogue.crt (no --ca): exact original, report says pinned"
 else fail "--pin rogue.crt: $(cat pinned-report.txt)"; fi
 expect_fail "--pin of another certificate does not help" signer-not-chained open --key rsa.key --cert rsa.crt --ca ca.crt --pin sender.crt enc-rogue.eml
 
@@ -225,5 +223,4 @@ else
     fail "GNU time (/usr/bin/time) is missing: run contrib/scripts/install-deps.sh"
 fi
 
-echo "t-crypto-interop: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+summary t-crypto-interop

@@ -24,16 +24,18 @@ cleanup() {
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $BASE"; else rm -rf "$BASE"; fi
 }
 trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
+# shellcheck source=lib/scenarios.sh
+. contrib/test/lib/scenarios.sh
+SUITE=t-postfix-milter
+# Every step here builds on the one before: a failure stops the suite.
+dump_logs() {
     echo "--- milter log"; tail -n 20 "$FM_DIR"/*.log 2>/dev/null || true
     echo "--- postfix log"; tail -n 30 "$(pf_log a)" 2>/dev/null || true
-    exit 1
 }
-pass() { echo "ok - $*"; }
+DIE_HOOK=dump_logs
 
-[ "$(id -u)" = 0 ] || fail "needs root to run a private Postfix"
-command -v swaks >/dev/null || fail "swaks is not installed"
+[ "$(id -u)" = 0 ] || die "needs root to run a private Postfix"
+command -v swaks >/dev/null || die "swaks is not installed"
 SOCK=$FM_DIR/milter.sock
 PORT=$(pf_free_port)
 
@@ -46,11 +48,11 @@ Syslog   no
 LogLevel debug
 TemporaryDirectory $FM_DIR
 C
-fm_start milter "$FM_DIR/fedmail-milter.conf" || fail "fedmail-milter did not start"
+fm_start milter "$FM_DIR/fedmail-milter.conf" || die "fedmail-milter did not start"
 
 pf_init a "$PORT" a.test
 pf_set a "smtpd_milters = unix:$SOCK" "milter_default_action = tempfail" "message_size_limit = 20000000"
-pf_start a || fail "postfix did not start"
+pf_start a || die "postfix did not start"
 pass "fedmail-milter (as postfix) and a private Postfix on 127.0.0.1:$PORT with smtpd_milters"
 
 # ------------------------------------------------------------ small message
@@ -74,20 +76,20 @@ send() { # send TO BODYFILE SUBJECT -> prints swaks transcript
     swaks --server "127.0.0.1:$PORT" --from alice@sender.test --to "$1" \
         --h-Subject "$3" --h-Message-Id "<$3@sender.test>" --body "$2" --timeout 60 2>&1
 }
-out=$(send bob@a.test "$BODY" small-1) || fail "swaks: $out"
+out=$(send bob@a.test "$BODY" small-1) || die "swaks: $out"
 qid=$(sed -nE 's/.*250 2\.0\.0 Ok: queued as ([0-9A-F]+).*/\1/p' <<<"$out")
-[ -n "$qid" ] || fail "no queue id in: $out"
-pf_wait_mail a inbox 1 30 || fail "small message not delivered"
+[ -n "$qid" ] || die "no queue id in: $out"
+pf_wait_mail a inbox 1 30 || die "small message not delivered"
 msg=$(grep -l "small-1@sender.test" "$(pf_maildir a)"/new/*)
-! grep -qE "^(X-FedMail-|FedMail-Token|Authentication-Results: )" "$msg" || fail "a message with no federated recipient was changed: $(head -n 20 "$msg")"
-grep -q "^Subject: small-1$" "$msg" || fail "delivered message lost its Subject: $(head -n 20 "$msg")"
+! grep -qE "^(X-FedMail-|FedMail-Token|Authentication-Results: )" "$msg" || die "a message with no federated recipient was changed: $(head -n 20 "$msg")"
+grep -q "^Subject: small-1$" "$msg" || die "delivered message lost its Subject: $(head -n 20 "$msg")"
 delivered_body "$msg" >"$BASE/delivered-body.txt"
 strip_trailing "$BODY" >"$BASE/sent-body.txt"
-cmp -s "$BASE/sent-body.txt" "$BASE/delivered-body.txt" || { diff "$BASE/sent-body.txt" "$BASE/delivered-body.txt" || true; fail "body changed"; }
+cmp -s "$BASE/sent-body.txt" "$BASE/delivered-body.txt" || { diff "$BASE/sent-body.txt" "$BASE/delivered-body.txt" || true; die "body changed"; }
 grep -qE "info: $qid: from=<alice@sender.test> rcpts=1 .*decision=untouched" "$FM_DIR/milter.log" \
-    || fail "milter log line with Postfix queue id $qid missing"
+    || die "milter log line with Postfix queue id $qid missing"
 grep -qE "debug: NOQUEUE: connect from .*\[127\.0\.0\.1\] mta=mx\.a\.test daemon=mx\.a\.test client_addr=127\.0\.0\.1" "$FM_DIR/milter.log" \
-    || fail "connect macros j, {daemon_name}, {client_addr} (requested with smfi_setsymlist) not received from Postfix"
+    || die "connect macros j, {daemon_name}, {client_addr} (requested with smfi_setsymlist) not received from Postfix"
 pass "no federated recipient: delivered untouched, body unchanged, milter logged queue id $qid and Postfix's connect macros"
 
 # ------------------------------------------------------------ 3 MB message (spooled by the milter)
@@ -100,31 +102,31 @@ with open(sys.argv[1], "w") as f:
         line = "".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789 .") for _ in range(76))
         f.write(line + "\n"); n += 77
 P
-out=$(send bob@a.test "$BASE/big.txt" big-1) || fail "swaks big: $out"
-pf_wait_mail a inbox 2 60 || fail "3 MB message not delivered"
+out=$(send bob@a.test "$BASE/big.txt" big-1) || die "swaks big: $out"
+pf_wait_mail a inbox 2 60 || die "3 MB message not delivered"
 msg=$(grep -l "big-1@sender.test" "$(pf_maildir a)"/new/*)
-grep -q "^Subject: big-1$" "$msg" || fail "3 MB message lost its Subject"
-delivered_body "$msg" | cmp -s - <(strip_trailing "$BASE/big.txt") || fail "3 MB body changed"
-grep -q "spooled=yes: .*decision=untouched" "$FM_DIR/milter.log" || fail "3 MB body was not spooled by the milter"
+grep -q "^Subject: big-1$" "$msg" || die "3 MB message lost its Subject"
+delivered_body "$msg" | cmp -s - <(strip_trailing "$BASE/big.txt") || die "3 MB body changed"
+grep -q "spooled=yes: .*decision=untouched" "$FM_DIR/milter.log" || die "3 MB body was not spooled by the milter"
 pass "3 MB message delivered untouched, body unchanged (spooled by the milter)"
 
 # ------------------------------------------------------------ milter down: 4xx, nothing lost
-fm_stop milter || fail "fedmail-milter did not stop cleanly"
+fm_stop milter || die "fedmail-milter did not stop cleanly"
 before=$(find "$(pf_maildir a)/new" -type f | wc -l)
 set +e; out=$(send bob@a.test "$BODY" while-down); rc=$?; set -e
-[ $rc -ne 0 ] || fail "swaks succeeded although the milter is down"
-grep -qE "<\*\* +4[0-9][0-9] " <<<"$out" || fail "Postfix did not answer 4xx with the milter down: $out"
+[ $rc -ne 0 ] || die "swaks succeeded although the milter is down"
+grep -qE "<\*\* +4[0-9][0-9] " <<<"$out" || die "Postfix did not answer 4xx with the milter down: $out"
 code=$(grep -m1 -E "<\*\* +4[0-9][0-9]" <<<"$out" | sed -E 's/^<\*\* +//' | tr -d '\r')
 sleep 1
 after=$(find "$(pf_maildir a)/new" -type f | wc -l)
-[ "$before" = "$after" ] || fail "a message was delivered while the milter was down"
-pf_queue a | grep >/dev/null "Mail queue is empty" || fail "Postfix queued the message instead of refusing it"
+[ "$before" = "$after" ] || die "a message was delivered while the milter was down"
+pf_queue a | grep >/dev/null "Mail queue is empty" || die "Postfix queued the message instead of refusing it"
 pass "milter stopped: Postfix answered '$code'; the client keeps the mail, nothing delivered or queued"
 
 # ------------------------------------------------------------ milter back
-fm_start milter2 "$FM_DIR/fedmail-milter.conf" || fail "restart"
-out=$(send bob@a.test "$BODY" after-restart) || fail "swaks after restart: $out"
-pf_wait_mail a inbox 3 30 || fail "message after restart not delivered"
-grep -qE "info: [0-9A-F]+: from=<alice@sender.test> .*decision=untouched" "$FM_DIR/milter2.log" || fail "no milter log line after restart"
+fm_start milter2 "$FM_DIR/fedmail-milter.conf" || die "restart"
+out=$(send bob@a.test "$BODY" after-restart) || die "swaks after restart: $out"
+pf_wait_mail a inbox 3 30 || die "message after restart not delivered"
+grep -qE "info: [0-9A-F]+: from=<alice@sender.test> .*decision=untouched" "$FM_DIR/milter2.log" || die "no milter log line after restart"
 pass "milter restarted: mail flows through it again"
-echo "t-postfix-milter: all passed"
+summary t-postfix-milter

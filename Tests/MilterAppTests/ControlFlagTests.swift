@@ -1,0 +1,82 @@
+import FedMailCore
+import Foundation
+import Milter
+import MilterTesting
+import Testing
+@testable import MilterApp
+
+/// Control flags around the seal without a clamd of our own
+/// (t-scan-federation.sh scenarios 4 and 5 through Postfix): outbound, the
+/// local chain's X-Virus-Status is trusted from an internal host only and
+/// travels in the signed control part; inbound, the partner's clean flag is
+/// honored only with trust=virus-scan.
+@Suite("control flags from the local chain, honored by trust=")
+struct ControlFlagTests {
+    static func gateways(trust: String) throws -> (a: Gateway, b: Gateway) {
+        (try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"], settings: ["UpstreamVirusHeader X-Virus-Status"]),
+         try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt\(trust)"]))
+    }
+
+    @Test("clean from an internal host, trusted by B: B adds X-Virus-Scanned '... trusted by fedmail'")
+    func honored() throws {
+        let (a, b) = try Self.gateways(trust: "  trust=virus-scan")
+        let sealed = try a.submit(Mail.message(extraHeaders: ["X-Virus-Status: Clean"]))
+        try #require(sealed.response == .continue)
+        let opened = try b.receive(Mail.relayed(sealed))
+        #expect(opened.response == .continue)
+        let field = try #require(opened.result.values(of: "X-Virus-Scanned").first)
+        #expect(field.hasPrefix("clean by a.example"), "\(field)")
+        #expect(field.hasSuffix("trusted by fedmail"), "\(field)")
+    }
+
+    @Test("the same partner without trust=virus-scan: no X-Virus-Scanned (B has no scanner, nothing claims a scan)")
+    func notTrusted() throws {
+        let (a, b) = try Self.gateways(trust: "")
+        let sealed = try a.submit(Mail.message(extraHeaders: ["X-Virus-Status: Clean"]))
+        let opened = try b.receive(Mail.relayed(sealed))
+        #expect(opened.response == .continue)
+        #expect(opened.result.values(of: "X-Virus-Scanned").isEmpty)
+    }
+
+    @Test("X-Virus-Status from an authenticated client that is not an internal host is not trusted: B does not honor it")
+    func notFromInternalHost() throws {
+        let (a, b) = try Self.gateways(trust: "  trust=virus-scan")
+        var envelope = Gateway.internetClient
+        envelope.messageMacros["{auth_type}"] = "PLAIN"
+        let sealed = try a.harness.run(a.handler(), message: Mail.message(extraHeaders: ["X-Virus-Status: Clean"]), envelope: envelope)
+        try #require(sealed.response == .continue)
+        let opened = try b.receive(Mail.relayed(sealed))
+        #expect(opened.response == .continue)
+        #expect(opened.result.values(of: "X-Virus-Scanned").isEmpty)
+    }
+
+    @Test("X-Virus-Status Infected from the chain: A refuses before sealing, 550 5.7.1 naming the signature (On-Infected default)")
+    func infectedUpstream() throws {
+        let (a, _) = try Self.gateways(trust: "")
+        let run = try a.submit(Mail.message(extraHeaders: ["X-Virus-Status: Infected (Win.Test.EICAR_HDB-1)"]))
+        #expect(run.response.status == .reject)
+        #expect(run.response.replyText == "550 5.7.1 FedMail: message infected: Win.Test.EICAR_HDB-1")
+        #expect(run.actions.isEmpty)
+    }
+
+    @Test("opened mail: an X-Virus-Scanned forged inside the seal is replaced by B's own")
+    func forgedInsideReplaced() throws {
+        let (a, b) = try Self.gateways(trust: "  trust=virus-scan")
+        let sealed = try a.submit(Mail.message(extraHeaders: ["X-Virus-Status: Clean", "X-Virus-Scanned: clean by nobody (forged)"]))
+        let opened = try b.receive(Mail.relayed(sealed))
+        let fields = opened.result.values(of: "X-Virus-Scanned")
+        #expect(fields.count == 1)
+        #expect(fields.first?.hasSuffix("trusted by fedmail") == true)
+    }
+
+    @Test("after opening, no FedMail-Token or S/MIME field of the outer message remains")
+    func outerFieldsGone() throws {
+        let (a, b) = try Self.gateways(trust: "")
+        let original = Mail.message()
+        let sealed = try a.submit(original)
+        let opened = try b.receive(Mail.relayed(sealed))
+        #expect(opened.result.values(of: "FedMail-Token").isEmpty)
+        #expect(opened.result.values(of: "Content-Type") == original.values(of: "Content-Type"))
+        #expect(opened.result.values(of: "Subject") == ["Quarterly figures"])
+    }
+}

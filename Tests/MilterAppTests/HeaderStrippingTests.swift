@@ -1,0 +1,117 @@
+import FedMailCore
+import Foundation
+import Milter
+import MilterTesting
+import Testing
+@testable import MilterApp
+
+/// Verdict fields only we may add (Authentication-Results under our
+/// authserv-id or a TrustedAuthservIDs one, our inbound scan fields) are
+/// removed from every message that reaches a local recipient (DESIGN.md
+/// "Sealed message format", last rules; t-authorship.sh through Postfix).
+@Suite("header stripping of forged verdicts")
+struct HeaderStrippingTests {
+    static let forged = [
+        "Authentication-Results: mx.b.test; fedmail=pass header.from=a.example",
+        "Authentication-Results: other.example; dkim=pass header.d=else.example",
+        "Authentication-Results: \"mx.b.test\"; fedmail=pass",
+        "Authentication-Results: trusted.b.test; spf=pass",
+        "X-Virus-Scanned: clean by mx.b.test",
+        "x-spam-scanned: yes",
+    ]
+
+    static func names(_ message: MilterMessage) -> [String] {
+        message.headers.map { "\($0.name):\($0.value)" }
+    }
+
+    @Test("inbound plaintext: Authentication-Results claiming our authserv-id (token or quoted) or a trusted one, and our scan fields, are deleted; others stay")
+    func inboundPlaintext() throws {
+        let b = try Gateway(org: "b", allowlist: [], settings: ["TrustedAuthservIDs trusted.b.test"])
+        let original = Mail.message(from: "x@else.example", sender: "<x@else.example>", extraHeaders: Self.forged)
+        let run = try b.receive(original)
+        #expect(run.response == .continue)
+        let kept = run.result.headers.filter { $0.hasName("Authentication-Results") || $0.hasName("X-Virus-Scanned") || $0.hasName("X-Spam-Scanned") }
+        #expect(kept.map(\.value) == ["other.example; dkim=pass header.d=else.example"])
+        // Deleted last occurrence first, so the occurrences stay right.
+        #expect(run.actions == [
+            .deleteHeader(name: "x-spam-scanned", occurrence: 1),
+            .deleteHeader(name: "X-Virus-Scanned", occurrence: 1),
+            .deleteHeader(name: "Authentication-Results", occurrence: 4),
+            .deleteHeader(name: "Authentication-Results", occurrence: 3),
+            .deleteHeader(name: "Authentication-Results", occurrence: 1),
+        ])
+        #expect(run.result.body == original.body)
+    }
+
+    @Test("without TrustedAuthservIDs another gateway's Authentication-Results stay")
+    func untrustedStay() throws {
+        let b = try Gateway(org: "b", allowlist: [])
+        let run = try b.receive(Mail.message(from: "x@else.example", sender: "<x@else.example>", extraHeaders: Self.forged))
+        #expect(run.result.values(of: "Authentication-Results") == [
+            "other.example; dkim=pass header.d=else.example", "trusted.b.test; spf=pass",
+        ])
+    }
+
+    @Test("a message with nothing forged is left untouched (no action at all)")
+    func nothingForged() throws {
+        let b = try Gateway(org: "b", allowlist: [])
+        let run = try b.receive(Mail.message(from: "x@else.example", sender: "<x@else.example>",
+                                             extraHeaders: ["Authentication-Results: other.example; spf=pass"]))
+        #expect(run.response == .continue)
+        #expect(run.actions.isEmpty)
+    }
+
+    @Test("outbound to a local colleague: a verdict forged under our name is removed too")
+    func outboundLocal() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let run = try a.submit(Mail.message(to: ["colleague@a.example"], extraHeaders: ["Authentication-Results: mx.a.test; fedmail=pass"]))
+        #expect(run.response == .continue)
+        #expect(run.actions == [.deleteHeader(name: "Authentication-Results", occurrence: 1)])
+    }
+
+    @Test("outbound to a partner only: nothing is stripped before sealing (the partner judges our fields)")
+    func outboundRemoteOnlyNotStripped() throws {
+        let a = try Gateway(org: "a", allowlist: [])
+        let run = try a.submit(Mail.message(to: ["nina@plain.example"], extraHeaders: ["Authentication-Results: mx.a.test; fedmail=pass"]))
+        #expect(run.response == .continue)
+        #expect(run.actions.isEmpty)
+    }
+
+    @Test("opened mail: verdicts forged inside the seal under the receiver's authserv-id are dropped; only the receiver's own remains")
+    func forgedInsideTheSeal() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"])
+        let original = Mail.message(extraHeaders: [
+            "Authentication-Results: mx.b.test; fedmail=pass header.from=ceo.example",
+            "X-Virus-Scanned: clean (forged)",
+            "Authentication-Results: other.example; spf=pass",
+        ])
+        let sealed = try a.submit(original)
+        try #require(sealed.response == .continue)
+        let opened = try b.receive(Mail.relayed(sealed))
+        #expect(opened.response == .continue)
+        let verdicts = opened.result.values(of: "Authentication-Results")
+        #expect(verdicts.count == 2)
+        #expect(verdicts.first?.hasPrefix("mx.b.test; fedmail=pass header.from=a.example") == true)
+        #expect(verdicts.last == "other.example; spf=pass")
+        #expect(opened.result.values(of: "X-Virus-Scanned").isEmpty)
+        #expect(opened.result.body == original.body)
+    }
+
+    @Test("opened mail: the outer fields are replaced by the inner original, except the outer Received fields, which stay on top")
+    func outerReceivedKept() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"])
+        let original = Mail.message()
+        var wire = Mail.relayed(try a.submit(original))
+        let hop = MilterHeaderField(name: "Received", rawValue: " from mx.a.test by mx.b.test; Mon, 1 Dec 2025 10:00:01 +0000")
+        wire.headers.insert(hop, at: 0)
+        wire.headers.append(MilterHeaderField(name: "X-Outer-Only", rawValue: " added in transit"))
+        let opened = try b.receive(wire)
+        #expect(opened.response == .continue)
+        let names = opened.result.headers.map(\.name)
+        #expect(names.first == "Authentication-Results")
+        #expect(Array(opened.result.headers.dropFirst()) == [hop] + original.headers)
+        #expect(!names.contains("X-Outer-Only"))
+    }
+}

@@ -1,0 +1,216 @@
+import FedMailCore
+import Foundation
+import Milter
+import MilterTesting
+import Testing
+@testable import MilterApp
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `MixedRecipients` split / defer / reject: federated and traditional
+/// recipients in one transaction (t-federation.sh scenario d through Postfix).
+@Suite("mixed recipients: split, defer, reject")
+struct MixedRecipientsTests {
+    static let mixed = ["bob@b.example", "nina@plain.example"]
+
+    @Test("reject: 550 5.7.0, nothing sealed or changed")
+    func reject() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"], settings: ["MixedRecipients reject"])
+        let run = try a.submit(Mail.message(to: Self.mixed))
+        #expect(run.response.status == .reject)
+        #expect(run.response.replyText == "550 5.7.0 FedMail: sealed and plaintext recipients must be sent separately")
+        #expect(run.actions.isEmpty)
+    }
+
+    @Test("defer: a recipient of the other class is answered 452 4.5.3 at RCPT; the rest is sealed")
+    func deferAtRecipient() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"], settings: ["MixedRecipients defer"])
+        let run = try a.submit(Mail.message(to: ["bob@b.example", "nina@plain.example", "bert@b.example"]))
+        let answers = run.recipientResponses.map { "\($0.recipient.address) \($0.response.status) \($0.response.replyText ?? "")" }
+        #expect(answers == [
+            "<bob@b.example> continue ",
+            "<nina@plain.example> tempfail 452 4.5.3 FedMail: recipients of another federation class must be sent separately",
+            "<bert@b.example> continue ",
+        ])
+        #expect(run.response == .continue)
+        #expect(run.result.recipients == ["<bob@b.example>", "<bert@b.example>"])
+        #expect(run.result.values(of: "Content-Type").first?.contains("pkcs7-mime") == true)
+    }
+
+    @Test("defer: the first recipient decides the class (traditional first defers the federated one)")
+    func deferTraditionalFirst() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"], settings: ["MixedRecipients defer"])
+        let original = Mail.message(to: ["nina@plain.example", "bob@b.example"])
+        let run = try a.submit(original)
+        #expect(run.recipientResponses.map(\.response.status) == [.continue, .tempfail])
+        #expect(run.response == .continue)
+        #expect(run.actions.isEmpty)
+        #expect(run.result.body == original.body)
+    }
+
+    @Test("defer applies to outbound mail only: inbound recipients are never deferred")
+    func deferOutboundOnly() throws {
+        let b = try Gateway(org: "b", allowlist: ["plain.example  require  cert=a.crt"], settings: ["MixedRecipients defer"])
+        let run = try b.receive(Mail.message(from: "x@else.example", to: ["bob@b.example", "pat@plain.example"], sender: "<x@else.example>"))
+        #expect(run.recipientResponses.allSatisfy { $0.response == .continue })
+    }
+
+    @Test("split without Reinject: 451 4.3.5, nothing changed")
+    func splitWithoutReinject() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let run = try a.submit(Mail.message(to: Self.mixed))
+        #expect(run.response.status == .tempfail)
+        #expect(run.response.replyText == "451 4.3.5 FedMail: mixed recipients but no Reinject service configured")
+        #expect(run.actions.isEmpty)
+    }
+
+    @Test("split: the sealed copy is re-injected for the federated recipients, who are removed; the others keep the original")
+    func split() throws {
+        let sink = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1"])
+        let original = Mail.message(to: Self.mixed)
+        let run = try a.submit(original)
+        let received = try #require(sink.received())
+        #expect(run.response == .continue)
+        #expect(run.actions == [.deleteRecipient("<bob@b.example>")])
+        #expect(run.result.recipients == ["<nina@plain.example>"])
+        #expect(run.result.headers == original.headers)
+        #expect(run.result.body == original.body)
+
+        #expect(received.sender == "alice@a.example")
+        #expect(received.recipients == ["bob@b.example"])
+        let copy = MilterMessage(eml: received.data, sender: "<alice@a.example>", recipients: ["<bob@b.example>"])
+        #expect(copy.values(of: "Content-Type").first?.contains("pkcs7-mime") == true)
+
+        // The re-injected copy opens at B.
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"])
+        let opened = try b.receive(copy)
+        #expect(opened.response == .continue)
+        #expect(opened.result.body == original.body)
+        #expect(opened.result.headers.first?.value.hasPrefix("mx.b.test; fedmail=pass") == true)
+    }
+
+    @Test("split: a re-injection the service refuses tempfails the whole message (451 4.3.0), no recipient removed")
+    func splitReinjectionFails() throws {
+        let sink = try SMTPSink(rcptReply: "451 4.3.0 try later")
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1"])
+        let run = try a.submit(Mail.message(to: Self.mixed))
+        _ = sink.received()
+        #expect(run.response.status == .tempfail)
+        #expect(run.response.replyText == "451 4.3.0 FedMail: re-injection of the sealed copy failed")
+        #expect(run.actions.isEmpty)
+    }
+
+    @Test("local recipients with a federated one and split: the local one keeps the original, the partner gets the sealed copy")
+    func localAndFederated() throws {
+        let sink = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1"])
+        let run = try a.submit(Mail.message(to: ["colleague@a.example", "bob@b.example"]))
+        let received = try #require(sink.received())
+        #expect(run.response == .continue)
+        #expect(run.result.recipients == ["<colleague@a.example>"])
+        #expect(received.recipients == ["bob@b.example"])
+    }
+}
+
+/// TEST DOUBLE of the re-injection service (a Postfix smtpd without
+/// milters in production): a one-connection SMTP server on an ephemeral
+/// loopback port that records the envelope and the data it received and
+/// answers RCPT as told. The real service is exercised by t-federation.sh.
+final class SMTPSink: @unchecked Sendable {
+    struct Received {
+        var sender = ""
+        var recipients: [String] = []
+        var data: [UInt8] = []
+    }
+
+    let port: Int
+    private let listener: Int32
+    private let done = DispatchSemaphore(value: 0)
+    private var transcript = Received()
+    private var finished = false
+
+    init(rcptReply: String = "250 2.1.5 Ok") throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw FixtureError("socket: \(errno)") }
+        self.listener = listener
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        guard bound == 0, listen(listener, 1) == 0 else { close(listener); throw FixtureError("bind/listen: \(errno)") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in serve(rcptReply: rcptReply) }
+    }
+
+    private func serve(rcptReply: String) {
+        let fd = accept(listener, nil, nil)
+        defer {
+            if fd >= 0 { close(fd) }
+            done.signal()
+        }
+        guard fd >= 0 else { return }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        func say(_ line: String) { _ = Array((line + "\r\n").utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+        func readLine() -> [UInt8]? {
+            var line: [UInt8] = []
+            var byte: UInt8 = 0
+            while recv(fd, &byte, 1, 0) == 1 {
+                if byte == 10 { return line.last == 13 ? Array(line.dropLast()) : line }
+                line.append(byte)
+            }
+            return nil
+        }
+        func address(_ line: String) -> String {
+            guard let open = line.firstIndex(of: "<"), let close = line.lastIndex(of: ">"), open < close else { return "" }
+            return String(line[line.index(after: open)..<close])
+        }
+        say("220 sink ESMTP")
+        var inData = false
+        while let bytes = readLine() {
+            if inData {
+                if bytes == [UInt8(ascii: ".")] {
+                    inData = false
+                    say("250 2.0.0 Ok: queued")
+                    continue
+                }
+                // Undo dot-stuffing.
+                let line = bytes.first == UInt8(ascii: ".") ? Array(bytes.dropFirst()) : bytes
+                transcript.data += line + [13, 10]
+                continue
+            }
+            let line = String(decoding: bytes, as: UTF8.self)
+            switch line.prefix(4).uppercased() {
+            case "EHLO", "HELO": say("250-sink"); say("250 8BITMIME")
+            case "MAIL": transcript.sender = address(line); say("250 2.1.0 Ok")
+            case "RCPT":
+                if rcptReply.hasPrefix("2") { transcript.recipients.append(address(line)) }
+                say(rcptReply)
+            case "DATA": inData = true; say("354 go ahead")
+            case "QUIT": say("221 bye"); finished = true; return
+            case "RSET": say("250 Ok")
+            default: say("502 5.5.2 what")
+            }
+        }
+    }
+
+    /// What was received once the client is done (`nil` when no message
+    /// was accepted). Waits for the connection to end — the client has
+    /// already returned, so this does not block for long.
+    func received() -> Received? {
+        // The client already returned: its connection (if any) was
+        // accepted; a listener never connected to stops waiting now.
+        shutdown(listener, Int32(SHUT_RDWR))
+        _ = done.wait(timeout: .now() + 30)
+        close(listener)
+        return finished && !transcript.data.isEmpty ? transcript : nil
+    }
+}
