@@ -126,7 +126,7 @@ public final class SpooledBody {
         do {
             (descriptor, path) = try PrivateTemporaryFile.create(directory: directory, prefix: "body.")
         } catch {
-            throw MilterError(code: .spoolFailure, message: "creating body spool: \(error.message)")
+            throw MilterError(code: .spoolFailure, message: "creating body spool in \(directory): \(error.reason)")
         }
     }
 

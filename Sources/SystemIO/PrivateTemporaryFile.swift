@@ -30,7 +30,8 @@ public final class PrivateTemporaryFile: @unchecked Sendable {
             return mkstemp(base)
         }
         guard fd >= 0 else {
-            throw SystemIOError(.io, "cannot create a temporary file in \(dir): \(SystemCalls.text(errno))")
+            let code = errno
+            throw SystemIOError(.io, "cannot create a temporary file in \(dir): \(SystemCalls.text(code))", errorNumber: code)
         }
         fchmod(fd, 0o600)
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)

@@ -23,11 +23,17 @@ public struct SystemIOError: Error, Sendable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    /// The `errno` behind the failure, when a system call failed.
+    public let errorNumber: Int32?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, errorNumber: Int32? = nil) {
         self.code = code
         self.message = message
+        self.errorNumber = errorNumber
     }
+
+    /// The system's text for ``errorNumber`` (`Permission denied`), else the message.
+    public var reason: String { errorNumber.map(SystemCalls.text) ?? message }
 
     public var description: String { message }
 }

@@ -51,7 +51,8 @@ mkdir -p "$OUT/lib"
 # Nothing stale survives a failed build (a replay must not run old binaries).
 for t in "${targets[@]}"; do rm -f "$OUT/$t"; done
 ((need_core)) && rm -f "$OUT/lib/libFedMailCore.a" "$OUT/lib/FedMailCore.swiftmodule"
-((need_crypto)) && rm -f "$OUT/lib/libFedMailCrypto.a" "$OUT/lib/FedMailCrypto.swiftmodule"
+((need_crypto)) && rm -f "$OUT/lib/libFedMailCrypto.a" "$OUT/lib/FedMailCrypto.swiftmodule" \
+    "$OUT/lib/libSystemIO.a" "$OUT/lib/SystemIO.swiftmodule"
 # Quiet on success; the compiler's output when something fails.
 run() {
     local log
@@ -72,14 +73,22 @@ if ((need_core)); then
 fi
 
 if ((need_crypto)); then
+    echo "fuzz build: SystemIO"
+    mapfile -t systemio_sources < <(find "$SRC/SystemIO" -name '*.swift' | sort)
+    run "$SWIFTC" "${flags[@]}" -enable-testing -module-name SystemIO \
+        -emit-module -emit-module-path "$OUT/lib/SystemIO.swiftmodule" \
+        -emit-library -static -o "$OUT/lib/libSystemIO.a" "${systemio_sources[@]}" \
+        || { echo "fuzz build: SystemIO failed to compile" >&2; exit 1; }
     echo "fuzz build: FedMailCrypto (streaming parsers)"
     rm -rf "$OUT/src/FedMailCrypto" && mkdir -p "$OUT/src/FedMailCrypto" || exit 1
     crypto_sources=()
     for f in "${crypto_files[@]}"; do
-        cp "$SRC/FedMailCrypto/$f.swift" "$OUT/src/FedMailCrypto/" || exit 1
+        found=$(find "$SRC/FedMailCrypto" -name "$f.swift" | head -n 1)
+        [ -n "$found" ] || { echo "fuzz build: $f.swift not found under $SRC/FedMailCrypto" >&2; exit 1; }
+        cp "$found" "$OUT/src/FedMailCrypto/" || exit 1
         crypto_sources+=("$OUT/src/FedMailCrypto/$f.swift")
     done
-    run "$SWIFTC" "${flags[@]}" -enable-testing -module-name FedMailCrypto -I "$SRC/COpenSSL" \
+    run "$SWIFTC" "${flags[@]}" -enable-testing -module-name FedMailCrypto -I "$SRC/COpenSSL" -I "$OUT/lib" \
         -emit-module -emit-module-path "$OUT/lib/FedMailCrypto.swiftmodule" \
         -emit-library -static -o "$OUT/lib/libFedMailCrypto.a" "${crypto_sources[@]}" \
         || { echo "fuzz build: FedMailCrypto failed to compile" >&2; exit 1; }
@@ -90,7 +99,7 @@ for t in "${targets[@]}"; do
     if [[ " ${core_targets[*]} " == *" $t "* ]]; then
         link=("$OUT/lib/libFedMailCore.a")
     else
-        link=(-I "$SRC/COpenSSL" "$OUT/lib/libFedMailCrypto.a" -lcrypto)
+        link=(-I "$SRC/COpenSSL" "$OUT/lib/libFedMailCrypto.a" "$OUT/lib/libSystemIO.a" -lcrypto)
     fi
     if run "$SWIFTC" "${flags[@]}" -module-name "Fuzz_$t" -I "$OUT/lib" \
         "contrib/fuzz/targets/$t.swift" "${link[@]}" -o "$OUT/$t"; then
