@@ -55,7 +55,7 @@ enum MessageFiles {
     /// Writes the message of `transaction` (headers as received, empty line, body) to `path`.
     static func writeOriginal(_ transaction: MilterTransaction, rawValues: Bool, to path: String) throws {
         let fd = try openForWriting(path)
-        defer { Glibc.close(fd) }
+        defer { FileIO.close(fd) }
         var head: [UInt8] = []
         for field in transaction.headers { head += rawField(field, rawValues: rawValues) }
         head += [13, 10]
