@@ -8,6 +8,9 @@ import Foundation
 /// file) and then its signer: a chain to the broker CA only (never the
 /// system store) for S/MIME signing, or one of the pinned static partner
 /// certificates as its own trust anchor (validity and purpose still checked).
+/// A broker-issued signer must also say emailProtection in its
+/// extendedKeyUsage (as every organization certificate does), so no other
+/// certificate of the broker's CA can sign mail.
 struct SignerVerification {
     /// The broker CA certificate(s).
     var brokerCA: [OpenSSLCertificate]
@@ -94,7 +97,7 @@ struct SignerVerification {
                                         time: now, partialChain: true)
             : try X509ChainVerification(leaf: certificate, store: brokerStore,
                                         untrusted: X509CertificateStack(taking: CMS_get1_certs(signed.pointer), ownsCertificates: true),
-                                        time: now, partialChain: false)
+                                        time: now, partialChain: false, requireEmailProtection: true)
         if let reason = verification.failureReason() {
             if pinned {
                 throw OpenError(.signerNotChained, "signer \(certificate.subject) is a pinned partner certificate but not valid for signing: \(reason)")

@@ -53,15 +53,24 @@ final class X509ChainVerification {
     /// Kept alive while the context refers to them.
     private let store: X509TrustStore
     private let untrusted: X509CertificateStack
+    private let leaf: OpenSSLCertificate
+    private let requireEmailProtection: Bool
 
     /// Verification of `leaf` against `store`'s anchors, with `untrusted`
     /// intermediates, for S/MIME signing at `time`.
+    ///
+    /// With `requireEmailProtection`, the leaf must also carry an
+    /// extendedKeyUsage that names emailProtection: OpenSSL's S/MIME purpose
+    /// alone takes a certificate without any extendedKeyUsage as good for
+    /// every purpose (the broker's own token-signing certificate is one).
     init(leaf: OpenSSLCertificate, store: X509TrustStore, untrusted: X509CertificateStack,
-         time: Date, partialChain: Bool) throws(OpenError) {
+         time: Date, partialChain: Bool, requireEmailProtection: Bool = false) throws(OpenError) {
         guard let ctx = X509_STORE_CTX_new() else { throw OpenError(.internalError, "X509_STORE_CTX_new") }
         pointer = ctx
         self.store = store
         self.untrusted = untrusted
+        self.leaf = leaf
+        self.requireEmailProtection = requireEmailProtection
         guard X509_STORE_CTX_init(ctx, store.pointer, leaf.pointer, untrusted.pointer) == 1 else {
             throw OpenError(.internalError, "X509_STORE_CTX_init")
         }
@@ -74,8 +83,16 @@ final class X509ChainVerification {
 
     /// Runs the verification: nil when the chain is valid, else OpenSSL's reason.
     func failureReason() -> String? {
-        guard X509_verify_cert(pointer) != 1 else { return nil }
-        let code = X509_STORE_CTX_get_error(pointer)
-        return X509_verify_cert_error_string(Int(code)).map { String(cString: $0) } ?? "error \(code)"
+        guard X509_verify_cert(pointer) == 1 else {
+            let code = X509_STORE_CTX_get_error(pointer)
+            return X509_verify_cert_error_string(Int(code)).map { String(cString: $0) } ?? "error \(code)"
+        }
+        if requireEmailProtection {
+            let hasExtendedKeyUsage = X509_get_extension_flags(leaf.pointer) & UInt32(EXFLAG_XKUSAGE) != 0
+            guard hasExtendedKeyUsage, X509_get_extended_key_usage(leaf.pointer) & UInt32(XKU_SMIME) != 0 else {
+                return "the certificate is not for e-mail protection (its extendedKeyUsage does not name emailProtection)"
+            }
+        }
+        return nil
     }
 }
