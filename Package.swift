@@ -123,6 +123,7 @@ let package = Package(
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -226,7 +227,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "FedMailCryptoTests", dependencies: ["FedMailCrypto", "FedMailCore", "COpenSSL"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FedMailCryptoTests",
+            dependencies: [
+                "FedMailCrypto", "FedMailCore", "COpenSSL", "FederationProtocol",
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FederationProtocolTests",
             dependencies: [

@@ -7,7 +7,7 @@ import Logging
 /// ```
 /// Listen                127.0.0.1:8443
 /// StateDir              /var/lib/fedmail-broker
-/// Database              sqlite:/var/lib/fedmail-broker/broker.db   # or postgres://user@host/db
+/// Database              sqlite:/var/lib/fedmail-broker/broker.db   # or postgres://user@host/db[?sslmode=verify-full&sslrootcert=/ca.pem]
 /// ServerName            broker.example, localhost, 127.0.0.1
 /// BrokerName            FedMail Broker
 /// KeyContainerLifetime  24h

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
 
 /// PostgreSQL behind the broker: a connection pool shared by the process.
@@ -36,8 +37,9 @@ public final class PostgresBrokerDatabase: SQLDatabase {
             guard let host = components.host, !host.isEmpty else {
                 throw StoreError(.badLocation, "the postgres URL names no host")
             }
+            let tls = try Self.tls(host: host, query: components.queryItems ?? [])
             configuration = .init(host: host, port: components.port ?? 5432, username: user,
-                                  password: password, database: database, tls: .disable)
+                                  password: password, database: database, tls: tls)
         }
         // The pool's own chatter (e.g. "run() hasn't been called yet" while the runner task
         // starts) stays below error level; failures reach callers as query errors.
@@ -52,6 +54,49 @@ public final class PostgresBrokerDatabase: SQLDatabase {
         } catch {
             runner.cancel()
             throw StoreError(.unavailable, "cannot reach PostgreSQL: \(error)")
+        }
+    }
+
+    /// The TLS settings for a TCP connection to `host` from the URL's
+    /// `sslmode` and `sslrootcert` (see ``PostgresTLSMode``).
+    static func tls(host: String, query: [URLQueryItem]) throws -> PostgresClient.Configuration.TLS {
+        let requested: PostgresTLSMode?
+        if let text = query.first(where: { $0.name == "sslmode" })?.value {
+            guard let mode = PostgresTLSMode(rawValue: text) else {
+                throw StoreError(.badLocation, "sslmode '\(text)' is not one of \(PostgresTLSMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            requested = mode
+        } else {
+            requested = nil
+        }
+        let mode = PostgresTLSMode.effective(requested: requested, host: host)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificate = query.first(where: { $0.name == "sslrootcert" })?.value {
+            guard rootCertificate.hasPrefix("/") else {
+                throw StoreError(.badLocation, "sslrootcert must be an absolute path, not '\(rootCertificate)'")
+            }
+            do { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCertificate)) } catch {
+                throw StoreError(.badLocation, "cannot read sslrootcert \(rootCertificate): \(error)")
+            }
+        }
+        switch mode {
+        case .disable:
+            return .disable
+        case .require:
+            tls.certificateVerification = .none
+            return .require(tls)
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+            return .require(tls)
+        case .verifyFull:
+            // The host name is checked against the certificate's names; an
+            // IP address cannot be (it is not sent as a server name).
+            guard !PostgresTLSMode.isIPAddress(host) else {
+                throw StoreError(.badLocation, "sslmode=verify-full needs the server's host name in the URL, not the address \(host) "
+                                 + "(use the name its certificate carries, or sslmode=verify-ca)")
+            }
+            tls.certificateVerification = .fullVerification
+            return .require(tls)
         }
     }
 

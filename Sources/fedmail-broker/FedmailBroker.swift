@@ -24,6 +24,10 @@ struct FedmailBroker: AsyncParsableCommand {
           Database LOCATION         sqlite:/path/broker.db (default
                                     StateDir/broker.db) or
                                     postgres://user[:password]@host[:port]/db
+                                    [?sslmode=MODE&sslrootcert=/path/ca.pem]
+                                    (TLS: verify-full by default for any
+                                    host but localhost/127.x; modes disable,
+                                    require, verify-ca, verify-full)
           ServerName NAMES          names/IPs in the broker's TLS certificate
                                     (default localhost, 127.0.0.1)
           BrokerName NAME           CA subject organization and token issuer

@@ -354,6 +354,59 @@ if pg_private_start "$WORK/pg"; then
     else
         pass "audit table refuses updates (append-only)"
     fi
+    broker_stop_all
+
+    echo "== PostgreSQL over TLS (sslmode=verify-full)"
+    tls=$WORK/pgtls; mkdir -p "$tls"
+    pg_test_ca() { # name
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/$1.key" -out "$tls/$1.crt" \
+            -subj "/CN=$1" -days 2 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    }
+    pg_server_cert() { # name ca san
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/$1.key" -out "$tls/$1.csr" -subj "/CN=$3" 2>/dev/null
+        printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$3" > "$tls/$1.ext"
+        openssl x509 -req -in "$tls/$1.csr" -CA "$tls/$2.crt" -CAkey "$tls/$2.key" -CAcreateserial -days 2 \
+            -extfile "$tls/$1.ext" -out "$tls/$1.crt" 2>/dev/null
+        chown postgres: "$tls/$1.key" "$tls/$1.crt"; chmod 600 "$tls/$1.key"
+    }
+    pg_use_cert() { # name
+        pg_private_psql postgres -c "ALTER SYSTEM SET ssl = on" -c "ALTER SYSTEM SET ssl_cert_file = '$tls/$1.crt'" \
+            -c "ALTER SYSTEM SET ssl_key_file = '$tls/$1.key'" -c "SELECT pg_reload_conf()" >/dev/null
+        sleep 1
+    }
+    pg_test_ca pgca; pg_test_ca otherca
+    pg_server_cert right pgca localhost; pg_server_cert wrongname pgca db.other.example
+    chmod 755 "$tls"; chmod 644 "$tls"/*.crt
+    pg_private_createdb tlsdb >/dev/null
+    pg_use_cert right
+    tls_url() { echo "postgres://postgres@$1:$PG_PORT/tlsdb?sslmode=$2&sslrootcert=$tls/$3.crt"; }
+    tls_init() { # label url: init a broker on that database URL
+        local d=$tls/$1; rm -rf "$d"; mkdir -p "$d"
+        broker_config "$d/broker.conf" "$d/state" "$2"
+        "$BROKER" -c "$d/broker.conf" init >"$d/init.log" 2>&1
+    }
+    check "verify-full with the right CA and host name: the broker initializes its database" \
+        tls_init right "$(tls_url localhost verify-full pgca)"
+    if tls_init wrongca "$(tls_url localhost verify-full otherca)"; then
+        fail "verify-full with another CA is refused"
+    else
+        pass "verify-full with another CA is refused"
+    fi
+    refuse "verify-full with an IP address instead of the certificate's name is refused with a clear error" \
+        tls_init ip "$(tls_url 127.0.0.1 verify-full pgca)"
+    check "... which says why" grep -q "verify-full needs the server's host name" "$tls/ip/init.log"
+    broker_config "$tls/serve.conf" "$tls/right/state" "$(tls_url localhost verify-full pgca)"
+    if broker_start tls "$tls/serve.conf"; then
+        same "the broker's connections are encrypted (pg_stat_ssl)" \
+            "$(pg_private_psql postgres -c "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = 'tlsdb'")" t
+        broker_stop_all
+    else
+        fail "the broker serves with its database over TLS"
+    fi
+    pg_use_cert wrongname
+    refuse "verify-full: a server certificate for another host name is refused" \
+        tls_init wrongname "$(tls_url localhost verify-full pgca)"
+    check "verify-ca accepts it (the name is not checked)" tls_init verifyca "$(tls_url localhost verify-ca pgca)"
 else
     fail "private PostgreSQL cluster starts"
 fi
