@@ -65,7 +65,7 @@ enroll_and_approve() {
     out=$("$CTL" enroll --broker "$url" --ca "$dir/ca.crt" --key "$key" --org "$org" --domain "$@" 2>&1) || { echo "$out"; return 1; }
     id=$(sed -n 's/^enrollment \([0-9a-f]*\) submitted.*/\1/p' <<<"$out" | head -n 1)
     [ -n "$id" ] || { echo "no enrollment id in: $out"; return 1; }
-    "$BROKER" -c "$dir/broker.conf" org approve "$id" >/dev/null || return 1
+    "$BROKER" -c "$dir/broker.conf" org approve --skip-dns-validation "$id" >/dev/null || return 1
     "$CTL" enroll --broker "$url" --ca "$dir/ca.crt" --key "$key" --org "$org" --id "$id" --wait --timeout 20 --cert "$dir/$org.crt" >/dev/null
 }
 
@@ -345,7 +345,7 @@ if pg_private_start "$WORK/pg"; then
     done
     ids=$(pg_private_psql shared -c "SELECT id FROM enrollments WHERE status='pending' ORDER BY id")
     approvers=()
-    for id in $ids; do "$BROKER" -c "$dir/broker.conf" org approve "$id" >/dev/null 2>&1 & approvers+=("$!"); done
+    for id in $ids; do "$BROKER" -c "$dir/broker.conf" org approve --skip-dns-validation "$id" >/dev/null 2>&1 & approvers+=("$!"); done
     for p in "${approvers[@]}"; do wait "$p"; done
     same "a contested domain ends up with exactly one organization" "$(pg_private_psql shared -c "SELECT count(*) FROM domains WHERE domain='contested.example'")" 1
     same "one of the competing enrollments is approved" "$(pg_private_psql shared -c "SELECT count(*) FROM enrollments WHERE status='approved' AND domains='contested.example'")" 1
