@@ -106,10 +106,10 @@ public struct DNSTXTClient: TXTLookup {
                         throw DNSMessageError(.tooLarge, "datagram larger than \(Int(DNSMessage.advertisedUDPSize) * 4) octets")
                     }
                     answer = try DNSMessage.txtAnswer(datagram, id: id, name: name)
-                } catch let error where error.code == .wrongID || error.code == .notAResponse {
+                } catch let error as DNSMessageError where error.code == .wrongID || error.code == .notAResponse {
                     continue  // not the answer to this query: keep waiting until the deadline
                 } catch {
-                    throw DNSLookupError("\(server) answered \(name) TXT unreadably: \(error)")
+                    throw DNSLookupError("\(server) gave no usable answer for \(name) TXT: \(error)")
                 }
                 if answer.truncated { return try lookupOverTCP(name, deadline: deadline) }
                 return answer.texts
