@@ -98,11 +98,17 @@ public struct TokenBucketLimiter: Sendable {
 /// over the limit, `429 Too Many Requests` with `Retry-After` and the usual error body.
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = BrokerRequestContext
-    let limiter: Mutex<TokenBucketLimiter>
+    /// The buckets, shared by every copy of the middleware.
+    final class SharedLimiter: Sendable {
+        let mutex: Mutex<TokenBucketLimiter>
+        init(_ limiter: TokenBucketLimiter) { mutex = Mutex(limiter) }
+        func withLock<T>(_ body: (inout TokenBucketLimiter) -> T) -> T { mutex.withLock { body(&$0) } }
+    }
+    let limiter: SharedLimiter
     let metrics: BrokerMetrics
 
     init(limit: RateLimit, metrics: BrokerMetrics) {
-        self.limiter = Mutex(TokenBucketLimiter(limit: limit))
+        self.limiter = SharedLimiter(TokenBucketLimiter(limit: limit))
         self.metrics = metrics
     }
 
