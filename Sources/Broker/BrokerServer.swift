@@ -119,6 +119,8 @@ public struct BrokerServer: Sendable {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw BrokerError(.payloadTooLarge, "request body larger than \(limit) bytes")
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw BrokerError(.payloadTooLarge, "request body larger than \(limit) bytes")
         } catch {

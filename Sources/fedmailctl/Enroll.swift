@@ -82,6 +82,8 @@ struct Enroll: AsyncParsableCommand {
                       : "waiting for the operator to approve (up to \(timeout) s)")
             }
             while wait && Self.isPending(state.status) && Date() < deadline {
+                // Progress reaches a log file or pipe as it happens (fflush(nil): every stream).
+                fflush(nil)
                 try await Task.sleep(for: .seconds(interval))
                 state = try await client.enrollment(id: state.id)
                 if state.status != shown {
