@@ -17,6 +17,13 @@ import Logging
 /// UMask                 027
 /// MetricsFromAnywhere   no
 /// UserID                fedmail           # when started as root
+/// DNSValidation         yes               # domain control validation before approval
+/// DNSResolver           127.0.0.1:53      # default: first nameserver of /etc/resolv.conf
+/// DNSTimeout            5s
+/// EnrollmentRateLimit   30/h              # POST /v1/enrollments per source address
+/// StatusRateLimit       120/min           # GET /v1/enrollments/ID and /v1/ca per source address
+/// MaxPendingEnrollments 1000
+/// MaxPendingPerSource   20
 /// ```
 public struct BrokerConfiguration: Sendable, Hashable {
     /// Host (IPv4/IPv6 literal or name) and port to listen on.
@@ -42,6 +49,22 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var metricsFromAnywhere = false
     /// `user[:group]` to switch to once the socket is bound (when started as root).
     public var userID: String?
+    /// Whether approving an enrollment needs every domain's `_fedmail-challenge` TXT record
+    /// (an operator may still skip it per enrollment, audited).
+    public var dnsValidation = true
+    /// The resolver the challenges are checked through; nil means the system's
+    /// (the first nameserver of /etc/resolv.conf).
+    public var dnsResolver: DNSServerAddress?
+    /// The budget of one TXT lookup (seconds).
+    public var dnsTimeout: Int = 5
+    /// Token bucket per source address for `POST /v1/enrollments`; nil means unlimited.
+    public var enrollmentRateLimit: RateLimit? = RateLimit(count: 30, period: 3_600)
+    /// Token bucket per source address for `GET /v1/enrollments/{id}` and `GET /v1/ca`; nil means unlimited.
+    public var statusRateLimit: RateLimit? = RateLimit(count: 120, period: 60)
+    /// The most enrollments pending at once, over all sources (0: no cap).
+    public var maxPendingEnrollments: Int = 1_000
+    /// The most enrollments pending at once from one source address (0: no cap).
+    public var maxPendingPerSource: Int = 20
 
     /// The database location in effect.
     public var database: String {
@@ -51,6 +74,8 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public static let knownNames: Set<String> = [
         "Listen", "StateDir", "Database", "ServerName", "BrokerName", "KeyContainerLifetime",
         "TokenLifetime", "CertificateLifetime", "LogLevel", "UMask", "MetricsFromAnywhere", "UserID",
+        "DNSValidation", "DNSResolver", "DNSTimeout", "EnrollmentRateLimit", "StatusRateLimit",
+        "MaxPendingEnrollments", "MaxPendingPerSource",
     ]
 
     public init() {}
@@ -111,7 +136,31 @@ public struct BrokerConfiguration: Sendable, Hashable {
             }
             userID = entry.value
         }
+        if let entry = file.entry("DNSValidation") { dnsValidation = try file.bool(entry) }
+        if let entry = file.entry("DNSResolver") {
+            guard let address = DNSServerAddress(parsing: entry.value) else {
+                throw file.error(.badValue, at: entry, "'DNSResolver' must be a numeric address with an optional port, such as 127.0.0.1:5353 or [::1]:53, not '\(entry.value)'")
+            }
+            dnsResolver = address
+        }
+        if let entry = file.entry("DNSTimeout") { dnsTimeout = try file.duration(entry, in: 1...60) }
+        for (name, keyPath) in [("EnrollmentRateLimit", \BrokerConfiguration.enrollmentRateLimit),
+                                ("StatusRateLimit", \BrokerConfiguration.statusRateLimit)] {
+            guard let entry = file.entry(name) else { continue }
+            if entry.value.lowercased() == "off" {
+                self[keyPath: keyPath] = nil
+            } else if let limit = RateLimit(parsing: entry.value) {
+                self[keyPath: keyPath] = limit
+            } else {
+                throw file.error(.badValue, at: entry, "'\(name)' must be COUNT/PERIOD (PERIOD s, min or h) such as 30/h, or off, not '\(entry.value)'")
+            }
+        }
+        if let entry = file.entry("MaxPendingEnrollments") { maxPendingEnrollments = try file.integer(entry, in: 0...10_000_000) }
+        if let entry = file.entry("MaxPendingPerSource") { maxPendingPerSource = try file.integer(entry, in: 0...10_000_000) }
     }
+
+    /// The resolver in effect.
+    public var effectiveDNSResolver: DNSServerAddress { dnsResolver ?? DNSServerAddress.system() }
 
     /// Reads and parses `path`.
     public static func load(path: String) throws(ConfigurationError) -> BrokerConfiguration {

@@ -15,6 +15,8 @@ public struct BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let forbidden = Code("forbidden", 403)
         public static let notFound = Code("not-found", 404)
         public static let conflict = Code("conflict", 409)
+        public static let payloadTooLarge = Code("payload-too-large", 413)
+        public static let tooManyRequests = Code("too-many-requests", 429)
         public static let stateFile = Code("state-file", 500)
         public static let internalError = Code("internal-error", 500)
         public var description: String { name }
@@ -22,10 +24,13 @@ public struct BrokerError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var code: Code
     public var message: String
+    /// Seconds the client should wait before asking again (`Retry-After`), for `too-many-requests`.
+    public var retryAfter: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(code): \(message)" }

@@ -8,6 +8,7 @@ public struct BrokerMetrics: Sendable {
     let tokensIssued: Counter
     let tokensDenied: Counter
     let notFederated: Counter
+    let rateLimited: Counter
     let latency: DurationHistogram
 
     public init() {
@@ -16,6 +17,7 @@ public struct BrokerMetrics: Sendable {
         tokensIssued = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "tokens_issued", unitName: "total", helpText: "Federation tokens issued"))
         tokensDenied = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "tokens_denied", unitName: "total", helpText: "Token requests denied by policy"))
         notFederated = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "not_federated", unitName: "total", helpText: "Token requests for domains that are not federated"))
+        rateLimited = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "rate_limited", unitName: "total", helpText: "Requests refused with 429 by a rate limit or the pending-enrollment quota"))
         latency = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "request_duration", unitName: "seconds", helpText: "HTTP request latency"),
             buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),

@@ -42,7 +42,16 @@ public struct BrokerServer: Sendable {
         router.get("/healthz") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
-        router.get("/v1/ca") { _, _ in
+        // The unauthenticated endpoints: per-source token buckets (429 + Retry-After) before any work.
+        let submissions = router.group()
+        if let limit = service.configuration.enrollmentRateLimit {
+            submissions.add(middleware: RateLimitMiddleware(limit: limit, metrics: service.metrics))
+        }
+        let reads = router.group()
+        if let limit = service.configuration.statusRateLimit {
+            reads.add(middleware: RateLimitMiddleware(limit: limit, metrics: service.metrics))
+        }
+        reads.get("/v1/ca") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/x-pem-file"],
                      body: .init(byteBuffer: ByteBuffer(string: service.authority.caCertificatePEM)))
         }
@@ -53,13 +62,13 @@ public struct BrokerServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: service.metrics.exposition())))
         }
-        router.post("/v1/enrollments") { request, context in
+        submissions.post("/v1/enrollments") { request, context in
             await Self.answer(context, status: .accepted) {
-                let body = try await Self.decode(EnrollmentRequest.self, request, context)
-                return try await service.submitEnrollment(body)
+                let body = try await Self.decode(EnrollmentRequest.self, request, context, limit: Self.maximumEnrollmentBody)
+                return try await service.submitEnrollment(body, source: context.sourceKey)
             }
         }
-        router.get("/v1/enrollments/:id") { _, context in
+        reads.get("/v1/enrollments/:id") { _, context in
             await Self.answer(context) {
                 try await service.enrollmentStatus(id: context.parameters.get("id") ?? "")
             }
@@ -101,11 +110,19 @@ public struct BrokerServer: Sendable {
         return try await service.authenticate(peerCertificateDER: der)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BrokerRequestContext) async throws -> T {
+    /// The largest enrollment body read (a CSR and 100 domains take a few KiB).
+    static let maximumEnrollmentBody = 64 << 10
+
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BrokerRequestContext,
+                                     limit: Int = 1 << 20) async throws -> T {
         var request = request
         let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: 1 << 20)
+            buffer = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw BrokerError(.payloadTooLarge, "request body larger than \(limit) bytes")
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw BrokerError(.payloadTooLarge, "request body larger than \(limit) bytes")
         } catch {
             throw BrokerError(.badRequest, "request body too large or unreadable")
         }
@@ -142,7 +159,9 @@ public struct BrokerServer: Sendable {
     }
 
     static func errorResponse(_ error: BrokerError) -> Response {
-        json(ErrorResponse(error: error.code.name, message: error.message), status: .init(code: error.code.httpStatus))
+        var response = json(ErrorResponse(error: error.code.name, message: error.message), status: .init(code: error.code.httpStatus))
+        if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
     }
 }
 

@@ -20,6 +20,9 @@ public struct BrokerService: Sendable {
     /// The `iss` of every token: the CA's organization name.
     public let issuer: String
     let tokenCertificatePEM: String
+    /// Where DNS challenge records are looked up (``DNSTXTClient`` on the configured resolver; tests replace it).
+    public var txtLookup: any TXTLookup
+    let validationThrottle = ValidationThrottle()
 
     /// The most domains one enrollment or token request may name.
     public static let maximumDomains = 100
@@ -33,6 +36,7 @@ public struct BrokerService: Sendable {
         self.metrics = metrics
         self.issuer = authority.caCertificate.subject.organizationNameValue ?? configuration.brokerName
         self.tokenCertificatePEM = try authority.tokenCertificate.serializeAsPEM().pemString
+        self.txtLookup = DNSTXTClient(server: configuration.effectiveDNSResolver, timeout: configuration.dnsTimeout)
         let keys = JWTKeyCollection()
         await keys.add(ecdsa: try ES256PrivateKey(backing: authority.tokenKey))
         self.signer = keys
@@ -66,8 +70,9 @@ public struct BrokerService: Sendable {
 
     // MARK: enrollment
 
-    /// Records a pending enrollment after checking the names, the CSR and domain ownership.
-    public func submitEnrollment(_ request: EnrollmentRequest) async throws -> EnrollmentResponse {
+    /// Records a pending enrollment after checking the names, the CSR, domain ownership and the
+    /// pending-enrollment quota (`source`: the client's address); answers the DNS challenges.
+    public func submitEnrollment(_ request: EnrollmentRequest, source: String? = nil) async throws -> EnrollmentResponse {
         guard Names.isValidOrganization(request.organization) else {
             throw BrokerError(.badRequest, "organization names are 1-64 letters, digits, '.', '_' or '-'")
         }
@@ -78,13 +83,14 @@ public struct BrokerService: Sendable {
                 throw BrokerError(.conflict, "domain \(domain) belongs to another organization")
             }
         }
+        try await checkPendingQuota(source: source)
         let enrollment = Enrollment(id: Self.randomID(), organization: request.organization, domains: domains,
                                     csrPEM: request.csr, keySHA256: try Fingerprint.publicKey(csr.publicKey),
-                                    status: .pending, createdAt: Self.now())
+                                    status: .pending, createdAt: Self.now(), challengeToken: Self.randomID(), source: source)
         try await store.addEnrollment(enrollment)
         log(AuditEvent(at: enrollment.createdAt, actor: enrollment.organization, action: "enrollment.submitted",
                        organization: enrollment.organization, detail: "id=\(enrollment.id) domains=\(domains.joined(separator: ","))"))
-        return EnrollmentResponse(id: enrollment.id, organization: enrollment.organization, domains: domains, status: "pending")
+        return response(for: enrollment)
     }
 
     /// An enrollment's state (the id is an unguessable 128-bit capability).
@@ -92,8 +98,7 @@ public struct BrokerService: Sendable {
         guard let enrollment = try await store.enrollment(id: id) else {
             throw BrokerError(.notFound, "no such enrollment")
         }
-        return EnrollmentResponse(id: enrollment.id, organization: enrollment.organization, domains: enrollment.domains,
-                                  status: enrollment.status.rawValue, certificate: enrollment.certificatePEM, reason: enrollment.reason)
+        return response(for: await validateIfDue(enrollment))
     }
 
     static func normalizedDomains(_ domains: [String]) throws -> [String] {
@@ -112,13 +117,16 @@ public struct BrokerService: Sendable {
 
     /// Approves a pending enrollment: issues the organization certificate (all the organization's
     /// domains in its SAN) and makes it the organization's current key (rotating any previous key).
-    public func approve(enrollmentID: String, actor: String = "operator") async throws -> Organization {
+    /// Unless `skipDNSValidation` (recorded in the audit event as `dns=skipped`) or `DNSValidation no`,
+    /// every domain's DNS challenge must have been seen.
+    public func approve(enrollmentID: String, actor: String = "operator", skipDNSValidation: Bool = false) async throws -> Organization {
         guard let enrollment = try await store.enrollment(id: enrollmentID) else {
             throw BrokerError(.notFound, "no enrollment \(enrollmentID)")
         }
         guard enrollment.status == .pending else {
             throw BrokerError(.conflict, "enrollment \(enrollmentID) is \(enrollment.status.rawValue), not pending")
         }
+        let dns = try await dnsApprovalMark(enrollment, skip: skipDNSValidation, actor: actor)
         let (csr, _) = try CSRCheck.check(enrollment.csrPEM)
         var domains = try await store.domains(of: enrollment.organization)
         for domain in enrollment.domains where !domains.contains(domain) { domains.append(domain) }
@@ -133,7 +141,7 @@ public struct BrokerService: Sendable {
             publicKeyDER: Data(try Fingerprint.subjectPublicKeyInfoDER(csr.publicKey)).base64EncodedString(),
             keySHA256: try Fingerprint.publicKey(csr.publicKey), restricted: false, createdAt: now, updatedAt: now)
         let event = AuditEvent(at: now, actor: actor, action: "enrollment.approved", organization: organization.name,
-                               detail: "id=\(enrollmentID) certificate=\(organization.certificateSHA256) key=\(organization.keySHA256)")
+                               detail: "id=\(enrollmentID) certificate=\(organization.certificateSHA256) key=\(organization.keySHA256) dns=\(dns)")
         do {
             try await store.approve(enrollmentID: enrollmentID, organization: organization, audit: event)
         } catch let error as StoreError where error.code == .conflict {

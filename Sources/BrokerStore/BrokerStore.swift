@@ -19,6 +19,10 @@ public protocol BrokerStore: Sendable {
     /// marks the enrollment approved and writes `audit`, all in one transaction.
     func approve(enrollmentID: String, organization: Organization, audit: AuditEvent) async throws
     func reject(enrollmentID: String, reason: String, audit: AuditEvent) async throws
+    /// Records the domains of a pending enrollment whose DNS challenge was seen, with their audit events.
+    func setValidatedDomains(_ domains: [String], enrollmentID: String, audit: [AuditEvent]) async throws
+    /// How many enrollments are pending: all of them, or those from `source`.
+    func pendingEnrollmentCount(source: String?) async throws -> Int
 
     // Organizations and domains
     func organization(named name: String) async throws -> Organization?

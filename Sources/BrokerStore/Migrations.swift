@@ -84,6 +84,13 @@ enum Migrations {
                 BEGIN SELECT RAISE(ABORT, 'the audit table is append-only'); END
                 """,
             ]),
+            // Domain control validation and the pending-enrollment quota.
+            Migration(version: 30, statements: [
+                "ALTER TABLE enrollments ADD COLUMN challenge_token TEXT",
+                "ALTER TABLE enrollments ADD COLUMN validated_domains TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE enrollments ADD COLUMN source TEXT",
+                "CREATE INDEX enrollments_status_source ON enrollments(status, source)",
+            ]),
         ]
     }
 }

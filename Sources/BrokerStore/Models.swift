@@ -58,10 +58,18 @@ public struct Enrollment: Sendable, Hashable, Codable {
     public var reason: String?
     public var createdAt: Int64
     public var decidedAt: Int64?
+    /// The random token the DNS challenges of this enrollment are derived from
+    /// (nil for enrollments submitted before domain control validation existed).
+    public var challengeToken: String?
+    /// The domains whose `_fedmail-challenge` TXT record the broker has seen.
+    public var validatedDomains: [String]
+    /// The client address the enrollment came from (for the per-source quota).
+    public var source: String?
 
     public init(id: String, organization: String, domains: [String], csrPEM: String, keySHA256: String,
                 status: Status, certificatePEM: String? = nil, reason: String? = nil,
-                createdAt: Int64, decidedAt: Int64? = nil) {
+                createdAt: Int64, decidedAt: Int64? = nil,
+                challengeToken: String? = nil, validatedDomains: [String] = [], source: String? = nil) {
         self.id = id
         self.organization = organization
         self.domains = domains
@@ -72,6 +80,9 @@ public struct Enrollment: Sendable, Hashable, Codable {
         self.reason = reason
         self.createdAt = createdAt
         self.decidedAt = decidedAt
+        self.challengeToken = challengeToken
+        self.validatedDomains = validatedDomains
+        self.source = source
     }
 }
 

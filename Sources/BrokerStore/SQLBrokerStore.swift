@@ -56,11 +56,13 @@ public final class SQLBrokerStore: BrokerStore {
     public func addEnrollment(_ enrollment: Enrollment) async throws {
         try await database.transaction(exclusive: false) { db in
             try await db.query("""
-                INSERT INTO enrollments (id, organization, domains, csr_pem, key_sha256, status, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                INSERT INTO enrollments (id, organization, domains, csr_pem, key_sha256, status, created_at,
+                challenge_token, validated_domains, source)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                 """, [.text(enrollment.id), .text(enrollment.organization), .text(enrollment.domains.joined(separator: ",")),
                       .text(enrollment.csrPEM), .text(enrollment.keySHA256), .text(enrollment.status.rawValue),
-                      .integer(enrollment.createdAt)])
+                      .integer(enrollment.createdAt), enrollment.challengeToken.map { .text($0) } ?? .null,
+                      .text(enrollment.validatedDomains.joined(separator: ",")), enrollment.source.map { .text($0) } ?? .null])
             try await Self.insertAudit(db, [AuditEvent(at: enrollment.createdAt, actor: enrollment.organization,
                                                        action: "enrollment.submitted", organization: enrollment.organization,
                                                        detail: "id=\(enrollment.id) domains=\(enrollment.domains.joined(separator: ",")) key=\(enrollment.keySHA256)")])
@@ -138,6 +140,28 @@ public final class SQLBrokerStore: BrokerStore {
                                [.text(Enrollment.Status.rejected.rawValue), .text(reason), .integer(audit.at), .text(enrollmentID)])
             try await Self.insertAudit(db, [audit])
         }
+    }
+
+    public func setValidatedDomains(_ domains: [String], enrollmentID: String, audit: [AuditEvent]) async throws {
+        try await database.transaction(exclusive: true) { db in
+            let updated = try await db.query("UPDATE enrollments SET validated_domains = $1 WHERE id = $2 AND status = $3 RETURNING id",
+                                             [.text(domains.joined(separator: ",")), .text(enrollmentID),
+                                              .text(Enrollment.Status.pending.rawValue)])
+            guard !updated.isEmpty else { throw StoreError(.conflict, "enrollment \(enrollmentID) is not pending") }
+            try await Self.insertAudit(db, audit)
+        }
+    }
+
+    public func pendingEnrollmentCount(source: String?) async throws -> Int {
+        let rows: [SQLRow]
+        if let source {
+            rows = try await database.query("SELECT COUNT(*) AS n FROM enrollments WHERE status = $1 AND source = $2",
+                                            [.text(Enrollment.Status.pending.rawValue), .text(source)])
+        } else {
+            rows = try await database.query("SELECT COUNT(*) AS n FROM enrollments WHERE status = $1",
+                                            [.text(Enrollment.Status.pending.rawValue)])
+        }
+        return Int(rows.first?["n"]?.int64 ?? 0)
     }
 
     // MARK: organizations
@@ -310,7 +334,10 @@ public final class SQLBrokerStore: BrokerStore {
                    certificatePEM: row["certificate_pem"]?.string,
                    reason: row["reason"]?.string,
                    createdAt: row["created_at"]?.int64 ?? 0,
-                   decidedAt: row["decided_at"]?.int64)
+                   decidedAt: row["decided_at"]?.int64,
+                   challengeToken: row["challenge_token"]?.string,
+                   validatedDomains: (row["validated_domains"]?.string ?? "").split(separator: ",").map(String.init),
+                   source: row["source"]?.string)
     }
 }
 

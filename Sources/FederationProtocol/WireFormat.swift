@@ -23,21 +23,47 @@ public struct EnrollmentResponse: Codable, Sendable, Hashable {
     public var id: String
     public var organization: String
     public var domains: [String]
-    /// `pending`, `approved` or `rejected`.
+    /// `pending-dns` (waiting for the DNS challenge records), `pending` (waiting for the
+    /// operator), `approved` or `rejected`.
     public var status: String
     /// The organization certificate (PEM) once approved.
     public var certificate: String?
     /// Why it was rejected.
     public var reason: String?
+    /// While pending, when the broker validates domain control: one TXT record to publish per domain.
+    public var challenges: [DomainChallenge]?
 
-    public init(id: String, organization: String, domains: [String], status: String, certificate: String? = nil, reason: String? = nil) {
+    public init(id: String, organization: String, domains: [String], status: String, certificate: String? = nil, reason: String? = nil,
+                challenges: [DomainChallenge]? = nil) {
         self.id = id
         self.organization = organization
         self.domains = domains
         self.status = status
         self.certificate = certificate
         self.reason = reason
+        self.challenges = challenges
     }
+}
+
+/// One DNS challenge of an enrollment, in the style of ACME dns-01 (RFC 8555 §8.4): publish
+/// `name TXT "value"`; the value binds the enrollment, its key and the domain.
+public struct DomainChallenge: Codable, Sendable, Hashable {
+    public var domain: String
+    /// `_fedmail-challenge.<domain>`.
+    public var name: String
+    public var value: String
+    /// Whether the broker has seen the record.
+    public var validated: Bool
+
+    public init(domain: String, name: String, value: String, validated: Bool) {
+        self.domain = domain
+        self.name = name
+        self.value = value
+        self.validated = validated
+    }
+
+    /// The record as a zone-file line.
+    public var zoneFileLine: String { "\(name). 300 IN TXT \"\(value)\"" }
 }
 
 /// `POST /v1/tokens` request body.

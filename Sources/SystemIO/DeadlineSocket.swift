@@ -177,7 +177,7 @@ public final class DeadlineSocket {
     }
 
     /// Waits until `fd` is ready for `events` or the deadline passes.
-    private static func wait(fd: Int32, for events: Int16, until deadline: ContinuousClock.Instant) -> Bool {
+    static func wait(fd: Int32, for events: Int16, until deadline: ContinuousClock.Instant) -> Bool {
         while true {
             let left = deadline - ContinuousClock.now
             if left <= .zero { return false }

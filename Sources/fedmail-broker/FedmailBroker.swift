@@ -45,6 +45,22 @@ struct FedmailBroker: AsyncParsableCommand {
                                     bound (when started as root); it needs
                                     write access to the SQLite database and
                                     its directory
+          DNSValidation BOOL        approving needs every domain's DNS
+                                    challenge (_fedmail-challenge.DOMAIN
+                                    TXT) seen (default yes; `org approve
+                                    --skip-dns-validation` is audited)
+          DNSResolver ADDR[:PORT]   numeric resolver address for the
+                                    challenges (default: first nameserver
+                                    of /etc/resolv.conf, port 53)
+          DNSTimeout DUR            one TXT lookup's budget (default 5s)
+          EnrollmentRateLimit N/P   per source address, POST
+                                    /v1/enrollments: bursts of N, N per P
+                                    (s, min, h) or off (default 30/h)
+          StatusRateLimit N/P       the same for GET /v1/enrollments/ID and
+                                    GET /v1/ca (default 120/min)
+          MaxPendingEnrollments N   pending enrollments at once (default
+                                    1000; 0 no cap); beyond: 429
+          MaxPendingPerSource N     the same per source address (default 20)
 
         Exit status: 0 on success, 1 on error, 64 on a usage error, 78 on a
         configuration error.

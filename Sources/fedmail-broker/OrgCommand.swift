@@ -26,6 +26,7 @@ struct OrgCommand: AsyncParsableCommand {
         subcommands: [
             List.self,
             Show.self,
+            Validate.self,
             Approve.self,
             Reject.self,
             Revoke.self,
@@ -45,7 +46,8 @@ struct OrgCommand: AsyncParsableCommand {
                     print("organization \(organization.name) \(organization.status.rawValue) \(domains.joined(separator: ","))")
                 }
                 for enrollment in try await service.store.enrollments(status: .pending) {
-                    print("pending \(enrollment.id) \(enrollment.organization) \(enrollment.domains.joined(separator: ",")) key=\(enrollment.keySHA256)")
+                    let validated = Set(enrollment.domains).isSubset(of: enrollment.validatedDomains)
+                    print("\(validated || !service.configuration.dnsValidation ? "pending" : "pending-dns") \(enrollment.id) \(enrollment.organization) \(enrollment.domains.joined(separator: ",")) key=\(enrollment.keySHA256)")
                 }
             }
         }
@@ -73,7 +75,13 @@ struct OrgCommand: AsyncParsableCommand {
                     print("status: \(enrollment.status.rawValue)")
                     print("domains: \(enrollment.domains.joined(separator: ", "))")
                     print("key-sha256: \(enrollment.keySHA256)")
+                    if let source = enrollment.source { print("source: \(source)") }
                     if let reason = enrollment.reason { print("reason: \(reason)") }
+                    if enrollment.status == .pending, let challenges = DomainChallenges.challenges(for: enrollment) {
+                        for challenge in challenges {
+                            print("challenge: \(challenge.zoneFileLine) ; \(challenge.validated ? "validated" : "not validated")")
+                        }
+                    }
                 } else {
                     throw BrokerError(.notFound, "no organization or enrollment '\(name)'")
                 }
@@ -81,16 +89,50 @@ struct OrgCommand: AsyncParsableCommand {
         }
     }
 
-    struct Approve: AsyncParsableCommand {
+    struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Approve a pending enrollment: issue the organization certificate (rotating any previous key).")
+            abstract: "Look up the DNS challenge records of a pending enrollment and record the domains validated.",
+            discussion: """
+            For each domain not validated yet, asks the configured resolver (DNSResolver, default the
+            first nameserver of /etc/resolv.conf) for the TXT records of _fedmail-challenge.DOMAIN and
+            compares them with the value the applicant was given, which binds the enrollment, its key
+            and the domain. Prints one line per domain: `validated DOMAIN` or `missing DOMAIN: why`.
+            A failed lookup counts as missing. Exit status: 0 when every domain is validated, 1 otherwise.
+            """)
         @ParentCommand var root: FedmailBroker
         @Argument(help: "Enrollment id (see `org list`).") var id: String
 
         func run() async throws {
+            var complete = true
             try await withService(root) { service in
-                let organization = try await service.approve(enrollmentID: id)
-                print("approved \(id): organization \(organization.name) certificate \(organization.certificateSHA256)")
+                for result in try await service.validateDomains(enrollmentID: id) {
+                    print(result.validated ? "validated \(result.domain)" : "missing \(result.domain): \(result.detail)")
+                    complete = complete && result.validated
+                }
+            }
+            if !complete { throw ExitCode(1) }
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve a pending enrollment: issue the organization certificate (rotating any previous key).",
+            discussion: """
+            With DNSValidation yes (the default), every domain of the enrollment must have its DNS
+            challenge validated: approve looks up the records not seen yet (as `org validate` does) and
+            refuses, naming each domain and what was found, unless all are there.
+            --skip-dns-validation approves without DNS; the audit event says `dns=skipped`.
+            """)
+        @ParentCommand var root: FedmailBroker
+        @Argument(help: "Enrollment id (see `org list`).") var id: String
+        @Flag(name: .customLong("skip-dns-validation"),
+              help: "Approve even though the domains' DNS challenges were not validated (recorded in the audit log as dns=skipped).")
+        var skipDNSValidation = false
+
+        func run() async throws {
+            try await withService(root) { service in
+                let organization = try await service.approve(enrollmentID: id, skipDNSValidation: skipDNSValidation)
+                print("approved \(id): organization \(organization.name) certificate \(organization.certificateSHA256)\(skipDNSValidation ? " (DNS validation skipped)" : "")")
             }
         }
     }

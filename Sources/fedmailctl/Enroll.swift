@@ -11,10 +11,20 @@ struct Enroll: AsyncParsableCommand {
         discussion: """
         Builds a certificate signing request from the organization key (RSA ≥ 3072 bits or EC P-256),
         submits it with the organization name and mail domains to POST /v1/enrollments (no client
-        certificate needed) and prints the enrollment id. The broker's operator approves it with
-        `fedmail-broker org approve ID`. With --wait, fedmailctl polls until the enrollment is decided
-        and writes the issued certificate to --cert (default: the key file name with .crt). With --id,
-        it does not submit again but fetches the state of an earlier enrollment.
+        certificate needed) and prints the enrollment id.
+
+        Domain control: the broker answers one DNS challenge per domain (as ACME dns-01), printed
+        as zone-file lines to publish in each domain's zone, for example
+          _fedmail-challenge.example.org. 300 IN TXT "kD0c...43 characters"
+        The value binds this enrollment, this key and that domain; it is printed again by --id.
+        While the broker has not seen every record the enrollment is `pending-dns`; the broker looks
+        again each time it is polled (at most every 5 s) and the operator's `fedmail-broker org
+        validate ID` or `org approve ID` does too. Once all are seen it is `pending` until the
+        operator approves it with `fedmail-broker org approve ID`.
+
+        With --wait, fedmailctl polls until the enrollment is decided, saying when the records have
+        been seen, and writes the issued certificate to --cert (default: the key file name with
+        .crt). With --id, it does not submit again but fetches the state of an earlier enrollment.
 
         Enrolling a new key for an organization that is already enrolled rotates its key once approved.
         The broker CA file (--ca) is the pinned trust anchor: the broker's TLS certificate and the issued
@@ -63,10 +73,23 @@ struct Enroll: AsyncParsableCommand {
                 state = try await client.enroll(EnrollmentRequest(organization: org, domains: domain, csr: csr))
                 print("enrollment \(state.id) submitted for \(state.organization) (\(state.domains.joined(separator: ", "))): \(state.status)")
             }
+            printChallenges(state)
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-            while wait && state.status == "pending" && Date() < deadline {
+            var shown = state.status
+            if wait && Self.isPending(state.status) {
+                print(state.status == "pending-dns"
+                      ? "waiting until the broker sees the DNS records and the operator approves (up to \(timeout) s)"
+                      : "waiting for the operator to approve (up to \(timeout) s)")
+            }
+            while wait && Self.isPending(state.status) && Date() < deadline {
+                // Progress reaches a log file or pipe as it happens (fflush(nil): every stream).
+                fflush(nil)
                 try await Task.sleep(for: .seconds(interval))
                 state = try await client.enrollment(id: state.id)
+                if state.status != shown {
+                    if state.status == "pending" { print("enrollment \(state.id): the broker has seen every DNS record; waiting for the operator") }
+                    shown = state.status
+                }
             }
             switch state.status {
             case "approved":
@@ -79,13 +102,30 @@ struct Enroll: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("fedmailctl: enrollment \(state.id) rejected: \(state.reason ?? "")\n".utf8))
                 return 2
             default:
-                print("enrollment \(state.id) pending")
+                if state.status == "pending-dns", let missing = state.challenges?.filter({ !$0.validated }), !missing.isEmpty {
+                    print("enrollment \(state.id) pending-dns: the broker has not seen \(missing.map(\.name).joined(separator: ", "))")
+                } else {
+                    print("enrollment \(state.id) \(state.status)")
+                }
                 return wait ? 3 : 0
             }
         } catch {
             FileHandle.standardError.write(Data("fedmailctl: \(error)\n".utf8))
             return 1
         }
+    }
+}
+
+extension Enroll {
+    static func isPending(_ status: String) -> Bool { status == "pending" || status == "pending-dns" }
+
+    /// Prints the DNS records still to publish, as zone-file lines.
+    func printChallenges(_ state: EnrollmentResponse) {
+        guard Self.isPending(state.status), let challenges = state.challenges, !challenges.isEmpty else { return }
+        let missing = challenges.filter { !$0.validated }
+        guard !missing.isEmpty else { return }
+        print("publish these DNS records (one per domain) to prove control of the domains:")
+        for challenge in missing { print("  \(challenge.zoneFileLine)") }
     }
 }
 

@@ -13,12 +13,16 @@ struct TestBroker {
     let directory: String
     let service: BrokerService
 
-    static func make(tokenLifetime: Int = 3_600) async throws -> TestBroker {
+    /// `dnsValidation` is off by default here: most tests approve without publishing DNS records.
+    static func make(tokenLifetime: Int = 3_600, dnsValidation: Bool = false,
+                     adjust: (inout BrokerConfiguration) -> Void = { _ in }) async throws -> TestBroker {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedmail-broker-\(UUID().uuidString)").path
         var configuration = BrokerConfiguration()
         configuration.stateDirectory = directory
         configuration.tokenLifetime = tokenLifetime
         configuration.brokerName = "Test Broker"
+        configuration.dnsValidation = dnsValidation
+        adjust(&configuration)
         try CertificateAuthority.initialize(in: directory, brokerName: configuration.brokerName)
         var logger = Logger(label: "test")
         logger.logLevel = .critical

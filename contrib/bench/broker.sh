@@ -47,7 +47,7 @@ setup() { # setup LABEL DATABASE -> enrolls sender and recipient (20 domains), s
         # shellcheck disable=SC2086
         id=$("$CTL" enroll --broker "$URL" --ca "$dir/state/ca.crt" --key "$WORK/$org.key" --org "$org" --domain $domains \
             | sed -n 's/^enrollment \([0-9a-f]*\) submitted.*/\1/p')
-        "$BROKER" -c "$dir/broker.conf" org approve "$id" >/dev/null
+        "$BROKER" -c "$dir/broker.conf" org approve --skip-dns-validation "$id" >/dev/null
         "$CTL" enroll --broker "$URL" --ca "$dir/state/ca.crt" --key "$WORK/$org.key" --org "$org" --id "$id" --cert "$dir/$org.crt" >/dev/null
     done
     DIR=$dir

@@ -14,6 +14,7 @@ PACKAGES=(
     clamav-daemon
     # test tooling
     procps lsof iproute2 ca-certificates curl jq
+    nsd bind9-dnsutils  # t-dns-validation: a private authoritative DNS server, dig
     time  # GNU time: peak RSS in t-crypto-interop and contrib/bench
     # Debian packaging (packaging/build-debs.sh, contrib/test/t-packaging.sh)
     build-essential debhelper lintian debootstrap rsync systemd-container

@@ -65,7 +65,7 @@ enroll_and_approve() {
     out=$("$CTL" enroll --broker "$url" --ca "$dir/ca.crt" --key "$key" --org "$org" --domain "$@" 2>&1) || { echo "$out"; return 1; }
     id=$(sed -n 's/^enrollment \([0-9a-f]*\) submitted.*/\1/p' <<<"$out" | head -n 1)
     [ -n "$id" ] || { echo "no enrollment id in: $out"; return 1; }
-    "$BROKER" -c "$dir/broker.conf" org approve "$id" >/dev/null || return 1
+    "$BROKER" -c "$dir/broker.conf" org approve --skip-dns-validation "$id" >/dev/null || return 1
     "$CTL" enroll --broker "$url" --ca "$dir/ca.crt" --key "$key" --org "$org" --id "$id" --wait --timeout 20 --cert "$dir/$org.crt" >/dev/null
 }
 
@@ -320,7 +320,7 @@ if pg_private_start "$WORK/pg"; then
     "$BROKER" -c "$dir/broker.conf" init >/dev/null || fail "init shared"
     cp "$dir/state/ca.crt" "$dir/ca.crt"
     broker_start one "$dir/broker.conf" && broker_start two "$dir/broker.conf" || fail "two brokers start"
-    same "both brokers apply the same migrations" "$(pg_private_psql shared -c 'SELECT count(*) FROM schema_migrations')" 2
+    same "both brokers apply each migration once" "$(pg_private_psql shared -c 'SELECT count(*) = count(DISTINCT version) AND count(*) >= 2 FROM schema_migrations')" t
     check "enroll alpha through broker one" enroll_and_approve "$dir" "$BROKER_URL_one" alpha "$KEYS/alpha.key" alpha.example
     check "enroll beta through broker two" enroll_and_approve "$dir" "$BROKER_URL_two" beta "$KEYS/beta.key" beta.example
     for b in one two; do
@@ -345,7 +345,7 @@ if pg_private_start "$WORK/pg"; then
     done
     ids=$(pg_private_psql shared -c "SELECT id FROM enrollments WHERE status='pending' ORDER BY id")
     approvers=()
-    for id in $ids; do "$BROKER" -c "$dir/broker.conf" org approve "$id" >/dev/null 2>&1 & approvers+=("$!"); done
+    for id in $ids; do "$BROKER" -c "$dir/broker.conf" org approve --skip-dns-validation "$id" >/dev/null 2>&1 & approvers+=("$!"); done
     for p in "${approvers[@]}"; do wait "$p"; done
     same "a contested domain ends up with exactly one organization" "$(pg_private_psql shared -c "SELECT count(*) FROM domains WHERE domain='contested.example'")" 1
     same "one of the competing enrollments is approved" "$(pg_private_psql shared -c "SELECT count(*) FROM enrollments WHERE status='approved' AND domains='contested.example'")" 1
