@@ -220,7 +220,7 @@ let package = Package(
         .testTarget(
             name: "MilterAppTests",
             dependencies: [
-                "MilterApp", "Milter", "MilterTesting", "FedMailCore", "FedMailCrypto", "FederationProtocol", "Broker", "BrokerStore",
+                "MilterApp", "Milter", "MilterTesting", "FedMailCore", "FedMailCrypto", "FederationProtocol", "Broker",
                 "BrokerClient",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
@@ -263,7 +263,9 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

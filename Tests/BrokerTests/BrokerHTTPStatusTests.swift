@@ -1,5 +1,4 @@
 import FederationProtocol
-import BrokerClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
