@@ -88,16 +88,16 @@ struct BrokerHTTPStatusTests {
         }
     }
 
-    @Test("a body over 1 MiB: 400 bad-request 'request body too large or unreadable' (the broker maps it to 400, not 413)")
+    @Test("an enrollment body over its 64 KiB cap: 413 payload-too-large")
     func oversizedBody() async throws {
         let broker = try await TestBroker.make()
         defer { Task { await broker.close() } }
         try await Self.withBroker(broker) { client in
-            let body = ByteBuffer(repeating: UInt8(ascii: " "), count: (1 << 20) + 1)
+            let body = ByteBuffer(repeating: UInt8(ascii: " "), count: (64 << 10) + 1)
             try await client.execute(uri: "/v1/enrollments", method: .post, body: body) { response in
-                #expect(response.status == .badRequest)
+                #expect(response.status == .contentTooLarge)
                 let answer = try Self.error(response.body)
-                #expect(answer == ErrorResponse(error: "bad-request", message: "request body too large or unreadable"))
+                #expect(answer == ErrorResponse(error: "payload-too-large", message: "request body larger than 65536 bytes"))
             }
         }
     }
