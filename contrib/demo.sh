@@ -18,15 +18,31 @@
 # message delivered at B, and a last line a script can check:
 #   demo: sealed-in-transit=yes delivered-intact=yes      (or no, with the reason)
 #
-# Usage: sudo bash contrib/demo.sh     (Debian 12; installs what is missing,
-#        builds, runs everything under a temporary directory, cleans up)
+# Usage: bash contrib/demo.sh   as root (or sudo bash contrib/demo.sh)
+#        (Debian 12; installs what is missing, builds, runs everything under
+#        a temporary directory, cleans up; prints each step with its time)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "demo: run as root (it starts private Postfix instances): sudo bash contrib/demo.sh"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (it starts private Postfix instances): bash contrib/demo.sh as root, or sudo bash contrib/demo.sh"; exit 1; }
+DEMO_START=$SECONDS; STEP=0
+# "== [n] what (t+SECONDSs)": each step with the time since the start.
+step() { STEP=$((STEP + 1)); echo "== [$STEP] $* (t+$((SECONDS - DEMO_START))s)"; }
+step "installing what is missing (apt-get; quick when everything is there)"
 bash contrib/scripts/install-deps.sh || { echo "demo: sealed-in-transit=no delivered-intact=no (installing dependencies failed)"; exit 1; }
-echo "== building fedmail-milter, fedmail-broker, fedmailctl (first build takes a while)"
+# The build's progress, one line every 15 s ("[412/1553] Compiling ..."),
+# so a first build (several minutes) is not silent; errors in full.
+build_progress() {
+    local last=$SECONDS line
+    while IFS= read -r line; do
+        case $line in
+            *error:*|*"Build complete"*|*"Compiling"*"failed"*) echo "   $line" ;;
+            "["*"/"*"]"*) if ((SECONDS - last >= 15)); then last=$SECONDS; echo "   ${line:0:100} (t+$((SECONDS - DEMO_START))s)"; fi ;;
+        esac
+    done
+}
+step "building fedmail-milter, fedmail-broker, fedmailctl (a first build takes several minutes)"
 for product in fedmail-milter fedmail-broker fedmailctl; do
-    swift build --product "$product" 2>&1 | tail -n 2
+    swift build --product "$product" 2>&1 | build_progress
     [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "demo: sealed-in-transit=no delivered-intact=no (build of $product failed)"; exit 1; }
 done
 FEDMAIL_BIN=$(swift build --show-bin-path); export FEDMAIL_BIN
@@ -38,10 +54,10 @@ trap cleanup EXIT
 verdict() { echo "demo: sealed-in-transit=$1 delivered-intact=$2${3:+ ($3)}"; exit "$([ "$1$2" = yesyes ] && echo 0 || echo 1)"; }
 fed_setup "$BASE" || verdict no no "binaries missing"
 
-echo "== trust broker"
+step "trust broker"
 fed_broker_start || verdict no no "the broker did not start"
 echo "   $FED_BROKER_URL (CA pinned by both gateways: $FED_BROKER_CA)"
-echo "== enrolling organization a (a.example, RSA 3072) and b (b.example, P-256): keygen, enroll, approve"
+step "enrolling organization a (a.example, RSA 3072) and b (b.example, P-256): keygen, enroll, approve"
 fed_org a 127.0.0.10 rsa3072 a.example || verdict no no "enrolling a failed"
 fed_org b 127.0.0.20 p256 b.example || verdict no no "enrolling b failed"
 "$FED_BROKER" -c "$BASE/broker/broker.conf" org list | sed 's/^/   /'
@@ -49,7 +65,7 @@ printf 'b.example  require\n' | fed_allowlist a
 printf 'a.example  require\n' | fed_allowlist b
 fed_mailbox a alice@a.example; fed_mailbox b bob@b.example
 fed_route a b tap; fed_route b a
-echo "== starting fedmail-milter + Postfix for a (127.0.0.10:$(fed_port a)) and b (127.0.0.20:$(fed_port b))"
+step "starting fedmail-milter + Postfix for a (127.0.0.10:$(fed_port a)) and b (127.0.0.20:$(fed_port b))"
 fed_start a || verdict no no "organization a did not start"
 fed_start b || verdict no no "organization b did not start"
 echo "   a's allowlist: $(grep -v '^#' "$(fed_dir a)/allowlist")    b's allowlist: $(grep -v '^#' "$(fed_dir b)/allowlist")"
@@ -62,7 +78,7 @@ the two gateways: only B's gateway can open it.
 
 -- 
 Alice"
-echo "== Alice sends one message to bob@b.example with swaks (from A's internal network, 127.0.0.11)"
+step "Alice sends one message to bob@b.example with swaks (from A's internal network, 127.0.0.11)"
 swaks --server "$(fed_addr a):$(fed_port a)" --local-interface "$(fed_client a)" \
     --from alice@a.example --to bob@b.example --h-From "Alice <alice@a.example>" \
     --h-Subject "$SUBJECT" --body "$BODY" --timeout 60 >"$BASE/swaks.txt" 2>&1
