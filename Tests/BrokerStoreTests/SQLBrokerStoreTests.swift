@@ -33,7 +33,7 @@ struct SQLBrokerStoreTests {
         let (store, directory) = try await Self.makeStore()
         try await store.migrate()
         let rows = try await store.database.query("SELECT version FROM schema_migrations ORDER BY version", [])
-        #expect(rows.compactMap { $0["version"]?.int64 } == [1, 2])
+        #expect(rows.compactMap { $0["version"]?.int64 } == [1, 2, 10])
         try await store.close()
         try? FileManager.default.removeItem(atPath: directory)
     }
