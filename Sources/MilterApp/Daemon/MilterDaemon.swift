@@ -185,7 +185,13 @@ public enum MilterDaemon {
         }
 
         let refresher = RevocationListRefresher(cache: revocations, federation: federation, logger: logger)
-        if configuration.federation.mode.opens { refresher.start() }
+        if configuration.federation.mode.opens {
+            refresher.start()
+            let federation = configuration.federation
+            if federation.brokerCAPath != nil, federation.brokerURL == nil, federation.namedBrokers.isEmpty {
+                logger.warning("BrokerCA is set but no BrokerURL or Broker to fetch the CRL from: sealed mail from broker-issued signers is tempfailed (revocation-unknown) unless StateDirectory holds a current crl.der")
+            }
+        }
         logger.notice("\(FedMailMilterVersion.name) \(FedMailMilterVersion.version) listening on \(configuration.socket)\(identity.map { " as \($0.user)" } ?? "")")
         let loopFailed = Atomic<Bool>(false)
         guard let loop = SignalWatcher.startThread({
