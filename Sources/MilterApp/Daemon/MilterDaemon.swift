@@ -186,6 +186,10 @@ public enum MilterDaemon {
 
         let refresher = RevocationListRefresher(cache: revocations, federation: federation, logger: logger)
         if configuration.federation.mode.opens {
+            // Without a copy from disk, fetch once before announcing that we
+            // listen (at most BrokerTimeout), so the first sealed messages
+            // are not tempfailed for want of a CRL.
+            if revocations.current == nil { refresher.refreshOnce() }
             refresher.start()
             let federation = configuration.federation
             if federation.brokerCAPath != nil, federation.brokerURL == nil, federation.namedBrokers.isEmpty {
