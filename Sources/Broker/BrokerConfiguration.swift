@@ -13,6 +13,8 @@ import Logging
 /// KeyContainerLifetime  24h
 /// TokenLifetime         24h
 /// CertificateLifetime   365d
+/// CRLValidity           24h               # nextUpdate - thisUpdate of the CRL
+/// CRLURL                https://broker.example:8443/v1/crl   # default: first ServerName and the Listen port
 /// LogLevel              info
 /// UMask                 027
 /// MetricsFromAnywhere   no
@@ -43,6 +45,14 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var tokenLifetime: Int = 86_400
     /// Lifetime of organization certificates (seconds).
     public var certificateLifetime: Int = 365 * 86_400
+    /// How long each CRL is valid (`CRLValidity`, seconds): its nextUpdate is
+    /// thisUpdate plus this. The broker signs a fresh CRL whenever the list
+    /// changes and at most every ``CRLIssuer/reuseInterval`` seconds otherwise,
+    /// so gateways (`CRLRefresh`, `CRLMaxAge`) see a recent thisUpdate.
+    public var crlValidity: Int = 86_400
+    /// `CRLURL`: the URI in the cRLDistributionPoints extension of every
+    /// certificate the broker issues; nil means ``crlDistributionPointURL``'s default.
+    public var crlURLSetting: String?
     public var logLevel: Logger.Level = .info
     public var umask: UInt16 = 0o027
     /// Whether `/metrics` answers non-loopback clients.
@@ -66,6 +76,14 @@ public struct BrokerConfiguration: Sendable, Hashable {
     /// The most enrollments pending at once from one source address (0: no cap).
     public var maxPendingPerSource: Int = 20
 
+    /// The CRL distribution point in effect: `CRLURL`, else
+    /// `https://<first ServerName>:<Listen port>/v1/crl`.
+    public var crlDistributionPointURL: String {
+        if let crlURLSetting { return crlURLSetting }
+        let host = serverNames.first ?? listenHost
+        return "https://\(host.contains(":") ? "[\(host)]" : host):\(listenPort)/v1/crl"
+    }
+
     /// The database location in effect.
     public var database: String {
         databaseSetting ?? "sqlite:\(stateDirectory)/broker.db"
@@ -76,6 +94,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
         "TokenLifetime", "CertificateLifetime", "LogLevel", "UMask", "MetricsFromAnywhere", "UserID",
         "DNSValidation", "DNSResolver", "DNSTimeout", "EnrollmentRateLimit", "StatusRateLimit",
         "MaxPendingEnrollments", "MaxPendingPerSource",
+        "CRLValidity", "CRLURL",
     ]
 
     public init() {}
@@ -123,6 +142,14 @@ public struct BrokerConfiguration: Sendable, Hashable {
         if let entry = file.entry("KeyContainerLifetime") { keyContainerLifetime = try file.duration(entry, in: 60...(30 * 86_400)) }
         if let entry = file.entry("TokenLifetime") { tokenLifetime = try file.duration(entry, in: 60...(30 * 86_400)) }
         if let entry = file.entry("CertificateLifetime") { certificateLifetime = try file.duration(entry, in: 86_400...(10 * 365 * 86_400)) }
+        if let entry = file.entry("CRLValidity") { crlValidity = try file.duration(entry, in: 3600...(30 * 86_400)) }
+        if let entry = file.entry("CRLURL") {
+            guard let url = URLComponents(string: entry.value), url.scheme == "https" || url.scheme == "http", url.host?.isEmpty == false,
+                  entry.value.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+                throw file.error(.badValue, at: entry, "'CRLURL' must be an http(s) URL such as https://broker.example:8443/v1/crl, not '\(entry.value)'")
+            }
+            crlURLSetting = entry.value
+        }
         if let entry = file.entry("LogLevel") {
             let level = try file.choice(entry, of: ["error", "warning", "notice", "info", "debug"])
             logLevel = Logger.Level(rawValue: level) ?? .info

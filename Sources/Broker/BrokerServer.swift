@@ -55,6 +55,9 @@ public struct BrokerServer: Sendable {
             Response(status: .ok, headers: [.contentType: "application/x-pem-file"],
                      body: .init(byteBuffer: ByteBuffer(string: service.authority.caCertificatePEM)))
         }
+        router.get("/v1/crl") { _, context in
+            await Self.crlResponse(service, context)
+        }
         router.get("/metrics") { _, context in
             guard service.configuration.metricsFromAnywhere || context.isLoopbackClient else {
                 return Self.errorResponse(BrokerError(.forbidden, "metrics are served to loopback clients only"))

@@ -1,6 +1,7 @@
 import BrokerStore
 import FedMailCore
 import FederationProtocol
+import Foundation
 
 extension BrokerService {
     /// Revokes a certificate an organization no longer uses (a reissue, a
@@ -8,14 +9,47 @@ extension BrokerService {
     /// compromise, the organization revoked), so that it appears on the
     /// broker's CRL. The one place every path that replaces or withdraws an
     /// organization certificate goes through.
+    ///
+    /// Records (serial, certificate SHA-256, key, organization, revocation
+    /// time, reason) in the store with an audit event, and drops the cached
+    /// CRL. The certificate no longer authenticates to the broker
+    /// (``authenticate(peerCertificateDER:)``). Key compromise also marks
+    /// every certificate already revoked for the same key as compromised.
     func revokeCertificate(certificatePEM: String, organization: String, reason: RevocationReason,
                            actor: String) async throws {
-        // Placeholder until the CRL work lands: recorded in the store's
-        // revocation list as today's `org revoke` does.
         let certificate = try Self.certificate(certificatePEM, "certificate of \(organization)")
         let fingerprint = try Fingerprint.certificate(certificate)
-        let event = AuditEvent(at: Self.now(), actor: actor, action: "certificate.revoked", organization: organization,
-                               detail: "certificate=\(fingerprint) reason=\(reason.rawValue)")
+        let serial = RevocationList.normalizedSerial(certificate.serialNumber.bytes)
+        let now = Self.now()
+        let revocation = CertificateRevocation(
+            certificateSHA256: fingerprint, serial: serial, organization: organization,
+            keySHA256: try Fingerprint.publicKey(certificate.publicKey),
+            notAfter: Int64(certificate.notValidAfter.timeIntervalSince1970), revokedAt: now, reason: reason.rawValue)
+        let event = AuditEvent(at: now, actor: actor, action: "certificate.revoked", organization: organization,
+                               detail: "certificate=\(fingerprint) serial=\(serial) reason=\(reason.rawValue)")
+        try await store.recordRevocation(revocation, audit: event)
+        crlIssuer.invalidate()
         log(event)
+    }
+
+    /// Revokes an organization: it may no longer take part, and its current
+    /// certificate goes on the CRL with `reason` (cessation of operation by
+    /// default; key compromise refuses everything ever signed with the key).
+    public func revoke(organization: String, reason: RevocationReason, actor: String = "operator") async throws {
+        guard let current = try await store.organization(named: organization) else {
+            throw BrokerError(.notFound, "no organization \(organization)")
+        }
+        let event = AuditEvent(at: Self.now(), actor: actor, action: "organization.revoked", organization: organization,
+                               detail: "reason=\(reason.rawValue)")
+        if current.status == .active {
+            try await mapStoreErrors { try await store.revoke(organization: organization, audit: event) }
+            log(event)
+        }
+        try await revokeCertificate(certificatePEM: current.certificatePEM, organization: organization, reason: reason, actor: actor)
+    }
+
+    /// The current CRL (DER) with its thisUpdate and nextUpdate.
+    public func certificateRevocationList(now: Int64? = nil) async throws -> (der: [UInt8], thisUpdate: Int64, nextUpdate: Int64) {
+        try await crlIssuer.currentCRL(service: self, now: now ?? Self.now())
     }
 }

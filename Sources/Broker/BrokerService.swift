@@ -23,6 +23,8 @@ public struct BrokerService: Sendable {
     /// Where DNS challenge records are looked up (``DNSTXTClient`` on the configured resolver; tests replace it).
     public var txtLookup: any TXTLookup
     let validationThrottle = ValidationThrottle()
+    /// The signed CRL, reused while the revocation list is unchanged.
+    let crlIssuer = CRLIssuer()
 
     /// The most domains one enrollment or token request may name.
     public static let maximumDomains = 100
@@ -30,6 +32,8 @@ public struct BrokerService: Sendable {
     public init(store: any BrokerStore, authority: CertificateAuthority, configuration: BrokerConfiguration,
                 logger: Logger, metrics: BrokerMetrics = BrokerMetrics()) async throws {
         self.store = store
+        var authority = authority
+        if authority.crlDistributionPoint == nil { authority.crlDistributionPoint = configuration.crlDistributionPointURL }
         self.authority = authority
         self.configuration = configuration
         self.logger = logger
@@ -128,6 +132,7 @@ public struct BrokerService: Sendable {
         }
         let dns = try await dnsApprovalMark(enrollment, skip: skipDNSValidation, actor: actor)
         let (csr, _) = try CSRCheck.check(enrollment.csrPEM)
+        let replaced = try await store.organization(named: enrollment.organization)
         var domains = try await store.domains(of: enrollment.organization)
         for domain in enrollment.domains where !domains.contains(domain) { domains.append(domain) }
         let certificate = try authority.issueOrganizationCertificate(
@@ -148,6 +153,9 @@ public struct BrokerService: Sendable {
             throw BrokerError(.conflict, error.message)
         }
         log(event)
+        if let replaced, replaced.certificateSHA256 != organization.certificateSHA256 {
+            try await revokeCertificate(certificatePEM: replaced.certificatePEM, organization: replaced.name, reason: .superseded, actor: actor)
+        }
         return organization
     }
 
@@ -159,9 +167,7 @@ public struct BrokerService: Sendable {
     }
 
     public func revoke(organization: String, actor: String = "operator") async throws {
-        let event = AuditEvent(at: Self.now(), actor: actor, action: "organization.revoked", organization: organization, detail: "")
-        try await mapStoreErrors { try await store.revoke(organization: organization, audit: event) }
-        log(event)
+        try await revoke(organization: organization, reason: .cessationOfOperation, actor: actor)
     }
 
     /// Adds a domain and reissues the organization certificate with it in the SAN.
@@ -170,7 +176,7 @@ public struct BrokerService: Sendable {
         let event = AuditEvent(at: Self.now(), actor: actor, action: "domain.added", organization: organization, detail: "domain=\(domain)")
         try await mapStoreErrors { try await store.addDomain(domain, to: organization, audit: event) }
         log(event)
-        return try await reissue(organization)
+        return try await reissue(organization, superseding: .superseded, actor: actor)
     }
 
     /// Removes a domain and reissues the organization certificate without it.
@@ -179,10 +185,12 @@ public struct BrokerService: Sendable {
         let event = AuditEvent(at: Self.now(), actor: actor, action: "domain.removed", organization: organization, detail: "domain=\(domain)")
         try await mapStoreErrors { try await store.removeDomain(domain, from: organization, audit: event) }
         log(event)
-        return try await reissue(organization)
+        return try await reissue(organization, superseding: .affiliationChanged, actor: actor)
     }
 
-    func reissue(_ name: String) async throws -> Organization {
+    /// Reissues the organization certificate for its current domains; the
+    /// replaced one is revoked with `reason`.
+    func reissue(_ name: String, superseding reason: RevocationReason, actor: String) async throws -> Organization {
         guard var organization = try await store.organization(named: name) else { throw BrokerError(.notFound, "no organization \(name)") }
         let current = try Self.certificate(organization.certificatePEM, "certificate of \(name)")
         let domains = try await store.domains(of: name)
@@ -193,6 +201,7 @@ public struct BrokerService: Sendable {
         organization.certificateSHA256 = try Fingerprint.certificate(certificate)
         try await store.updateCertificate(of: name, certificatePEM: organization.certificatePEM,
                                           certificateSHA256: organization.certificateSHA256)
+        try await revokeCertificate(certificatePEM: try current.serializeAsPEM().pemString, organization: name, reason: reason, actor: actor)
         return organization
     }
 

@@ -15,6 +15,9 @@ public struct CertificateAuthority: Sendable {
     public let caCertificate: Certificate
     public let tokenKey: P256.Signing.PrivateKey
     public let tokenCertificate: Certificate
+    /// The URI every issued certificate names in its cRLDistributionPoints
+    /// extension (the broker's `GET /v1/crl`); none when nil.
+    public var crlDistributionPoint: String?
 
     /// The common name of the token-signing certificate. Clients accept a token only when its
     /// `x5c` leaf chains to the pinned CA, carries this name and is not an organization
@@ -104,6 +107,9 @@ public struct CertificateAuthority: Sendable {
         try all.append(Certificate.Extension(SubjectKeyIdentifier(hash: publicKey), critical: false))
         if let caSKI = try caCertificate.extensions.subjectKeyIdentifier {
             try all.append(Certificate.Extension(AuthorityKeyIdentifier(keyIdentifier: caSKI.keyIdentifier), critical: false))
+        }
+        if let crlDistributionPoint {
+            try all.append(CertificateRevocationList.distributionPointsExtension(uri: crlDistributionPoint))
         }
         return try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,

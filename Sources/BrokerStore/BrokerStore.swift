@@ -38,6 +38,18 @@ public protocol BrokerStore: Sendable {
     /// Whether a certificate (by SHA-256 hex) has been revoked or superseded.
     func isCertificateRevoked(sha256: String) async throws -> Bool
 
+    // Revocation list (CRL)
+    /// Records a revoked certificate and writes `audit`, in one transaction.
+    /// A certificate already listed keeps its date; key compromise marks
+    /// every listed certificate for the same key.
+    func recordRevocation(_ revocation: CertificateRevocation, audit: AuditEvent) async throws
+    /// Every revoked certificate with a serial, oldest first.
+    func revocations() async throws -> [CertificateRevocation]
+    /// Changes whenever the revocation list does (cache check for the CRL).
+    func revocationRevision() async throws -> Int64
+    /// The next cRLNumber: persisted, strictly increasing across processes.
+    func nextCRLNumber() async throws -> Int64
+
     // Federation policy
     func setRestricted(_ restricted: Bool, organization: String, audit: AuditEvent) async throws
     func allowSender(_ sender: String, to recipient: String, audit: AuditEvent) async throws

@@ -84,6 +84,19 @@ enum Migrations {
                 BEGIN SELECT RAISE(ABORT, 'the audit table is append-only'); END
                 """,
             ]),
+            // 10: the CRL (revocation). Revoked certificates get their serial
+            // (what the CRL lists), key and notAfter; crl_state holds the
+            // persisted cRLNumber and a revision bumped on every change.
+            // Rows revoked before this migration have no serial and are not
+            // on the CRL (their certificates are still refused by the broker).
+            Migration(version: 10, statements: [
+                "ALTER TABLE revoked_certificates ADD COLUMN serial TEXT",
+                "ALTER TABLE revoked_certificates ADD COLUMN key_sha256 TEXT",
+                "ALTER TABLE revoked_certificates ADD COLUMN not_after BIGINT",
+                "CREATE INDEX revoked_certificates_key ON revoked_certificates(key_sha256)",
+                "CREATE TABLE crl_state (id BIGINT PRIMARY KEY, number BIGINT NOT NULL, revision BIGINT NOT NULL)",
+                "INSERT INTO crl_state (id, number, revision) VALUES (1, 0, 0)",
+            ]),
             // Domain control validation and the pending-enrollment quota.
             Migration(version: 30, statements: [
                 "ALTER TABLE enrollments ADD COLUMN challenge_token TEXT",

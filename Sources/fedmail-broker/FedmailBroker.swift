@@ -36,6 +36,13 @@ struct FedmailBroker: AsyncParsableCommand {
           TokenLifetime DUR         federation token lifetime (default 24h)
           CertificateLifetime DUR   organization certificate lifetime
                                     (default 365d)
+          CRLValidity DUR           how long each CRL is valid: its
+                                    nextUpdate is thisUpdate + this (default
+                                    24h; a fresh CRL is signed at most every
+                                    10 s and whenever the list changes)
+          CRLURL URL                the cRLDistributionPoints URI in every
+                                    certificate the broker issues (default
+                                    https://<first ServerName>:<Listen port>/v1/crl)
           LogLevel LEVEL            error, warning, notice, info (default)
                                     or debug
           UMask MASK                file creation mask (default 027)
@@ -72,6 +79,7 @@ struct FedmailBroker: AsyncParsableCommand {
             OrgCommand.self,
             PolicyCommand.self,
             AuditCommand.self,
+            CRLCommand.self,
         ]
     )
 

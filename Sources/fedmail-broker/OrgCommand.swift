@@ -1,6 +1,7 @@
 import ArgumentParser
 import Broker
 import BrokerStore
+import FedMailCore
 import Foundation
 
 /// Opens the service for an operator command, runs `body`, closes the store.
@@ -154,14 +155,23 @@ struct OrgCommand: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke an organization: its certificate is refused and its domains are no longer federated.",
-            discussion: "Approving a new enrollment for the organization re-activates it with the new key.")
+            discussion: """
+            Approving a new enrollment for the organization re-activates it with the new key.
+            The certificate goes on the broker's CRL (GET /v1/crl) with the reason given:
+            gateways refuse mail it signed from the revocation on, or, for key-compromise,
+            every message signed with it (and with any earlier certificate for the same key),
+            whatever its signingTime. Revoking again with key-compromise upgrades the reason.
+            """)
         @ParentCommand var root: FedmailBroker
         @Argument(help: "Organization name.") var name: String
+        @Option(help: ArgumentHelp("CRL reason: \(RevocationReason.allCases.map(\.rawValue).joined(separator: ", ")).",
+                                   valueName: "REASON"))
+        var reason: RevocationReason = .cessationOfOperation
 
         func run() async throws {
             try await withService(root) { service in
-                try await service.revoke(organization: name)
-                print("revoked \(name)")
+                try await service.revoke(organization: name, reason: reason)
+                print("revoked \(name) (\(reason.rawValue))")
             }
         }
     }
@@ -279,3 +289,5 @@ struct AuditCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension RevocationReason: ExpressibleByArgument {}

@@ -38,7 +38,11 @@ extension FedMailCtl {
             [iat, exp] (token-validity), jti in the control part (token-binding), every \
             author domain in sdom (token-sender-domain). Without it, tokens are not checked; \
             with --verbose the FedMail-Token headers and the signed token ids are printed \
-            on standard error with the report.
+            on standard error with the report. With --crl (the broker's CRL, DER or PEM, as \
+            GET /v1/crl serves it; needs --ca), the signer is checked as the milter checks it: \
+            revoked for key compromise, or for another reason at or before signingTime \
+            (signer-revoked); a CRL older than --crl-max-age (revocation-unknown). Without \
+            --crl revocation is not checked.
             """
         )
 
@@ -66,6 +70,12 @@ extension FedMailCtl {
         @Flag(name: .customLong("check-tokens"), help: "Verify the FedMail-Token fields for our domains against --ca and bind them to the message, as the milter does.")
         var checkTokens = false
 
+        @Option(help: ArgumentHelp("The broker's CRL (DER or PEM, from GET /v1/crl), verified against --ca; the signer must not be on it.", valueName: "FILE"))
+        var crl: String?
+
+        @Option(name: .customLong("crl-max-age"), help: "Seconds the --crl may be old (default 86400, as the milter's CRLMaxAge).")
+        var crlMaxAge: Int = 86_400
+
         @Flag(name: .long, help: "Print the verification report on standard error.")
         var verbose = false
 
@@ -81,12 +91,17 @@ extension FedMailCtl {
             if key.isEmpty && popKey == nil { throw ValidationError("give --key/--cert or --pop-key/--pop-id") }
             if ca == nil && pin.isEmpty { throw ValidationError("give --ca (the broker CA) or --pin (a static partner certificate)") }
             if checkTokens && ca == nil { throw ValidationError("--check-tokens needs --ca (the broker CA the tokens chain to)") }
+            if crl != nil && ca == nil { throw ValidationError("--crl needs --ca (the broker CA that signed it)") }
         }
 
         func run() throws {
             let temps = TemporaryFiles()
             let opener: Opener
-            do { opener = try makeOpener() } catch {
+            let revocation: RevocationState
+            do {
+                opener = try makeOpener()
+                revocation = try revocationState()
+            } catch {
                 CommandIO.printError("\(error)")
                 throw ExitCode(75)
             }
@@ -101,9 +116,20 @@ extension FedMailCtl {
                     target = try CommandIO.makeTemporaryPath(prefix: "fedmailctl-open")
                     temps.paths.append(target)
                 }
-                let opened = try checkTokens
-                    ? try openCheckingTokens(opener, sealedPath: inputPath, outputPath: target)
-                    : try opener.open(sealedPath: inputPath, outputPath: target)
+                let opened: OpenedMessage
+                if checkTokens {
+                    opened = try openCheckingTokens(opener, sealedPath: inputPath, outputPath: target, revocation: revocation)
+                } else if revocation != .notChecked {
+                    let policy = opener.standardPolicy(tokenRule: .checkedIfPresent)
+                    let now = Date()
+                    opened = try opener.open(sealedPath: inputPath, outputPath: target, now: now) { seal, _ throws(OpenError) in
+                        let facts = OpeningFacts(seal: seal, tokens: [], envelopeSender: nil, now: Int64(now.timeIntervalSince1970),
+                                                 revocation: revocation)
+                        if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
+                    }
+                } else {
+                    opened = try opener.open(sealedPath: inputPath, outputPath: target)
+                }
                 if verbose { FileHandle.standardError.write(Data(Self.describe(opened).utf8)) }
                 if toStdout { try CommandIO.copyToStandardOutput(target) }
                 else if !direct, let output { try CommandIO.copy(target, into: output) }
@@ -114,7 +140,8 @@ extension FedMailCtl {
         }
 
         /// Opens with the milter's policy, tokens required and verified against --ca.
-        func openCheckingTokens(_ opener: Opener, sealedPath: String, outputPath: String) throws -> OpenedMessage {
+        func openCheckingTokens(_ opener: Opener, sealedPath: String, outputPath: String,
+                                revocation: RevocationState) throws -> OpenedMessage {
             guard let ca else { throw ValidationError("--check-tokens needs --ca") }
             let verifier = try TokenVerifier(brokerCAPath: ca)
             let policy = opener.standardPolicy(tokenRule: .required)
@@ -128,9 +155,26 @@ extension FedMailCtl {
                             return .unverifiable(domain: header.domain, reason: "\(error)")
                         }
                     }
-                let facts = OpeningFacts(seal: seal, tokens: tokens, envelopeSender: nil, now: Int64(now.timeIntervalSince1970))
+                let facts = OpeningFacts(seal: seal, tokens: tokens, envelopeSender: nil, now: Int64(now.timeIntervalSince1970),
+                                         revocation: revocation)
                 if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
             }
+        }
+
+        /// The --crl, verified against --ca (DER, or PEM "X509 CRL").
+        func revocationState() throws -> RevocationState {
+            guard let crl, let ca else { return .notChecked }
+            guard let data = FileManager.default.contents(atPath: crl), data.count <= CertificateRevocationList.maximumSize else {
+                throw CLIError("cannot read the CRL \(crl) (or it is larger than \(CertificateRevocationList.maximumSize) bytes)")
+            }
+            var der = Array(data)
+            if let text = String(data: data, encoding: .utf8), text.contains("-----BEGIN X509 CRL-----") {
+                let base64 = text.components(separatedBy: "-----BEGIN X509 CRL-----")[1]
+                    .components(separatedBy: "-----END X509 CRL-----")[0].filter { !$0.isWhitespace }
+                guard let decoded = Data(base64Encoded: base64) else { throw CLIError("\(crl) is not a PEM CRL") }
+                der = Array(decoded)
+            }
+            return .list(try BrokerClient.verifyCRL(der, brokerCAPath: ca), maxAge: Int64(crlMaxAge))
         }
 
         func makeOpener() throws -> Opener {

@@ -47,6 +47,11 @@ extension FedMailCtl {
         @Option(name: .customLong("sealed-by"), help: "The sealing gateway name put in the control part (default: this host).")
         var sealedBy: String?
 
+        @Option(name: .customLong("signing-time"),
+                help: ArgumentHelp("For tests and interoperability only: the signingTime to sign with, seconds since the epoch (default: now).",
+                                   visibility: .hidden))
+        var signingTime: Int64?
+
         @Flag(name: .customLong("protect-subject"), help: "Replace the outer Subject by '[sealed]'; the real one stays inside.")
         var protectSubject = false
 
@@ -90,12 +95,12 @@ extension FedMailCtl {
             let sealer = Sealer(signer: signer)
             if let output, output != "-" {
                 try sealer.seal(originalPath: inputPath, outputPath: output, recipients: recipients, control: flags,
-                                tokens: tokens, protectSubject: protectSubject)
+                                tokens: tokens, protectSubject: protectSubject, signingTime: signingTime)
             } else {
                 let out = try CommandIO.makeTemporaryPath(prefix: "fedmailctl-out")
                 temps.paths.append(out)
                 try sealer.seal(originalPath: inputPath, outputPath: out, recipients: recipients, control: flags,
-                                tokens: tokens, protectSubject: protectSubject)
+                                tokens: tokens, protectSubject: protectSubject, signingTime: signingTime)
                 try CommandIO.copyToStandardOutput(out)
             }
         }

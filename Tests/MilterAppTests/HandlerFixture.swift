@@ -59,6 +59,8 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     let replayCache: ReplayCache
     let harness: MilterHarness
     let spoolDirectory: String
+    /// The broker's CRL as this gateway has it (nil: not checked).
+    var revocations: RevocationListCache?
 
     /// - Parameters:
     ///   - org: `a` or `b` (its key, certificate, domain `org.example`, authserv-id `mx.org.test`).
@@ -97,7 +99,7 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
 
     func handler() -> FederationHandler {
         FederationHandler(runtime: runtime, spoolDirectory: spoolDirectory, replayCache: replayCache,
-                          logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+                          logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, revocations: revocations)
     }
 
     /// Mail submitted by one of our users (an internal host: outbound).

@@ -232,12 +232,19 @@ run_suite() {
     check "policy show lists the allowed sender" bash -c "'$BROKER' -c '$dir/broker.conf' policy show beta | grep >/dev/null 'allow alpha'"
     check "policy open beta" "$BROKER" -c "$dir/broker.conf" policy open beta
 
-    # Domains
-    check "add-domain" "$BROKER" -c "$dir/broker.conf" org add-domain beta beta2.example
+    # Domains: each reissue prints the new certificate and revokes the one it replaces.
+    cp "$dir/beta.crt" "$dir/beta-first.crt"
+    check "add-domain" bash -c "'$BROKER' -c '$dir/broker.conf' org add-domain beta beta2.example >'$dir/beta.new' && mv '$dir/beta.new' '$dir/beta.crt'"
     json=$(lookup "$dir" "$url" alpha "$KEYS/alpha.key" beta2.example)
     same "added domain is federated" "$(jq -r '."beta2.example".status' <<<"$json")" ok
     refuse "add-domain of another organization's domain refused" "$BROKER" -c "$dir/broker.conf" org add-domain beta alpha.example
-    check "remove-domain" "$BROKER" -c "$dir/broker.conf" org remove-domain beta beta2.example
+    refuse "beta's certificate superseded by add-domain is refused" "$CTL" lookup --broker "$url" --ca "$dir/ca.crt" --key "$KEYS/beta.key" --cert "$dir/beta-first.crt" alpha.example
+    check "remove-domain" bash -c "'$BROKER' -c '$dir/broker.conf' org remove-domain beta beta2.example >'$dir/beta.new' && mv '$dir/beta.new' '$dir/beta.crt'"
+    check "beta's reissued certificate works" "$CTL" lookup --broker "$url" --ca "$dir/ca.crt" --key "$KEYS/beta.key" --cert "$dir/beta.crt" alpha.example
+    curl -sf --cacert "$dir/ca.crt" "$url/v1/crl" -o "$dir/crl.der"
+    check "GET /v1/crl: openssl crl -verify OK" bash -c "openssl crl -inform DER -in '$dir/crl.der' -CAfile '$dir/ca.crt' -noout 2>&1 | grep -q 'verify OK'"
+    first_serial=$(openssl x509 -in "$dir/beta-first.crt" -noout -serial | cut -d= -f2)
+    check "the CRL lists beta's superseded certificate" bash -c "openssl crl -inform DER -in '$dir/crl.der' -noout -text | grep -qi 'Serial Number: $first_serial'"
     json=$(lookup "$dir" "$url" alpha "$KEYS/alpha.key" beta2.example)
     same "removed domain is not-federated" "$(jq -r '."beta2.example".status' <<<"$json")" not-federated
 
@@ -335,10 +342,16 @@ if pg_private_start "$WORK/pg"; then
         u_var="BROKER_URL_$b"
         same "broker $b sees the policy change: denied" "$(lookup "$dir" "${!u_var}" alpha "$KEYS/alpha.key" beta.example | jq -r '."beta.example".status')" denied
     done
-    "$BROKER" -c "$dir/broker.conf" org revoke alpha >/dev/null
+    "$BROKER" -c "$dir/broker.conf" org revoke alpha --reason key-compromise >/dev/null
+    alpha_serial=$(openssl x509 -in "$dir/alpha.crt" -noout -serial | cut -d= -f2)
     for b in one two; do
         refuse "broker $b refuses the revoked organization" lookup "$dir" "$(eval echo \$BROKER_URL_$b)" alpha "$KEYS/alpha.key" beta.example
+        u_var="BROKER_URL_$b"
+        curl -sf --cacert "$dir/ca.crt" "${!u_var}/v1/crl" -o "$dir/crl-$b.der"
+        check "broker $b's CRL lists alpha (key compromise) and verifies" bash -c "openssl crl -inform DER -in '$dir/crl-$b.der' -CAfile '$dir/ca.crt' -noout -text 2>&1 | grep -q 'verify OK' && openssl crl -inform DER -in '$dir/crl-$b.der' -noout -text | grep -qi -A3 'Serial Number: $alpha_serial' && openssl crl -inform DER -in '$dir/crl-$b.der' -noout -text | grep -q 'Key Compromise'"
     done
+    crl_number() { openssl crl -inform DER -in "$1" -noout -crlnumber | cut -d= -f2; }
+    check "the two brokers number their CRLs from the shared counter (distinct numbers)" test "$(crl_number "$dir/crl-one.der")" != "$(crl_number "$dir/crl-two.der")"
     # Concurrent approvals of competing enrollments for one domain through both brokers: only one wins.
     for org in gamma delta; do
         "$CTL" enroll --broker "$BROKER_URL_one" --ca "$dir/ca.crt" --key "$KEYS/gamma.key" --org "$org" --domain contested.example >/dev/null 2>&1

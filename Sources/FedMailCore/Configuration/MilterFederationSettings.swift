@@ -45,7 +45,7 @@ public struct MilterFederationSettings: Sendable, Hashable {
         "BrokerURL", "Broker", "BrokerCA", "FederationAllowlist", "TokenCacheDir", "MixedRecipients",
         "Reinject", "ProtectSubject", "MaxMessageAge", "BrokerTimeout", "On-BrokerUnavailable",
         "On-BadSeal", "On-NotForUs", "On-SpoofedPartner", "On-ForeignFrom", "TrustedAuthservIDs", "StateDirectory", "RecipientDelimiter",
-        "PreviousOrgKey", "PreviousOrgCertificate",
+        "PreviousOrgKey", "PreviousOrgCertificate", "CRLRefresh", "CRLMaxAge",
     ]
     /// Names that may be given several times.
     public static let repeatableNames: Set<String> = ["Broker"]
@@ -82,6 +82,14 @@ public struct MilterFederationSettings: Sendable, Hashable {
     public var protectSubject = true
     /// `MaxMessageAge` in seconds (default 5 days).
     public var maxMessageAge = 5 * 86_400
+    /// `CRLRefresh` in seconds (default 15 minutes): how often the broker's
+    /// CRL (`GET /v1/crl`) is fetched.
+    public var crlRefresh = 15 * 60
+    /// `CRLMaxAge` in seconds (default 24 hours): sealed mail from a
+    /// broker-issued signer is tempfailed (`revocation-unknown`) while the
+    /// newest verified CRL was issued longer ago than this (or is past its
+    /// nextUpdate), or there is none.
+    public var crlMaxAge = 86_400
     /// `BrokerTimeout` in seconds (default 10).
     public var brokerTimeout = 10
     /// `On-BrokerUnavailable`; `nil` means the policy's default (tempfail for
@@ -187,6 +195,13 @@ public struct MilterFederationSettings: Sendable, Hashable {
         if let e = file.entry("ProtectSubject") { protectSubject = try file.bool(e) }
         if let e = file.entry("MaxMessageAge") { maxMessageAge = try file.duration(e, in: 60...(365 * 86_400)) }
         if let e = file.entry("BrokerTimeout") { brokerTimeout = try file.duration(e, in: 1...120) }
+        if let e = file.entry("CRLRefresh") { crlRefresh = try file.duration(e, in: 1...86_400) }
+        if let e = file.entry("CRLMaxAge") {
+            crlMaxAge = try file.duration(e, in: 10...(30 * 86_400))
+            guard crlMaxAge > crlRefresh else {
+                throw file.error(.badValue, at: e, "'CRLMaxAge' (\(crlMaxAge)s) must be longer than 'CRLRefresh' (\(crlRefresh)s)")
+            }
+        }
         onBrokerUnavailable = try Self.action(file, "On-BrokerUnavailable")
         onBadSeal = try Self.action(file, "On-BadSeal") ?? .reject
         onNotForUs = try Self.action(file, "On-NotForUs") ?? .reject

@@ -26,6 +26,16 @@ public struct FailureDecision: Sendable, Hashable {
                                tempfail: .init(code: "451", enhancedCode: "4.7.1", text: text), reason: text)
     }
 
+    /// A sealed message whose broker-issued signer cannot be checked
+    /// against a current CRL (`revocation-unknown`): always a temporary
+    /// failure, `451 4.7.0 FedMail: revocation-unknown`, so the sender's
+    /// MTA retries once the gateway has a fresh CRL; never passed unchecked.
+    public static func revocationUnknown(check: String) -> FailureDecision {
+        let text = "FedMail: \(check)"
+        return FailureDecision(action: .tempfail, reject: .init(code: "550", enhancedCode: "5.7.0", text: text),
+                               tempfail: .init(code: "451", enhancedCode: "4.7.0", text: text), reason: text)
+    }
+
     /// A local failure while opening (`On-InternalError`).
     public static func openingInternalError(check: String, action: MilterConfiguration.FailureAction) -> FailureDecision {
         let text = "FedMail: internal error opening the message"

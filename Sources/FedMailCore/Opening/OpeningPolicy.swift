@@ -9,6 +9,8 @@
 /// | check name | what must hold |
 /// |---|---|
 /// | `recipient-binding` | the signed control part names the key we opened with, for one of our domains |
+/// | `revocation-unknown` | (a temporary failure) a broker-issued signer can be checked against a current broker CRL (``SignerRevocation``) |
+/// | `signer-revoked` | the signer certificate is not on the broker's CRL for key compromise, nor for another reason dated at or before signingTime |
 /// | `token-signature` | every FedMail-Token for one of our domains verified against the pinned broker CA |
 /// | `token-missing` | a broker-chained signer came with at least one token for our domains |
 /// | `token-audience` | each token's `aud` is one of our domains |
@@ -95,6 +97,13 @@ public struct OpeningPolicy: Sendable {
             guard named.contains(where: ourDomains.contains) else {
                 throw OpeningFailure(.recipientBinding, "the signed control part names our key for \(namingUs.flatMap(\.domains).joined(separator: ", ")), none of them our domain")
             }
+        }
+
+        // 1b. Revocation: the broker's CRL (not for a pinned static partner).
+        switch SignerRevocation.check(signer, state: facts.revocation, now: facts.now) {
+        case .good: break
+        case .revoked(let message): throw OpeningFailure(.signerRevoked, message)
+        case .unknown(let message): throw OpeningFailure(.revocationUnknown, message)
         }
 
         // 2. Tokens (not for a pinned static partner, which has none).
@@ -237,12 +246,16 @@ public struct OpeningFacts: Sendable, Hashable {
     public var envelopeSender: String?
     /// Now, seconds since the epoch.
     public var now: Int64
+    /// The broker's CRL as the caller has it (``SignerRevocation``).
+    public var revocation: RevocationState
 
-    public init(seal: VerifiedSeal, tokens: [Token], envelopeSender: String?, now: Int64) {
+    public init(seal: VerifiedSeal, tokens: [Token], envelopeSender: String?, now: Int64,
+                revocation: RevocationState = .notChecked) {
         self.seal = seal
         self.tokens = tokens
         self.envelopeSender = envelopeSender
         self.now = now
+        self.revocation = revocation
     }
 }
 
@@ -289,6 +302,10 @@ public struct OpeningFailure: Error, Sendable, Hashable, CustomStringConvertible
         public static let envelopeSenderUnparseable = Check("envelope-sender-unparseable")
         public static let envelopeSenderDomain = Check("envelope-sender-domain")
         public static let messageAge = Check("too-old")
+        /// The signer certificate is on the broker's CRL (``SignerRevocation``).
+        public static let signerRevoked = Check("signer-revoked")
+        /// No current CRL to decide on: a temporary failure, never a pass.
+        public static let revocationUnknown = Check("revocation-unknown")
     }
 
     public var check: Check

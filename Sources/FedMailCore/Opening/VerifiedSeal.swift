@@ -17,13 +17,19 @@ public struct VerifiedSeal: Sendable, Hashable {
         public var pinned: Bool
         /// The signed signingTime attribute, seconds since the epoch.
         public var signingTime: Int64
+        /// The certificate's serial number in hex (as
+        /// ``RevocationList/normalizedSerial(_:)`` writes it): what the
+        /// broker's CRL lists. Empty when not known.
+        public var serial: String
 
-        public init(organization: String, domains: [String], certificateSHA256: String, pinned: Bool, signingTime: Int64) {
+        public init(organization: String, domains: [String], certificateSHA256: String, pinned: Bool, signingTime: Int64,
+                    serial: String = "") {
             self.organization = organization
             self.domains = domains
             self.certificateSHA256 = certificateSHA256.lowercased()
             self.pinned = pinned
             self.signingTime = signingTime
+            self.serial = serial.lowercased()
         }
     }
 

@@ -117,7 +117,8 @@ public struct Opener: Sendable {
             signer: VerifiedSeal.Signer(
                 organization: signer.certificate.organization ?? signer.certificate.subject,
                 domains: signer.certificate.dnsNames, certificateSHA256: Hex.encode(signer.certificate.sha256Fingerprint),
-                pinned: signer.pinned, signingTime: Int64(signer.signingTime.timeIntervalSince1970)),
+                pinned: signer.pinned, signingTime: Int64(signer.signingTime.timeIntervalSince1970),
+                serial: signer.certificate.serialHex),
             recipientKeyID: Hex.encode(recipient.keyIdentifier), control: control,
             fromFields: originalHeader.all("From").map(\.value), senderFields: originalHeader.all("Sender").map(\.value),
             sealID: signer.signatureDigest)

@@ -7,7 +7,12 @@ internal import COpenSSL
 public enum CMSSigning {
     /// Signs the entity in the file at `inputPath` and writes the S/MIME
     /// signed entity (header + base64 SignedData, CRLF) to `outputPath`.
-    public static func sign(inputPath: String, outputPath: String, signer: OrganizationIdentity) throws(CryptoError) {
+    ///
+    /// `signingTime` replaces the current time in the signingTime attribute
+    /// (interoperability and revocation tests only: `fedmailctl seal
+    /// --signing-time`); nil signs with the current time, as gateways do.
+    public static func sign(inputPath: String, outputPath: String, signer: OrganizationIdentity,
+                            signingTime: Int64? = nil) throws(CryptoError) {
         OpenSSLErrorQueue.clear()
         let input = try OpenSSLBIO.file(inputPath, mode: "rb")
         let flags = UInt32(CMS_BINARY | CMS_STREAM | CMS_PARTIAL)
@@ -16,8 +21,16 @@ public enum CMSSigning {
         }
         defer { CMS_ContentInfo_free(cms) }
         // SHA-256 digest; signingTime and smimeCapabilities are added by OpenSSL.
-        guard CMS_add1_signer(cms, signer.certificate.pointer, signer.key.pointer, EVP_sha256(), flags) != nil else {
+        guard let signerInfo = CMS_add1_signer(cms, signer.certificate.pointer, signer.key.pointer, EVP_sha256(), flags) else {
             throw CryptoError.openSSL("adding signer")
+        }
+        if let signingTime {
+            // OpenSSL adds signingTime at finalization only when absent.
+            guard let time = ASN1_TIME_set(nil, time_t(signingTime)) else { throw CryptoError.openSSL("signingTime") }
+            defer { ASN1_TIME_free(time) }
+            guard CMS_signed_add1_attr_by_NID(signerInfo, NID_pkcs9_signingTime, ASN1_STRING_type(time), time, -1) == 1 else {
+                throw CryptoError.openSSL("adding signingTime")
+            }
         }
         let output = try OpenSSLBIO.file(outputPath, mode: "wb")
         guard SMIME_write_CMS(output.pointer, cms, input.pointer, Int32(flags) | Int32(CMS_CRLFEOL)) == 1 else {

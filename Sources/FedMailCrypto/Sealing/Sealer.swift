@@ -32,7 +32,7 @@ public struct Sealer: Sendable {
     ///   - protectSubject: put `Subject: [sealed]` outside, the real one only inside.
     public func seal(originalPath: String, outputPath: String, recipients: [RecipientOrganization],
                      control: ControlFlags, tokens: [FedMailTokenHeader] = [],
-                     protectSubject: Bool = false) throws(CryptoError) {
+                     protectSubject: Bool = false, signingTime: Int64? = nil) throws(CryptoError) {
         guard !recipients.isEmpty else { throw CryptoError(code: .badInput, message: "no recipient organization") }
         try signer.certificate.validateForFedMail(source: "signer certificate")
         let header = try Self.readHeaderSection(path: originalPath)
@@ -47,7 +47,7 @@ public struct Sealer: Sendable {
 
         // 2. Sign (opaque SignedData, S/MIME entity).
         let signed = try PrivateTemporaryFile.make(directory: temporaryDirectory, prefix: ".fedmail-signed-")
-        try CMSSigning.sign(inputPath: inner.path, outputPath: signed.path, signer: signer)
+        try CMSSigning.sign(inputPath: inner.path, outputPath: signed.path, signer: signer, signingTime: signingTime)
 
         // 3. Encrypt (AuthEnvelopedData, DER).
         let der = try PrivateTemporaryFile.make(directory: temporaryDirectory, prefix: ".fedmail-der-")

@@ -88,7 +88,9 @@ public struct CommandLineOptions: Sendable, Hashable {
         domains, signing time inside their validity), the signed list of
         recipient organizations (it must name us), every From and Sender
         mailbox (parsed strictly, in the signer's domains) and the message
-        age verify; the exact original is restored, delivered once per
+        age verify, and the signer is not on the broker's CRL (key
+        compromise: refused whatever the signingTime; other reasons: refused
+        when signed at or after the revocation); the exact original is restored, delivered once per
         recipient (a replay cache in StateDirectory drops recipients it
         reached before), with Authentication-Results at the top under
         AuthservID. Such fields claiming our id (or a TrustedAuthservIDs one)
@@ -130,7 +132,11 @@ public struct CommandLineOptions: Sendable, Hashable {
         only), BrokerURL, Broker, BrokerCA, BrokerTimeout,
         FederationAllowlist, TokenCacheDir, StateDirectory (replay cache),
         RecipientDelimiter, MixedRecipients, Reinject, ProtectSubject,
-        MaxMessageAge.
+        MaxMessageAge, CRLRefresh (how often the broker's CRL is fetched,
+        default 15m), CRLMaxAge (sealed mail from a broker-issued signer is
+        tempfailed, 451 4.7.0 revocation-unknown, while the newest CRL is
+        older than this or there is none; default 24h). The CRL is kept in
+        StateDirectory/crl.der across restarts and in memory across reloads.
         Scanning: ClamdSocket, ClamdTimeout, UpstreamVirusHeader,
         UpstreamSpamHeader, InboundVirusHeader, InboundSpamHeader.
         Failure actions (accept|reject|tempfail|quarantine): On-InternalError,

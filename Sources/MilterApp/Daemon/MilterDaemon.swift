@@ -121,13 +121,19 @@ public enum MilterDaemon {
                 logger.notice("no StateDirectory: the replay cache is kept in memory only and forgotten at restart")
             }
         }
+        // The broker's CRL: the disk copy now, fetched after the fork (below).
+        let revocations = RevocationListCache(stateDirectory: configuration.federation.stateDirectory)
+        if let caPath = configuration.federation.brokerCAPath {
+            revocations.loadFromDisk(brokerCAPath: caPath, logger: logger)
+        }
         let server = MilterServer.Configuration(
             name: FedMailMilterVersion.name,
             requirements: FederationHandler.requirements,
             spoolDirectory: spool.path,
             spoolThreshold: configuration.bodySpoolThreshold,
             makeHandler: {
-                FederationHandler(runtime: federation.current, spoolDirectory: spoolPath, replayCache: replayCache, logger: logger)
+                FederationHandler(runtime: federation.current, spoolDirectory: spoolPath, replayCache: replayCache, logger: logger,
+                                  revocations: revocations)
             },
             log: { logger.warning("\($0)") })
         do {
@@ -178,6 +184,18 @@ public enum MilterDaemon {
             }
         }
 
+        let refresher = RevocationListRefresher(cache: revocations, federation: federation, logger: logger)
+        if configuration.federation.mode.opens {
+            // Without a copy from disk, fetch once before announcing that we
+            // listen (at most BrokerTimeout), so the first sealed messages
+            // are not tempfailed for want of a CRL.
+            if revocations.current == nil { refresher.refreshOnce() }
+            refresher.start()
+            let federation = configuration.federation
+            if federation.brokerCAPath != nil, federation.brokerURL == nil, federation.namedBrokers.isEmpty {
+                logger.warning("BrokerCA is set but no BrokerURL or Broker to fetch the CRL from: sealed mail from broker-issued signers is tempfailed (revocation-unknown) unless StateDirectory holds a current crl.der")
+            }
+        }
         logger.notice("\(FedMailMilterVersion.name) \(FedMailMilterVersion.version) listening on \(configuration.socket)\(identity.map { " as \($0.user)" } ?? "")")
         let loopFailed = Atomic<Bool>(false)
         guard let loop = SignalWatcher.startThread({
@@ -207,6 +225,7 @@ public enum MilterDaemon {
             }
         }
         pthread_join(loop, nil)
+        refresher.stop()
         federation.shutdown()
         let status: ExitCode = loopFailed.load(ordering: .relaxed) ? .software : .ok
         logger.notice("stopped")

@@ -40,6 +40,16 @@ public protocol FederationBrokerLookup: Sendable {
     func openPoPKey(_ envelope: String) throws -> [UInt8]
     /// Releases what the lookups hold (HTTP clients), at exit.
     func shutdown()
+    /// The broker's CRL (`GET /v1/crl`), verified against the pinned broker
+    /// CA, and its DER (for the disk copy).
+    func revocationList(timeout: Int) throws -> (list: RevocationList, der: [UInt8])
+}
+
+extension FederationBrokerLookup {
+    /// Lookups that cannot fetch a CRL (test fakes) have none.
+    public func revocationList(timeout: Int) throws -> (list: RevocationList, der: [UInt8]) {
+        throw BrokerClientError(.unavailable, "this broker lookup has no CRL")
+    }
 }
 
 /// The brokers this gateway talks to (the default `BrokerURL` and named
@@ -180,6 +190,15 @@ public final class FederationBrokers: FederationBrokerLookup {
         guard parts.count == 3, let payload = Base64URL.decode(String(parts[1])),
               let claims = try? JSONDecoder().decode(FederationClaims.self, from: payload), let pop = claims.pop else { return nil }
         return (claims.jti, pop)
+    }
+
+    /// The CRL from the default broker (else the first named one): every
+    /// broker of a federation shares the CA, so one CRL covers them all.
+    public func revocationList(timeout: Int) throws -> (list: RevocationList, der: [UInt8]) {
+        guard let client = clients[""] ?? clients.sorted(by: { $0.key < $1.key }).first?.value else {
+            throw BrokerClientError(.unavailable, "no broker is configured to fetch the CRL from")
+        }
+        return try client.revocationListBlocking(timeout: .seconds(max(1, timeout)))
     }
 
     /// Closes the HTTP clients (at exit).

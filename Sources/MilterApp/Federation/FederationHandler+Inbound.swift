@@ -11,7 +11,7 @@ import Synchronization
 extension FederationHandler {
     /// A check that failed while opening, with the action it calls for.
     struct OpeningFailure: Error {
-        enum Kind { case badSeal, notForUs, internalError }
+        enum Kind { case badSeal, notForUs, internalError, revocationUnknown }
         var kind: Kind
         var check: String
         var message: String
@@ -28,6 +28,7 @@ extension FederationHandler {
             case .badSeal: decision = .badSeal(check: failure.check, action: settings.onBadSeal)
             case .notForUs: decision = .badSeal(check: failure.check, action: settings.onNotForUs)
             case .internalError: decision = .openingInternalError(check: failure.check, action: runtime.configuration.onInternalError)
+            case .revocationUnknown: decision = .revocationUnknown(check: failure.check)
             }
             log.warning("direction=inbound decision=\(decision.action.rawValue) (\(failure.check): \(failure.message))")
             if decision.action == .accept || decision.action == .quarantine {
@@ -150,6 +151,7 @@ extension FederationHandler {
         policy.allowlist = runtime.allowlist
         policy.textForms = .nfkc
         let envelopeSender = transaction.senderMailbox
+        let revocation = revocations?.revocationState(maxAge: settings.crlMaxAge) ?? .notChecked
         let timeout = settings.brokerTimeout
         var passed: OpeningPass?
         let opened: OpenedMessage
@@ -174,7 +176,7 @@ extension FederationHandler {
                     }
                 }
                 let facts = OpeningFacts(seal: seal, tokens: tokens, envelopeSender: envelopeSender,
-                                         now: Int64(Date().timeIntervalSince1970))
+                                         now: Int64(Date().timeIntervalSince1970), revocation: revocation)
                 switch policy.evaluate(facts) {
                 case .pass(let pass): passed = pass
                 case .fail(let failure): throw OpenError(policy: failure)
@@ -184,6 +186,8 @@ extension FederationHandler {
             switch error.code {
             case .notForUs: throw OpeningFailure(kind: .notForUs, check: error.code.name, message: error.message)
             case .internalError: throw OpeningFailure(kind: .internalError, check: error.code.name, message: error.message)
+            case let code where code == .policy(.revocationUnknown):
+                throw OpeningFailure(kind: .revocationUnknown, check: error.code.name, message: error.message)
             default: throw OpeningFailure(kind: .badSeal, check: error.code.name, message: error.message)
             }
         }

@@ -35,6 +35,9 @@ public final class FederationHandler: MilterHandler {
     /// Which seals were delivered to which recipients (shared by every
     /// connection, kept across reloads).
     let replayCache: ReplayCache
+    /// The broker's CRL (shared, kept across reloads); nil: not checked
+    /// (tests without a broker).
+    let revocations: RevocationListCache?
     private var classGate = RecipientClassGate()
 
     var settings: MilterFederationSettings { runtime.settings }
@@ -46,11 +49,13 @@ public final class FederationHandler: MilterHandler {
     }
 
     /// Creates the handler for one connection.
-    public init(runtime: FederationRuntime, spoolDirectory: String, replayCache: ReplayCache, logger: Logger) {
+    public init(runtime: FederationRuntime, spoolDirectory: String, replayCache: ReplayCache, logger: Logger,
+                revocations: RevocationListCache? = nil) {
         self.runtime = runtime
         self.spoolDirectory = spoolDirectory
         self.replayCache = replayCache
         self.logger = logger
+        self.revocations = revocations
     }
 
     // MARK: callbacks
