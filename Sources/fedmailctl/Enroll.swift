@@ -77,6 +77,10 @@ struct Enroll: AsyncParsableCommand {
             let deadline = Date().addingTimeInterval(TimeInterval(timeout))
             var shown = state.status
             if wait && Self.isPending(state.status) {
+                if state.status == "pending", !(state.challenges ?? []).isEmpty {
+                    // Resumed (--id) after the broker already saw the records.
+                    print("enrollment \(state.id): the broker has seen every DNS record; waiting for the operator")
+                }
                 print(state.status == "pending-dns"
                       ? "waiting until the broker sees the DNS records and the operator approves (up to \(timeout) s)"
                       : "waiting for the operator to approve (up to \(timeout) s)")

@@ -46,6 +46,18 @@ public enum MilterDaemon {
         }
     }
 
+    /// Why the daemon could not start: logged, and the exit status.
+    struct StartFailure: Error {
+        var message: String
+        var code: ExitCode
+        init(_ message: String, _ code: ExitCode) {
+            self.message = message
+            self.code = code
+        }
+    }
+
+    /// Start-up in OpenDKIM's order, then the event loop; every path out
+    /// goes through the one cleanup of ``DaemonFootprint``.
     static func run(options: CommandLineOptions) -> ExitCode {
         SignalWatcher.blockSignals()
         let configuration: MilterConfiguration
@@ -70,26 +82,42 @@ public enum MilterDaemon {
         let sink = DaemonLogSink(level: configuration.logLevel, syslog: configuration.syslog,
                                  facility: configuration.syslogFacility, standardError: options.foreground && !journal)
         let logger = Logger(label: "fedmail-milter") { _ in DaemonLogHandler(sink: sink) }
-        let fail = { (message: String, code: ExitCode) -> ExitCode in
-            logger.error("\(message)")
-            if !options.foreground { printError("\(FedMailMilterVersion.name): \(message)") }
-            return code
-        }
 
-        for path in PrivateDirectory.removeStale(parent: configuration.temporaryDirectory) {
-            logger.notice("removed the spool directory \(path) left by a daemon that died")
-        }
         // What start-up creates is removed in this one place however the
         // daemon ends (the parent of a detach leaves with _exit, which
         // skips this: the child owns it all).
         let footprint = DaemonFootprint()
         defer { footprint.remove() }
+        do {
+            let started = try start(configuration, options: options, identity: identity, footprint: footprint, logger: logger)
+            return try serve(started, options: options, configuration: configuration, sink: sink, logger: logger)
+        } catch {
+            logger.error("\(error.message)")
+            if !options.foreground { printError("\(FedMailMilterVersion.name): \(error.message)") }
+            return error.code
+        }
+    }
+
+    /// What a started daemon serves with.
+    struct Started {
+        var federation: FederationRuntimeStore
+        var refresher: RevocationListRefresher
+        var hostname: String
+        var identity: UserIdentity?
+    }
+
+    /// Spool, federation runtime, replay cache, the libmilter socket,
+    /// detach, pid file, broker clients, privilege drop, the CRL.
+    static func start(_ configuration: MilterConfiguration, options: CommandLineOptions, identity: UserIdentity?,
+                      footprint: DaemonFootprint, logger: Logger) throws(StartFailure) -> Started {
+        for path in PrivateDirectory.removeStale(parent: configuration.temporaryDirectory) {
+            logger.notice("removed the spool directory \(path) left by a daemon that died")
+        }
         let spool: PrivateDirectory
         do { spool = try PrivateDirectory(parent: configuration.temporaryDirectory) } catch {
-            return fail("\(error.message)", .cannotCreate)
+            throw StartFailure("\(error.message)", .cannotCreate)
         }
         footprint.spool = spool
-        var configurationInForce = configuration
         let hostname = Self.hostname()
         // Checked now (files, allowlist); broker clients are created after
         // detaching, since their threads would not survive the fork.
@@ -98,34 +126,15 @@ public enum MilterDaemon {
             federation = FederationRuntimeStore(try ConfigurationLoader.federationRuntime(
                 configuration, path: options.configurationPath, hostname: hostname, connect: false))
         } catch {
-            return fail("\(error)", .config)
+            throw StartFailure("\(error)", .config)
         }
-        let spoolPath = spool.path
-        // A record must outlive every moment its seal still passes the
-        // opening policy: MaxMessageAge after a signingTime that may lie up
-        // to the allowed clock skew after the delivery.
-        let replayAge = ReplayCache.recordLifetime(maxMessageAge: configuration.federation.maxMessageAge)
-        let replayCache: ReplayCache
-        if let directory = configuration.federation.stateDirectory {
-            do {
-                try Self.prepareStateDirectory(directory, owner: identity)
-                replayCache = try ReplayCache(directory: directory, maxAge: replayAge,
-                                              recipientDelimiters: configuration.federation.recipientDelimiter)
-                if let identity { _ = chown(directory + "/replay-cache", identity.uid, identity.gid) }
-            } catch {
-                return fail("StateDirectory \(directory): \(error)", .cannotCreate)
-            }
-        } else {
-            replayCache = ReplayCache(maxAge: replayAge, recipientDelimiters: configuration.federation.recipientDelimiter)
-            if configuration.federation.mode.opens {
-                logger.notice("no StateDirectory: the replay cache is kept in memory only and forgotten at restart")
-            }
-        }
+        let replayCache = try makeReplayCache(configuration, identity: identity, logger: logger)
         // The broker's CRL: the disk copy now, fetched after the fork (below).
         let revocations = RevocationListCache(stateDirectory: configuration.federation.stateDirectory)
         if let caPath = configuration.federation.brokerCAPath {
             revocations.loadFromDisk(brokerCAPath: caPath, logger: logger)
         }
+        let spoolPath = spool.path
         let server = MilterServer.Configuration(
             name: FedMailMilterVersion.name,
             requirements: FederationHandler.requirements,
@@ -136,67 +145,98 @@ public enum MilterDaemon {
                                   revocations: revocations)
             },
             log: { logger.warning("\($0)") })
-        do {
-            try MilterServer.register(server)
-        } catch {
-            return fail("\(error.message)", .software)
-        }
-
-        if let path = configuration.socket.unixPath, UnixSocketProbe.isListening(path: path) {
-            return fail("another process is listening on \(path); not starting", .unavailable)
-        }
-        do {
-            try MilterServer.openSocket(configuration.socket.libmilterAddress, removeStale: true)
-            footprint.socketPath = configuration.socket.unixPath
-        } catch {
-            return fail("\(error.message)", .unavailable)
-        }
-        if let identity {
-            if let path = configuration.socket.unixPath { _ = chown(path, identity.uid, identity.gid) }
-            do { try spool.changeOwner(uid: identity.uid, gid: identity.gid) } catch {
-                return fail("\(error.message)", .osError)
-            }
-        }
+        do { try MilterServer.register(server) } catch { throw StartFailure("\(error.message)", .software) }
+        try openSocket(configuration, identity: identity, spool: spool, footprint: footprint)
 
         if configuration.background && !options.foreground {
             switch detach() {
             case .parent: _exit(0)  // the child owns the socket, spool and pid file
-            case .failed(let message):
-                return fail(message, .osError)
+            case .failed(let message): throw StartFailure(message, .osError)
             case .child: break
             }
         }
-
         if let path = configuration.pidFile {
-            do { footprint.pidFile = try PidFile(writingTo: path) } catch {
-                return fail(error.message, .cannotCreate)
-            }
+            do { footprint.pidFile = try PidFile(writingTo: path) } catch { throw StartFailure(error.message, .cannotCreate) }
         }
         do {
             federation.replace(with: try ConfigurationLoader.federationRuntime(
                 configuration, path: options.configurationPath, hostname: hostname, connect: true))
         } catch {
-            return fail("\(error)", .config)
+            throw StartFailure("\(error)", .config)
         }
         if let identity {
-            do { try identity.become() } catch {
-                return fail(error.message, error.exitCode)
-            }
+            do { try identity.become() } catch { throw StartFailure(error.message, error.exitCode) }
         }
-
         let refresher = RevocationListRefresher(cache: revocations, federation: federation, logger: logger)
-        if configuration.federation.mode.opens {
-            // Without a copy from disk, fetch once before announcing that we
-            // listen (at most BrokerTimeout), so the first sealed messages
-            // are not tempfailed for want of a CRL.
-            if revocations.current == nil { refresher.refreshOnce() }
-            refresher.start()
-            let federation = configuration.federation
-            if federation.brokerCAPath != nil, federation.brokerURL == nil, federation.namedBrokers.isEmpty {
-                logger.warning("BrokerCA is set but no BrokerURL or Broker to fetch the CRL from: sealed mail from broker-issued signers is tempfailed (revocation-unknown) unless StateDirectory holds a current crl.der")
+        startRevocationRefresh(configuration, refresher: refresher, revocations: revocations, logger: logger)
+        return Started(federation: federation, refresher: refresher, hostname: hostname, identity: identity)
+    }
+
+    /// The replay cache: in StateDirectory (created and handed to the
+    /// `UserID` user), else in memory only.
+    static func makeReplayCache(_ configuration: MilterConfiguration, identity: UserIdentity?,
+                                logger: Logger) throws(StartFailure) -> ReplayCache {
+        // A record must outlive every moment its seal still passes the
+        // opening policy: MaxMessageAge after a signingTime that may lie up
+        // to the allowed clock skew after the delivery.
+        let replayAge = ReplayCache.recordLifetime(maxMessageAge: configuration.federation.maxMessageAge)
+        let delimiters = configuration.federation.recipientDelimiter
+        guard let directory = configuration.federation.stateDirectory else {
+            if configuration.federation.mode.opens {
+                logger.notice("no StateDirectory: the replay cache is kept in memory only and forgotten at restart")
+            }
+            return ReplayCache(maxAge: replayAge, recipientDelimiters: delimiters)
+        }
+        do {
+            try Self.prepareStateDirectory(directory, owner: identity)
+            let cache = try ReplayCache(directory: directory, maxAge: replayAge, recipientDelimiters: delimiters)
+            if let identity { _ = chown(directory + "/replay-cache", identity.uid, identity.gid) }
+            return cache
+        } catch {
+            throw StartFailure("StateDirectory \(directory): \(error)", .cannotCreate)
+        }
+    }
+
+    /// Opens the libmilter socket (never over a live one) and hands it and
+    /// the spool to the `UserID` user.
+    static func openSocket(_ configuration: MilterConfiguration, identity: UserIdentity?, spool: PrivateDirectory,
+                           footprint: DaemonFootprint) throws(StartFailure) {
+        if let path = configuration.socket.unixPath, UnixSocketProbe.isListening(path: path) {
+            throw StartFailure("another process is listening on \(path); not starting", .unavailable)
+        }
+        do {
+            try MilterServer.openSocket(configuration.socket.libmilterAddress, removeStale: true)
+            footprint.socketPath = configuration.socket.unixPath
+        } catch {
+            throw StartFailure("\(error.message)", .unavailable)
+        }
+        if let identity {
+            if let path = configuration.socket.unixPath { _ = chown(path, identity.uid, identity.gid) }
+            do { try spool.changeOwner(uid: identity.uid, gid: identity.gid) } catch {
+                throw StartFailure("\(error.message)", .osError)
             }
         }
-        logger.notice("\(FedMailMilterVersion.name) \(FedMailMilterVersion.version) listening on \(configuration.socket)\(identity.map { " as \($0.user)" } ?? "")")
+    }
+
+    /// Starts the CRL refresh when the milter opens mail. Without a copy
+    /// from disk it fetches once first (at most BrokerTimeout), so the first
+    /// sealed messages are not tempfailed for want of a CRL.
+    static func startRevocationRefresh(_ configuration: MilterConfiguration, refresher: RevocationListRefresher,
+                                       revocations: RevocationListCache, logger: Logger) {
+        guard configuration.federation.mode.opens else { return }
+        if revocations.current == nil { refresher.refreshOnce() }
+        refresher.start()
+        let federation = configuration.federation
+        if federation.brokerCAPath != nil, federation.brokerURL == nil, federation.namedBrokers.isEmpty {
+            logger.warning("BrokerCA is set but no BrokerURL or Broker to fetch the CRL from: sealed mail from broker-issued signers is tempfailed (revocation-unknown) unless StateDirectory holds a current crl.der")
+        }
+    }
+
+    /// The libmilter loop on its thread, and signals on this one: SIGUSR1
+    /// reloads, SIGTERM/SIGINT drain and stop.
+    static func serve(_ started: Started, options: CommandLineOptions, configuration: MilterConfiguration,
+                      sink: DaemonLogSink, logger: Logger) throws(StartFailure) -> ExitCode {
+        logger.notice("\(FedMailMilterVersion.name) \(FedMailMilterVersion.version) listening on \(configuration.socket)\(started.identity.map { " as \($0.user)" } ?? "")")
         let loopFailed = Atomic<Bool>(false)
         guard let loop = SignalWatcher.startThread({
             do { try MilterServer.run() } catch {
@@ -205,14 +245,15 @@ public enum MilterDaemon {
             }
             SignalWatcher.notifyMainLoopEnded()
         }) else {
-            return fail("cannot start the milter thread", .osError)
+            throw StartFailure("cannot start the milter thread", .osError)
         }
+        var configurationInForce = configuration
         var stopping = false
         events: while true {
             switch SignalWatcher.next() {
             case .reload:
-                reload(path: options.configurationPath, inForce: &configurationInForce, federation: federation, hostname: hostname,
-                       sink: sink, logger: logger)
+                reload(path: options.configurationPath, inForce: &configurationInForce, federation: started.federation,
+                       hostname: started.hostname, sink: sink, logger: logger)
             case .stop(let signal):
                 guard !stopping else { continue }
                 stopping = true
@@ -225,11 +266,10 @@ public enum MilterDaemon {
             }
         }
         pthread_join(loop, nil)
-        refresher.stop()
-        federation.shutdown()
-        let status: ExitCode = loopFailed.load(ordering: .relaxed) ? .software : .ok
+        started.refresher.stop()
+        started.federation.shutdown()
         logger.notice("stopped")
-        return status
+        return loopFailed.load(ordering: .relaxed) ? .software : .ok
     }
 
     /// Re-reads the configuration; a bad one is refused and the old one kept.
