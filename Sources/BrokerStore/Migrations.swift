@@ -84,6 +84,12 @@ enum Migrations {
                 BEGIN SELECT RAISE(ABORT, 'the audit table is append-only'); END
                 """,
             ]),
+            // 20: where each audited request came from and the TLS identity it
+            // presented. (Versions 10 and 30 belong to other work.)
+            Migration(version: 20, statements: [
+                "ALTER TABLE audit ADD COLUMN source TEXT",
+                "ALTER TABLE audit ADD COLUMN identity TEXT",
+            ]),
         ]
     }
 }
