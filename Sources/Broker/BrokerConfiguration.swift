@@ -12,7 +12,7 @@ import Logging
 /// BrokerName            FedMail Broker
 /// KeyContainerLifetime  24h
 /// TokenLifetime         24h
-/// CertificateLifetime   365d
+/// CertificateLifetime   30d
 /// LogLevel              info
 /// UMask                 027
 /// MetricsFromAnywhere   no
@@ -35,7 +35,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
     /// Lifetime of federation tokens (seconds).
     public var tokenLifetime: Int = 86_400
     /// Lifetime of organization certificates (seconds).
-    public var certificateLifetime: Int = 365 * 86_400
+    public var certificateLifetime: Int = 30 * 86_400
     public var logLevel: Logger.Level = .info
     public var umask: UInt16 = 0o027
     /// Whether `/metrics` answers non-loopback clients.

@@ -8,6 +8,8 @@ public struct BrokerMetrics: Sendable {
     let tokensIssued: Counter
     let tokensDenied: Counter
     let notFederated: Counter
+    let authenticationsRefused: Counter
+    let certificatesRenewed: Counter
     let latency: DurationHistogram
 
     public init() {
@@ -16,6 +18,8 @@ public struct BrokerMetrics: Sendable {
         tokensIssued = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "tokens_issued", unitName: "total", helpText: "Federation tokens issued"))
         tokensDenied = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "tokens_denied", unitName: "total", helpText: "Token requests denied by policy"))
         notFederated = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "not_federated", unitName: "total", helpText: "Token requests for domains that are not federated"))
+        authenticationsRefused = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "authentications_refused", unitName: "total", helpText: "Client certificates refused (unknown, revoked, superseded, expired)"))
+        certificatesRenewed = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "certificates_renewed", unitName: "total", helpText: "Organization certificates renewed or rekeyed over mutual TLS"))
         latency = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "request_duration", unitName: "seconds", helpText: "HTTP request latency"),
             buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),

@@ -13,11 +13,14 @@ struct TestBroker {
     let directory: String
     let service: BrokerService
 
-    static func make(tokenLifetime: Int = 3_600) async throws -> TestBroker {
+    static func make(tokenLifetime: Int = 3_600, keyContainerLifetime: Int = 86_400,
+                     certificateLifetime: Int = 30 * 86_400) async throws -> TestBroker {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedmail-broker-\(UUID().uuidString)").path
         var configuration = BrokerConfiguration()
         configuration.stateDirectory = directory
         configuration.tokenLifetime = tokenLifetime
+        configuration.keyContainerLifetime = keyContainerLifetime
+        configuration.certificateLifetime = certificateLifetime
         configuration.brokerName = "Test Broker"
         try CertificateAuthority.initialize(in: directory, brokerName: configuration.brokerName)
         var logger = Logger(label: "test")
