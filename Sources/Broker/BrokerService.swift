@@ -364,8 +364,10 @@ public struct BrokerService: Sendable {
                 continue
             }
             let expires = min(now + Int64(configuration.tokenLifetime), now + Int64(configuration.keyContainerLifetime), limit)
+            // Issued "at" the whole second `now`, so its notAfter is exactly now + lifetime <= limit.
             let container = try authority.issueKeyContainer(publicKey: recipientKey, organization: recipient.name, domain: domain,
-                                                            lifetime: Int(min(Int64(configuration.keyContainerLifetime), limit - now)))
+                                                            lifetime: Int(min(Int64(configuration.keyContainerLifetime), limit - now)),
+                                                            now: Date(timeIntervalSince1970: TimeInterval(now)))
             var claims = FederationClaims(iss: issuer, sub: caller.organization.name, sdom: senderDomains, scf: caller.certificateSHA256,
                                           aud: domain, rorg: recipient.name, rkf: recipient.keySHA256,
                                           iat: now, nbf: now - 60, exp: min(now + Int64(configuration.tokenLifetime), limit),
@@ -418,7 +420,8 @@ public struct BrokerService: Sendable {
         let localPart = address[..<(address.lastIndex(of: "@") ?? address.endIndex)]
         let normalized = "\(localPart)@\(domain)"
         let container = try authority.issueKeyContainer(publicKey: key, organization: organization.name, address: normalized,
-                                                        lifetime: Int(min(Int64(configuration.keyContainerLifetime), limit)))
+                                                        lifetime: Int(min(Int64(configuration.keyContainerLifetime), limit)),
+                                                        now: Date(timeIntervalSince1970: TimeInterval(now)))
         let containerSHA256 = try Fingerprint.certificate(container)
         try await audit(origin.stamp(AuditEvent(
             at: now, actor: caller?.organization.name ?? "operator", action: "certificate.address-issued",
