@@ -13,25 +13,25 @@ struct Rekey: AsyncParsableCommand {
         commandName: "rekey",
         abstract: "Replace the organization key: generate a new one and get its certificate over mutual TLS.",
         discussion: """
-        Generates a new key (the type of the current one unless --type says otherwise) into KEY.new (mode 0600),
-        sends a CSR signed by it (proof of possession) to POST /v1/rekey over mutual TLS with the current
-        certificate and key (which proves the request comes from the organization: no operator approval),
-        checks the new certificate (pinned CA, same organization, the new key), then keeps the current key and
-        certificate as KEY.previous and CERT.previous and installs the new ones atomically (same owner and
+        Generates a new key (the type of the current one unless --type says otherwise) into KEY.new (mode 0600), \
+        sends a CSR signed by it (proof of possession) to POST /v1/rekey over mutual TLS with the current \
+        certificate and key (which proves the request comes from the organization: no operator approval), \
+        checks the new certificate (pinned CA, same organization, the new key), then keeps the current key and \
+        certificate as KEY.previous and CERT.previous and installs the new ones atomically (same owner and \
         group; key 0600, certificate 0644).
 
-        From then on partners seal to the new key (their cached key containers end within the broker's
-        KeyContainerLifetime); mail sealed to the old key can still arrive for TokenLifetime + MaxMessageAge,
+        From then on partners seal to the new key (their cached key containers end within the broker's \
+        KeyContainerLifetime); mail sealed to the old key can still arrive for TokenLifetime + MaxMessageAge, \
         so the milter must keep opening with it: set
           PreviousOrgKey          KEY.previous
           PreviousOrgCertificate  CERT.previous
-        in fedmail-milter.conf (rekey warns when the configuration does not name them) and remove them after
+        in fedmail-milter.conf (rekey warns when the configuration does not name them) and remove them after \
         that grace period. The broker revokes the old certificate (superseded).
 
-        --reload-unit fedmail-milter (or --reload-pid-file) makes the milter pick up the new files at once.
-        If the broker cannot be reached, KEY.new is kept (the broker may have rekeyed before the answer was
-        lost; if the old certificate is then refused, enroll KEY.new again as a key replacement).
-        Files: as for `fedmailctl renew` (the milter configuration's OrgKey, OrgCertificate, BrokerURL,
+        --reload-unit fedmail-milter (or --reload-pid-file) makes the milter pick up the new files at once. \
+        If the broker cannot be reached, KEY.new is kept (the broker may have rekeyed before the answer was \
+        lost; if the old certificate is then refused, enroll KEY.new again as a key replacement). \
+        Files: as for `fedmailctl renew` (the milter configuration's OrgKey, OrgCertificate, BrokerURL, \
         BrokerCA, or the options). Exit status: 0 rekeyed, 1 error.
         """)
 

@@ -10,23 +10,23 @@ struct Renew: AsyncParsableCommand {
         commandName: "renew",
         abstract: "Renew the organization certificate (same key) over mutual TLS with the current one.",
         discussion: """
-        Calls POST /v1/renewal with the organization certificate and key, checks that the new certificate chains
-        to the pinned broker CA, names the same organization and carries the same key, keeps the old certificate
-        as CERT.previous and replaces CERT atomically (same owner and group, mode 0644). The broker revokes the
-        old certificate (superseded) once it has issued the new one; if the answer is lost, running renew again
-        with the old certificate still works, as long as it has not expired and the key is unchanged. Renewal
-        also fetches a certificate the broker's operator reissued after a domain change. No operator approval
+        Calls POST /v1/renewal with the organization certificate and key, checks that the new certificate chains \
+        to the pinned broker CA, names the same organization and carries the same key, keeps the old certificate \
+        as CERT.previous and replaces CERT atomically (same owner and group, mode 0644). The broker revokes the \
+        old certificate (superseded) once it has issued the new one; if the answer is lost, running renew again \
+        with the old certificate still works, as long as it has not expired and the key is unchanged. Renewal \
+        also fetches a certificate the broker's operator reissued after a domain change. No operator approval \
         is needed.
 
-        Organization certificates are short-lived (the broker's CertificateLifetime, 30 days by default). The
+        Organization certificates are short-lived (the broker's CertificateLifetime, 30 days by default). The \
         fedmail-milter package's fedmail-renew.timer runs
-          fedmailctl renew --if-needed --days 10 --reload-unit fedmail-milter
+          fedmailctl renew --if-needed --days 10 --reload-pid-file /run/fedmail/fedmail-milter.pid
         daily; the milter picks up the new certificate on reload (SIGUSR1) without dropping connections.
 
-        Files: by default those of the milter configuration (--config, default /etc/fedmail/fedmail-milter.conf):
+        Files: by default those of the milter configuration (--config, default /etc/fedmail/fedmail-milter.conf): \
         OrgKey, OrgCertificate, BrokerURL, BrokerCA; options override them.
 
-        fedmailctl warns on standard error when the certificate expires within 7 days.
+        fedmailctl warns on standard error when the certificate expires within 7 days. \
         Exit status: 0 renewed, or not needed with --if-needed; 1 error (nothing was replaced).
         """)
 
@@ -45,12 +45,13 @@ struct Renew: AsyncParsableCommand {
         if ifNeeded {
             let current: Int
             do { current = OrgFiles.daysLeft(try OrgFiles.certificate(at: resolved.cert)) } catch { fail("\(error)") }
+            OrgFiles.warnIfExpiring(resolved.cert)
             if current >= days {
                 print("\(resolved.cert) is valid for \(current) more days; not renewed (--if-needed --days \(days))")
                 return
             }
         }
-        OrgFiles.warnIfExpiring(resolved.cert)
+        if !ifNeeded { OrgFiles.warnIfExpiring(resolved.cert) }
         let client: BrokerClient
         do {
             client = try BrokerClient(configuration: BrokerClientConfiguration(
