@@ -10,8 +10,9 @@
 #             `org approve` of it (refused: it is a key-replacement, shown as
 #             such by `org list`); a domain A holds cannot be enrolled by
 #             another organization; A keeps working
-#   renew     certificate renewal by the timer's command: `fedmailctl renew
-#             --config A's milter.conf --reload-pid-file` while A sends to B;
+#   renew     certificate renewal by the timer's command, as the milter's
+#             user: `fedmailctl renew --config A's milter.conf
+#             --reload-pid-file` while A sends to B;
 #             A's milter picks up the new certificate on reload (its next
 #             token request presents it) without losing a message: all
 #             delivered at B with fedmail=pass; the old certificate gets no
@@ -129,8 +130,14 @@ if want renew; then
     ( for i in 1 2 3 4 5 6; do submit a bob@b.example "renew-$i-$MARK" >"$BASE/renew-$i.out"; sleep 0.3; done ) &
     sender=$!
     sleep 0.5
-    out=$("$FED_CTL" renew --config "$(fed_dir a)/milter.conf" --reload-pid-file "$BASE/a.pid" 2>&1); rc=$?
-    if [ "$rc" = 0 ] && grep -q "^renewed a" <<<"$out"; then pass "fedmailctl renew (the timer's command, forced)"; else fail "fedmailctl renew: $rc $out"; fi
+    # As the timer runs it: as the milter's user (here postfix), which owns the
+    # keys and reads the pid file the milter wrote as root under UMask 007.
+    out=$(runuser -u postfix -- "$FED_CTL" renew --config "$(fed_dir a)/milter.conf" --reload-pid-file "$BASE/a.pid" 2>&1); rc=$?
+    if [ "$rc" = 0 ] && grep -q "^renewed a" <<<"$out" && grep -q "asked to reload" <<<"$out"; then
+        pass "fedmailctl renew (the timer's command, forced, as the milter's user) renewed and signalled the milter"
+    else
+        fail "fedmailctl renew as the milter's user: $rc $out"
+    fi
     wait "$sender"
     new=$(cert_sha "$crt")
     check "the certificate was replaced" test "$new" != "$old"
