@@ -210,6 +210,7 @@ let package = Package(
                 "BrokerClient",
                 "Scanner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: swiftSettings
         ),

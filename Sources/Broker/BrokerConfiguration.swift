@@ -12,7 +12,7 @@ import Logging
 /// BrokerName            FedMail Broker
 /// KeyContainerLifetime  24h
 /// TokenLifetime         24h
-/// CertificateLifetime   365d
+/// CertificateLifetime   30d
 /// CRLValidity           24h               # nextUpdate - thisUpdate of the CRL
 /// CRLURL                https://broker.example:8443/v1/crl   # default: first ServerName and the Listen port
 /// LogLevel              info
@@ -44,7 +44,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
     /// Lifetime of federation tokens (seconds).
     public var tokenLifetime: Int = 86_400
     /// Lifetime of organization certificates (seconds).
-    public var certificateLifetime: Int = 365 * 86_400
+    public var certificateLifetime: Int = 30 * 86_400
     /// How long each CRL is valid (`CRLValidity`, seconds): its nextUpdate is
     /// thisUpdate plus this. The broker signs a fresh CRL whenever the list
     /// changes and at most every ``CRLIssuer/reuseInterval`` seconds otherwise,

@@ -9,6 +9,8 @@ public struct BrokerMetrics: Sendable {
     let tokensDenied: Counter
     let notFederated: Counter
     let rateLimited: Counter
+    let authenticationsRefused: Counter
+    let certificatesRenewed: Counter
     let latency: DurationHistogram
 
     public init() {
@@ -18,6 +20,8 @@ public struct BrokerMetrics: Sendable {
         tokensDenied = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "tokens_denied", unitName: "total", helpText: "Token requests denied by policy"))
         notFederated = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "not_federated", unitName: "total", helpText: "Token requests for domains that are not federated"))
         rateLimited = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "rate_limited", unitName: "total", helpText: "Requests refused with 429 by a rate limit or the pending-enrollment quota"))
+        authenticationsRefused = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "authentications_refused", unitName: "total", helpText: "Client certificates refused (unknown, revoked, superseded, expired)"))
+        certificatesRenewed = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "certificates_renewed", unitName: "total", helpText: "Organization certificates renewed or rekeyed over mutual TLS"))
         latency = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "request_duration", unitName: "seconds", helpText: "HTTP request latency"),
             buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),

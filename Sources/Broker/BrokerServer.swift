@@ -9,7 +9,9 @@ import X509
 
 /// The broker's HTTPS server: Hummingbird over NIOSSL with optional client
 /// certificates that must chain to the broker CA. `GET /v1/ca`, `GET /healthz`,
-/// `POST /v1/enrollments` and `GET /v1/enrollments/{id}` need none; `/metrics`
+/// `POST /v1/enrollments` and `GET /v1/enrollments/{id}` need none (an enrollment naming an
+/// existing organization is held as a key replacement); `POST /v1/renewal` and `POST /v1/rekey`
+/// need the organization's certificate; `/metrics`
 /// answers loopback clients (or everyone with `MetricsFromAnywhere yes`); every
 /// other route requires a verified, current, unrevoked organization certificate.
 public struct BrokerServer: Sendable {
@@ -68,7 +70,7 @@ public struct BrokerServer: Sendable {
         submissions.post("/v1/enrollments") { request, context in
             await Self.answer(context, status: .accepted) {
                 let body = try await Self.decode(EnrollmentRequest.self, request, context, limit: Self.maximumEnrollmentBody)
-                return try await service.submitEnrollment(body, source: context.sourceKey)
+                return try await service.submitEnrollment(body, origin: await RequestOrigin.of(context), source: context.sourceKey)
             }
         }
         reads.get("/v1/enrollments/:id") { _, context in
@@ -80,14 +82,28 @@ public struct BrokerServer: Sendable {
             await Self.answer(context) {
                 let caller = try await Self.caller(service, context)
                 let body = try await Self.decode(TokenRequest.self, request, context)
-                return try await service.issueTokens(for: caller, request: body)
+                return try await service.issueTokens(for: caller, request: body, origin: await RequestOrigin.of(context))
+            }
+        }
+        // Renewal and rekey: the organization's current certificate over mutual TLS, no operator.
+        router.post("/v1/renewal") { _, context in
+            await Self.answer(context) {
+                let caller = try await Self.caller(service, context, forRenewal: true)
+                return try await service.renew(caller: caller, origin: await RequestOrigin.of(context))
+            }
+        }
+        router.post("/v1/rekey") { request, context in
+            await Self.answer(context) {
+                let caller = try await Self.caller(service, context)
+                let body = try await Self.decode(RekeyRequest.self, request, context)
+                return try await service.rekey(caller: caller, csrPEM: body.csr, origin: await RequestOrigin.of(context))
             }
         }
         router.get("/v1/certificates/:address") { _, context in
             await Self.answer(context) {
-                _ = try await Self.caller(service, context)
+                let caller = try await Self.caller(service, context)
                 let address = (context.parameters.get("address") ?? "").removingPercentEncoding ?? ""
-                return try await service.keyContainer(forAddress: address)
+                return try await service.keyContainer(forAddress: address, caller: caller, origin: await RequestOrigin.of(context))
             }
         }
         return router
@@ -106,11 +122,12 @@ public struct BrokerServer: Sendable {
 
     // MARK: helpers
 
-    static func caller(_ service: BrokerService, _ context: BrokerRequestContext) async throws -> BrokerService.Caller {
+    static func caller(_ service: BrokerService, _ context: BrokerRequestContext,
+                       forRenewal: Bool = false) async throws -> BrokerService.Caller {
         guard let der = await context.peerCertificateDER() else {
             throw BrokerError(.clientCertificateRequired, "this call needs the organization certificate (mutual TLS)")
         }
-        return try await service.authenticate(peerCertificateDER: der)
+        return try await service.authenticate(peerCertificateDER: der, origin: await RequestOrigin.of(context), forRenewal: forRenewal)
     }
 
     /// The largest enrollment body read (a CSR and 100 domains take a few KiB).

@@ -69,14 +69,23 @@ public struct BrokerService: Sendable {
 
     func log(_ event: AuditEvent) {
         logger.notice("audit", metadata: ["action": "\(event.action)", "actor": "\(event.actor)",
-                                          "organization": "\(event.organization ?? "-")", "detail": "\(event.detail)"])
+                                          "organization": "\(event.organization ?? "-")", "detail": "\(event.detail)",
+                                          "source": "\(event.source ?? "-")", "identity": "\(event.identity ?? "-")"])
     }
 
     // MARK: enrollment
 
-    /// Records a pending enrollment after checking the names, the CSR, domain ownership and the
-    /// pending-enrollment quota (`source`: the client's address); answers the DNS challenges.
-    public func submitEnrollment(_ request: EnrollmentRequest, source: String? = nil) async throws -> EnrollmentResponse {
+    /// Records an enrollment after checking the names, the CSR, domain ownership and the
+    /// pending-enrollment quota (`source`: the client's address as rate limits group it);
+    /// answers the DNS challenges.
+    ///
+    /// An enrollment naming an organization that already exists (active or revoked) cannot
+    /// replace its key by an ordinary approval: it is held as `key-replacement`, which only
+    /// `org approve --replace-key` accepts (after the DNS challenges, like any enrollment).
+    /// An enrolled organization renews or rekeys over mutual TLS instead
+    /// (``renew(caller:origin:)``, ``rekey(caller:csrPEM:origin:)``).
+    public func submitEnrollment(_ request: EnrollmentRequest, origin: RequestOrigin = .local,
+                                 source: String? = nil) async throws -> EnrollmentResponse {
         guard Names.isValidOrganization(request.organization) else {
             throw BrokerError(.badRequest, "organization names are 1-64 letters, digits, '.', '_' or '-'")
         }
@@ -88,12 +97,19 @@ public struct BrokerService: Sendable {
             }
         }
         try await checkPendingQuota(source: source)
+        let existing = try await store.organization(named: request.organization)
         let enrollment = Enrollment(id: Self.randomID(), organization: request.organization, domains: domains,
                                     csrPEM: request.csr, keySHA256: try Fingerprint.publicKey(csr.publicKey),
-                                    status: .pending, createdAt: Self.now(), challengeToken: Self.randomID(), source: source)
-        try await store.addEnrollment(enrollment)
-        log(AuditEvent(at: enrollment.createdAt, actor: enrollment.organization, action: "enrollment.submitted",
-                       organization: enrollment.organization, detail: "id=\(enrollment.id) domains=\(domains.joined(separator: ","))"))
+                                    status: existing == nil ? .pending : .keyReplacement, createdAt: Self.now(),
+                                    challengeToken: Self.randomID(), source: source)
+        var detail = "id=\(enrollment.id) domains=\(domains.joined(separator: ",")) key=\(enrollment.keySHA256)"
+        if let existing {
+            detail += " status=key-replacement current-key=\(existing.keySHA256) current-status=\(existing.status.rawValue)"
+        }
+        let event = origin.stamp(AuditEvent(at: enrollment.createdAt, actor: enrollment.organization, action: "enrollment.submitted",
+                                            organization: enrollment.organization, detail: detail))
+        try await store.addEnrollment(enrollment, audit: event)
+        log(event)
         return response(for: enrollment)
     }
 
@@ -120,19 +136,33 @@ public struct BrokerService: Sendable {
     }
 
     /// Approves a pending enrollment: issues the organization certificate (all the organization's
-    /// domains in its SAN) and makes it the organization's current key (rotating any previous key).
-    /// Unless `skipDNSValidation` (recorded in the audit event as `dns=skipped`) or `DNSValidation no`,
-    /// every domain's DNS challenge must have been seen.
-    public func approve(enrollmentID: String, actor: String = "operator", skipDNSValidation: Bool = false) async throws -> Organization {
+    /// domains in its SAN) for a new organization. Unless `skipDNSValidation` (recorded in the
+    /// audit event as `dns=skipped`) or `DNSValidation no`, every domain's DNS challenge must have
+    /// been seen.
+    ///
+    /// An enrollment for an organization that already exists (`key-replacement`) is refused unless
+    /// `replaceKey` is set: then the enrollment's key replaces the organization's (a lost key), a
+    /// revoked organization becomes active again, and the replaced certificate is revoked —
+    /// `superseded`, or `key-compromise` when `oldKeyCompromised` says the lost key may be in
+    /// someone else's hands. The audit event names the old and new key and certificate.
+    public func approve(enrollmentID: String, replaceKey: Bool = false, oldKeyCompromised: Bool = false,
+                        actor: String = "operator", skipDNSValidation: Bool = false) async throws -> Organization {
         guard let enrollment = try await store.enrollment(id: enrollmentID) else {
             throw BrokerError(.notFound, "no enrollment \(enrollmentID)")
         }
-        guard enrollment.status == .pending else {
+        switch enrollment.status {
+        case .pending:
+            break
+        case .keyReplacement where replaceKey:
+            break
+        case .keyReplacement:
+            throw BrokerError(.conflict, "enrollment \(enrollmentID) names organization \(enrollment.organization), which is already enrolled: approving it would replace that organization's key. Verify out of band that the applicant is \(enrollment.organization) and has lost its key, then use --replace-key; an enrolled organization renews or rekeys with its current certificate instead (fedmailctl renew / rekey)")
+        default:
             throw BrokerError(.conflict, "enrollment \(enrollmentID) is \(enrollment.status.rawValue), not pending")
         }
         let dns = try await dnsApprovalMark(enrollment, skip: skipDNSValidation, actor: actor)
+        let previous = try await store.organization(named: enrollment.organization)
         let (csr, _) = try CSRCheck.check(enrollment.csrPEM)
-        let replaced = try await store.organization(named: enrollment.organization)
         var domains = try await store.domains(of: enrollment.organization)
         for domain in enrollment.domains where !domains.contains(domain) { domains.append(domain) }
         let certificate = try authority.issueOrganizationCertificate(
@@ -145,16 +175,25 @@ public struct BrokerService: Sendable {
             certificateSHA256: try Fingerprint.certificate(certificate),
             publicKeyDER: Data(try Fingerprint.subjectPublicKeyInfoDER(csr.publicKey)).base64EncodedString(),
             keySHA256: try Fingerprint.publicKey(csr.publicKey), restricted: false, createdAt: now, updatedAt: now)
-        let event = AuditEvent(at: now, actor: actor, action: "enrollment.approved", organization: organization.name,
-                               detail: "id=\(enrollmentID) certificate=\(organization.certificateSHA256) key=\(organization.keySHA256) dns=\(dns)")
+        let reason: RevocationReason = oldKeyCompromised ? .keyCompromise : .superseded
+        var detail = "id=\(enrollmentID) certificate=\(organization.certificateSHA256) key=\(organization.keySHA256) dns=\(dns)"
+        if let previous {
+            detail += " replaced-certificate=\(previous.certificateSHA256) replaced-key=\(previous.keySHA256)"
+                + " previous-status=\(previous.status.rawValue) revocation=\(reason.rawValue)"
+        }
+        let event = AuditEvent(at: now, actor: actor, action: previous == nil ? "enrollment.approved" : "enrollment.key-replaced",
+                               organization: organization.name, detail: detail, source: RequestOrigin.local.source)
         do {
-            try await store.approve(enrollmentID: enrollmentID, organization: organization, audit: event)
+            try await store.approve(enrollmentID: enrollmentID, organization: organization, replaceKey: replaceKey,
+                                    supersededReason: reason.rawValue, audit: event)
         } catch let error as StoreError where error.code == .conflict {
             throw BrokerError(.conflict, error.message)
         }
         log(event)
-        if let replaced, replaced.certificateSHA256 != organization.certificateSHA256 {
-            try await revokeCertificate(certificatePEM: replaced.certificatePEM, organization: replaced.name, reason: .superseded, actor: actor)
+        // A revoked organization's certificate is on the CRL already; key
+        // compromise still spreads to every certificate of the old key.
+        if let previous, previous.status == .active || reason == .keyCompromise {
+            try await revokeCertificate(certificatePEM: previous.certificatePEM, organization: previous.name, reason: reason, actor: actor)
         }
         return organization
     }
@@ -188,21 +227,18 @@ public struct BrokerService: Sendable {
         return try await reissue(organization, superseding: .affiliationChanged, actor: actor)
     }
 
-    /// Reissues the organization certificate for its current domains; the
-    /// replaced one is revoked with `reason`.
+    /// Reissues the organization certificate for its current domains (same key) after an
+    /// operator's domain change; the replaced certificate is revoked with `reason` (superseded,
+    /// or affiliationChanged when a domain was removed). The new certificate is printed to the
+    /// operator, and the organization's gateway may also fetch it with `fedmailctl renew`
+    /// (renewal accepts a certificate of the current key revoked for either reason).
     func reissue(_ name: String, superseding reason: RevocationReason, actor: String) async throws -> Organization {
-        guard var organization = try await store.organization(named: name) else { throw BrokerError(.notFound, "no organization \(name)") }
-        let current = try Self.certificate(organization.certificatePEM, "certificate of \(name)")
+        guard let organization = try await store.organization(named: name) else { throw BrokerError(.notFound, "no organization \(name)") }
+        guard organization.status == .active else { return organization }
         let domains = try await store.domains(of: name)
         guard !domains.isEmpty else { return organization }
-        let certificate = try authority.issueOrganizationCertificate(publicKey: current.publicKey, organization: name,
-                                                                     domains: domains, lifetime: configuration.certificateLifetime)
-        organization.certificatePEM = try certificate.serializeAsPEM().pemString + "\n"
-        organization.certificateSHA256 = try Fingerprint.certificate(certificate)
-        try await store.updateCertificate(of: name, certificatePEM: organization.certificatePEM,
-                                          certificateSHA256: organization.certificateSHA256)
-        try await revokeCertificate(certificatePEM: try current.serializeAsPEM().pemString, organization: name, reason: reason, actor: actor)
-        return organization
+        return try await replaceCertificate(of: organization, action: "certificate.reissued", reason: reason,
+                                            actor: actor, origin: .local).0.0
     }
 
     // MARK: policy
@@ -248,7 +284,30 @@ public struct BrokerService: Sendable {
         public var certificateSHA256: String
     }
 
-    public func authenticate(peerCertificateDER der: [UInt8]) async throws -> Caller {
+    /// Identifies the caller by its verified client certificate. Every refusal is audited
+    /// (`auth.refused`, with the certificate's fingerprint, the source address and the reason).
+    ///
+    /// `forRenewal`: renewal (`POST /v1/renewal`) also accepts a certificate that was superseded
+    /// or reissued after a domain change (not one revoked for another reason) as long as it carries the organization's current key
+    /// and has not expired, so a gateway whose certificate the operator reissued, or whose renewal
+    /// answer was lost, can still fetch its current certificate. Every other call needs the
+    /// current, unrevoked certificate's key.
+    public func authenticate(peerCertificateDER der: [UInt8], origin: RequestOrigin = .local,
+                             forRenewal: Bool = false) async throws -> Caller {
+        do {
+            return try await checkCaller(der, forRenewal: forRenewal)
+        } catch let error as BrokerError {
+            let event = origin.stamp(AuditEvent(
+                at: Self.now(), actor: "broker", action: "auth.refused",
+                organization: (try? Certificate(derEncoded: der))?.subject.commonNameValue,
+                detail: "certificate=\(Fingerprint.sha256Hex(der)) reason=\(error.message)"))
+            do { try await audit(event) } catch { log(event) }
+            metrics.authenticationsRefused.increment()
+            throw error
+        }
+    }
+
+    func checkCaller(_ der: [UInt8], forRenewal: Bool) async throws -> Caller {
         let certificate: Certificate
         do {
             certificate = try Certificate(derEncoded: der)
@@ -263,9 +322,22 @@ public struct BrokerService: Sendable {
             throw BrokerError(.forbidden, "organization \(name) is revoked")
         }
         let fingerprint = try Fingerprint.certificate(certificate)
-        guard try Fingerprint.publicKey(certificate.publicKey) == organization.keySHA256,
-              try await !store.isCertificateRevoked(sha256: fingerprint) else {
+        guard try Fingerprint.publicKey(certificate.publicKey) == organization.keySHA256 else {
             throw BrokerError(.forbidden, "the client certificate is revoked or no longer the organization's current key")
+        }
+        guard Date() < certificate.notValidAfter else {
+            throw BrokerError(.forbidden, "the client certificate has expired")
+        }
+        if fingerprint != organization.certificateSHA256 {
+            // Not the current certificate: refused unless renewal takes a superseded one.
+            // (a reissue after a domain change records affiliation-changed
+            // when a domain was removed: the same key, renewed without it).
+            let reason = try await store.revocationReason(sha256: fingerprint).flatMap(RevocationReason.init(rawValue:))
+            guard forRenewal, reason == .superseded || reason == .affiliationChanged else {
+                throw BrokerError(.forbidden, "the client certificate is revoked or superseded; fetch the current one with `fedmailctl renew`")
+            }
+        } else if try await store.isCertificateRevoked(sha256: fingerprint) {
+            throw BrokerError(.forbidden, "the client certificate is revoked")
         }
         return Caller(organization: organization, certificate: certificate, certificateSHA256: fingerprint)
     }
@@ -273,7 +345,7 @@ public struct BrokerService: Sendable {
     // MARK: tokens
 
     /// Answers a batch token request from `caller`.
-    public func issueTokens(for caller: Caller, request: TokenRequest) async throws -> TokenResponse {
+    public func issueTokens(for caller: Caller, request: TokenRequest, origin: RequestOrigin = .local) async throws -> TokenResponse {
         let mode = request.mode ?? .direct
         guard !request.domains.isEmpty, request.domains.count <= Self.maximumDomains else {
             throw BrokerError(.badRequest, "give 1 to \(Self.maximumDomains) domains")
@@ -297,13 +369,29 @@ public struct BrokerService: Sendable {
                 results.append(DomainTokenResult(domain: domain, status: .denied, reason: "\(recipient.name) does not accept mail from \(caller.organization.name)"))
                 continue
             }
-            let recipientKey = try Self.certificate(recipient.certificatePEM, "certificate of \(recipient.name)").publicKey
+            let recipientCertificate = try Self.certificate(recipient.certificatePEM, "certificate of \(recipient.name)")
+            let recipientKey = recipientCertificate.publicKey
+            // Nothing the answer names outlives the certificates behind it: the token and the key
+            // container end no later than the recipient's organization certificate (the key they
+            // name) and the caller's (the `scf` they name), so caches expire with them.
+            let limit = min(Int64(recipientCertificate.notValidAfter.timeIntervalSince1970),
+                            Int64(caller.certificate.notValidAfter.timeIntervalSince1970))
+            guard limit > now + 60 else {
+                metrics.tokensDenied.increment()
+                let expiring = limit == Int64(caller.certificate.notValidAfter.timeIntervalSince1970) ? caller.organization.name : recipient.name
+                results.append(DomainTokenResult(domain: domain, status: .denied,
+                                                 reason: "the organization certificate of \(expiring) is expiring; it must be renewed"))
+                continue
+            }
+            let expires = min(now + Int64(configuration.tokenLifetime), now + Int64(configuration.keyContainerLifetime), limit)
+            // Issued "at" the whole second `now`, so its notAfter is exactly now + lifetime <= limit.
             let container = try authority.issueKeyContainer(publicKey: recipientKey, organization: recipient.name, domain: domain,
-                                                            lifetime: configuration.keyContainerLifetime)
-            let expires = min(now + Int64(configuration.tokenLifetime), now + Int64(configuration.keyContainerLifetime))
+                                                            lifetime: Int(min(Int64(configuration.keyContainerLifetime), limit - now)),
+                                                            now: Date(timeIntervalSince1970: TimeInterval(now)))
             var claims = FederationClaims(iss: issuer, sub: caller.organization.name, sdom: senderDomains, scf: caller.certificateSHA256,
                                           aud: domain, rorg: recipient.name, rkf: recipient.keySHA256,
-                                          iat: now, nbf: now - 60, exp: now + Int64(configuration.tokenLifetime), jti: Self.randomID())
+                                          iat: now, nbf: now - 60, exp: min(now + Int64(configuration.tokenLifetime), limit),
+                                          jti: Self.randomID())
             var popKey: String?
             if mode == .pop {
                 let key = SymmetricKey(size: .bits256)
@@ -320,8 +408,10 @@ public struct BrokerService: Sendable {
             results.append(DomainTokenResult(domain: domain, status: .ok, token: token,
                                              keyContainer: try container.serializeAsPEM().pemString + "\n",
                                              expires: expires, popKey: popKey))
-            events.append(AuditEvent(at: now, actor: caller.organization.name, action: "token.issued", organization: recipient.name,
-                                     detail: "jti=\(claims.jti) aud=\(domain) mode=\(mode.rawValue) exp=\(claims.exp)"))
+            let containerSHA256 = try Fingerprint.certificate(container)
+            events.append(origin.stamp(AuditEvent(
+                at: now, actor: caller.organization.name, action: "token.issued", organization: recipient.name,
+                detail: "jti=\(claims.jti) aud=\(domain) mode=\(mode.rawValue) exp=\(claims.exp) rkf=\(recipient.keySHA256) container=\(containerSHA256)")))
         }
         try await store.appendAudit(events)
         for event in events { log(event) }
@@ -329,20 +419,34 @@ public struct BrokerService: Sendable {
     }
 
     /// A key container for one address at an enrolled domain (for external S/MIME clients).
-    /// Any address of an enrolled domain gets one, so the answer reveals no mailbox.
-    public func keyContainer(forAddress address: String) async throws -> KeyContainerResponse {
+    /// Any address of an enrolled domain gets one, so the answer reveals no mailbox. It ends no
+    /// later than the organization certificate of the key it names, and its issuance is audited
+    /// (`certificate.address-issued`) with the caller, source and identity.
+    public func keyContainer(forAddress address: String, caller: Caller? = nil, origin: RequestOrigin = .local) async throws -> KeyContainerResponse {
         guard let domain = Names.domain(ofAddress: address)?.value else {
             throw BrokerError(.badRequest, "'\(address)' is not a mail address")
         }
         guard let organization = try await store.organization(forDomain: domain), organization.status == .active else {
             throw BrokerError(.notFound, "no federated organization serves \(domain)")
         }
-        let key = try Self.certificate(organization.certificatePEM, "certificate of \(organization.name)").publicKey
+        let organizationCertificate = try Self.certificate(organization.certificatePEM, "certificate of \(organization.name)")
+        let key = organizationCertificate.publicKey
+        let now = Self.now()
+        let limit = Int64(organizationCertificate.notValidAfter.timeIntervalSince1970) - now
+        guard limit > 60 else {
+            throw BrokerError(.notFound, "the organization certificate serving \(domain) has expired")
+        }
         // The local part keeps its case (it may be case-sensitive); the domain is lower-cased.
         let localPart = address[..<(address.lastIndex(of: "@") ?? address.endIndex)]
         let normalized = "\(localPart)@\(domain)"
         let container = try authority.issueKeyContainer(publicKey: key, organization: organization.name, address: normalized,
-                                                        lifetime: configuration.keyContainerLifetime)
+                                                        lifetime: Int(min(Int64(configuration.keyContainerLifetime), limit)),
+                                                        now: Date(timeIntervalSince1970: TimeInterval(now)))
+        let containerSHA256 = try Fingerprint.certificate(container)
+        try await audit(origin.stamp(AuditEvent(
+            at: now, actor: caller?.organization.name ?? "operator", action: "certificate.address-issued",
+            organization: organization.name,
+            detail: "address=\(normalized) certificate=\(containerSHA256) key=\(organization.keySHA256) exp=\(Int64(container.notValidAfter.timeIntervalSince1970))")))
         return KeyContainerResponse(address: normalized, keyContainer: try container.serializeAsPEM().pemString + "\n",
                                     expires: Int64(container.notValidAfter.timeIntervalSince1970))
     }

@@ -81,7 +81,7 @@ extension BrokerService {
 
     /// The answer for `enrollment`, with its challenges while it is pending and validation is on.
     func response(for enrollment: Enrollment) -> EnrollmentResponse {
-        let pending = enrollment.status == .pending && configuration.dnsValidation
+        let pending = (enrollment.status == .pending || enrollment.status == .keyReplacement) && configuration.dnsValidation
         return EnrollmentResponse(id: enrollment.id, organization: enrollment.organization, domains: enrollment.domains,
                                   status: clientStatus(enrollment), certificate: enrollment.certificatePEM, reason: enrollment.reason,
                                   challenges: pending ? DomainChallenges.challenges(for: enrollment) : nil)
@@ -107,7 +107,7 @@ extension BrokerService {
         guard let enrollment = try await store.enrollment(id: enrollmentID) else {
             throw BrokerError(.notFound, "no enrollment \(enrollmentID)")
         }
-        guard enrollment.status == .pending else {
+        guard enrollment.status == .pending || enrollment.status == .keyReplacement else {
             throw BrokerError(.conflict, "enrollment \(enrollmentID) is \(enrollment.status.rawValue), not pending")
         }
         return try await validate(enrollment, actor: actor).results

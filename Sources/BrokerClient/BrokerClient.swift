@@ -141,7 +141,10 @@ public actor BrokerClient {
             guard let token = answer.token, let container = answer.keyContainer else {
                 throw BrokerClientError(.badAnswer, "answer for \(domain) lacks the token or the key container")
             }
-            let entry = ValidatedLookup(domain: domain, status: .ok, token: token, keyContainer: container, expires: 0, popKey: answer.popKey)
+            // The broker's `expires` (no later than the certificates the answer names) caps the
+            // entry too, as do the token's exp and the key container's notAfter.
+            let entry = ValidatedLookup(domain: domain, status: .ok, token: token, keyContainer: container,
+                                        expires: answer.expires ?? 0, popKey: answer.popKey)
             let validated = try await revalidate(entry, now: now)
             if mode == .pop {
                 guard validated.popKey != nil, validated.claims?.pop != nil else {
@@ -167,7 +170,8 @@ public actor BrokerClient {
         }
         var result = entry
         result.claims = claims
-        result.expires = min(claims.exp, Int64(certificate.notValidAfter.timeIntervalSince1970))
+        result.expires = min(entry.expires > 0 ? entry.expires : .max, claims.exp,
+                             Int64(certificate.notValidAfter.timeIntervalSince1970))
         return result
     }
 
@@ -206,6 +210,52 @@ public actor BrokerClient {
             }
         }
         return response
+    }
+
+    // MARK: renewal and rekey
+
+    /// Renews the organization certificate (same key) over mutual TLS with the configured one;
+    /// returns the new certificate after checking it chains to the pinned CA, names our
+    /// organization and carries our key.
+    public func renew(now: Date = Date()) async throws -> (CertificateResponse, Certificate) {
+        guard let current = organizationCertificate else {
+            throw BrokerClientError(.badLocalFile, "renewal needs the organization certificate and key")
+        }
+        let response: CertificateResponse = try await post("/v1/renewal", [String: String]())
+        let certificate = try await checkIssued(response, organization: current.subject.commonNameValue,
+                                                key: try Fingerprint.publicKey(current.publicKey), now: now)
+        return (response, certificate)
+    }
+
+    /// Rekeys: sends `csr` (for the new key, signed by it) over mutual TLS with the current
+    /// certificate; returns the new certificate after checking it carries the CSR's key.
+    public func rekey(csr: String, newKeySHA256: String, now: Date = Date()) async throws -> (CertificateResponse, Certificate) {
+        guard let current = organizationCertificate else {
+            throw BrokerClientError(.badLocalFile, "rekey needs the current organization certificate and key")
+        }
+        let response: CertificateResponse = try await post("/v1/rekey", RekeyRequest(csr: csr))
+        let certificate = try await checkIssued(response, organization: current.subject.commonNameValue, key: newKeySHA256, now: now)
+        return (response, certificate)
+    }
+
+    func checkIssued(_ response: CertificateResponse, organization: String?, key: String, now: Date) async throws -> Certificate {
+        let certificate: Certificate
+        do {
+            certificate = try Certificate(pemEncoded: response.certificate)
+        } catch {
+            throw BrokerClientError(.badAnswer, "the issued certificate is not PEM")
+        }
+        var verifier = Verifier(rootCertificates: CertificateStore([brokerCA])) { RFC5280Policy(validationTime: now) }
+        guard case .validCertificate = await verifier.validate(leaf: certificate, intermediates: CertificateStore()) else {
+            throw BrokerClientError(.badAnswer, "the issued certificate does not chain to the pinned broker CA")
+        }
+        guard certificate.subject.commonNameValue == organization else {
+            throw BrokerClientError(.badAnswer, "the issued certificate names \(certificate.subject.commonNameValue ?? "nobody"), not \(organization ?? "us")")
+        }
+        guard (try? Fingerprint.publicKey(certificate.publicKey)) == key else {
+            throw BrokerClientError(.badAnswer, "the issued certificate is not for our key")
+        }
+        return certificate
     }
 
     // MARK: HTTP

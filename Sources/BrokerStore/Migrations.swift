@@ -97,6 +97,12 @@ enum Migrations {
                 "CREATE TABLE crl_state (id BIGINT PRIMARY KEY, number BIGINT NOT NULL, revision BIGINT NOT NULL)",
                 "INSERT INTO crl_state (id, number, revision) VALUES (1, 0, 0)",
             ]),
+            // 20: where each audited request came from and the TLS identity it
+            // presented. (Versions 10 and 30 belong to other work.)
+            Migration(version: 20, statements: [
+                "ALTER TABLE audit ADD COLUMN source TEXT",
+                "ALTER TABLE audit ADD COLUMN identity TEXT",
+            ]),
             // Domain control validation and the pending-enrollment quota.
             Migration(version: 30, statements: [
                 "ALTER TABLE enrollments ADD COLUMN challenge_token TEXT",

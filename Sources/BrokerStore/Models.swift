@@ -42,6 +42,10 @@ public struct Enrollment: Sendable, Hashable, Codable {
         case pending
         case approved
         case rejected
+        /// An unauthenticated enrollment naming an organization that already
+        /// exists (any status): someone who lost the key, or someone trying to
+        /// become that organization. Only `org approve --replace-key` accepts it.
+        case keyReplacement = "key-replacement"
     }
 
     /// Random 128-bit id in hex.
@@ -96,13 +100,22 @@ public struct AuditEvent: Sendable, Hashable, Codable {
     public var action: String
     public var organization: String?
     public var detail: String
+    /// Where the request came from: the client's address and port for HTTPS
+    /// requests (`192.0.2.1:40312`), `local` for operator commands.
+    public var source: String?
+    /// Who the TLS layer says the client is: `cert=<sha256> cn=<name>` of the
+    /// verified client certificate, `none` when it sent none; nil for operator commands.
+    public var identity: String?
 
-    public init(id: Int64 = 0, at: Int64, actor: String, action: String, organization: String?, detail: String) {
+    public init(id: Int64 = 0, at: Int64, actor: String, action: String, organization: String?, detail: String,
+                source: String? = nil, identity: String? = nil) {
         self.id = id
         self.at = at
         self.actor = actor
         self.action = action
         self.organization = organization
         self.detail = detail
+        self.source = source
+        self.identity = identity
     }
 }

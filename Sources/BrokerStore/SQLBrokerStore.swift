@@ -53,7 +53,7 @@ public final class SQLBrokerStore: BrokerStore {
 
     // MARK: enrollments
 
-    public func addEnrollment(_ enrollment: Enrollment) async throws {
+    public func addEnrollment(_ enrollment: Enrollment, audit: AuditEvent) async throws {
         try await database.transaction(exclusive: false) { db in
             try await db.query("""
                 INSERT INTO enrollments (id, organization, domains, csr_pem, key_sha256, status, created_at,
@@ -63,9 +63,7 @@ public final class SQLBrokerStore: BrokerStore {
                       .text(enrollment.csrPEM), .text(enrollment.keySHA256), .text(enrollment.status.rawValue),
                       .integer(enrollment.createdAt), enrollment.challengeToken.map { .text($0) } ?? .null,
                       .text(enrollment.validatedDomains.joined(separator: ",")), enrollment.source.map { .text($0) } ?? .null])
-            try await Self.insertAudit(db, [AuditEvent(at: enrollment.createdAt, actor: enrollment.organization,
-                                                       action: "enrollment.submitted", organization: enrollment.organization,
-                                                       detail: "id=\(enrollment.id) domains=\(enrollment.domains.joined(separator: ",")) key=\(enrollment.keySHA256)")])
+            try await Self.insertAudit(db, [audit])
         }
     }
 
@@ -80,13 +78,17 @@ public final class SQLBrokerStore: BrokerStore {
         return try await database.query("SELECT * FROM enrollments ORDER BY created_at, id", []).map(Self.enrollment)
     }
 
-    public func approve(enrollmentID: String, organization: Organization, audit: AuditEvent) async throws {
+    public func approve(enrollmentID: String, organization: Organization, replaceKey: Bool, supersededReason: String,
+                        audit: AuditEvent) async throws {
         try await database.transaction(exclusive: true) { db in
             guard let row = try await db.query("SELECT * FROM enrollments WHERE id = $1", [.text(enrollmentID)]).first else {
                 throw StoreError(.notFound, "no enrollment \(enrollmentID)")
             }
             let enrollment = Self.enrollment(row)
-            guard enrollment.status == .pending else {
+            guard enrollment.status == .pending || (enrollment.status == .keyReplacement && replaceKey) else {
+                if enrollment.status == .keyReplacement {
+                    throw StoreError(.conflict, "enrollment \(enrollmentID) would replace the key of existing organization \(enrollment.organization); approve it with --replace-key only after verifying out of band that the applicant is that organization")
+                }
                 throw StoreError(.conflict, "enrollment \(enrollmentID) is already \(enrollment.status.rawValue)")
             }
             for domain in enrollment.domains {
@@ -97,11 +99,14 @@ public final class SQLBrokerStore: BrokerStore {
             }
             let existing = try await db.query("SELECT * FROM organizations WHERE name = $1", [.text(organization.name)]).first.map(Self.organization)
             if let existing {
+                guard replaceKey else {
+                    throw StoreError(.conflict, "organization \(existing.name) already exists (\(existing.status.rawValue)); enrollment \(enrollmentID) would replace its key: approve it with --replace-key only after verifying out of band that the applicant is that organization")
+                }
                 if existing.certificateSHA256 != organization.certificateSHA256 {
                     try await db.query("""
                         INSERT INTO revoked_certificates (certificate_sha256, organization, revoked_at, reason)
                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
-                        """, [.text(existing.certificateSHA256), .text(existing.name), .integer(audit.at), .text("superseded")])
+                        """, [.text(existing.certificateSHA256), .text(existing.name), .integer(audit.at), .text(supersededReason)])
                 }
                 try await db.query("""
                     UPDATE organizations SET status = $1, certificate_pem = $2, certificate_sha256 = $3,
@@ -133,8 +138,8 @@ public final class SQLBrokerStore: BrokerStore {
             guard let row = try await db.query("SELECT status FROM enrollments WHERE id = $1", [.text(enrollmentID)]).first else {
                 throw StoreError(.notFound, "no enrollment \(enrollmentID)")
             }
-            guard row["status"]?.string == Enrollment.Status.pending.rawValue else {
-                throw StoreError(.conflict, "enrollment \(enrollmentID) is not pending")
+            guard [Enrollment.Status.pending.rawValue, Enrollment.Status.keyReplacement.rawValue].contains(row["status"]?.string ?? "") else {
+                throw StoreError(.conflict, "enrollment \(enrollmentID) is not waiting for a decision")
             }
             try await db.query("UPDATE enrollments SET status = $1, reason = $2, decided_at = $3 WHERE id = $4",
                                [.text(Enrollment.Status.rejected.rawValue), .text(reason), .integer(audit.at), .text(enrollmentID)])
@@ -155,11 +160,12 @@ public final class SQLBrokerStore: BrokerStore {
     public func pendingEnrollmentCount(source: String?) async throws -> Int {
         let rows: [SQLRow]
         if let source {
-            rows = try await database.query("SELECT COUNT(*) AS n FROM enrollments WHERE status = $1 AND source = $2",
-                                            [.text(Enrollment.Status.pending.rawValue), .text(source)])
+            rows = try await database.query("SELECT COUNT(*) AS n FROM enrollments WHERE status IN ($1, $2) AND source = $3",
+                                            [.text(Enrollment.Status.pending.rawValue), .text(Enrollment.Status.keyReplacement.rawValue),
+                                             .text(source)])
         } else {
-            rows = try await database.query("SELECT COUNT(*) AS n FROM enrollments WHERE status = $1",
-                                            [.text(Enrollment.Status.pending.rawValue)])
+            rows = try await database.query("SELECT COUNT(*) AS n FROM enrollments WHERE status IN ($1, $2)",
+                                            [.text(Enrollment.Status.pending.rawValue), .text(Enrollment.Status.keyReplacement.rawValue)])
         }
         return Int(rows.first?["n"]?.int64 ?? 0)
     }
@@ -189,6 +195,33 @@ public final class SQLBrokerStore: BrokerStore {
         _ = try await database.transaction(exclusive: true) { db in
             try await db.query("UPDATE organizations SET certificate_pem = $1, certificate_sha256 = $2, updated_at = $3 WHERE name = $4",
                                [.text(certificatePEM), .text(certificateSHA256), .integer(Self.now()), .text(organization)])
+        }
+    }
+
+    public func replaceCertificate(of organization: String, expectedCurrentSHA256: String, certificatePEM: String,
+                                   certificateSHA256: String, publicKeyDER: String, keySHA256: String,
+                                   supersededReason: String, audit: [AuditEvent]) async throws {
+        try await database.transaction(exclusive: true) { db in
+            guard let current = try await db.query("SELECT * FROM organizations WHERE name = $1", [.text(organization)]).first.map(Self.organization) else {
+                throw StoreError(.notFound, "no organization \(organization)")
+            }
+            guard current.status == .active else {
+                throw StoreError(.conflict, "organization \(organization) is \(current.status.rawValue)")
+            }
+            guard current.certificateSHA256 == expectedCurrentSHA256 else {
+                throw StoreError(.conflict, "the certificate of \(organization) was replaced by another request; try again")
+            }
+            let now = audit.first?.at ?? Self.now()
+            try await db.query("""
+                UPDATE organizations SET certificate_pem = $1, certificate_sha256 = $2, public_key_der = $3,
+                key_sha256 = $4, updated_at = $5 WHERE name = $6
+                """, [.text(certificatePEM), .text(certificateSHA256), .text(publicKeyDER), .text(keySHA256),
+                      .integer(now), .text(organization)])
+            try await db.query("""
+                INSERT INTO revoked_certificates (certificate_sha256, organization, revoked_at, reason)
+                VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+                """, [.text(current.certificateSHA256), .text(organization), .integer(now), .text(supersededReason)])
+            try await Self.insertAudit(db, audit)
         }
     }
 
@@ -226,6 +259,10 @@ public final class SQLBrokerStore: BrokerStore {
                 """, [.text(current.certificateSHA256), .text(organization), .integer(audit.at), .text("revoked")])
             try await Self.insertAudit(db, [audit])
         }
+    }
+
+    public func revocationReason(sha256: String) async throws -> String? {
+        try await database.query("SELECT reason FROM revoked_certificates WHERE certificate_sha256 = $1", [.text(sha256)]).first?["reason"]?.string
     }
 
     public func isCertificateRevoked(sha256: String) async throws -> Bool {
@@ -284,7 +321,7 @@ public final class SQLBrokerStore: BrokerStore {
         try await database.query("SELECT * FROM audit ORDER BY id DESC LIMIT $1", [.integer(Int64(limit))]).map { row in
             AuditEvent(id: row["id"]?.int64 ?? 0, at: row["at"]?.int64 ?? 0, actor: row["actor"]?.string ?? "",
                        action: row["action"]?.string ?? "", organization: row["organization"]?.string,
-                       detail: row["detail"]?.string ?? "")
+                       detail: row["detail"]?.string ?? "", source: row["source"]?.string, identity: row["identity"]?.string)
         }.reversed()
     }
 
@@ -300,9 +337,11 @@ public final class SQLBrokerStore: BrokerStore {
 
     static func insertAudit(_ db: any SQLExecutor, _ events: [AuditEvent]) async throws {
         for event in events {
-            try await db.query("INSERT INTO audit (at, actor, action, organization, detail) VALUES ($1, $2, $3, $4, $5)",
-                               [.integer(event.at), .text(event.actor), .text(event.action),
-                                event.organization.map { .text($0) } ?? .null, .text(event.detail)])
+            try await db.query("""
+                INSERT INTO audit (at, actor, action, organization, detail, source, identity) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                """, [.integer(event.at), .text(event.actor), .text(event.action),
+                      event.organization.map { .text($0) } ?? .null, .text(event.detail),
+                      event.source.map { .text($0) } ?? .null, event.identity.map { .text($0) } ?? .null])
         }
     }
 

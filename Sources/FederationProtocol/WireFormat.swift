@@ -24,7 +24,9 @@ public struct EnrollmentResponse: Codable, Sendable, Hashable {
     public var organization: String
     public var domains: [String]
     /// `pending-dns` (waiting for the DNS challenge records), `pending` (waiting for the
-    /// operator), `approved` or `rejected`.
+    /// operator), `approved`, `rejected`, or `key-replacement` (an enrollment naming an
+    /// organization that already exists: held until an operator accepts it with
+    /// `org approve --replace-key`).
     public var status: String
     /// The organization certificate (PEM) once approved.
     public var certificate: String?
@@ -142,5 +144,39 @@ public struct ErrorResponse: Codable, Sendable, Hashable {
     public init(error: String, message: String) {
         self.error = error
         self.message = message
+    }
+}
+
+/// `POST /v1/rekey` request body (mutual TLS with the current organization
+/// certificate): a CSR for the organization's NEW key, signed by that key.
+public struct RekeyRequest: Codable, Sendable, Hashable {
+    /// A PKCS#10 certificate signing request in PEM, signed by the new key (proof of possession).
+    public var csr: String
+
+    public init(csr: String) {
+        self.csr = csr
+    }
+}
+
+/// `POST /v1/renewal` and `POST /v1/rekey` response body: the organization's
+/// new certificate. The certificate it replaces is revoked (superseded) once
+/// this answer is built, so the caller must install this one.
+public struct CertificateResponse: Codable, Sendable, Hashable {
+    public var organization: String
+    /// The new organization certificate (PEM).
+    public var certificate: String
+    /// The domains in its subjectAltName.
+    public var domains: [String]
+    /// Its notAfter (Unix time).
+    public var expires: Int64
+    /// SHA-256 (hex) of the certificate it replaced.
+    public var replacedCertificateSHA256: String
+
+    public init(organization: String, certificate: String, domains: [String], expires: Int64, replacedCertificateSHA256: String) {
+        self.organization = organization
+        self.certificate = certificate
+        self.domains = domains
+        self.expires = expires
+        self.replacedCertificateSHA256 = replacedCertificateSHA256
     }
 }

@@ -37,7 +37,14 @@ struct OrgCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List organizations (name, status, domains) and enrollments waiting for a decision.")
+            abstract: "List organizations (name, status, domains) and enrollments waiting for a decision.",
+            discussion: """
+            One line per organization (`organization NAME STATUS DOMAINS`), then one per enrollment waiting for a
+            decision: `pending ID ORG DOMAINS key=SHA256` for a new organization, and
+            `key-replacement ID ORG DOMAINS key=SHA256 current-key=SHA256 current-status=STATUS` for an
+            enrollment naming an organization that already exists: someone who lost the organization's key,
+            or someone trying to become that organization. Only `org approve --replace-key` accepts those.
+            """)
         @ParentCommand var root: FedmailBroker
 
         func run() async throws {
@@ -49,6 +56,10 @@ struct OrgCommand: AsyncParsableCommand {
                 for enrollment in try await service.store.enrollments(status: .pending) {
                     let validated = Set(enrollment.domains).isSubset(of: enrollment.validatedDomains)
                     print("\(validated || !service.configuration.dnsValidation ? "pending" : "pending-dns") \(enrollment.id) \(enrollment.organization) \(enrollment.domains.joined(separator: ",")) key=\(enrollment.keySHA256)")
+                }
+                for enrollment in try await service.store.enrollments(status: .keyReplacement) {
+                    let current = try await service.store.organization(named: enrollment.organization)
+                    print("key-replacement \(enrollment.id) \(enrollment.organization) \(enrollment.domains.joined(separator: ",")) key=\(enrollment.keySHA256) current-key=\(current?.keySHA256 ?? "-") current-status=\(current?.status.rawValue ?? "-")")
                 }
             }
         }
@@ -77,6 +88,9 @@ struct OrgCommand: AsyncParsableCommand {
                     print("domains: \(enrollment.domains.joined(separator: ", "))")
                     print("key-sha256: \(enrollment.keySHA256)")
                     if let source = enrollment.source { print("source: \(source)") }
+                    if enrollment.status == .keyReplacement, let current = try await service.store.organization(named: enrollment.organization) {
+                        print("replaces-key-sha256: \(current.keySHA256) (organization \(current.status.rawValue); approve only with --replace-key)")
+                    }
                     if let reason = enrollment.reason { print("reason: \(reason)") }
                     if enrollment.status == .pending, let challenges = DomainChallenges.challenges(for: enrollment) {
                         for challenge in challenges {
@@ -98,7 +112,8 @@ struct OrgCommand: AsyncParsableCommand {
             first nameserver of /etc/resolv.conf) for the TXT records of _fedmail-challenge.DOMAIN and
             compares them with the value the applicant was given, which binds the enrollment, its key
             and the domain. Prints one line per domain: `validated DOMAIN` or `missing DOMAIN: why`.
-            A failed lookup counts as missing. Exit status: 0 when every domain is validated, 1 otherwise.
+            A failed lookup counts as missing. Works for `pending` and `key-replacement` enrollments.
+            Exit status: 0 when every domain is validated, 1 otherwise.
             """)
         @ParentCommand var root: FedmailBroker
         @Argument(help: "Enrollment id (see `org list`).") var id: String
@@ -117,23 +132,43 @@ struct OrgCommand: AsyncParsableCommand {
 
     struct Approve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Approve a pending enrollment: issue the organization certificate (rotating any previous key).",
+            abstract: "Approve a pending enrollment: issue the organization certificate.",
             discussion: """
             With DNSValidation yes (the default), every domain of the enrollment must have its DNS
             challenge validated: approve looks up the records not seen yet (as `org validate` does) and
             refuses, naming each domain and what was found, unless all are there.
             --skip-dns-validation approves without DNS; the audit event says `dns=skipped`.
+
+            A `pending` enrollment (a new organization) is approved as it is. A `key-replacement` enrollment names
+            an organization that is already enrolled; approving it would make its submitter that organization,
+            so it is refused unless --replace-key is given. Give --replace-key only after verifying out of band
+            (with the organization's known contact) that the applicant is that organization, that it has lost
+            its key, and that the key-sha256 shown by `org show ID` is the one it generated. The new key then
+            replaces the old one, a revoked organization becomes active again, and the old certificate is
+            revoked as superseded, or as key-compromise with --old-key-compromised (mail signed with the old
+            key is then refused whatever its signing time). Everything is audited (`enrollment.key-replaced`
+            with the old and new key and certificate fingerprints). An organization that still has its key
+            renews or rekeys with `fedmailctl renew` / `fedmailctl rekey` instead, without an operator.
             """)
         @ParentCommand var root: FedmailBroker
         @Argument(help: "Enrollment id (see `org list`).") var id: String
         @Flag(name: .customLong("skip-dns-validation"),
               help: "Approve even though the domains' DNS challenges were not validated (recorded in the audit log as dns=skipped).")
         var skipDNSValidation = false
+        @Flag(help: "Accept a key-replacement enrollment: replace an existing organization's key with the enrollment's.")
+        var replaceKey = false
+        @Flag(help: "With --replace-key: revoke the old certificate for key compromise instead of as superseded.")
+        var oldKeyCompromised = false
+
+        func validate() throws {
+            if oldKeyCompromised && !replaceKey { throw ValidationError("--old-key-compromised goes with --replace-key") }
+        }
 
         func run() async throws {
             try await withService(root) { service in
-                let organization = try await service.approve(enrollmentID: id, skipDNSValidation: skipDNSValidation)
-                print("approved \(id): organization \(organization.name) certificate \(organization.certificateSHA256)\(skipDNSValidation ? " (DNS validation skipped)" : "")")
+                let organization = try await service.approve(enrollmentID: id, replaceKey: replaceKey, oldKeyCompromised: oldKeyCompromised,
+                                                             skipDNSValidation: skipDNSValidation)
+                print("approved \(id): organization \(organization.name) certificate \(organization.certificateSHA256) key \(organization.keySHA256)\(skipDNSValidation ? " (DNS validation skipped)" : "")")
             }
         }
     }
@@ -156,7 +191,8 @@ struct OrgCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke an organization: its certificate is refused and its domains are no longer federated.",
             discussion: """
-            Approving a new enrollment for the organization re-activates it with the new key.
+            A new enrollment under the revoked organization's name is held as a key replacement; only
+            `org approve --replace-key ID` re-activates the organization, with the enrollment's key.
             The certificate goes on the broker's CRL (GET /v1/crl) with the reason given:
             gateways refuse mail it signed from the revocation on, or, for key-compromise,
             every message signed with it (and with any earlier certificate for the same key),
@@ -179,7 +215,11 @@ struct OrgCommand: AsyncParsableCommand {
     struct AddDomain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "add-domain",
-            abstract: "Add a mail domain to an organization and reissue its certificate (printed) with the new SAN.")
+            abstract: "Add a mail domain to an organization and reissue its certificate (printed) with the new SAN.",
+            discussion: """
+            The replaced certificate is revoked (superseded); the organization's gateway installs the new one with
+            `fedmailctl renew` (renewal accepts the superseded certificate of the current key).
+            """)
         @ParentCommand var root: FedmailBroker
         @Argument(help: "Organization name.") var name: String
         @Argument(help: "Domain.") var domain: String
@@ -195,7 +235,8 @@ struct OrgCommand: AsyncParsableCommand {
     struct RemoveDomain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "remove-domain",
-            abstract: "Remove a mail domain from an organization and reissue its certificate (printed).")
+            abstract: "Remove a mail domain from an organization and reissue its certificate (printed).",
+            discussion: "As with add-domain, the organization's gateway installs the new certificate with `fedmailctl renew`.")
         @ParentCommand var root: FedmailBroker
         @Argument(help: "Organization name.") var name: String
         @Argument(help: "Domain.") var domain: String
@@ -277,14 +318,26 @@ struct PolicyCommand: AsyncParsableCommand {
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Print the most recent audit events (enrollments, approvals, revocations, policy changes, tokens).")
+        abstract: "Print the most recent audit events (enrollments, approvals, issuances, revocations, policy changes, tokens, refused authentications).",
+        discussion: """
+        One event per line: `ID TIME ACTOR ACTION ORGANIZATION DETAIL source=ADDRESS identity=IDENTITY`, where
+        source is the client's address:port (`local` for operator commands) and identity the client certificate
+        the TLS layer verified (`cert=SHA256 cn=NAME`, or `none`). Actions include enrollment.submitted,
+        enrollment.approved, enrollment.key-replaced, enrollment.rejected, certificate.renewed,
+        certificate.rekeyed, certificate.reissued (each with the old and new certificate fingerprints),
+        certificate.address-issued, certificate.revoked, token.issued, auth.refused, organization.revoked,
+        domain.added, domain.removed and the policy.* changes.
+        """)
     @ParentCommand var root: FedmailBroker
     @Option(help: "How many events.") var limit: Int = 50
 
     func run() async throws {
         try await withService(root) { service in
             for event in try await service.store.audit(limit: limit) {
-                print("\(event.id) \(event.at) \(event.actor) \(event.action) \(event.organization ?? "-") \(event.detail)")
+                var line = "\(event.id) \(event.at) \(event.actor) \(event.action) \(event.organization ?? "-") \(event.detail)"
+                if let source = event.source { line += " source=\(source)" }
+                if let identity = event.identity { line += " identity=\(identity)" }
+                print(line)
             }
         }
     }

@@ -26,7 +26,11 @@ struct Enroll: AsyncParsableCommand {
         been seen, and writes the issued certificate to --cert (default: the key file name with
         .crt). With --id, it does not submit again but fetches the state of an earlier enrollment.
 
-        Enrolling a new key for an organization that is already enrolled rotates its key once approved.
+        An organization that is already enrolled does not enroll again: it renews (`fedmailctl renew`) or
+        replaces its key (`fedmailctl rekey`) over mutual TLS with its current certificate. An enrollment
+        naming an existing organization (say, after the key was lost) is held as `key-replacement`, which
+        the operator accepts only with `fedmail-broker org approve --replace-key` after checking out of band
+        who asked. With --id, fedmailctl warns when the certificate it writes expires within 7 days.
         The broker CA file (--ca) is the pinned trust anchor: the broker's TLS certificate and the issued
         certificate must chain to it. Exit status: 0 approved (or submitted without --wait), 1 error,
         2 rejected, 3 still pending at the --wait timeout.
@@ -101,10 +105,14 @@ struct Enroll: AsyncParsableCommand {
                 let path = cert ?? (key.hasSuffix(".key") ? String(key.dropLast(4)) + ".crt" : key + ".crt")
                 try pem.write(toFile: path, atomically: true, encoding: .utf8)
                 print("enrollment \(state.id) approved; certificate written to \(path)")
+                OrgFiles.warnIfExpiring(path)
                 return 0
             case "rejected":
                 FileHandle.standardError.write(Data("fedmailctl: enrollment \(state.id) rejected: \(state.reason ?? "")\n".utf8))
                 return 2
+            case "key-replacement":
+                print("enrollment \(state.id) is a key replacement for the existing organization \(state.organization): the broker's operator must verify it with you and approve it with --replace-key")
+                return wait ? 3 : 0
             default:
                 if state.status == "pending-dns", let missing = state.challenges?.filter({ !$0.validated }), !missing.isEmpty {
                     print("enrollment \(state.id) pending-dns: the broker has not seen \(missing.map(\.name).joined(separator: ", "))")
@@ -121,7 +129,7 @@ struct Enroll: AsyncParsableCommand {
 }
 
 extension Enroll {
-    static func isPending(_ status: String) -> Bool { status == "pending" || status == "pending-dns" }
+    static func isPending(_ status: String) -> Bool { status == "pending" || status == "pending-dns" || status == "key-replacement" }
 
     /// Prints the DNS records still to publish, as zone-file lines.
     func printChallenges(_ state: EnrollmentResponse) {

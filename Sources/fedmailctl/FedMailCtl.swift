@@ -11,13 +11,16 @@ struct FedMailCtl: AsyncParsableCommand {
         (files readable by group or others are refused, as OpenSSH does). A sealed \
         message is S/MIME AuthEnvelopedData (AES-256-GCM) around a SignedData, as \
         described in DESIGN.md, and opens with stock `openssl cms -decrypt`. \
-        `enroll` and `lookup` talk to a trust broker over mutual TLS, trusting only \
-        the pinned broker CA certificate.
+        `enroll`, `renew`, `rekey` and `lookup` talk to a trust broker over TLS \
+        (mutual TLS with the organization certificate, except enroll), trusting \
+        only the pinned broker CA certificate.
         """,
         subcommands: [
             Keygen.self,
             CSR.self,
             Enroll.self,
+            Renew.self,
+            Rekey.self,
             Lookup.self,
             Seal.self,
             Open.self,

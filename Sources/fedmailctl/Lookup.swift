@@ -43,6 +43,7 @@ struct Lookup: AsyncParsableCommand {
         var configuration = BrokerClientConfiguration(brokerURL: broker, caPath: ca, certificatePath: cert, keyPath: key,
                                                       cacheDirectory: cacheDir)
         configuration.requestTimeout = .seconds(15)
+        OrgFiles.warnIfExpiring(cert)
         let client: BrokerClient
         do {
             client = try BrokerClient(configuration: configuration)

@@ -66,7 +66,13 @@ struct SQLBrokerStoreTests {
         let first = try await Self.enroll(store, "alpha", ["alpha.example"])
         try await store.approve(enrollmentID: first, organization: Self.organization("alpha", key: "old"), audit: Self.audit("a"))
         let second = try await Self.enroll(store, "alpha", ["alpha.example"])
-        try await store.approve(enrollmentID: second, organization: Self.organization("alpha", key: "new"), audit: Self.audit("a"))
+        // Without replaceKey, an enrollment never replaces an existing organization's key.
+        await #expect(throws: StoreError.self) {
+            try await store.approve(enrollmentID: second, organization: Self.organization("alpha", key: "new"), audit: Self.audit("a"))
+        }
+        #expect(try await store.organization(named: "alpha")?.keySHA256 == "old")
+        try await store.approve(enrollmentID: second, organization: Self.organization("alpha", key: "new"), replaceKey: true,
+                                supersededReason: "superseded", audit: Self.audit("a"))
         #expect(try await store.organization(named: "alpha")?.keySHA256 == "new")
         #expect(try await store.isCertificateRevoked(sha256: "cert-alpha-old"))
         #expect(try await !store.isCertificateRevoked(sha256: "cert-alpha-new"))

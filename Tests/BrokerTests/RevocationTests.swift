@@ -96,14 +96,14 @@ struct RevocationTests {
         #expect(upgraded.entries.first { $0.serial == Self.serial(other) }?.reason == .keyCompromise)
     }
 
-    @Test("approving a new enrollment for an enrolled organization revokes the replaced certificate (superseded)")
+    @Test("approving a key replacement for an enrolled organization revokes the replaced certificate (superseded)")
     func approveReplaces() async throws {
         let broker = try await TestBroker.make()
         defer { Task { await broker.close() } }
         let (key, keyPEM, _) = TestKeys.p256()
         let first = try await broker.enroll("org-a", key: key, keyPEM: keyPEM, domains: ["a.example"])
         let (newKey, newPEM, _) = TestKeys.p256()
-        _ = try await broker.enroll("org-a", key: newKey, keyPEM: newPEM, domains: ["a.example"])
+        _ = try await broker.enroll("org-a", key: newKey, keyPEM: newPEM, domains: ["a.example"], replaceKey: true)
         let (_, list) = try await Self.crl(broker)
         #expect(list.entries.map(\.serial) == [Self.serial(first)])
         #expect(list.entries.first?.reason == .superseded)

@@ -14,12 +14,15 @@ struct TestBroker {
     let service: BrokerService
 
     /// `dnsValidation` is off by default here: most tests approve without publishing DNS records.
-    static func make(tokenLifetime: Int = 3_600, dnsValidation: Bool = false,
+    static func make(tokenLifetime: Int = 3_600, keyContainerLifetime: Int = 86_400,
+                     certificateLifetime: Int = 30 * 86_400, dnsValidation: Bool = false,
                      adjust: (inout BrokerConfiguration) -> Void = { _ in }) async throws -> TestBroker {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedmail-broker-\(UUID().uuidString)").path
         var configuration = BrokerConfiguration()
         configuration.stateDirectory = directory
         configuration.tokenLifetime = tokenLifetime
+        configuration.keyContainerLifetime = keyContainerLifetime
+        configuration.certificateLifetime = certificateLifetime
         configuration.brokerName = "Test Broker"
         configuration.dnsValidation = dnsValidation
         adjust(&configuration)
@@ -31,10 +34,12 @@ struct TestBroker {
     }
 
     /// Enrolls and approves an organization with `key`; returns its certificate.
-    func enroll(_ name: String, key: Certificate.PrivateKey, keyPEM: String, domains: [String]) async throws -> Certificate {
+    /// Submits and approves an enrollment (`replaceKey` for a key replacement of an enrolled organization).
+    func enroll(_ name: String, key: Certificate.PrivateKey, keyPEM: String, domains: [String],
+                replaceKey: Bool = false) async throws -> Certificate {
         let csr = try CSRBuilder.makeCSR(privateKeyPEM: keyPEM, organization: name)
         let enrollment = try await service.submitEnrollment(EnrollmentRequest(organization: name, domains: domains, csr: csr))
-        let organization = try await service.approve(enrollmentID: enrollment.id)
+        let organization = try await service.approve(enrollmentID: enrollment.id, replaceKey: replaceKey)
         return try Certificate(pemEncoded: organization.certificatePEM)
     }
 

@@ -53,7 +53,6 @@ newkey() { # newkey FILE rsa|ec
 KEYS=$WORK/keys
 mkdir -p "$KEYS"
 newkey "$KEYS/alpha.key" rsa
-newkey "$KEYS/alpha2.key" rsa
 newkey "$KEYS/beta.key" ec
 newkey "$KEYS/gamma.key" ec
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$KEYS/weak.key" 2>/dev/null; chmod 600 "$KEYS/weak.key"
@@ -245,22 +244,37 @@ run_suite() {
     check "GET /v1/crl: openssl crl -verify OK" bash -c "openssl crl -inform DER -in '$dir/crl.der' -CAfile '$dir/ca.crt' -noout 2>&1 | grep -q 'verify OK'"
     first_serial=$(openssl x509 -in "$dir/beta-first.crt" -noout -serial | cut -d= -f2)
     check "the CRL lists beta's superseded certificate" bash -c "openssl crl -inform DER -in '$dir/crl.der' -noout -text | grep -qi 'Serial Number: $first_serial'"
+    check "beta renews its current certificate over mutual TLS (fedmailctl renew)" "$CTL" renew --broker "$url" --ca "$dir/ca.crt" --key "$KEYS/beta.key" --cert "$dir/beta.crt"
     json=$(lookup "$dir" "$url" alpha "$KEYS/alpha.key" beta2.example)
     same "removed domain is not-federated" "$(jq -r '."beta2.example".status' <<<"$json")" not-federated
 
-    # Key rotation: alpha enrolls a new key
-    cp "$dir/alpha.crt" "$dir/alpha-old.crt"
-    check "alpha rotates to a new key" enroll_and_approve "$dir" "$url" alpha "$KEYS/alpha2.key" alpha.example
+    # A hijack attempt: an unauthenticated enrollment naming alpha with another key is held as a
+    # key replacement; a plain approve refuses it; alpha's key is unchanged.
+    local out hid
+    out=$("$CTL" enroll --broker "$url" --ca "$dir/ca.crt" --key "$KEYS/gamma.key" --org alpha --domain alpha.example 2>&1)
+    hid=$(sed -n 's/^enrollment \([0-9a-f]*\) submitted.*: key-replacement$/\1/p' <<<"$out" | head -n 1)
+    check "an enrollment naming alpha is held as key-replacement" test -n "$hid"
+    check "org list shows it as key-replacement" bash -c "'$BROKER' -c '$dir/broker.conf' org list | grep -q '^key-replacement $hid alpha '"
+    refuse "plain org approve of a key-replacement is refused" "$BROKER" -c "$dir/broker.conf" org approve "$hid"
+    json=$(lookup "$dir" "$url" beta "$KEYS/beta.key" alpha.example)
+    same "containers for alpha still carry alpha's key" "$(jq -r '."alpha.example".claims.rkf' <<<"$json")" \
+        "$(openssl pkey -in "$KEYS/alpha.key" -pubout -outform DER | sha256sum | cut -c1-64)"
+    check "the key-replacement is rejected" "$BROKER" -c "$dir/broker.conf" org reject "$hid"
+
+    # Key rotation: alpha rekeys over mutual TLS (no operator)
+    cp "$dir/alpha.crt" "$dir/alpha-old.crt"; cp "$KEYS/alpha.key" "$dir/alpha-rekey.key"; chmod 600 "$dir/alpha-rekey.key"
+    check "alpha rekeys (fedmailctl rekey)" "$CTL" rekey --broker "$url" --ca "$dir/ca.crt" --key "$dir/alpha-rekey.key" --cert "$dir/alpha.crt"
     refuse "the old alpha certificate is refused after rotation" "$CTL" lookup --broker "$url" --ca "$dir/ca.crt" --key "$KEYS/alpha.key" --cert "$dir/alpha-old.crt" beta.example
-    check "the new alpha certificate works" "$CTL" lookup --broker "$url" --ca "$dir/ca.crt" --key "$KEYS/alpha2.key" --cert "$dir/alpha.crt" beta.example
+    check "the new alpha certificate works" "$CTL" lookup --broker "$url" --ca "$dir/ca.crt" --key "$dir/alpha-rekey.key" --cert "$dir/alpha.crt" beta.example
+    same "rekey kept the old key as .previous" "$(cmp -s "$KEYS/alpha.key" "$dir/alpha-rekey.key.previous" && echo same)" same
     json=$(lookup "$dir" "$url" beta "$KEYS/beta.key" alpha.example)
     same "containers for alpha now carry the new key" "$(jq -r '."alpha.example".claims.rkf' <<<"$json")" \
-        "$(openssl pkey -in "$KEYS/alpha2.key" -pubout -outform DER | sha256sum | cut -c1-64)"
+        "$(openssl pkey -in "$dir/alpha-rekey.key" -pubout -outform DER | sha256sum | cut -c1-64)"
 
     # Revocation
     check "revoke beta" "$BROKER" -c "$dir/broker.conf" org revoke beta
     refuse "revoked organization refused on /v1/tokens" lookup "$dir" "$url" beta "$KEYS/beta.key" alpha.example
-    json=$(lookup "$dir" "$url" alpha "$KEYS/alpha2.key" beta.example)
+    json=$(lookup "$dir" "$url" alpha "$dir/alpha-rekey.key" beta.example)
     same "revoked organization's domains are not-federated" "$(jq -r '."beta.example".status' <<<"$json")" not-federated
 
     # Metrics and audit
@@ -271,7 +285,8 @@ run_suite() {
     check "metrics count errors" bash -c "grep -Eq '^fedmail_broker_errors_total [1-9]' <<<'$metrics'"
     local audit
     audit=$("$BROKER" -c "$dir/broker.conf" audit --limit 1000)
-    for action in enrollment.submitted enrollment.approved token.issued policy.restricted policy.allowed organization.revoked domain.added domain.removed; do
+    for action in enrollment.submitted enrollment.approved token.issued policy.restricted policy.allowed organization.revoked domain.added domain.removed \
+                  certificate.reissued certificate.renewed certificate.rekeyed auth.refused; do
         check "audit records $action" grep -q " $action " <<<"$audit"
     done
     check "audit lines are logged by the server" grep -q "action=token.issued" "$dir/$label.log"

@@ -218,8 +218,28 @@ for unit in fedmail-milter fedmail-broker; do
         fail "$unit.service is enabled"
     fi
 done
+# The milter restarts after a crash, paced, with no start limit that could
+# leave mail tempfailing for good.
+unitfile="$ROOT/lib/systemd/system/fedmail-milter.service"
+for setting in Restart=on-failure RestartSec=2s StartLimitIntervalSec=0; do
+    if grep -qx "$setting" "$unitfile"; then pass "fedmail-milter.service has $setting"; else fail "fedmail-milter.service has $setting"; fi
+done
+# The renewal timer: shipped, enabled, daily with a random delay, running
+# fedmailctl renew --if-needed as fedmail.
+if [ -L "$ROOT/etc/systemd/system/timers.target.wants/fedmail-renew.timer" ]; then
+    pass "fedmail-renew.timer is enabled"
+else
+    fail "fedmail-renew.timer is enabled"
+fi
+if grep -q '^RandomizedDelaySec=' "$ROOT/lib/systemd/system/fedmail-renew.timer" \
+    && grep -q '^ExecStart=/usr/bin/fedmailctl renew .*--if-needed' "$ROOT/lib/systemd/system/fedmail-renew.service" \
+    && grep -qx 'User=fedmail' "$ROOT/lib/systemd/system/fedmail-renew.service"; then
+    pass "fedmail-renew.timer runs fedmailctl renew --if-needed daily with a random delay as fedmail"
+else
+    fail "fedmail-renew.timer runs fedmailctl renew --if-needed daily with a random delay as fedmail"
+fi
 if command -v systemd-analyze >/dev/null; then
-    for unit in fedmail-milter fedmail-broker; do
+    for unit in fedmail-milter fedmail-broker fedmail-renew; do
         # The root has no systemd (so no sysinit.target) and no man: those two
         # complaints are expected; anything else about the unit is a failure
         # (syntax, unknown settings, missing executables such as /bin/kill).
@@ -340,18 +360,48 @@ if in_root apt-get purge -y -q fedmail-milter fedmail-broker fedmail-tools >"$WO
 else
     fail "apt-get purge"; tail -n 20 "$WORK/purge.log"
 fi
-for user in fedmail fedmail-broker; do
-    if in_root getent passwd "$user" >/dev/null || in_root getent group "$user" >/dev/null; then
-        fail "purge removed user and group $user"
-    else
-        pass "purge removed user and group $user"
-    fi
+# Purge never destroys the irreplaceable state unless asked: the CA key, the
+# broker database, the organization key (and the users owning them) stay,
+# and the purge says where.
+for path in /var/lib/fedmail-broker/ca.key /var/lib/fedmail-broker/broker.db /etc/fedmail/keys/org.key; do
+    if [ -e "$ROOT$path" ]; then pass "purge kept $path"; else fail "purge kept $path"; fi
 done
-for path in /etc/fedmail /var/lib/fedmail /var/cache/fedmail /var/lib/fedmail-broker /usr/sbin/fedmail-milter \
-            /usr/sbin/fedmail-broker /usr/bin/fedmailctl /lib/systemd/system/fedmail-milter.service \
+same "purge kept the key's owner and mode" "$(st /etc/fedmail/keys/org.key)" "600 fedmail:fedmail"
+if grep -q '/var/lib/fedmail-broker' "$WORK/purge.log" && grep -q '/etc/fedmail/keys' "$WORK/purge.log"; then
+    pass "purge says where the CA keys, database and organization key are kept"
+else
+    fail "purge says where the CA keys, database and organization key are kept"
+fi
+for user in fedmail fedmail-broker; do
+    if in_root getent passwd "$user" >/dev/null; then pass "purge kept user $user (owner of kept state)"; else fail "purge kept user $user"; fi
+done
+for path in /etc/fedmail/fedmail-milter.conf /etc/fedmail/fedmail-broker.conf /var/lib/fedmail /var/cache/fedmail \
+            /usr/sbin/fedmail-milter /usr/sbin/fedmail-broker /usr/bin/fedmailctl /lib/systemd/system/fedmail-milter.service \
+            /lib/systemd/system/fedmail-renew.timer /etc/systemd/system/timers.target.wants/fedmail-renew.timer \
             /etc/systemd/system/multi-user.target.wants/fedmail-milter.service; do
     if [ -e "$ROOT$path" ] || [ -L "$ROOT$path" ]; then fail "purge removed $path"; else pass "purge removed $path"; fi
 done
+# Reinstalled and purged again with FEDMAIL_PURGE_STATE=yes: everything goes.
+if in_root sh -c 'cd /tmp/debs && apt-get install -y -q ./fedmail-*.deb' >"$WORK/reinstall2.log" 2>&1; then
+    same "a reinstallation finds the kept organization key" "$(st /etc/fedmail/keys/org.key)" "600 fedmail:fedmail"
+    if in_root env FEDMAIL_PURGE_STATE=yes apt-get purge -y -q fedmail-milter fedmail-broker fedmail-tools >"$WORK/purge2.log" 2>&1; then
+        pass "FEDMAIL_PURGE_STATE=yes apt-get purge"
+    else
+        fail "FEDMAIL_PURGE_STATE=yes apt-get purge"; tail -n 20 "$WORK/purge2.log"
+    fi
+    for user in fedmail fedmail-broker; do
+        if in_root getent passwd "$user" >/dev/null || in_root getent group "$user" >/dev/null; then
+            fail "FEDMAIL_PURGE_STATE=yes purge removed user and group $user"
+        else
+            pass "FEDMAIL_PURGE_STATE=yes purge removed user and group $user"
+        fi
+    done
+    for path in /etc/fedmail /var/lib/fedmail-broker; do
+        if [ -e "$ROOT$path" ]; then fail "FEDMAIL_PURGE_STATE=yes purge removed $path"; else pass "FEDMAIL_PURGE_STATE=yes purge removed $path"; fi
+    done
+else
+    fail "reinstall after purge"; tail -n 20 "$WORK/reinstall2.log"
+fi
 if in_root dpkg-statoverride --list | grep >/dev/null fedmail; then fail "purge removed the statoverride"; else pass "purge removed the statoverride"; fi
 lap "purge"
 

@@ -85,5 +85,34 @@ else
 fi
 journalctl -u fedmail-milter -u fedmail-broker --no-pager -o cat | grep -v "^fedmail-milter\[" | tail -n 6 | sed 's/^/    journal: /'
 
+# The renewal timer, and its service with all its hardening (User=fedmail,
+# ProtectSystem=strict, ReadWritePaths=/etc/fedmail/keys).
+if systemctl is-active --quiet fedmail-renew.timer; then pass "fedmail-renew.timer active after boot"; else fail "fedmail-renew.timer active after boot"; fi
+crt=/etc/fedmail/keys/org.crt
+old=$(sha256sum <"$crt")
+systemctl start fedmail-renew.service
+same "fedmail-renew.service with a fresh certificate: success, nothing renewed" \
+    "$(systemctl show -p Result --value fedmail-renew.service) $(sha256sum <"$crt" | cut -c1-16)" "success ${old:0:16}"
+# Renewal due (--days 100 > the 30-day lifetime): renewed under the unit's
+# sandbox, the old certificate kept, the milter asked to reload.
+mkdir -p /run/systemd/system/fedmail-renew.service.d
+printf '[Service]\nExecStart=\nExecStart=/usr/bin/fedmailctl renew --config /etc/fedmail/fedmail-milter.conf --if-needed --days 100 --reload-pid-file /run/fedmail/fedmail-milter.pid\n' \
+    >/run/systemd/system/fedmail-renew.service.d/due.conf
+systemctl daemon-reload
+reloads=$(journalctl -u fedmail-milter --no-pager -o cat | grep -c "configuration reloaded")
+systemctl start fedmail-renew.service
+if [ "$(systemctl show -p Result --value fedmail-renew.service)" = success ] && [ "$(sha256sum <"$crt")" != "$old" ] \
+    && [ "$(sha256sum <"$crt.previous")" = "$old" ] && [ "$(stat -c '%U %a' "$crt")" = "fedmail 644" ]; then
+    pass "fedmail-renew.service renews under its sandbox as fedmail (old kept as org.crt.previous)"
+else
+    fail "fedmail-renew.service renews under its sandbox"; journalctl -u fedmail-renew --no-pager -o cat | tail -n 5 | sed 's/^/    /'
+fi
+if wait_for 10 sh -c "[ \$(journalctl -u fedmail-milter --no-pager -o cat | grep -c 'configuration reloaded') -gt $reloads ]"; then
+    pass "the renewal made the running milter reload (SIGUSR1 from the fedmail user)"
+else
+    fail "the renewal made the running milter reload"; journalctl -u fedmail-renew --no-pager -o cat | tail -n 5 | sed 's/^/    /'
+fi
+rm -rf /run/systemd/system/fedmail-renew.service.d; systemctl daemon-reload
+
 echo "systemd-test: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

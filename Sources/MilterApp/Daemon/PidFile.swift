@@ -23,6 +23,9 @@ public struct PidFile: Sendable {
             throw Failure(message: "cannot write pid file \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
+        // 0644 whatever the UMask: the renewal timer, running as the daemon's
+        // user, reads it to ask for a reload.
+        _ = fchmod(fd, 0o644)
         let text = Array("\(getpid())\n".utf8)
         let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == text.count else {
