@@ -197,6 +197,19 @@ if want rekey; then
     fi
     audit=$("$FED_BROKER" -c "$BCONF" audit --limit 1000)
     check "audit: certificate.rekeyed with the replaced key" grep -q "certificate.rekeyed a .*key=$newkey replaced-key=$oldkey" <<<"$audit"
+    # After the grace (TokenLifetime + MaxMessageAge by default; 1 s here,
+    # counted from the new certificate's notBefore) the old key opens nothing.
+    fed_milter_conf a "PidFile $BASE/a.pid" "PreviousOrgKey $dir/keys/org.key.previous" "PreviousOrgCertificate $dir/keys/org.crt.previous" \
+        "PreviousOrgKeyGrace 1s"
+    kill -USR1 "$(cat "$BASE/a.pid")"; sleep 2
+    mark=$(logmark a)
+    submit b alice@a.example "rekey-expired-$MARK" >"$BASE/rekey-expired.out"
+    if log_has a "$mark" "not-for-us" 60; then
+        pass "after PreviousOrgKeyGrace, mail still sealed to the old key is refused (not-for-us)"
+    else
+        fail "after the grace: $(tail -n 3 "$(fed_milter_log a)")"
+    fi
+    same "... and is not delivered" "$(count_delivered a "rekey-expired-$MARK")" 0
 fi
 
 summary t-lifecycle

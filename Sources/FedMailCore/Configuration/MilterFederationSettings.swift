@@ -45,7 +45,7 @@ public struct MilterFederationSettings: Sendable, Hashable {
         "BrokerURL", "Broker", "BrokerCA", "FederationAllowlist", "TokenCacheDir", "MixedRecipients",
         "Reinject", "ProtectSubject", "MaxMessageAge", "BrokerTimeout", "On-BrokerUnavailable",
         "On-BadSeal", "On-NotForUs", "On-SpoofedPartner", "On-ForeignFrom", "TrustedAuthservIDs", "StateDirectory", "RecipientDelimiter",
-        "PreviousOrgKey", "PreviousOrgCertificate", "CRLRefresh", "CRLMaxAge",
+        "PreviousOrgKey", "PreviousOrgCertificate", "PreviousOrgKeyGrace", "CRLRefresh", "CRLMaxAge",
     ]
     /// Names that may be given several times.
     public static let repeatableNames: Set<String> = ["Broker"]
@@ -121,6 +121,14 @@ public struct MilterFederationSettings: Sendable, Hashable {
     /// sealed to it may still arrive (TokenLifetime + MaxMessageAge).
     public var previousOrgKeyPath: String?
     public var previousOrgCertificatePath: String?
+    /// `PreviousOrgKeyGrace` in seconds: how long after the current
+    /// certificate's notBefore (the rekey) the previous key still opens
+    /// mail. Default: the broker's default TokenLifetime (1 day) plus
+    /// ``maxMessageAge`` — a sender's cached token names the old key at most
+    /// TokenLifetime after the rekey, and its mail arrives within
+    /// MaxMessageAge of being sealed.
+    public var previousOrgKeyGraceSetting: Int?
+    public var previousOrgKeyGrace: Int { previousOrgKeyGraceSetting ?? 86_400 + maxMessageAge }
 
     /// The loopback addresses, OpenDKIM's default internal hosts.
     public static let defaultInternalHosts: [IPNetwork] = ["127.0.0.1", "::1"].compactMap { IPNetwork($0) }
@@ -222,6 +230,7 @@ public struct MilterFederationSettings: Sendable, Hashable {
             }
             recipientDelimiter = value
         }
+        if let e = file.entry("PreviousOrgKeyGrace") { previousOrgKeyGraceSetting = try file.duration(e, in: 1...(365 * 86_400)) }
         previousOrgKeyPath = try file.entry("PreviousOrgKey").map { (e) throws(ConfigurationError) in try MilterConfiguration.absolutePath(e, in: file) }
         previousOrgCertificatePath = try file.entry("PreviousOrgCertificate").map { (e) throws(ConfigurationError) in try MilterConfiguration.absolutePath(e, in: file) }
         stateDirectory = try file.entry("StateDirectory").map { (e) throws(ConfigurationError) in try MilterConfiguration.absolutePath(e, in: file) }

@@ -125,6 +125,14 @@ public final class OpenSSLCertificate: @unchecked Sendable {
         return EVP_PKEY_is_a(key, "RSA") == 1
     }
 
+    /// The certificate's notBefore, in seconds since 1970 (nil if unreadable).
+    public var notBefore: Int64? {
+        guard let time = X509_get0_notBefore(pointer) else { return nil }
+        var tm = tm()
+        guard ASN1_TIME_to_tm(time, &tm) == 1 else { return nil }
+        return Int64(timegm(&tm))
+    }
+
     /// Whether `date` lies within the certificate's notBefore…notAfter.
     public func isValid(at date: Date) -> Bool {
         var time = time_t(date.timeIntervalSince1970)

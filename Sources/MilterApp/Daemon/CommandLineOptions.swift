@@ -129,7 +129,9 @@ public struct CommandLineOptions: Sendable, Hashable {
         Federation: Mode (seal|open|both), Domains, AuthservID,
         TrustedAuthservIDs, InternalHosts, MTA, OrgKey, OrgCertificate,
         PreviousOrgKey, PreviousOrgCertificate (after a rekey, opening
-        only), BrokerURL, Broker, BrokerCA, BrokerTimeout,
+        only), PreviousOrgKeyGrace (how long after the current certificate's
+        notBefore the previous key opens; default 1 day + MaxMessageAge),
+        BrokerURL, Broker, BrokerCA, BrokerTimeout,
         FederationAllowlist, TokenCacheDir, StateDirectory (replay cache),
         RecipientDelimiter, MixedRecipients, Reinject, ProtectSubject,
         MaxMessageAge, CRLRefresh (how often the broker's CRL is fetched,

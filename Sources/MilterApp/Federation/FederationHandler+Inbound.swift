@@ -88,7 +88,7 @@ extension FederationHandler {
         guard smimeType == nil || smimeType == "authenveloped-data" || smimeType == "enveloped-data" else {
             return .notOurs("S/MIME \(smimeType ?? "-"), not enveloped")
         }
-        let identities = runtime.openingIdentities
+        let identities = runtime.openingIdentities()
         guard !identities.isEmpty else { return .notOurs("no OrgKey to open with") }
         let ourKeys = identities.flatMap { [$0.certificate.subjectKeyIdentifier, $0.certificate.publicKeyIdentifier].compactMap { $0 } }
         let spooled = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
@@ -133,7 +133,7 @@ extension FederationHandler {
             try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: sealedFile.path)
         }
         let openedFile = try SpoolFile(directory: spoolDirectory, prefix: "opened")
-        var opener = Opener(identities: runtime.openingIdentities, brokerCA: runtime.brokerCA,
+        var opener = Opener(identities: runtime.openingIdentities(), brokerCA: runtime.brokerCA,
                             maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)
         if let brokers, !popEnvelopes.isEmpty {
             // One KEKRecipientInfo is ours in a genuine message: a private-key

@@ -165,9 +165,16 @@ public final class FederationRuntime: Sendable {
 
 
 
-    /// The keys we open with: the current one, and the one a rekey replaced.
-    public var openingIdentities: [OrganizationIdentity] {
-        [identity, previousIdentity].compactMap { $0 }
+    /// The keys we open with at `now`: the current one, and the one a rekey
+    /// replaced while ``PreviousKeyGrace`` keeps it open (`PreviousOrgKeyGrace`
+    /// after the current certificate's notBefore).
+    public func openingIdentities(at now: Date = Date()) -> [OrganizationIdentity] {
+        guard let identity else { return [previousIdentity].compactMap { $0 } }
+        guard let previousIdentity else { return [identity] }
+        guard let notBefore = identity.certificate.notBefore,
+              PreviousKeyGrace.isOpen(currentNotBefore: notBefore, grace: configuration.federation.previousOrgKeyGrace,
+                                      now: Int64(now.timeIntervalSince1970)) else { return [identity] }
+        return [identity, previousIdentity]
     }
 
 
