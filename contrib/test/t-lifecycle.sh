@@ -173,6 +173,8 @@ if want rekey; then
     # B has a cached answer for a.example naming the old key (its milter's cache).
     submit b alice@a.example "rekey-before-$MARK" >/dev/null
     wait_delivered a "rekey-before-$MARK" 1 60 || fail "B -> A before the rekey not delivered"
+    check "mail opened with the current key does not claim the previous one" \
+        bash -c "! grep -aq policy.key=previous '$(delivered a "rekey-before-$MARK" | head -n 1)'"
     out=$("$FED_CTL" rekey --config "$dir/milter.conf" 2>&1); rc=$?
     if [ "$rc" = 0 ] && grep -q "^rekeyed a" <<<"$out"; then pass "fedmailctl rekey"; else fail "fedmailctl rekey: $rc $out"; fi
     check "rekey warns that PreviousOrgKey is not set" grep -q "PreviousOrgKey" <<<"$out"
@@ -186,6 +188,8 @@ if want rekey; then
     submit b alice@a.example "rekey-old-$MARK" >"$BASE/rekey-old.out"
     if wait_delivered a "rekey-old-$MARK" 1 60 && ar_pass "$(delivered a "rekey-old-$MARK" | head -n 1)" a b.example; then
         pass "A opens mail B sealed after the rekey (B's cached key) with PreviousOrgKey"
+        check "... and Authentication-Results says the previous key opened it (policy.key=previous)" \
+            grep -aq "policy.key=previous" "$(delivered a "rekey-old-$MARK" | head -n 1)"
     else
         fail "B -> A after the rekey: $(reply "$(cat "$BASE/rekey-old.out")")"
     fi

@@ -229,10 +229,13 @@ extension FederationHandler {
         // after its milter sealed, so that hop exists only outside the seal.
         try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions,
                                         keeping: ["received"]) { field in self.isForgedVerdict(name: field.name, value: field.value) }
-        try addVerdict(.init(method: "fedmail", result: "pass", properties: [
+        var properties = [
             ("header.from", authorDomain), ("policy.signer", report.signerOrganization),
             passed.signerPinned ? ("policy.cert", "static") : ("policy.token", passed.tokenIDs.joined(separator: ",")),
-        ]), actions: actions)
+        ]
+        // Opened with the key a rekey replaced (PreviousOrgKey, within its grace).
+        if runtime.isPreviousKey(report.recipientKeyID) { properties.append(("policy.key", "previous")) }
+        try addVerdict(.init(method: "fedmail", result: "pass", properties: properties), actions: actions)
 
         let response: MilterResponse
         switch scan {

@@ -165,6 +165,15 @@ public final class FederationRuntime: Sendable {
 
 
 
+    /// Whether `keyID` (hex, a recipientInfo's key identifier) names the
+    /// key a rekey replaced (``previousIdentity``) rather than the current one.
+    public func isPreviousKey(_ keyID: String) -> Bool {
+        guard let previousIdentity else { return false }
+        let certificate = previousIdentity.certificate
+        return [certificate.subjectKeyIdentifier, certificate.publicKeyIdentifier].compactMap { $0 }
+            .contains { Hex.encode($0) == keyID.lowercased() }
+    }
+
     /// The keys we open with at `now`: the current one, and the one a rekey
     /// replaced while ``PreviousKeyGrace`` keeps it open (`PreviousOrgKeyGrace`
     /// after the current certificate's notBefore).
