@@ -160,6 +160,15 @@ public struct BrokerService: Sendable {
         default:
             throw BrokerError(.conflict, "enrollment \(enrollmentID) is \(enrollment.status.rawValue), not pending")
         }
+        // The certificate covers every domain the organization holds plus the
+        // enrollment's, so a key replacement must name them all: each one's
+        // DNS challenge is then proven, not only domains the applicant added.
+        let held = try await store.domains(of: enrollment.organization)
+        let unnamed = held.filter { !enrollment.domains.contains($0) }
+        guard unnamed.isEmpty else {
+            throw BrokerError(.conflict, "enrollment \(enrollmentID) replaces the key of \(enrollment.organization) but does not name its domain(s) "
+                + unnamed.joined(separator: ", ") + ": a key replacement must name every domain the organization holds, so that each one's DNS challenge is proven; the applicant enrolls again naming them")
+        }
         let dns = try await dnsApprovalMark(enrollment, skip: skipDNSValidation, actor: actor)
         let previous = try await store.organization(named: enrollment.organization)
         let (csr, _) = try CSRCheck.check(enrollment.csrPEM)

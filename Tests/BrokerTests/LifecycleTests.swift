@@ -93,6 +93,26 @@ struct LifecycleTests {
         }
     }
 
+    @Test("a key replacement naming only a domain the applicant holds cannot take over the organization's other domains")
+    func replacementMustNameEveryDomain() async throws {
+        let broker = try await TestBroker.make()
+        defer { Task { await broker.close() } }
+        let (aKey, aPEM, _) = TestKeys.p256()
+        let alpha = try await broker.enroll("alpha", key: aKey, keyPEM: aPEM, domains: ["alpha.example"])
+        // The attacker names alpha but only its own domain: that domain's DNS
+        // challenge could be proven, alpha.example's never would be.
+        let (_, mallory, _) = TestKeys.p256()
+        let csr = try CSRBuilder.makeCSR(privateKeyPEM: mallory, organization: "alpha")
+        let request = try await broker.service.submitEnrollment(EnrollmentRequest(organization: "alpha", domains: ["mallory.example"], csr: csr))
+        do {
+            _ = try await broker.service.approve(enrollmentID: request.id, replaceKey: true, skipDNSValidation: false)
+            Issue.record("a key replacement that does not name alpha.example must be refused")
+        } catch let error as BrokerError {
+            #expect(error.message.contains("alpha.example"))
+        }
+        #expect(try await broker.service.store.organization(named: "alpha")?.keySHA256 == (try Fingerprint.publicKey(alpha.publicKey)))
+    }
+
     @Test("approve --replace-key: the new key replaces the old, audited with old and new fingerprints; the old certificate is revoked and no longer authenticates")
     func replaceKey() async throws {
         let broker = try await TestBroker.make()
