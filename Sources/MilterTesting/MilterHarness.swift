@@ -12,15 +12,20 @@ public struct MilterEnvelope: Sendable, Hashable {
     public var messageMacros: [String: String]
     /// ESMTP arguments of `MAIL FROM`.
     public var senderArguments: [String]
+    /// ESMTP arguments of each `RCPT TO`, by the address as the message's
+    /// recipients spell it (e.g. `<bob@b.example>`: `["NOTIFY=SUCCESS"]`).
+    public var recipientArguments: [String: [String]]
 
     public init(client: MilterClient = MilterClient(hostname: "localhost", address: "127.0.0.1", port: 40_000),
                 helo: String = "client.example", connectMacros: [String: String] = [:],
-                messageMacros: [String: String] = ["i": "TESTQUEUEID"], senderArguments: [String] = []) {
+                messageMacros: [String: String] = ["i": "TESTQUEUEID"], senderArguments: [String] = [],
+                recipientArguments: [String: [String]] = [:]) {
         self.client = client
         self.helo = helo
         self.connectMacros = connectMacros
         self.messageMacros = messageMacros
         self.senderArguments = senderArguments
+        self.recipientArguments = recipientArguments
     }
 }
 
@@ -127,7 +132,7 @@ public struct MilterHarness {
         guard response.status == .continue else { return stopped(.envelopeSender, response) }
 
         for address in message.recipients {
-            let recipient = MilterRecipient(address: address, arguments: [])
+            let recipient = MilterRecipient(address: address, arguments: envelope.recipientArguments[address] ?? [])
             let answer = step(.envelopeRecipient) { try handler.envelopeRecipient(recipient, session: session) }
             recipientResponses.append((recipient, answer))
             if answer.status == .continue || answer.status == .accept {

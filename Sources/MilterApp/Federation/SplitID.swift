@@ -1,0 +1,41 @@
+import Crypto
+import FedMailCore
+import Milter
+
+/// The identity of a split (`MixedRecipients split`): which message went to
+/// which sealed recipients. A client that retries a transaction sends the
+/// same message to the same recipients, so the retry has the same split id
+/// and the split ledger (a ``ReplayCache`` in `StateDirectory/split-ledger`)
+/// tells the milter the sealed copy is already queued: the retry removes the
+/// sealed recipients again but does not re-inject a second copy.
+///
+/// SHA-256 over a version label, the envelope sender, the sealed recipients
+/// (lower-cased, sorted, de-duplicated), every header field but `Received`
+/// (the MTA's own trace field differs per attempt: queue id, time) with its
+/// exact bytes, and the body. The queue id is not part of it: each attempt
+/// gets a new one.
+struct SplitID: Hashable, Sendable {
+    let bytes: [UInt8]
+
+    init(transaction: MilterTransaction, sealedRecipients: [String]) throws {
+        var hash = SHA256()
+        // Each item length-prefixed: no two different envelopes hash alike.
+        func field(_ bytes: [UInt8]) {
+            hash.update(data: Array(String(bytes.count).utf8) + [0x3A] + bytes)
+        }
+        field(Array("fedmail-split-v1".utf8))
+        field(Array((transaction.senderMailbox ?? "").utf8))
+        let recipients = Set(sealedRecipients.map { MilterRecipient(address: $0, arguments: []).mailbox.lowercased() }).sorted()
+        field(Array(String(recipients.count).utf8))
+        for recipient in recipients { field(Array(recipient.utf8)) }
+        for header in transaction.headers where !header.hasName("Received") {
+            field(header.nameBytes)
+            field(header.rawBytes)
+        }
+        try transaction.body.forEachChunk { chunk in hash.update(data: chunk) }
+        bytes = Array(hash.finalize())
+    }
+
+    /// The first 16 hex digits, for logs.
+    var shortHex: String { Hex.encode(bytes.prefix(8)) }
+}
