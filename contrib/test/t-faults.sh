@@ -26,6 +26,11 @@
 #
 #   kill-sender     A's milter SIGKILLed every 1-2 s mid-batch and restarted
 #   kill-receiver   B's milter likewise (A queues, retries)
+#   kill-sender-sendmail
+#                   the same at S (127.0.0.130, s.example), a gateway whose MTA
+#                   is a real Sendmail (INPUT_MAIL_FILTER F=T of
+#                   contrib/sendmail/fedmail.mc): it must tempfail, not pass
+#                   the message on unsealed, while its milter is gone
 #   reload          SIGUSR1 to both milters every 300 ms
 #   broker-stopped  the broker stopped for 8 s (fresh domain: lookups fail)
 #   broker-hung     the broker accepts TCP and never answers for 8 s (test
@@ -102,6 +107,14 @@ fed_org A 127.0.0.110 p256 a.example || die "organization A"
 # shellcheck disable=SC2086
 fed_org B 127.0.0.120 p256 $B_DOMAINS || die "organization B"
 
+# S: a Sendmail gateway (fed_org_sendmail) for the one fault where the MTA's
+# behaviour differs: how it meets a milter killed mid-message.
+SENDMAIL=0
+if want kill-sender-sendmail; then
+    fed_org_sendmail S 127.0.0.130 p256 s.example || die "organization S (Sendmail)"
+    SENDMAIL=1
+fi
+
 # Test doubles between the milters and the broker / clamd (pass-through until told otherwise).
 proxy() { # proxy NAME UPSTREAM_PORT -> sets PROXY_PORT_NAME; mode file $BASE/NAME.mode
     local name=$1 upstream=$2 port
@@ -121,7 +134,7 @@ SPOOL_MOUNT=$(fed_dir A)/tmp
 mount -t tmpfs -o "size=32m,mode=0700,uid=$(id -u postfix),gid=$(id -g postfix)" tmpfs "$SPOOL_MOUNT" \
     || { SPOOL_MOUNT=; die "cannot mount a tmpfs for A's TemporaryDirectory"; }
 
-{ echo "a.example require"; } | fed_allowlist B
+{ echo "a.example require"; echo "s.example require"; } | fed_allowlist B
 for d in $B_DOMAINS; do echo "$d require"; done | fed_allowlist A
 fed_milter_conf A "BrokerURL https://127.0.0.1:$PROXY_PORT_broker" "BrokerTimeout 2s" \
     "ClamdSocket inet:$PROXY_PORT_clamd@127.0.0.1" "ClamdTimeout 3s" "LogLevel info"
@@ -131,7 +144,15 @@ fed_route A B tap
 fed_route B A
 fed_start B || die "B did not start"
 fed_start A || die "A did not start"
-TAP=$(fed_tap_dir A B)
+if ((SENDMAIL)); then
+    echo "b9.example require" | fed_allowlist S
+    fed_milter_conf S "BrokerURL https://127.0.0.1:$PROXY_PORT_broker" "BrokerTimeout 2s" "LogLevel info"
+    fed_route S B tap   # before fed_start: Sendmail reads its mailertable when sendmail.cf is built
+    fed_route B S
+    fed_start S || die "S (Sendmail) did not start"
+fi
+TAPS=(--tap "$(fed_tap_dir A B)")
+((SENDMAIL)) && TAPS+=(--tap "$(fed_tap_dir S B)")
 A_INBOX=$(pf_maildir A inbox); B_INBOX=$(pf_maildir B inbox)
 
 # ------------------------------------------------------------------ helpers
@@ -143,8 +164,9 @@ batch_start() {
         if [ "$1" = -- ]; then shift; extra=("$@"); break; fi
         rcpts+=(--rcpt "$1"); shift
     done
-    python3 "$LIB/batch.py" --server "$(fed_addr A):$(fed_port A)" --source "$(fed_client A)" \
-        --tag "$tag" --count "$N" --sender alice@a.example "${rcpts[@]}" --sessions 5 --per-session 5 \
+    local org=${BATCH_ORG:-A} sender=${BATCH_SENDER:-alice@a.example}
+    python3 "$LIB/batch.py" --server "$(fed_addr "$org"):$(fed_port "$org")" --source "$(fed_client "$org")" \
+        --tag "$tag" --count "$N" --sender "$sender" "${rcpts[@]}" --sessions 5 --per-session 5 \
         --deadline 240 --out "$BASE/$tag.batch.json" "${extra[@]}" >"$BASE/$tag.batch.log" 2>&1 &
     BATCH_PID=$!
 }
@@ -153,8 +175,14 @@ batch_wait() { wait "$BATCH_PID"; local rc=$?; cat "$BASE/$1.batch.log"; return 
 contains() { [[ $1 == *"$2"* ]]; }
 json() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
-flush() { postqueue -c "$(pf_dir A)/etc" -f >/dev/null 2>&1; postqueue -c "$(pf_dir B)/etc" -f >/dev/null 2>&1; }
-queue_empty() { [ -z "$(find "$(pf_dir "$1")/queue/"{incoming,active,deferred,hold} -type f 2>/dev/null | head -n 1)" ]; }
+flush() {
+    postqueue -c "$(pf_dir A)/etc" -f >/dev/null 2>&1; postqueue -c "$(pf_dir B)/etc" -f >/dev/null 2>&1
+    if ((SENDMAIL)); then sm_run S -q >/dev/null 2>&1 & fi
+}
+queue_empty() {
+    if [ "$(fed_mta "$1")" = sendmail ]; then ! sm_queue "$1" | grep -q '^[0-9A-Za-z]\{14\}'; return; fi
+    [ -z "$(find "$(pf_dir "$1")/queue/"{incoming,active,deferred,hold} -type f 2>/dev/null | head -n 1)" ]
+}
 
 # settle TAG MAILDIR [VERDICT]: flush until the batch is all there and the
 # queues are empty (at most 180 s), then count (COUNT_LINE, exit status).
@@ -164,14 +192,14 @@ settle() {
     local i
     for i in $(seq 1 90); do
         if ((i % 5 == 1)); then flush; fi
-        if python3 "$LIB/batch-count.py" --maildir "$maildir" --tag "$tag" --count "$N" "${args[@]}" --tap "$TAP" >/dev/null 2>&1 \
-            && queue_empty A && queue_empty B; then
+        if python3 "$LIB/batch-count.py" --maildir "$maildir" --tag "$tag" --count "$N" "${args[@]}" "${TAPS[@]}" >/dev/null 2>&1 \
+            && queue_empty A && queue_empty B && { ((SENDMAIL == 0)) || queue_empty S; }; then
             break
         fi
         sleep 2
     done
     sleep 1
-    COUNT_LINE=$(python3 "$LIB/batch-count.py" --maildir "$maildir" --tag "$tag" --count "$N" "${args[@]}" --tap "$TAP" --out "$BASE/$tag.count.json")
+    COUNT_LINE=$(python3 "$LIB/batch-count.py" --maildir "$maildir" --tag "$tag" --count "$N" "${args[@]}" "${TAPS[@]}" --out "$BASE/$tag.count.json")
 }
 
 # report FAULT TAG EVIDENCE: the per-fault line and the checks.
@@ -185,7 +213,7 @@ report() {
     unsealed=$(json "$BASE/$tag.count.json" unsealed)
     local line="fault $fault: sent=$sent accepted=$accepted delivered=$delivered duplicated=$dup missing=$missing unverified=$unverified unsealed-on-wire=$unsealed client-tempfails=$tempfails client-errors=$errors $evidence"
     echo "  $line"; echo "$line" >>"$REPORT"
-    check "$fault: all $N accepted by A (after retries)" [ "$accepted" = "$N" ]
+    check "$fault: all $N accepted by the gateway (after retries)" [ "$accepted" = "$N" ]
     check "$fault: all $N delivered exactly once with fedmail=pass, none unsealed on the wire ($COUNT_LINE)" \
         [ "$delivered" = "$N" -a "$dup" = 0 -a "$unverified" = 0 -a "$unsealed" = 0 ]
 }
@@ -238,6 +266,21 @@ if want kill-receiver; then
     deferred=$(( $(grep -c "status=deferred" "$(pf_log A)") - deferred_before ))
     check "kill-receiver: the milter was really killed mid-batch ($kills times; A deferred $deferred deliveries and retried them)" \
         [ $kills -ge 2 -a $deferred -gt 0 ]
+fi
+
+if want kill-sender-sendmail; then
+    scenario kill-sender-sendmail "S's milter (behind Sendmail, F=T) SIGKILLed mid-batch, restarted"
+    BATCH_ORG=S BATCH_SENDER=sam@s.example batch_start kill-sender-sendmail erin@b9.example
+    kills=0
+    while batch_running && [ $kills -lt 15 ]; do
+        sleep "0.$((3 + RANDOM % 6))"; kill_milter S; kills=$((kills + 1))
+    done
+    batch_wait kill-sender-sendmail
+    settle kill-sender-sendmail "$B_INBOX" mx.B.test
+    report kill-sender-sendmail kill-sender-sendmail "sigkills=$kills"
+    tf=$(json "$BASE/kill-sender-sendmail.batch.json" tempfails); er=$(json "$BASE/kill-sender-sendmail.batch.json" errors)
+    check "kill-sender-sendmail: the milter was really killed mid-batch ($kills times; the client saw $tf tempfails, $er dropped sessions)" \
+        [ $kills -ge 2 -a $((tf + er)) -gt 0 ]
 fi
 
 if want reload; then
