@@ -3,6 +3,7 @@
 
     batch-count.py --maildir DIR --tag TAG --count N
                    [--verdict AUTHSERV] [--tap DIR ...] [--out FILE]
+    batch-count.py --maildir DIR --tag TAG --ids FILE ...   (the expected ids listed in FILE)
 
 Reads every message in the Maildir (new/ and cur/) whose X-Batch-ID is
 TAG-n and reports:
@@ -30,7 +31,8 @@ import sys
 p = argparse.ArgumentParser()
 p.add_argument("--maildir", required=True)
 p.add_argument("--tag", required=True)
-p.add_argument("--count", type=int, required=True)
+p.add_argument("--count", type=int, default=0)
+p.add_argument("--ids", default=None, help="a file of the expected ids, one a line (instead of TAG-1..TAG-N)")
 p.add_argument("--verdict", default=None)
 p.add_argument("--tap", action="append", default=[])
 p.add_argument("--out", default=None)
@@ -63,10 +65,15 @@ for path in glob.glob(os.path.join(args.maildir, "new", "*")) + glob.glob(os.pat
     if not ok:
         unverified += 1
 
-expected = {f"{args.tag}-{n}" for n in range(1, args.count + 1)}
+if args.ids:
+    with open(args.ids) as f:
+        expected = {line.strip() for line in f if line.strip()}
+    args.count = len(expected)
+else:
+    expected = {f"{args.tag}-{n}" for n in range(1, args.count + 1)}
 delivered = len(expected & copies.keys())
 duplicated = sum(c - 1 for c in copies.values() if c > 1)
-missing = sorted(expected - copies.keys(), key=lambda s: int(s.rsplit("-", 1)[1]))
+missing = sorted(expected - copies.keys(), key=lambda s: int(s.rsplit("-", 1)[1]) if s.rsplit("-", 1)[1].isdigit() else 0)
 marker = ("fedmail-batch-marker " + prefix).encode()
 unsealed = 0
 for tap in args.tap:
