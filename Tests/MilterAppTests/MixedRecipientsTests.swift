@@ -127,6 +127,20 @@ struct MixedRecipientsTests {
         #expect(a.splitLedger.count == 1)
     }
 
+    @Test("a message without a Message-ID is split every time (never dropped as a retry), and not recorded")
+    func splitWithoutMessageIDIsNotRecorded() throws {
+        let first = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(first.port)@127.0.0.1"])
+        var alert = Mail.message(to: Self.mixed)
+        alert.headers.removeAll { $0.hasName("Message-ID") || $0.hasName("Date") }
+        let run = try a.submit(alert)
+        #expect(run.response == .continue)
+        #expect(try #require(first.received()).recipients == ["bob@b.example"])
+        #expect(a.splitLedger.count == 0)
+        #expect(a.splitLedger.reservationCount == 0)
+    }
+
     @Test("the split id ignores Received fields and recipient spelling, and covers sender, headers and body")
     func splitIDCoverage() throws {
         let message = Mail.message(to: Self.mixed)

@@ -36,8 +36,8 @@
 #   broker-hung     the broker accepts TCP and never answers for 8 s (test
 #                   double: contrib/test/lib/fault-proxy.py between milters and broker)
 #   broker-slow     every broker answer 3 s late (BrokerTimeout is 2 s) for 8 s
-#   broker-pg       PostgreSQL restarted under the running broker, then the
-#                   broker restarted
+#   broker-pg       PostgreSQL restarted under the running broker (the
+#                   batch's first lookups meet it), then the broker restarted
 #   clamd-stopped   the real clamd stopped for 6 s
 #   clamd-hung      clamd accepts and never answers for 8 s (fault-proxy)
 #   spool-full      A's TemporaryDirectory full (a file fills the tmpfs) for 6 s
@@ -288,7 +288,7 @@ if want reload; then
     before=$(cat "$FM_DIR"/A.log* "$FM_DIR"/B.log* | grep -c "configuration reloaded")
     batch_start reload bob@b.example
     signals=0
-    while batch_running; do
+    while batch_running || [ $signals -lt 10 ]; do
         kill -USR1 "$FM_PID_A" "$FM_PID_B" 2>/dev/null; signals=$((signals + 1)); sleep 0.3
     done
     batch_wait reload
@@ -299,19 +299,21 @@ if want reload; then
     check "reload: the milters really reloaded during the batch ($reloads reloads)" [ "$reloads" -ge 4 ]
 fi
 
-# broker_fault NAME DOMAIN ON OFF SECONDS: a fresh domain, so every lookup meets the fault.
+# broker_fault NAME DOMAIN ON OFF SECONDS: the fault is switched on, then
+# the batch starts (to a fresh domain for the broker faults, so no cached
+# answer hides the fault), SECONDS later the fault is switched off while the
+# client keeps retrying.
 broker_fault() {
     local name=$1 domain=$2 on=$3 off=$4 seconds=$5
-    batch_start "$name" "carl@$domain"
-    sleep 0.3
     $on
+    batch_start "$name" "carl@$domain"
     hold_for "$seconds"
     $off
     batch_wait "$name"
     settle "$name" "$B_INBOX" mx.B.test
     local tf; tf=$(json "$BASE/$name.batch.json" tempfails)
     report "$name" "$name" "fault-seconds=$seconds"
-    check "$name: the fault was felt (the client saw $tf tempfails)" [ "$tf" -gt 0 ]
+    [ "${FELT:-yes}" = yes ] && check "$name: the fault was felt (the client saw $tf tempfails)" [ "$tf" -gt 0 ]
 }
 
 if want broker-stopped; then
@@ -327,10 +329,14 @@ if want broker-slow; then
     broker_fault broker-slow b3.example "mode broker slow 3" "mode broker pass" 8
 fi
 if want broker-pg; then
-    scenario broker-pg "PostgreSQL restarted under the running broker, then the broker restarted"
-    pg_then_broker() { pg_private_restart || die "PostgreSQL did not come back"; sleep 1; fed_broker_restart || die "broker did not restart"; }
-    broker_fault broker-pg b4.example pg_then_broker true 2
-    check "broker-pg: the broker serves lookups after PostgreSQL and itself restarted" \
+    scenario broker-pg "PostgreSQL restarted under the running broker, then the broker restarted mid-batch"
+    # The batch's first lookups (a fresh domain) meet the broker's pool of
+    # connections to a PostgreSQL that has just restarted; 2 s later the
+    # broker itself restarts.
+    pg_restart() { pg_private_restart || die "PostgreSQL did not come back"; }
+    broker_restart() { fed_broker_restart || die "broker did not restart"; }
+    FELT=no broker_fault broker-pg b4.example pg_restart broker_restart 2
+    check "broker-pg: the broker serves after PostgreSQL and itself restarted" \
         curl -sf --cacert "$FED_BROKER_CA" "$FED_BROKER_URL/healthz" -o /dev/null
 fi
 

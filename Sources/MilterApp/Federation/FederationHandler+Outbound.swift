@@ -117,13 +117,20 @@ extension FederationHandler {
                 }
                 let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
                 let id = try SplitID(transaction: transaction, sealedRecipients: sealedRecipients)
-                let claim = splitLedger.claim(sealID: id.bytes, recipients: PendingSplit.distinct(sealedRecipients), queueID: log.queueID)
-                split = PendingSplit(client: client, id: id, claim: claim)
+                if SplitID.identifiesMessage(transaction) {
+                    let claim = splitLedger.claim(sealID: id.bytes, recipients: PendingSplit.distinct(sealedRecipients), queueID: log.queueID)
+                    split = PendingSplit(client: client, id: id, claim: claim, ledger: splitLedger)
+                } else {
+                    // Two different messages without a Message-ID could hash
+                    // alike: better a second copy on a retry than a lost one.
+                    log.info("no single Message-ID: split=\(id.shortHex) is not recorded in the split ledger")
+                    split = PendingSplit(client: client, id: id, claim: ReplayCache.Claim(fresh: PendingSplit.distinct(sealedRecipients)), ledger: nil)
+                }
             }
         }
         // A reservation not committed (any failure below) is released, so a retry re-injects.
         var splitCommitted = false
-        defer { if let split, !splitCommitted { splitLedger.release(sealID: split.id.bytes, recipients: split.claim.fresh) } }
+        defer { if let split, !splitCommitted { split.ledger?.release(sealID: split.id.bytes, recipients: split.claim.fresh) } }
         if let split, split.claim.duplicates.contains(where: \.pending) {
             log.warning("direction=outbound decision=tempfail (split=\(split.id.shortHex) is being re-injected by another transaction)")
             return .tempfail(with: try Self.smtpReply(.splitInProgress))
@@ -213,7 +220,7 @@ extension FederationHandler {
                     return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
                 }
                 splitCommitted = true
-                do { try splitLedger.commit(sealID: split.id.bytes, recipients: split.claim.fresh) } catch {
+                do { try split.ledger?.commit(sealID: split.id.bytes, recipients: split.claim.fresh) } catch {
                     log.error("split ledger not written (\(error)): a retry of this message would re-inject its sealed copy again")
                 }
             }
@@ -235,6 +242,9 @@ struct PendingSplit {
     let client: ReinjectionClient
     let id: SplitID
     let claim: ReplayCache.Claim
+    /// The split ledger the claim was made in; nil when the split is not
+    /// recorded (a message without a single Message-ID).
+    let ledger: ReplayCache?
 
     /// The addresses once each (compared case-insensitively, `<>` stripped),
     /// first spelling kept: a recipient given twice is re-injected once.

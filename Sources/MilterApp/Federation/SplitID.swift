@@ -13,7 +13,8 @@ import Milter
 /// (lower-cased, sorted, de-duplicated), every header field but `Received`
 /// (the MTA's own trace field differs per attempt: queue id, time) with its
 /// exact bytes, and the body. The queue id is not part of it: each attempt
-/// gets a new one.
+/// gets a new one. Only a message with one Message-ID is recorded
+/// (``identifiesMessage(_:)``).
 struct SplitID: Hashable, Sendable {
     let bytes: [UInt8]
 
@@ -34,6 +35,19 @@ struct SplitID: Hashable, Sendable {
         }
         try transaction.body.forEachChunk { chunk in hash.update(data: chunk) }
         bytes = Array(hash.finalize())
+    }
+
+    /// Whether the split id names one message: it has exactly one non-empty
+    /// Message-ID field. Without one, two different messages with the same
+    /// text, sender and recipients (an alert sent twice by a program that
+    /// writes no Message-ID and no Date) would hash alike, and the second
+    /// one's sealed recipients would be dropped as a retry of the first; so
+    /// such splits are not recorded (a retry may then deliver a second copy,
+    /// never lose one).
+    static func identifiesMessage(_ transaction: MilterTransaction) -> Bool {
+        let fields = transaction.headers.filter { $0.hasName("Message-ID") }
+        guard fields.count == 1, let field = fields.first else { return false }
+        return field.rawBytes.contains { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }
     }
 
     /// The first 16 hex digits, for logs.
