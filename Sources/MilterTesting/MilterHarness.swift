@@ -71,6 +71,9 @@ public struct MilterHarness {
     /// 3.x offers every action and raw header values).
     public var offeredActions: UInt
     public var offeredProtocol: UInt
+    /// FAILURE INJECTION: every `smfi_delrcpt` fails as libmilter's would
+    /// (`MI_FAILURE`), e.g. the MTA's connection dropped at end of message.
+    public var failsRecipientDeletion = false
 
     public init(requirements: MilterRequirements, spoolDirectory: String, spoolThreshold: Int = 1 << 20,
                 bodyChunkSize: Int = 65_535, offeredActions: UInt = UInt(UInt32.max), offeredProtocol: UInt = UInt(UInt32.max)) {
@@ -180,6 +183,7 @@ public struct MilterHarness {
         session.recordMacros(macros(envelope.messageMacros), stage: .endOfMessage)
         let actions = RecordingMessageActions(granted: MilterActions(rawValue: negotiation.actions),
                                               rawHeaderValues: negotiation.rawHeaderValues)
+        actions.failsRecipientDeletion = failsRecipientDeletion
         response = step(.endOfMessage) { try handler.endOfMessage(session: session, actions: actions) }
         actions.close()
         session.endMessage()

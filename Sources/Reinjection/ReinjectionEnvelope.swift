@@ -46,22 +46,28 @@ public struct ReinjectionEnvelope: Sendable, Hashable {
     /// The commands of the envelope for a service that offers `extensions`
     /// (the EHLO keywords, upper-cased): the `MAIL FROM` line, the `RCPT TO`
     /// lines, and the parameters that were left out (a DSN request to a
-    /// service without DSN: the copy still goes, the caller logs it).
+    /// service without DSN, or `SMTPUTF8` for an all-ASCII envelope to a
+    /// service without it: the copy still goes, the caller logs it).
     ///
-    /// - Throws: ``ReinjectionError`` when the envelope needs `SMTPUTF8` and
-    ///   the service does not offer it (the copy cannot be sent faithfully),
-    ///   or an address or parameter holds a control character or space.
+    /// - Throws: ``ReinjectionError`` when a UTF-8 address needs `SMTPUTF8`
+    ///   and the service does not offer it (the copy cannot be sent
+    ///   faithfully), or an address or parameter holds a control character.
     public func commands(serviceExtensions extensions: Set<String>) throws(ReinjectionError) -> (mail: String, recipients: [String], dropped: [String]) {
-        let utf8 = requiresSMTPUTF8
-        if utf8 && !extensions.contains("SMTPUTF8") {
-            throw ReinjectionError("the message needs SMTPUTF8 and the re-injection service does not offer it")
-        }
+        var utf8 = requiresSMTPUTF8
         var dropped: [String] = []
+        if utf8 && !extensions.contains("SMTPUTF8") {
+            // Only an 8-bit address truly needs it; an ASCII envelope goes without.
+            if ([sender] + recipients.map(\.address)).contains(where: { $0.utf8.contains { $0 >= 0x80 } }) {
+                throw ReinjectionError("the envelope has a UTF-8 address and the re-injection service does not offer SMTPUTF8")
+            }
+            utf8 = false
+            dropped.append("SMTPUTF8")
+        }
         func carried(_ parameters: [String], keywords: Set<String>) throws(ReinjectionError) -> String {
             var out = ""
             for parameter in parameters {
                 let keyword = Self.keyword(of: parameter)
-                guard keywords.contains(keyword) else { continue }
+                guard keywords.contains(keyword), keyword != "SMTPUTF8" || utf8 else { continue }
                 guard Self.isSafe(parameter, allowingUTF8: utf8) else {
                     throw ReinjectionError("refusing to re-inject an ESMTP parameter with a control character, space or 8-bit byte")
                 }
@@ -73,11 +79,11 @@ public struct ReinjectionEnvelope: Sendable, Hashable {
             }
             return out
         }
-        let sender = try Self.path(sender, allowingUTF8: utf8)
+        let sender = try Self.path(sender)
         let mail = "MAIL FROM:<\(sender)>" + (try carried(senderParameters, keywords: Self.carriedSenderKeywords))
         var lines: [String] = []
         for recipient in recipients {
-            let address = try Self.path(recipient.address, allowingUTF8: utf8)
+            let address = try Self.path(recipient.address)
             guard !address.isEmpty else { throw ReinjectionError("refusing to re-inject to an empty recipient address") }
             lines.append("RCPT TO:<\(address)>" + (try carried(recipient.parameters, keywords: Self.carriedRecipientKeywords)))
         }
@@ -90,16 +96,15 @@ public struct ReinjectionEnvelope: Sendable, Hashable {
     }
 
     /// The address without its angle brackets; refused when it holds a
-    /// control character, a space outside a quoted local part is not
-    /// distinguished (Postfix hands us what it accepted), or an 8-bit byte
-    /// without SMTPUTF8.
-    static func path(_ address: String, allowingUTF8: Bool) throws(ReinjectionError) -> String {
+    /// control character (a second command must never ride on it). Spaces
+    /// and quotes stay inside the brackets, as the MTA accepted them; an
+    /// 8-bit address without SMTPUTF8 is the service's to judge, as it was
+    /// the first hop's.
+    static func path(_ address: String) throws(ReinjectionError) -> String {
         var text = Substring(address)
         if text.hasPrefix("<"), text.hasSuffix(">"), text.count >= 2 { text = text.dropFirst().dropLast() }
-        for byte in text.utf8 where byte < 0x20 || byte == 0x7F || (byte >= 0x80 && !allowingUTF8) {
-            throw ReinjectionError(byte >= 0x80
-                ? "the address \(String(text)) is not ASCII and the message was not sent with SMTPUTF8"
-                : "refusing to re-inject an address with a control character")
+        if text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw ReinjectionError("refusing to re-inject an address with a control character")
         }
         return String(text)
     }

@@ -141,6 +141,33 @@ struct MixedRecipientsTests {
         #expect(a.splitLedger.reservationCount == 0)
     }
 
+    @Test("one recipient in two spellings is re-injected once, not taken for a split in flight")
+    func splitSameRecipientTwoSpellings() throws {
+        let sink = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1"])
+        let run = try a.submit(Mail.message(to: ["bob@b.example", "\"bob\"@B.example.", "nina@plain.example"]))
+        let received = try #require(sink.received())
+        #expect(run.response == .continue)
+        #expect(received.recipients == ["bob@b.example"])
+        #expect(run.result.recipients == ["<nina@plain.example>"])
+    }
+
+    @Test("a failure removing the sealed recipients after the split tempfails, even with On-InternalError accept")
+    func failureAfterSplitTempfails() throws {
+        let sink = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1", "On-InternalError accept"])
+        var harness = a.harness
+        harness.failsRecipientDeletion = true
+        let run = try harness.run(a.handler(), message: Mail.message(to: Self.mixed), envelope: Gateway.internalClient)
+        _ = sink.received()
+        #expect(run.response.status == .tempfail)
+        #expect(run.actions.isEmpty)
+        // The copy is queued and recorded: the client's retry finishes the split without a second copy.
+        #expect(a.splitLedger.count == 1)
+    }
+
     @Test("the split id ignores Received fields and recipient spelling, and covers sender, headers and body")
     func splitIDCoverage() throws {
         let message = Mail.message(to: Self.mixed)
@@ -226,7 +253,7 @@ struct MixedRecipientsTests {
         let noUTF8 = try SMTPSink(extensions: ["DSN"])
         let b = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
                             settings: ["Reinject inet:\(noUTF8.port)@127.0.0.1"])
-        let utf8 = try b.submit(Mail.message(to: Self.mixed), senderArguments: ["SMTPUTF8"])
+        let utf8 = try b.submit(Mail.message(to: Self.mixed, sender: "<jörg@a.example>"), senderArguments: ["SMTPUTF8"])
         _ = noUTF8.received()
         #expect(utf8.response.status == .tempfail)
         #expect(utf8.response.replyText == "451 4.3.0 FedMail: re-injection of the sealed copy failed")

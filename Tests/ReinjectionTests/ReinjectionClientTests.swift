@@ -157,7 +157,7 @@ struct ReinjectionEnvelopeTests {
         #expect(commands.dropped == ["ret=hdrs", "ENVID=x+2B1", "NOTIFY=SUCCESS", "ORCPT=rfc822;bob@b.example"])
     }
 
-    @Test("SMTPUTF8: carried with a UTF-8 envelope; refused by a service without it; a UTF-8 address without it is refused")
+    @Test("SMTPUTF8: carried with a UTF-8 envelope; a service without it is refused a UTF-8 address, an ASCII envelope goes without it")
     func smtputf8() throws {
         let utf8 = ReinjectionEnvelope(sender: "<jörg@a.example>", senderParameters: ["SMTPUTF8"],
                                        recipients: [.init(address: "<δοκιμή@b.example>")])
@@ -165,8 +165,13 @@ struct ReinjectionEnvelopeTests {
         #expect(commands.mail == "MAIL FROM:<jörg@a.example> SMTPUTF8")
         #expect(commands.recipients == ["RCPT TO:<δοκιμή@b.example>"])
         #expect(throws: ReinjectionError.self) { try utf8.commands(serviceExtensions: ["DSN"]) }
+        let ascii = ReinjectionEnvelope(sender: "<a@a.example>", senderParameters: ["SMTPUTF8"], recipients: [.init(address: "<b@b.example>")])
+        let plain = try ascii.commands(serviceExtensions: ["DSN"])
+        #expect(plain.mail == "MAIL FROM:<a@a.example>")
+        #expect(plain.dropped == ["SMTPUTF8"])
+        // Without SMTPUTF8 an 8-bit address is the service's to judge, as it was the first hop's.
         let unflagged = ReinjectionEnvelope(sender: "<jörg@a.example>", recipients: [.init(address: "<bob@b.example>")])
-        #expect(throws: ReinjectionError.self) { try unflagged.commands(serviceExtensions: ["SMTPUTF8"]) }
+        #expect(try unflagged.commands(serviceExtensions: []).mail == "MAIL FROM:<jörg@a.example>")
     }
 
     @Test("a control character in an address or parameter is refused, never sent as a second command")

@@ -208,12 +208,12 @@ public enum MilterDaemon {
             if configuration.federation.mode.seals && configuration.federation.mixedRecipients != .reject {
                 logger.notice("no StateDirectory: the split ledger is kept in memory only; a client retrying a split message after a restart may get a second sealed copy delivered")
             }
-            return ReplayCache(maxAge: retention, recipientDelimiters: "")
+            return ReplayCache(maxAge: retention, maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: "")
         }
         do {
             try Self.prepareStateDirectory(directory, owner: identity)
             let ledger = try ReplayCache(directory: directory, fileName: ReplayCache.splitLedgerFileName, maxAge: retention,
-                                         recipientDelimiters: "")
+                                         maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: "")
             if let identity { _ = chown(directory + "/" + ReplayCache.splitLedgerFileName, identity.uid, identity.gid) }
             return ledger
         } catch {

@@ -140,9 +140,8 @@ extension FederationHandler {
             // sealed copy is queued already; take the recipients off again.
             splitCommitted = true
             let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
-            for address in sealedRecipients { try actions.deleteRecipient(address) }
-            for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
-            log.info("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) reinjected= already-reinjected=\(split.claim.duplicates.map(\.recipient).joined(separator: ",")) \(scanSummary)")
+            if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
+            log.warning("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) reinjected= already-reinjected=\(split.claim.duplicates.map(\.recipient).joined(separator: ",")) (a retry: the sealed copy was queued by an earlier attempt of the same message) \(scanSummary)")
             return .continue
         }
 
@@ -213,7 +212,7 @@ extension FederationHandler {
                 do {
                     let receipt = try split.client.send(messageAt: sealedFile.path, envelope: envelope)
                     if !receipt.droppedParameters.isEmpty {
-                        log.warning("the re-injection service does not offer DSN: \(receipt.droppedParameters.joined(separator: " ")) not carried")
+                        log.warning("the re-injection service does not offer DSN or SMTPUTF8: \(receipt.droppedParameters.joined(separator: " ")) not carried")
                     }
                 } catch {
                     log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
@@ -224,8 +223,7 @@ extension FederationHandler {
                     log.error("split ledger not written (\(error)): a retry of this message would re-inject its sealed copy again")
                 }
             }
-            for address in sealedRecipients { try actions.deleteRecipient(address) }
-            for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
+            if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
             let already = split.claim.duplicates.map(\.recipient)
             log.info("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) tokens=\(tokensText) reinjected=\(split.claim.fresh.joined(separator: ","))\(already.isEmpty ? "" : " already-reinjected=" + already.joined(separator: ",")) \(scanSummary)")
             return .continue
@@ -233,6 +231,26 @@ extension FederationHandler {
         try MessageFiles.replaceMessage(in: transaction, with: sealedFile.path, actions: actions)
         log.info("direction=outbound decision=sealed sealed=\(sealedRecipients.count) plain=0 organizations=\(organizations.count) tokens=\(tokensText) \(scanSummary)")
         return .continue
+    }
+}
+
+extension FederationHandler {
+    /// After the sealed copy is queued (now or by an earlier attempt): the
+    /// sealed recipients come off the original. Any failure here tempfails,
+    /// whatever `On-InternalError` says — accepting would hand the sealed
+    /// recipients the plaintext original, rejecting would tell the sender
+    /// the message failed although their copy is on its way; the client's
+    /// retry finds the split in the ledger and finishes it.
+    func finishSplit(removing sealedRecipients: [String], notes: [String], actions: any MilterMessageActions,
+                     log: MessageLog) throws -> MilterResponse? {
+        do {
+            for address in sealedRecipients { try actions.deleteRecipient(address) }
+            for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
+            return nil
+        } catch {
+            log.error("direction=outbound decision=tempfail (removing the sealed recipients from the original failed after the split: \(error))")
+            return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
+        }
     }
 }
 
@@ -246,10 +264,12 @@ struct PendingSplit {
     /// recorded (a message without a single Message-ID).
     let ledger: ReplayCache?
 
-    /// The addresses once each (compared case-insensitively, `<>` stripped),
-    /// first spelling kept: a recipient given twice is re-injected once.
+    /// The addresses once each, compared as the ledger compares them
+    /// (``SplitID/normalized(_:)``), first spelling kept: a recipient given
+    /// twice, in any spelling, is re-injected once (and is not taken for a
+    /// split in flight elsewhere).
     static func distinct(_ addresses: [String]) -> [String] {
         var seen: Set<String> = []
-        return addresses.filter { seen.insert(MilterRecipient(address: $0, arguments: []).mailbox.lowercased()).inserted }
+        return addresses.filter { seen.insert(SplitID.normalized($0)).inserted }
     }
 }

@@ -17,6 +17,10 @@ public final class FederationHandler: MilterHandler {
     /// How long a split is remembered: as long as a client may keep retrying
     /// a message (Postfix's `maximal_queue_lifetime` default, 5 days) plus a day.
     public static let splitLedgerRetention: TimeInterval = 6 * 86_400
+    /// The most (split, recipient) records the split ledger holds; when full
+    /// the oldest go first (a retry of an evicted split gets a second copy,
+    /// never none).
+    public static let splitLedgerCapacity = 200_000
 
     /// What it needs from the MTA: replace headers and body, delete
     /// recipients (split), quarantine; envelope, headers (raw values) and body;
@@ -61,7 +65,8 @@ public final class FederationHandler: MilterHandler {
     /// passes the one in `StateDirectory`.
     public init(runtime: FederationRuntime, spoolDirectory: String, replayCache: ReplayCache, logger: Logger,
                 revocations: RevocationListCache? = nil,
-                splitLedger: ReplayCache = ReplayCache(maxAge: FederationHandler.splitLedgerRetention, recipientDelimiters: "")) {
+                splitLedger: ReplayCache = ReplayCache(maxAge: FederationHandler.splitLedgerRetention,
+                                                       maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: "")) {
         self.runtime = runtime
         self.spoolDirectory = spoolDirectory
         self.replayCache = replayCache
