@@ -26,6 +26,7 @@ struct FedMailCtl: AsyncParsableCommand {
             Open.self,
             Inspect.self,
             Scan.self,
+            Doctor.self,
         ]
     )
 }
