@@ -54,7 +54,7 @@ extension DoctorProbes {
             }
         }
         let count = { (policy: FederationPolicy) in allowlist.entries.filter { $0.policy == policy }.count }
-        return (.ok(id, "\(path): \(allowlist.entries.count) entries (\(count(.require)) require, \(count(.opportunistic)) opportunistic, \(count(.never)) never)"),
+        return (.ok(id, "\(path): \(allowlist.entries.count) \(allowlist.entries.count == 1 ? "entry" : "entries") (\(count(.require)) require, \(count(.opportunistic)) opportunistic, \(count(.never)) never)"),
                 allowlist)
     }
 

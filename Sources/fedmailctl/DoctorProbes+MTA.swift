@@ -22,7 +22,7 @@ extension DoctorProbes {
             let fields = try postconfLines(postconf, base + ["-F"])
             let overrides = try postconfLines(postconf, base + ["-P"])
             let settings = PostfixSettings(mainValues: main, fields: fields, overrides: overrides)
-            return PostfixMilterCheck.findings(settings, socket: socket)
+            return PostfixMilterCheck.findings(settings, socket: socket, configDirectory: postfixConfig)
         } catch {
             return [.fail("postfix.smtpd_milters", "cannot read the Postfix configuration: \(error)",
                           fix: "check that \(postfixConfig ?? "/etc/postfix") holds main.cf and master.cf (postconf \(base.joined(separator: " ")) -n)")]

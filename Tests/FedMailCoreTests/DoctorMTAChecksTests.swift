@@ -41,7 +41,8 @@ struct DoctorMTAChecksTests {
     func healthy() {
         let findings = PostfixMilterCheck.findings(settings(smtpd: "unix:/run/fedmail/milter.sock"), socket: socket)
         #expect(findings.map(\.status) == [.ok, .ok, .ok])
-        #expect(findings[0].message.contains("127.0.0.1:10026/inet"))
+        #expect(findings[0].message == "smtp/inet use local:/run/fedmail/milter.sock; without milters: 127.0.0.1:10026/inet (a re-injection listener must be one of these)")
+        #expect(settings(smtpd: "").services.map(\.name) == ["smtp/inet", "127.0.0.1:10026/inet", "pickup/unix", "cleanup/unix"])
     }
 
     @Test("a wrong path in smtpd_milters fails with the value to set")
@@ -50,6 +51,8 @@ struct DoctorMTAChecksTests {
         #expect(status(findings, "postfix.smtpd_milters") == .fail)
         #expect(status(findings, "postfix.non_smtpd_milters") == .fail)
         #expect(findings[0].fix == "postconf -e 'smtpd_milters = unix:/run/fedmail/milter.sock', then postfix reload")
+        let elsewhere = PostfixMilterCheck.findings(settings(smtpd: "unix:/run/other.sock"), socket: socket, configDirectory: "/etc/postfix-out")
+        #expect(elsewhere[0].fix == "postconf -c /etc/postfix-out -e 'smtpd_milters = unix:/run/fedmail/milter.sock', then postfix -c /etc/postfix-out reload")
     }
 
     @Test("chroot: a path relative to the queue directory is right, the absolute path is not")

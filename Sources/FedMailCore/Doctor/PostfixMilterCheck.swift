@@ -6,9 +6,24 @@
 /// instead of letting it out unsealed. Pure.
 public enum PostfixMilterCheck {
     /// The findings `postfix.smtpd_milters`, `postfix.non_smtpd_milters`,
-    /// `postfix.milter_default_action` for a milter listening on `socket`.
-    public static func findings(_ settings: PostfixSettings, socket: SocketSpec) -> [DoctorFinding] {
-        [smtpdMilters(settings, socket: socket), nonSmtpdMilters(settings, socket: socket), defaultAction(settings, socket: socket)]
+    /// `postfix.milter_default_action` for a milter listening on `socket`;
+    /// the fixes name `configDirectory` (`postconf -c DIR`) when given.
+    public static func findings(_ settings: PostfixSettings, socket: SocketSpec, configDirectory: String? = nil) -> [DoctorFinding] {
+        let commands = Commands(configDirectory: configDirectory)
+        return [smtpdMilters(settings, socket: socket, commands), nonSmtpdMilters(settings, socket: socket, commands),
+                defaultAction(settings, socket: socket, commands)]
+    }
+
+    /// How the fixes spell postconf and the reload.
+    struct Commands {
+        var postconf = "postconf"
+        var reload = "postfix reload"
+        init(configDirectory: String?) {
+            if let configDirectory {
+                postconf = "postconf -c \(configDirectory)"
+                reload = "postfix -c \(configDirectory) reload"
+            }
+        }
     }
 
     /// Whether `milter`, as a process chrooted to `chroot` (nil: not
@@ -48,7 +63,7 @@ public enum PostfixMilterCheck {
     /// not empty names the socket, and at least one does. A listener with
     /// an empty list (a re-injection service, `-o smtpd_milters=`) is
     /// named in the message, not an error.
-    static func smtpdMilters(_ settings: PostfixSettings, socket: SocketSpec) -> DoctorFinding {
+    static func smtpdMilters(_ settings: PostfixSettings, socket: SocketSpec, _ commands: Commands) -> DoctorFinding {
         let id = "postfix.smtpd_milters"
         let listeners = settings.smtpdListeners
         guard !listeners.isEmpty else {
@@ -73,7 +88,7 @@ public enum PostfixMilterCheck {
                 problem += " (smtpd runs chrooted to \(chroot), so it looks for \(normalize(chroot + "/" + (socket.unixPath ?? ""))))"
             }
             problems.append(problem)
-            fixes.append(fix(for: socket, chroot: chroot, parameter: "smtpd_milters", service: service))
+            fixes.append(fix(for: socket, chroot: chroot, parameter: "smtpd_milters", service: service, commands))
         }
         if !problems.isEmpty {
             return .fail(id, problems.joined(separator: "; ") + ": mail through it is neither sealed nor opened",
@@ -85,7 +100,7 @@ public enum PostfixMilterCheck {
 
     /// `postfix.non_smtpd_milters`: cleanup names the socket too, so mail
     /// submitted locally (sendmail(1), pickup) is sealed.
-    static func nonSmtpdMilters(_ settings: PostfixSettings, socket: SocketSpec) -> DoctorFinding {
+    static func nonSmtpdMilters(_ settings: PostfixSettings, socket: SocketSpec, _ commands: Commands) -> DoctorFinding {
         let id = "postfix.non_smtpd_milters"
         let service = settings.cleanup
         let value = service.flatMap { $0.value("non_smtpd_milters", main: settings.main) } ?? settings.main["non_smtpd_milters"] ?? ""
@@ -94,15 +109,15 @@ public enum PostfixMilterCheck {
         if list.milters.contains(where: { names($0, socket: socket, chroot: chroot) }) {
             return .ok(id, "non_smtpd_milters = \(value)")
         }
-        let fixText = service.map { fix(for: socket, chroot: chroot, parameter: "non_smtpd_milters", service: $0) }
-            ?? "postconf -e 'non_smtpd_milters = $smtpd_milters'"
+        let fixText = service.map { fix(for: socket, chroot: chroot, parameter: "non_smtpd_milters", service: $0, commands) }
+            ?? "\(commands.postconf) -e 'non_smtpd_milters = $smtpd_milters'"
         return .fail(id, "non_smtpd_milters = \(value.isEmpty ? "(empty)" : value) does not name the milter's Socket \(socket)\(chroot.map { " as cleanup sees it (chrooted to \($0))" } ?? ""): mail submitted on this host (sendmail, cron, bounces) leaves unsealed",
                      fix: fixText)
     }
 
     /// `postfix.milter_default_action`: `tempfail` everywhere the milter
     /// runs (main.cf, a service's `-o`, the milter's own group setting).
-    static func defaultAction(_ settings: PostfixSettings, socket: SocketSpec) -> DoctorFinding {
+    static func defaultAction(_ settings: PostfixSettings, socket: SocketSpec, _ commands: Commands) -> DoctorFinding {
         let id = "postfix.milter_default_action"
         var places: [(String, String)] = [("main.cf", settings.main["milter_default_action"] ?? "tempfail")]
         for service in settings.smtpdListeners + (settings.cleanup.map { [$0] } ?? []) {
@@ -118,7 +133,7 @@ public enum PostfixMilterCheck {
             return .ok(id, "tempfail: while the milter is unreachable Postfix answers 4xx and the mail waits")
         }
         let described = wrong.map { "\($0.0): \($0.1)" }.joined(separator: ", ")
-        let fixText = "postconf -e 'milter_default_action = tempfail' (and drop other default_action settings for this milter), then postfix reload"
+        let fixText = "\(commands.postconf) -e 'milter_default_action = tempfail' (and drop other default_action settings for this milter), then \(commands.reload)"
         if wrong.allSatisfy({ $0.1.lowercased() == "reject" }) {
             return .warn(id, "milter_default_action \(described): while the milter is unreachable mail is refused for good (5xx) instead of delayed",
                          fix: fixText)
@@ -127,15 +142,15 @@ public enum PostfixMilterCheck {
                      fix: fixText)
     }
 
-    static func fix(for socket: SocketSpec, chroot: String?, parameter: String, service: PostfixSettings.Service) -> String {
+    static func fix(for socket: SocketSpec, chroot: String?, parameter: String, service: PostfixSettings.Service, _ commands: Commands) -> String {
         let isMain = service.overrides[parameter] == nil
         guard let address = address(for: socket, chroot: chroot) else {
             return "\(service.name) runs chrooted to \(chroot ?? ""), outside of which the milter's socket \(socket) is: put the Socket under it (e.g. Socket local:\(chroot ?? "/var/spool/postfix")/fedmail/milter.sock and \(parameter) = unix:/fedmail/milter.sock), or set the service's chroot column to n in master.cf"
         }
         if isMain {
-            return "postconf -e '\(parameter) = \(address)', then postfix reload"
+            return "\(commands.postconf) -e '\(parameter) = \(address)', then \(commands.reload)"
         }
-        return "in master.cf, \(service.name): -o \(parameter)=\(address), then postfix reload"
+        return "in master.cf, \(service.name): -o \(parameter)=\(address), then \(commands.reload)"
     }
 
     static func normalize(_ path: String) -> String {

@@ -51,10 +51,11 @@ public struct PostfixSettings: Sendable, Hashable {
         var commands: [String: String] = [:]
         var chroots: [String: Bool] = [:]
         var order: [String] = []
+        var seen: Set<String> = []
         var extra: [String: [String: String]] = [:]
         for line in fields {
             guard let (service, field, value) = Self.serviceLine(line) else { continue }
-            if commands[service] == nil, chroots[service] == nil { order.append(service) }
+            if seen.insert(service).inserted { order.append(service) }
             switch field {
             case "command": commands[service] = value.split(separator: " ").first.map(String.init) ?? value
             case "chroot": chroots[service] = value.lowercased() == "y"
