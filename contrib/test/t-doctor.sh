@@ -28,6 +28,10 @@
 #       the socket missing                  milter.socket FAIL (does not exist)
 #   d12 Sendmail .mc: F=T ok; no F=          sendmail.input_mail_filter FAIL
 #   d13 a configuration line that does not parse   config FAIL, the rest skipped
+#   d14 a "broker" that accepts TCP and never answers, --timeout 2:
+#       broker FAIL within the time limit
+#   d15 `fedmail-broker org revoke a`        broker FAIL (refused),
+#       certificate.revocation FAIL (on the CRL)
 #
 # Every case runs doctor twice, as text and with --json, and checks the exit
 # code of both, the check's line in the text and its status in the JSON.
@@ -294,7 +298,38 @@ if want d13; then
     check "it names the file and line" grep -q "^FAIL config .*badconf.conf:[0-9]*" "$BASE/out.txt"
 fi
 
-for f in healthy broken-key broken-broker broken-postfix; do
+# ------------------------------------------------------------------ d14
+if want d14; then
+    scenario d14 "a broker that accepts connections and never answers: every wait has a limit"
+    port=$(pf_free_port)
+    python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.150", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$port" &
+    SILENT_PID=$!
+    sleep 0.5
+    start=$(date +%s)
+    doctor "$(variant silent "s|^BrokerURL .*|BrokerURL https://127.0.0.150:$port|")" --timeout 2
+    took=$(( $(date +%s) - start ))
+    kill "$SILENT_PID" 2>/dev/null; wait "$SILENT_PID" 2>/dev/null
+    expect "silent broker" 2 broker fail
+    expect "silent broker" 2 certificate.revocation warn
+    if [ "$took" -le 20 ]; then pass "two doctor runs with --timeout 2 took ${took}s"; else fail "two doctor runs with --timeout 2 took ${took}s"; fi
+fi
+
+# ------------------------------------------------------------------ d15
+if want d15; then
+    scenario d15 "the organization revoked at the broker (last: it stays revoked)"
+    "$FED_BROKER" -c "$BASE/broker/broker.conf" org revoke a --reason cessation-of-operation >>"$BASE/revoke.log" 2>&1 || fail "org revoke: $(cat "$BASE/revoke.log")"
+    for _ in $(seq 1 20); do
+        doctor "$CONF"
+        [ "$(json_status certificate.revocation)" = fail ] && break
+        sleep 0.5
+    done
+    expect "organization revoked" 2 broker fail
+    expect "organization revoked" 2 certificate.revocation fail
+    check "the broker line says it refuses our certificate" grep -q '^FAIL broker .* refuses our organization certificate' "$BASE/out.txt"
+    cp "$BASE/out.txt" "$BASE/broken-revoked.txt"
+fi
+
+for f in healthy broken-key broken-broker broken-postfix broken-revoked; do
     [ -e "$BASE/$f.txt" ] && { echo "--- sample: $f"; cat "$BASE/$f.txt"; }
 done
 summary "$SUITE"

@@ -80,7 +80,7 @@ public enum CertificateChecks {
                              fix: "`fedmailctl renew` fetches the current certificate; then reload the milter")
             }
             return .fail(id, "\(path) (serial \(serial)) is revoked (\(entry.reason.rawValue)) since \(when)",
-                         fix: "ask the broker's operator why; a revoked key must be replaced: `fedmailctl rekey` if the broker still accepts this certificate, else enroll a new key")
+                         fix: "the broker's operator revoked it (fedmail-broker org revoke): ask them why; to come back, enroll a new key (`fedmailctl keygen`, `fedmailctl enroll`), which they approve with `fedmail-broker org approve --replace-key ID`")
         }
         switch list.freshness(now: now, maxAge: maxAge) {
         case .current:

@@ -26,7 +26,7 @@ public enum ServiceChecks {
                          fix: "check that the broker runs and that this host reaches it (firewall, DNS, BrokerURL); meanwhile mail to require partners is tempfailed and opportunistic partners get plaintext")
         case .refused(let message)?:
             return .fail(id, "\(url) refuses our organization certificate: \(message)",
-                         fix: "a superseded certificate: `fedmailctl renew`; a revoked organization or key: ask the broker's operator (fedmail-broker org list)")
+                         fix: "a superseded certificate: `fedmailctl renew`; a revoked organization or key: ask the broker's operator, then enroll a new key, which they approve with `fedmail-broker org approve --replace-key ID`")
         case .localFile(let message)?:
             return .fail(id, "cannot use the local files to reach \(url): \(message)",
                          fix: "fix BrokerCA / OrgKey / OrgCertificate (see the checks above)")
