@@ -8,42 +8,59 @@ struct Doctor: AsyncParsableCommand {
         commandName: "doctor",
         abstract: "Check this gateway: configuration, keys, certificate, broker, partners, clamd, the milter socket and the MTA's milter settings.",
         discussion: """
-        Runs every check below in order and prints one line per check: its status (ok, skip, WARN, FAIL), \
-        its id, what it found and, unless it is ok, "-- fix:" and what to do; then a summary line. Run it \
-        as root on the gateway, after installing or changing anything, and from monitoring with --json.
+        Runs the checks below in order and prints one line per check: its status
+        (ok, skip, WARN, FAIL), its id, what it found and, unless it is ok,
+        "-- fix:" and what to do; then a summary line. Run it as root on the
+        gateway after installing or changing anything, and from monitoring
+        with --json.
 
-        CHECKS (ids are stable)
-          config                        the milter configuration parses (the milter's own parser; \
-        `fedmail-milter -n` is the same check), UserID exists, OrgKey/OrgCertificate come together
-          allowlist                     FederationAllowlist parses; its cert= files are readable PEM
-          key.permissions               OrgKey is a regular file no group or other can access \
-        (the rule the milter and fedmailctl read keys by), owned by the UserID user
-          key.match                     OrgKey is the key of OrgCertificate
-          certificate.validity          OrgCertificate is valid now; WARN under --warn-days (14) days left
-          certificate.revocation        OrgCertificate is not on the broker's CRL (GET /v1/crl, verified \
-        against BrokerCA)
-          broker                        BrokerURL answers over mutual TLS with OrgCertificate, which it \
-        does only for a current certificate of an active organization
-          partner DOMAIN                for each `require` partner of the allowlist, the broker gives a \
-        token and key container (as `fedmailctl lookup` does); cert= partners: the pinned certificate is valid
-          clamd                         ClamdSocket answers VERSION (when scanning is configured)
-          milter.socket                 the milter's Socket exists, is a socket the MTA user (--mta-user) \
-        can reach and write, and the milter accepts a connection
-          postfix.smtpd_milters         every network smtpd with milters names Socket, as that smtpd sees \
-        it: a chrooted smtpd (master.cf chroot y) resolves unix: paths under queue_directory
-          postfix.non_smtpd_milters     cleanup names Socket too (locally submitted mail is sealed)
-          postfix.milter_default_action tempfail (main.cf, -o overrides, per-milter default_action)
-          sendmail.input_mail_filter    with --sendmail-mc: an INPUT_MAIL_FILTER with S= Socket and F=T
+        CHECKS (the ids are stable)
+          config                 the milter configuration parses (the milter's
+                                 own parser, the one fedmail-milter -n uses),
+                                 UserID exists, OrgKey/OrgCertificate together
+          allowlist              FederationAllowlist parses; cert= files are PEM
+          key.permissions        OrgKey is a regular file no group or other can
+                                 access (the rule every key reader applies),
+                                 owned by the UserID user
+          key.match              OrgKey is the key of OrgCertificate
+          certificate.validity   OrgCertificate is valid now; WARN when fewer
+                                 than --warn-days (14) days are left
+          certificate.revocation OrgCertificate is not on the broker's CRL
+                                 (GET /v1/crl, verified against BrokerCA)
+          broker                 BrokerURL answers over mutual TLS with
+                                 OrgCertificate: only for a current certificate
+                                 of an active organization
+          partner DOMAIN         each require partner of the allowlist has a
+                                 token and key container at the broker (as
+                                 fedmailctl lookup); cert= partners: the pinned
+                                 certificate is valid
+          clamd                  ClamdSocket answers VERSION (if configured)
+          milter.socket          Socket exists, the MTA user (--mta-user) can
+                                 reach and write it, the milter accepts a
+                                 connection
+          postfix.smtpd_milters  every network smtpd with milters names Socket
+                                 as it sees it: a chrooted smtpd resolves unix:
+                                 paths inside queue_directory
+          postfix.non_smtpd_milters
+                                 cleanup names Socket too (local submissions)
+          postfix.milter_default_action
+                                 tempfail (main.cf, -o, per-milter settings)
+          sendmail.input_mail_filter
+                                 with --sendmail-mc: INPUT_MAIL_FILTER with
+                                 S= Socket and F=T
 
-        Postfix is read with `postconf` (-xh, -F, -P; with -c DIR for --postfix-config); with \
-        --sendmail-mc the .mc file is read instead. Without postconf and --sendmail-mc the MTA checks \
-        are skipped. A check that needs a file an earlier check found broken is skipped. Every check \
-        that talks to something (broker, clamd, the milter socket, postconf) gives up after --timeout seconds.
+        Postfix is read with postconf -xh, -F and -P (-c DIR with
+        --postfix-config). Without postconf and --sendmail-mc the MTA checks are
+        skipped. A check needing what an earlier one found broken is skipped.
+        Each check that talks to something (broker, clamd, the milter socket,
+        postconf) gives up after --timeout seconds.
 
-        OUTPUT
-        --json prints one object: {"status": "ok|warn|fail", "exitCode": N, "counts": {...}, \
-        "checks": [{"check": ID, "subject": DOMAIN or null, "status": "ok|skip|warn|fail", \
-        "message": TEXT, "fix": TEXT or null}, ...]}.
+        JSON (--json): one object
+          {"status": "ok|warn|fail", "exitCode": N,
+           "counts": {"ok": N, "skip": N, "warn": N, "fail": N},
+           "checks": [{"check": ID, "subject": DOMAIN|null,
+                       "status": "ok|skip|warn|fail",
+                       "message": TEXT, "fix": TEXT|null}, ...]}
 
         EXIT STATUS
           0   every check ok or skipped

@@ -6,11 +6,23 @@ import X509
 
 /// The file checks: configuration, allowlist, key, certificate.
 extension DoctorProbes {
+    /// A text file of at most 1 MB, with the system's reason when it cannot be read.
+    static func readText(_ path: String) throws -> String {
+        let bytes = try CommandIO.cli { () throws(SystemIOError) -> [UInt8] in
+            let fd = try FileIO.openRead(path)
+            defer { FileIO.close(fd) }
+            return try FileIO.read(fd, count: (1 << 20) + 1, name: path)
+        }
+        guard bytes.count <= 1 << 20 else { throw CLIError("\(path) is larger than 1 MB") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw CLIError("\(path) is not UTF-8 text") }
+        return text
+    }
+
     func loadConfiguration() -> (DoctorFinding, MilterConfiguration?) {
         let id = "config"
         let text: String
-        do { text = try String(contentsOfFile: configPath, encoding: .utf8) } catch {
-            return (.fail(id, "cannot read \(configPath): \(error.localizedDescription)",
+        do { text = try Self.readText(configPath) } catch {
+            return (.fail(id, "\(error)",
                           fix: "give the milter's configuration with -c FILE, or write one from contrib/fedmail-milter.conf.example"), nil)
         }
         let configuration: MilterConfiguration
@@ -38,8 +50,8 @@ extension DoctorProbes {
             return (.skip(id, "no FederationAllowlist: no partner is federated"), nil)
         }
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            return (.fail(id, "cannot read FederationAllowlist \(path): \(error.localizedDescription)",
+        do { text = try Self.readText(path) } catch {
+            return (.fail(id, "FederationAllowlist \(error)",
                           fix: "create it (contrib/federation-allowlist.example) readable by the milter's user, or correct FederationAllowlist"), nil)
         }
         let allowlist: FederationAllowlist

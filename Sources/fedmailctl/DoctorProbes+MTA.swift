@@ -7,8 +7,8 @@ extension DoctorProbes {
         let socket = configuration.socket
         if let sendmailMC {
             let text: String
-            do { text = try String(contentsOfFile: sendmailMC, encoding: .utf8) } catch {
-                return [.fail("sendmail.input_mail_filter", "cannot read \(sendmailMC): \(error.localizedDescription)",
+            do { text = try Self.readText(sendmailMC) } catch {
+                return [.fail("sendmail.input_mail_filter", "\(error)",
                               fix: "give Sendmail's .mc file (e.g. /etc/mail/sendmail.mc) with --sendmail-mc")]
             }
             return [SendmailFilterCheck.finding(mc: text, path: sendmailMC, socket: socket)]
