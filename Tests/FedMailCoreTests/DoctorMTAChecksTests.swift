@@ -92,6 +92,18 @@ struct DoctorMTAChecksTests {
         #expect(overridden[0].fix?.contains("-o smtpd_milters=unix:/run/fedmail/milter.sock") == true)
     }
 
+    @Test("behind postscreen: the smtpd pass service is the one checked")
+    func postscreen() {
+        let fields = ["smtp/inet/chroot = y", "smtp/inet/command = postscreen", "smtpd/pass/chroot = y", "smtpd/pass/command = smtpd",
+                      "cleanup/unix/chroot = y", "cleanup/unix/command = cleanup"]
+        let settings = PostfixSettings(mainValues: ["unix:/fedmail/milter.sock", "unix:/fedmail/milter.sock", "tempfail", "/var/spool/postfix"],
+                                       fields: fields, overrides: [])
+        #expect(settings.smtpdListeners.map(\.name) == ["smtpd/pass"])
+        #expect(PostfixMilterCheck.findings(settings, socket: chrootedSocket).map(\.status) == [.ok, .ok, .ok])
+        let none = PostfixSettings(mainValues: ["", "", "tempfail", "/var/spool/postfix"], fields: ["smtp/inet/command = postscreen"], overrides: [])
+        #expect(PostfixMilterCheck.findings(none, socket: socket)[0].status == .fail)
+    }
+
     @Test("inet sockets: libmilter port@host against Postfix host:port")
     func inet() {
         let inet = SocketSpec.inet(port: 8895, host: "127.0.0.1")

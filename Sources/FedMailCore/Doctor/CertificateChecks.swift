@@ -21,7 +21,7 @@ public enum CertificateChecks {
             return .fail(id, "\(path) is mode \(octal): group or others can access the organization key, and the milter and fedmailctl refuse it",
                          fix: "chmod 600 \(path) (and, if others could read it, consider `fedmailctl rekey`)")
         }
-        if let expectedOwner, expectedOwner != owner, owner != expectedOwner.split(separator: ":").first.map(String.init) {
+        if let expectedOwner, owner != expectedOwner {
             return .warn(id, "\(path) is mode \(octal) but owned by \(owner): the milter runs as \(expectedOwner) and cannot read it when it reloads",
                          fix: "chown \(expectedOwner) \(path)")
         }

@@ -88,9 +88,10 @@ public struct PostfixSettings: Sendable, Hashable {
         service.chroot ? (main["queue_directory"] ?? "/var/spool/postfix") : nil
     }
 
-    /// The smtpd services that listen on the network (`TYPE` inet).
+    /// The smtpd services that take mail from the network: `TYPE` inet, or
+    /// pass (behind postscreen).
     public var smtpdListeners: [Service] {
-        services.filter { $0.command == "smtpd" && $0.name.hasSuffix("/inet") }
+        services.filter { $0.command == "smtpd" && ($0.name.hasSuffix("/inet") || $0.name.hasSuffix("/pass")) }
     }
 
     /// The cleanup service (where `non_smtpd_milters` run).
