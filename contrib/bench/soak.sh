@@ -12,9 +12,11 @@
 #   - messages sent and accepted by A, delivered at B (each exactly once,
 #     with B's fedmail=pass: contrib/test/lib/batch-count.py) — must be equal;
 #   - throughput (messages and MB per second accepted);
-#   - per daemon: RSS and fds after warm-up (the first sample after 60 s),
-#     their maximum over the rest of the run and the last sample: "flat"
-#     when the RSS grew by less than 20% and the fds by fewer than 20 after warm-up.
+#   - per daemon: RSS and fds in 2-minute windows under load (after a 60 s
+#     warm-up) and once everything is done, with a verdict
+#     (contrib/bench/soak-report.py: "flat" when the last window's median RSS
+#     is within 15% of the first's, the fds within 20, and the RSS after the
+#     load no higher than the first window's maximum).
 # The samples are in $BASE/samples.csv (kept with KEEP=1).
 #
 # Usage (Debian 12, root):  bash contrib/bench/soak.sh
@@ -65,32 +67,24 @@ python3 contrib/bench/soak-load.py --server "$(fed_addr A):$(fed_port A)" --sour
     >"$BASE/load.log" 2>&1 &
 LOAD=$!
 echo "t,milterA_rss_kb,milterA_fds,milterB_rss_kb,milterB_fds,broker_rss_kb,broker_fds,queueA,queueB,deliveredB" >"$BASE/samples.csv"
-t=0
+START=$SECONDS
 while kill -0 "$LOAD" 2>/dev/null || [ "$(queue_count A)" -gt 0 ] || [ "$(queue_count B)" -gt 0 ]; do
+    t=$((SECONDS - START))
     # shellcheck disable=SC2086
     set -- $(sample "$FM_PID_A") $(sample "$FM_PID_B") $(sample "$FED_BROKER_PID")
     delivered=$(find "$B_INBOX/new" -type f 2>/dev/null | wc -l)
     echo "$t,$1,$2,$3,$4,$5,$6,$(queue_count A),$(queue_count B),$delivered" | tee -a "$BASE/samples.csv"
     kill -0 "$LOAD" 2>/dev/null || postqueue -c "$(pf_dir A)/etc" -f >/dev/null 2>&1
     [ "$t" -gt $((SECONDS_TOTAL + 900)) ] && { echo "soak: queues did not drain"; break; }
-    sleep 10; t=$((t + 10))
+    sleep 10
 done
+# One more sample once everything is done.
+# shellcheck disable=SC2086
+set -- $(sample "$FM_PID_A") $(sample "$FM_PID_B") $(sample "$FED_BROKER_PID")
+echo "$((SECONDS - START)),$1,$2,$3,$4,$5,$6,0,0,$(find "$B_INBOX/new" -type f | wc -l)" | tee -a "$BASE/samples.csv"
 wait "$LOAD"
 cat "$BASE/load.log"
 count=$(python3 "$LIB/batch-count.py" --maildir "$B_INBOX" --tag soak --ids "$BASE/accepted" --verdict mx.B.test)
 echo "$count"
 
-python3 - "$BASE/samples.csv" <<'PY'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-after = [r for r in rows if int(r["t"]) >= 60] or rows
-print("daemon      rss-after-warmup  rss-max   rss-last  fds-after-warmup fds-max fds-last  flat")
-ok = True
-for name in ("milterA", "milterB", "broker"):
-    rss = [int(r[name + "_rss_kb"]) for r in after]
-    fds = [int(r[name + "_fds"]) for r in after]
-    flat = max(rss) < rss[0] * 1.2 and max(fds) - fds[0] < 20
-    ok = ok and flat
-    print(f"{name:10} {rss[0]:>12} kB {max(rss):>7} kB {rss[-1]:>7} kB {fds[0]:>10} {max(fds):>10} {fds[-1]:>8}  {'yes' if flat else 'NO'}")
-print("memory and descriptors flat after warm-up:", "yes" if ok else "NO")
-PY
+python3 contrib/bench/soak-report.py "$BASE/samples.csv" "$SECONDS_TOTAL"
