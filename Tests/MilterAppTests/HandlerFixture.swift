@@ -70,7 +70,8 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     ///   - settings: extra configuration lines (`On-BadSeal quarantine`, ...).
     ///   - brokers: a lookup to use instead of HTTPS broker clients.
     init(org: String, allowlist: [String], settings: [String] = [], brokers: (any FederationBrokerLookup)? = nil,
-         spoolDirectory: String? = nil, keys: (key: String, certificate: String)? = nil, spoolThreshold: Int = 1 << 20) throws {
+         spoolDirectory: String? = nil, keys: (key: String, certificate: String)? = nil, spoolThreshold: Int = 1 << 20,
+         connectBrokers: Bool = false) throws {
         let partners = try StaticPartners.get()
         directory = NSTemporaryDirectory() + "fedmail-gw-\(org)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -90,7 +91,7 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
         if let brokers {
             runtime = try FederationRuntime(configuration: configuration, hostname: "mx.\(org).test", brokers: brokers)
         } else {
-            runtime = try FederationRuntime(configuration: configuration, hostname: "mx.\(org).test", connect: false)
+            runtime = try FederationRuntime(configuration: configuration, hostname: "mx.\(org).test", connect: connectBrokers)
         }
         replayCache = ReplayCache(maxAge: 3_600)
         self.spoolDirectory = spoolDirectory ?? directory

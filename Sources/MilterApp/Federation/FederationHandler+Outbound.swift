@@ -23,6 +23,12 @@ extension FederationHandler {
         }
 
         let lookups = lookUp(domains)
+        var logged: Set<String> = []
+        for lookup in lookups.values.sorted(by: { $0.domain.value < $1.domain.value }) {
+            if let detail = lookup.failureDetail, logged.insert(detail).inserted {
+                log.warning("broker lookup for \(lookup.domain) failed: \(detail)")
+            }
+        }
         switch planner.plan(recipients: recipients, lookups: lookups.mapValues(\.federation)) {
         case .refuse(let decision):
             log.warning("direction=outbound decision=\(decision.action.rawValue) (\(decision.reason))")
