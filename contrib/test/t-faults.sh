@@ -136,8 +136,9 @@ mount -t tmpfs -o "size=32m,mode=0700,uid=$(id -u postfix),gid=$(id -g postfix)"
 
 { echo "a.example require"; echo "s.example require"; } | fed_allowlist B
 for d in $B_DOMAINS; do echo "$d require"; done | fed_allowlist A
-fed_milter_conf A "BrokerURL https://127.0.0.1:$PROXY_PORT_broker" "BrokerTimeout 2s" \
-    "ClamdSocket inet:$PROXY_PORT_clamd@127.0.0.1" "ClamdTimeout 3s" "LogLevel info"
+A_CONF=("BrokerURL https://127.0.0.1:$PROXY_PORT_broker" "BrokerTimeout 2s"
+        "ClamdSocket inet:$PROXY_PORT_clamd@127.0.0.1" "ClamdTimeout 3s" "LogLevel info")
+fed_milter_conf A "${A_CONF[@]}"
 fed_milter_conf B "BrokerURL https://127.0.0.1:$PROXY_PORT_broker" "BrokerTimeout 2s" \
     "ClamdSocket $CLAMD_INET" "ClamdTimeout 3s" "LogLevel info"
 fed_route A B tap
@@ -351,9 +352,14 @@ fi
 
 if want spool-full; then
     scenario spool-full "A's TemporaryDirectory full for 6 s, then freed"
+    # Small bodies stay in memory and their work files go to a tmpfs of the
+    # milter's own (/dev/shm) when there is one; BodySpoolThreshold 0 sends
+    # every message through TemporaryDirectory, the spool this fault fills.
+    fed_milter_conf A "${A_CONF[@]}" "BodySpoolThreshold 0"; fed_milter_restart A >/dev/null || die "A's milter did not restart"
     fill() { dd if=/dev/zero of="$SPOOL_MOUNT/filler" bs=1M count=64 2>/dev/null; FREE_KB=$(df --output=avail "$SPOOL_MOUNT" | tail -n 1 | tr -d ' '); }
     unfill() { rm -f "$SPOOL_MOUNT/filler"; }
     broker_fault spool-full b.example fill unfill 6
+    fed_milter_conf A "${A_CONF[@]}"; fed_milter_restart A >/dev/null || die "A's milter did not restart"
     check "spool-full: the spool really was full during the fault (${FREE_KB:-?} KB free)" [ "${FREE_KB:-1}" -lt 64 ]
 fi
 
