@@ -178,7 +178,9 @@ private func dispatch(_ ctx: OpaquePointer?, _ stage: MilterStage, startsTransac
             return sfsistat(SMFIS_TEMPFAIL)
         }
     }
-    recordMacros(ctx, stage: stage, connection: connection)
+    // The MTA sends macros only at steps that have a macro stage (never
+    // per header field or body chunk): nothing new to record at the others.
+    if stage.macroStage != nil { recordMacros(ctx, stage: stage, connection: connection) }
     var response: MilterResponse
     do {
         response = try body(connection)
@@ -187,6 +189,11 @@ private func dispatch(_ ctx: OpaquePointer?, _ stage: MilterStage, startsTransac
     }
     if response.status == .skip, stage != .body || session.negotiation?.canSkip != true {
         response = .continue
+    }
+    // Accepted during the message: the MTA sends nothing more of it (no
+    // body, no end of message), so the transaction ends here.
+    if response.status == .accept, stage == .data || stage == .header || stage == .endOfHeaders || stage == .body {
+        session.endTransaction()
     }
     if let reply = response.reply, response.status == .reject || response.status == .tempfail {
         if setReply(ctx, reply) != MI_SUCCESS {

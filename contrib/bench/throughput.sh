@@ -23,7 +23,8 @@
 # submission to last delivery at the sink), filter CPU per message
 # (utime+stime from /proc/PID/stat, before and after) and each filter's peak
 # RSS (VmHWM). The summary gives medians and the ratios to the OpenDKIM and
-# plain chains.
+# plain chains. With BEFORE_BIN=DIR every FedMail mode also runs as
+# MODE@before with DIR/fedmail-milter (e.g. a build of the previous commit).
 #
 # Usage (root; installs postfix, opendkim and opendkim-tools when missing;
 # builds release binaries unless FEDMAIL_BIN is set):
@@ -31,7 +32,9 @@
 #   N=200 RUNS=1 MODES="plain fedmail" bash contrib/bench/throughput.sh
 # Environment: N (2000), SIZE (10240), SESSIONS (20), RUNS (3), MODES (all
 # of the above), KEEP=1 keeps the work directory, RESULTS=FILE also writes
-# the raw JSON lines there.
+# the raw JSON lines there, PROFILE_DIR=DIR records each filter with
+# `perf record -g` during each measured run (DIR/MODE-FILTER-ROUND.data;
+# the CPU figures then include perf's own overhead).
 set -eo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -40,6 +43,14 @@ SIZE=${SIZE:-10240}
 SESSIONS=${SESSIONS:-20}
 RUNS=${RUNS:-3}
 MODES=${MODES:-plain dkim fedmail untouched split rsa3072}
+# BEFORE_BIN=DIR: also run each FedMail mode with the fedmail-milter in DIR
+# (mode@before), interleaved with the others: a before/after comparison
+# under the same load.
+if [ -n "${BEFORE_BIN:-}" ]; then
+    for mode in $MODES; do
+        case $mode in plain|dkim|*@before) ;; *) MODES+=" $mode@before" ;; esac
+    done
+fi
 
 [ "$(id -u)" = 0 ] || { echo "throughput: run as root (Postfix's master runs as root)"; exit 1; }
 need=()
@@ -180,11 +191,13 @@ start_filters() {
             pf_set a "smtpd_milters = unix:$DK/sign.sock" "non_smtpd_milters ="
             pf_set b "smtpd_milters = unix:$DK/verify.sock" "non_smtpd_milters =" ;;
         *)
+            local bin=$FEDMAIL_BIN kind=${mode%@before}
+            [ "$kind" != "$mode" ] && bin=$BEFORE_BIN
             conf=milter-p256.conf
-            [ "$mode" = rsa3072 ] && conf=milter-rsa3072.conf
+            [ "$kind" = rsa3072 ] && conf=milter-rsa3072.conf
             for org in a b; do
                 mv "$FM_DIR/$org.log" "$FM_DIR/$org.log.$(date +%s%N)" 2>/dev/null || true
-                fm_start $org "$(fed_dir $org)/$conf" || return 1
+                FEDMAIL_BIN=$bin fm_start $org "$(fed_dir $org)/$conf" || return 1
                 local var="FM_PID_$org"
                 FILTER_PIDS+=("fedmail-$org ${!var}")
                 pf_set $org "smtpd_milters = unix:$(fed_dir $org)/milter.sock" "non_smtpd_milters ="
@@ -210,7 +223,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # drive MODE TAG COUNT: one batch through A; prints smtp-drive.py's JSON.
 drive() {
-    local mode=$1 tag=$2 count=$3 args=()
+    local mode=${1%@before} tag=$2 count=$3 args=()
     case $mode in
         plain) args=(--rcpt bob@b.example) ;;
         dkim) args=(--rcpt bob@b.example --expect '^Authentication-Results: mx\.b\.test;.*dkim=pass') ;;
@@ -230,7 +243,17 @@ for round in $(seq 1 "$RUNS"); do
         drive "$mode" "warm$round$mode" "$SESSIONS" >/dev/null || { echo "throughput: $mode: the warm-up failed"; status=1; }
         declare -A before=()
         for entry in "${FILTER_PIDS[@]}"; do before[${entry% *}]=$(cpu_ticks "${entry#* }"); done
+        perf_pids=()
+        if [ -n "${PROFILE_DIR:-}" ]; then
+            mkdir -p "$PROFILE_DIR"
+            for entry in "${FILTER_PIDS[@]}"; do
+                perf record -q -F 1999 -g -p "${entry#* }" -o "$PROFILE_DIR/$mode-${entry% *}-$round.data" >/dev/null 2>&1 &
+                perf_pids+=("$!")
+            done
+            sleep 0.5
+        fi
         if ! out=$(drive "$mode" "r$round$mode" "$N"); then status=1; echo "throughput: $mode run $round FAILED the checks: $out"; fi
+        for pid in "${perf_pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
         filters="{"
         for entry in "${FILTER_PIDS[@]}"; do
             name=${entry% *}; pid=${entry#* }
