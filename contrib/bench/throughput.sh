@@ -247,7 +247,7 @@ for round in $(seq 1 "$RUNS"); do
         if [ -n "${PROFILE_DIR:-}" ]; then
             mkdir -p "$PROFILE_DIR"
             for entry in "${FILTER_PIDS[@]}"; do
-                perf record -q -F 1999 -g -p "${entry#* }" -o "$PROFILE_DIR/$mode-${entry% *}-$round.data" >/dev/null 2>&1 &
+                perf record -q ${PERF_ARGS:--F 1999 -g} -p "${entry#* }" -o "$PROFILE_DIR/$mode-${entry% *}-$round.data" >/dev/null 2>&1 &
                 perf_pids+=("$!")
             done
             sleep 0.5
