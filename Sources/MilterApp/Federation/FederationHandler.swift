@@ -26,6 +26,9 @@ public final class FederationHandler: MilterHandler {
             .endOfMessage: ["i"],
         ],
         rawHeaderValues: true,
+        // header(_:session:) is never implemented: every field is answered
+        // at end of headers, so the MTA need not wait for each one.
+        answersHeaders: false,
         collectsHeaders: true,
         collectsBody: true)
 
