@@ -22,6 +22,7 @@ SMFIF_ALL = 0x1FF
 SMFIP_ALL = 0x001FFFFF
 NO_FLAGS = {"connect": 0x01, "helo": 0x02, "mail": 0x04, "rcpt": 0x08,
             "body": 0x10, "headers": 0x20, "eoh": 0x40, "data": 0x200}
+SMFIP_NR_HDR = 0x80  # the milter asked not to be waited for after each header field
 FINAL = {b"a": "accept", b"c": "continue", b"r": "reject", b"t": "tempfail",
          b"d": "discard", b"y": "replycode", b"s": "skip"}
 
@@ -114,6 +115,8 @@ class Milter:
         if not self.wants("headers"):
             return "continue"
         self.send(b"L", name.encode() + b"\0" + value.encode() + b"\0")
+        if self.protocol & SMFIP_NR_HDR:
+            return "continue"  # no reply: as an MTA that granted SMFIP_NR_HDR, do not wait
         return self.reply()[0]
 
     def eoh(self):
