@@ -151,6 +151,7 @@ let package = Package(
                 "BrokerClient",
                 "Scanner",
                 "Reinjection",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

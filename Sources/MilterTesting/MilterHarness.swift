@@ -12,15 +12,20 @@ public struct MilterEnvelope: Sendable, Hashable {
     public var messageMacros: [String: String]
     /// ESMTP arguments of `MAIL FROM`.
     public var senderArguments: [String]
+    /// ESMTP arguments of each `RCPT TO`, by the address as the message's
+    /// recipients spell it (e.g. `<bob@b.example>`: `["NOTIFY=SUCCESS"]`).
+    public var recipientArguments: [String: [String]]
 
     public init(client: MilterClient = MilterClient(hostname: "localhost", address: "127.0.0.1", port: 40_000),
                 helo: String = "client.example", connectMacros: [String: String] = [:],
-                messageMacros: [String: String] = ["i": "TESTQUEUEID"], senderArguments: [String] = []) {
+                messageMacros: [String: String] = ["i": "TESTQUEUEID"], senderArguments: [String] = [],
+                recipientArguments: [String: [String]] = [:]) {
         self.client = client
         self.helo = helo
         self.connectMacros = connectMacros
         self.messageMacros = messageMacros
         self.senderArguments = senderArguments
+        self.recipientArguments = recipientArguments
     }
 }
 
@@ -66,6 +71,9 @@ public struct MilterHarness {
     /// 3.x offers every action and raw header values).
     public var offeredActions: UInt
     public var offeredProtocol: UInt
+    /// FAILURE INJECTION: every `smfi_delrcpt` fails as libmilter's would
+    /// (`MI_FAILURE`), e.g. the MTA's connection dropped at end of message.
+    public var failsRecipientDeletion = false
 
     public init(requirements: MilterRequirements, spoolDirectory: String, spoolThreshold: Int = 1 << 20,
                 bodyChunkSize: Int = 65_535, offeredActions: UInt = UInt(UInt32.max), offeredProtocol: UInt = UInt(UInt32.max)) {
@@ -127,7 +135,7 @@ public struct MilterHarness {
         guard response.status == .continue else { return stopped(.envelopeSender, response) }
 
         for address in message.recipients {
-            let recipient = MilterRecipient(address: address, arguments: [])
+            let recipient = MilterRecipient(address: address, arguments: envelope.recipientArguments[address] ?? [])
             let answer = step(.envelopeRecipient) { try handler.envelopeRecipient(recipient, session: session) }
             recipientResponses.append((recipient, answer))
             if answer.status == .continue || answer.status == .accept {
@@ -175,6 +183,7 @@ public struct MilterHarness {
         session.recordMacros(macros(envelope.messageMacros), stage: .endOfMessage)
         let actions = RecordingMessageActions(granted: MilterActions(rawValue: negotiation.actions),
                                               rawHeaderValues: negotiation.rawHeaderValues)
+        actions.failsRecipientDeletion = failsRecipientDeletion
         response = step(.endOfMessage) { try handler.endOfMessage(session: session, actions: actions) }
         actions.close()
         session.endMessage()

@@ -108,8 +108,15 @@ public final class RecordingMessageActions: MilterMessageActions {
         recorded.append(.addRecipient(address, arguments: arguments))
     }
 
+    /// FAILURE INJECTION: ``deleteRecipient(_:)`` fails as libmilter's
+    /// `smfi_delrcpt` would (`MI_FAILURE`), recording nothing.
+    public var failsRecipientDeletion = false
+
     public func deleteRecipient(_ address: String) throws(MilterError) {
         try MilterActionRules.check(.deleteRecipients, granted: granted, isOpen: isOpen, "delete recipient")
+        if failsRecipientDeletion {
+            throw MilterError(code: .libmilterFailure, message: "smfi_delrcpt failed (injected)")
+        }
         recorded.append(.deleteRecipient(address))
     }
 

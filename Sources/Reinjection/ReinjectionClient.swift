@@ -8,9 +8,18 @@ public struct ReinjectionError: Error, Sendable, Hashable, CustomStringConvertib
     public var description: String { message }
 }
 
+/// What the re-injection service answered.
+public struct ReinjectionReceipt: Sendable, Hashable {
+    /// The final reply (`250 2.0.0 Ok: queued as ...`).
+    public var reply: String
+    /// DSN parameters left out because the service does not offer DSN.
+    public var droppedParameters: [String]
+}
+
 /// A small SMTP client that hands a sealed copy to the local re-injection
 /// service (`Reinject inet:PORT@HOST`, a Postfix smtpd without milters):
-/// EHLO, MAIL FROM, one RCPT TO per sealed recipient, DATA with
+/// EHLO, MAIL FROM, one RCPT TO per sealed recipient (with the ESMTP
+/// parameters that travel, see ``ReinjectionEnvelope``), DATA with
 /// dot-stuffing, QUIT. Plain TCP on a trusted local service; connecting,
 /// every reply and every write has a timeout, so a stuck service fails the message (tempfail)
 /// well within the MTA's milter timeout.
@@ -40,31 +49,47 @@ public struct ReinjectionClient: Sendable {
     }
 
     /// Sends the message in the file at `path` (header and body, CRLF or LF
-    /// line ends) from `sender` to `recipients`; returns the server's final reply.
+    /// line ends) with `envelope`: EHLO, MAIL FROM and one RCPT TO per
+    /// recipient with the ESMTP parameters that travel (``ReinjectionEnvelope``),
+    /// DATA, QUIT.
     ///
+    /// - Returns: the server's final reply and the parameters left out
+    ///   because the service does not offer DSN.
     /// - Throws: ``ReinjectionError`` when the service cannot be reached,
-    ///   refuses a command or a recipient, or does not answer in time.
+    ///   refuses a command or a recipient, lacks SMTPUTF8 for an
+    ///   internationalized envelope, or does not answer in time.
     @discardableResult
-    public func send(messageAt path: String, sender: String, recipients: [String]) throws(ReinjectionError) -> String {
-        guard !recipients.isEmpty else { throw ReinjectionError("no recipients to re-inject") }
+    public func send(messageAt path: String, envelope: ReinjectionEnvelope) throws(ReinjectionError) -> ReinjectionReceipt {
+        guard !envelope.recipients.isEmpty else { throw ReinjectionError("no recipients to re-inject") }
         let connection = try SMTPConnection(host: host, port: port, timeout: timeout)
         try connection.expect(2, after: nil)
-        try connection.expect(2, after: "EHLO \(heloName)")
-        try connection.expect(2, after: "MAIL FROM:<\(Self.bare(sender))>")
-        for recipient in recipients {
-            try connection.expect(2, after: "RCPT TO:<\(Self.bare(recipient))>")
+        let ehlo = try connection.expectLines(2, after: "EHLO \(heloName)")
+        let commands = try envelope.commands(serviceExtensions: Self.extensions(ofEHLOReply: ehlo))
+        try connection.expect(2, after: commands.mail)
+        for line in commands.recipients {
+            try connection.expect(2, after: line)
         }
         try connection.expect(3, after: "DATA")
         try connection.sendDotStuffed(fileAt: path)
         let reply = try connection.expect(2, after: ".")
         _ = try? connection.expect(2, after: "QUIT")
-        return reply
+        return ReinjectionReceipt(reply: reply, droppedParameters: commands.dropped)
     }
 
-    static func bare(_ address: String) -> String {
-        var text = Substring(address)
-        if text.hasPrefix("<"), text.hasSuffix(">"), text.count >= 2 { text = text.dropFirst().dropLast() }
-        return String(text.filter { $0 != "\r" && $0 != "\n" })
+    /// Sends the message at `path` from `sender` to `recipients` without ESMTP parameters.
+    @discardableResult
+    public func send(messageAt path: String, sender: String, recipients: [String]) throws(ReinjectionError) -> String {
+        try send(messageAt: path, envelope: ReinjectionEnvelope(sender: sender, recipients: recipients.map { .init(address: $0) })).reply
+    }
+
+    /// The extension keywords (upper-cased) of an EHLO reply's lines after the first.
+    static func extensions(ofEHLOReply lines: [String]) -> Set<String> {
+        var keywords: Set<String> = []
+        for line in lines.dropFirst() where line.count > 4 {
+            let text = line.dropFirst(4)
+            if let word = text.split(separator: " ", maxSplits: 1).first { keywords.insert(word.uppercased()) }
+        }
+        return keywords
     }
 }
 
@@ -90,12 +115,18 @@ final class SMTPConnection {
     /// first digit is `digit`. Returns the reply text.
     @discardableResult
     func expect(_ digit: Int, after command: String?) throws(ReinjectionError) -> String {
+        try expectLines(digit, after: command).joined(separator: " / ")
+    }
+
+    /// ``expect(_:after:)`` returning the reply's lines.
+    func expectLines(_ digit: Int, after command: String?) throws(ReinjectionError) -> [String] {
         if let command { try write(Array((command + "\r\n").utf8)) }
-        let reply = try readReply()
+        let lines = try readReply()
+        let reply = lines.joined(separator: " / ")
         guard let first = reply.first, first.wholeNumberValue == digit else {
             throw ReinjectionError("re-injection service \(name) answered '\(reply)' to \(command.map { $0.split(separator: ":").first.map(String.init) ?? $0 } ?? "the greeting")")
         }
-        return reply
+        return lines
     }
 
     /// Writes the file with SMTP dot-stuffing and CRLF line ends, then a
@@ -150,7 +181,7 @@ final class SMTPConnection {
         }
     }
 
-    private func readReply() throws(ReinjectionError) -> String {
+    private func readReply() throws(ReinjectionError) -> [String] {
         var lines: [String] = []
         while true {
             let line = try readLine()
@@ -159,6 +190,6 @@ final class SMTPConnection {
             if bytes.count < 4 || bytes[3] != UInt8(ascii: "-") { break }
             guard lines.count < 100 else { throw ReinjectionError("re-injection service \(name) sent too long a reply") }
         }
-        return lines.joined(separator: " / ")
+        return lines
     }
 }

@@ -5,7 +5,7 @@ import ArgumentParser
 struct FedMailCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fedmailctl",
-        abstract: "FedMail operator tool: keys, CSRs, enrollment, broker lookups, and sealing, opening and inspecting message files.",
+        abstract: "FedMail operator tool: keys, CSRs, enrollment, broker lookups, sealing, opening and inspecting message files, and checking a gateway (doctor).",
         discussion: """
         Keys are RSA 3072 or EC P-256 in PEM; private key files must be mode 0600 \
         (files readable by group or others are refused, as OpenSSH does). A sealed \
@@ -26,6 +26,7 @@ struct FedMailCtl: AsyncParsableCommand {
             Open.self,
             Inspect.self,
             Scan.self,
+            Doctor.self,
         ]
     )
 }

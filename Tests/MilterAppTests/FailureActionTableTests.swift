@@ -253,4 +253,21 @@ struct FailureActionTableTests {
         #expect(run.response.replyText == reply)
         #expect(run.actions.isEmpty)
     }
+
+    @Test("a broker that cannot be reached: the reply and X-FedMail-Plaintext name only the kind of failure, never the broker's address")
+    func brokerFailureDetailStaysInTheLog() throws {
+        let partners = try StaticPartners.get()
+        let closed = "https://127.0.0.1:1"
+        for (allowlist, action) in [("p.example require", "tempfail"), ("p.example opportunistic", "accept")] {
+            let a = try Gateway(org: "a", allowlist: [allowlist],
+                                settings: ["BrokerURL \(closed)", "BrokerCA \(partners.directory)/a.crt", "BrokerTimeout 2s",
+                                           "On-BrokerUnavailable \(action)"],
+                                connectBrokers: true)
+            defer { a.runtime.brokers?.shutdown() }
+            let run = try a.submit(Mail.message(to: ["pat@p.example"]))
+            let said = (run.response.replyText ?? "") + run.result.values(of: "X-FedMail-Plaintext").joined()
+            #expect(said.contains("no token could be had (broker unavailable)"), "\(said)")
+            #expect(!said.contains("127.0.0.1"), "\(said)")
+        }
+    }
 }

@@ -57,6 +57,8 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     let directory: String
     let runtime: FederationRuntime
     let replayCache: ReplayCache
+    /// The split ledger, shared by every message of this gateway as the daemon shares it.
+    let splitLedger = ReplayCache(maxAge: FederationHandler.splitLedgerRetention, recipientDelimiters: "")
     let harness: MilterHarness
     let spoolDirectory: String
     /// The broker's CRL as this gateway has it (nil: not checked).
@@ -68,7 +70,8 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     ///   - settings: extra configuration lines (`On-BadSeal quarantine`, ...).
     ///   - brokers: a lookup to use instead of HTTPS broker clients.
     init(org: String, allowlist: [String], settings: [String] = [], brokers: (any FederationBrokerLookup)? = nil,
-         spoolDirectory: String? = nil, keys: (key: String, certificate: String)? = nil, spoolThreshold: Int = 1 << 20) throws {
+         spoolDirectory: String? = nil, keys: (key: String, certificate: String)? = nil, spoolThreshold: Int = 1 << 20,
+         connectBrokers: Bool = false) throws {
         let partners = try StaticPartners.get()
         directory = NSTemporaryDirectory() + "fedmail-gw-\(org)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -88,7 +91,7 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
         if let brokers {
             runtime = try FederationRuntime(configuration: configuration, hostname: "mx.\(org).test", brokers: brokers)
         } else {
-            runtime = try FederationRuntime(configuration: configuration, hostname: "mx.\(org).test", connect: false)
+            runtime = try FederationRuntime(configuration: configuration, hostname: "mx.\(org).test", connect: connectBrokers)
         }
         replayCache = ReplayCache(maxAge: 3_600)
         self.spoolDirectory = spoolDirectory ?? directory
@@ -99,12 +102,18 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
 
     func handler() -> FederationHandler {
         FederationHandler(runtime: runtime, spoolDirectory: spoolDirectory, replayCache: replayCache,
-                          logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, revocations: revocations)
+                          logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, revocations: revocations,
+                          splitLedger: splitLedger)
     }
 
-    /// Mail submitted by one of our users (an internal host: outbound).
-    func submit(_ message: MilterMessage) throws -> MilterRun {
-        try harness.run(handler(), message: message, envelope: Self.internalClient)
+    /// Mail submitted by one of our users (an internal host: outbound),
+    /// optionally with ESMTP arguments of MAIL FROM and of each RCPT TO.
+    func submit(_ message: MilterMessage, senderArguments: [String] = [],
+                recipientArguments: [String: [String]] = [:]) throws -> MilterRun {
+        var envelope = Self.internalClient
+        envelope.senderArguments = senderArguments
+        envelope.recipientArguments = recipientArguments
+        return try harness.run(handler(), message: message, envelope: envelope)
     }
 
     /// Mail arriving from the Internet (inbound).

@@ -106,6 +106,171 @@ struct MixedRecipientsTests {
         #expect(run.actions.isEmpty)
     }
 
+    // MARK: exactly once (issue 15)
+
+    @Test("split retried (a later milter or step tempfailed the first attempt): the sealed copy is not re-injected twice")
+    func splitRetryIsNotReinjectedAgain() throws {
+        let sink = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1"])
+        let original = Mail.message(to: Self.mixed)
+        let first = try a.submit(original)
+        #expect(first.response == .continue)
+        #expect(try #require(sink.received()).recipients == ["bob@b.example"])
+        // The client retries the same message; the MTA adds a new Received field.
+        var retry = original
+        retry.headers.insert(MilterHeaderField(name: "Received", rawValue: " from client by mx.a.test id RETRY2"), at: 0)
+        let second = try a.submit(retry)
+        // The sink takes one connection: a second re-injection would have
+        // failed to connect and tempfailed. The recipient is removed again.
+        #expect(second.response == .continue)
+        #expect(second.actions == [.deleteRecipient("<bob@b.example>")])
+        #expect(second.result.recipients == ["<nina@plain.example>"])
+        #expect(a.splitLedger.count == 1)
+    }
+
+    @Test("a message without a Message-ID is split every time (never dropped as a retry), and not recorded")
+    func splitWithoutMessageIDIsNotRecorded() throws {
+        let first = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(first.port)@127.0.0.1"])
+        var alert = Mail.message(to: Self.mixed)
+        alert.headers.removeAll { $0.hasName("Message-ID") || $0.hasName("Date") }
+        let run = try a.submit(alert)
+        #expect(run.response == .continue)
+        #expect(try #require(first.received()).recipients == ["bob@b.example"])
+        #expect(a.splitLedger.count == 0)
+        #expect(a.splitLedger.reservationCount == 0)
+    }
+
+    @Test("one recipient in two spellings is re-injected once, not taken for a split in flight")
+    func splitSameRecipientTwoSpellings() throws {
+        let sink = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1"])
+        let run = try a.submit(Mail.message(to: ["bob@b.example", "\"bob\"@B.example.", "nina@plain.example"]))
+        let received = try #require(sink.received())
+        #expect(run.response == .continue)
+        #expect(received.recipients == ["bob@b.example"])
+        #expect(run.result.recipients == ["<nina@plain.example>"])
+    }
+
+    @Test("a failure removing the sealed recipients after the split tempfails, even with On-InternalError accept")
+    func failureAfterSplitTempfails() throws {
+        let sink = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1", "On-InternalError accept"])
+        var harness = a.harness
+        harness.failsRecipientDeletion = true
+        let run = try harness.run(a.handler(), message: Mail.message(to: Self.mixed), envelope: Gateway.internalClient)
+        _ = sink.received()
+        #expect(run.response.status == .tempfail)
+        #expect(run.actions.isEmpty)
+        // The copy is queued and recorded: the client's retry finishes the split without a second copy.
+        #expect(a.splitLedger.count == 1)
+    }
+
+    @Test("the split id ignores Received fields and recipient spelling, and covers sender, headers and body")
+    func splitIDCoverage() throws {
+        let message = Mail.message(to: Self.mixed)
+        func id(_ m: MilterMessage, _ recipients: [String] = ["<bob@b.example>"]) throws -> [UInt8] {
+            try SplitID(transaction: Self.transaction(m), sealedRecipients: recipients).bytes
+        }
+        var received = message
+        received.headers.insert(MilterHeaderField(name: "Received", rawValue: " by mx.a.test id XYZ"), at: 0)
+        #expect(try id(received) == id(message))
+        #expect(try id(message, ["<BOB@b.example>", "bob@b.example"]) == id(message))
+        var sender = message
+        sender.sender = "<mallory@a.example>"
+        #expect(try id(sender) != id(message))
+        var subject = message
+        subject.headers = subject.headers.map { $0.hasName("Subject") ? MilterHeaderField(name: "Subject", rawValue: " other") : $0 }
+        #expect(try id(subject) != id(message))
+        var body = message
+        body.body += Array("x\r\n".utf8)
+        #expect(try id(body) != id(message))
+        // Another message (another Message-ID), or other sealed recipients.
+        #expect(try id(Mail.message(to: Self.mixed)) != id(message))
+        #expect(try id(message, ["<bob@b.example>", "<bert@b.example>"]) != id(message))
+    }
+
+    @Test("a split whose re-injection failed is not remembered: the retry re-injects")
+    func failedSplitIsReleased() throws {
+        let sink = try SMTPSink(rcptReply: "451 4.3.0 try later")
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1"])
+        let message = Mail.message(to: Self.mixed)
+        let run = try a.submit(message)
+        _ = sink.received()
+        #expect(run.response.status == .tempfail)
+        #expect(a.splitLedger.count == 0)
+        #expect(a.splitLedger.reservationCount == 0)
+        let id = try SplitID(transaction: Self.transaction(message), sealedRecipients: ["<bob@b.example>"])
+        #expect(a.splitLedger.claim(sealID: id.bytes, recipients: ["<bob@b.example>"], queueID: "Q").fresh == ["<bob@b.example>"])
+    }
+
+    @Test("a split in flight elsewhere (same message, not yet queued) tempfails the concurrent attempt")
+    func concurrentSplitWaits() throws {
+        let sink = try SMTPSink()
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1"])
+        let message = Mail.message(to: Self.mixed)
+        let id = try SplitID(transaction: Self.transaction(message), sealedRecipients: ["<bob@b.example>"])
+        _ = a.splitLedger.claim(sealID: id.bytes, recipients: ["<bob@b.example>"], queueID: "OTHER")
+        let run = try a.submit(message)
+        _ = sink.received()
+        #expect(run.response.status == .tempfail)
+        #expect(run.response.replyText == "451 4.3.0 FedMail: the same message is being split by another transaction, try again")
+        #expect(run.actions.isEmpty)
+    }
+
+    @Test("the sealed copy keeps the DSN and SMTPUTF8 parameters (RET, ENVID, NOTIFY, ORCPT, SMTPUTF8), not SIZE or BODY")
+    func splitCarriesESMTPParameters() throws {
+        let sink = try SMTPSink(extensions: ["DSN", "SMTPUTF8", "8BITMIME"])
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(sink.port)@127.0.0.1"])
+        let run = try a.submit(Mail.message(to: Self.mixed),
+                               senderArguments: ["SIZE=1234", "BODY=8BITMIME", "RET=HDRS", "ENVID=QQ314159", "SMTPUTF8"],
+                               recipientArguments: ["<bob@b.example>": ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@b.example"],
+                                                    "<nina@plain.example>": ["NOTIFY=NEVER"]])
+        let received = try #require(sink.received())
+        #expect(run.response == .continue)
+        #expect(received.commands == [
+            "MAIL FROM:<alice@a.example> RET=HDRS ENVID=QQ314159 SMTPUTF8",
+            "RCPT TO:<bob@b.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@b.example",
+        ])
+    }
+
+    @Test("a service without DSN still gets the copy, without the DSN parameters; without SMTPUTF8 a UTF-8 envelope tempfails")
+    func splitParametersAgainstServiceExtensions() throws {
+        let plain = try SMTPSink(extensions: ["8BITMIME"])
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(plain.port)@127.0.0.1"])
+        let run = try a.submit(Mail.message(to: Self.mixed), senderArguments: ["RET=FULL"],
+                               recipientArguments: ["<bob@b.example>": ["NOTIFY=SUCCESS"]])
+        let received = try #require(plain.received())
+        #expect(run.response == .continue)
+        #expect(received.commands == ["MAIL FROM:<alice@a.example>", "RCPT TO:<bob@b.example>"])
+
+        let noUTF8 = try SMTPSink(extensions: ["DSN"])
+        let b = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["Reinject inet:\(noUTF8.port)@127.0.0.1"])
+        let utf8 = try b.submit(Mail.message(to: Self.mixed, sender: "<jörg@a.example>"), senderArguments: ["SMTPUTF8"])
+        _ = noUTF8.received()
+        #expect(utf8.response.status == .tempfail)
+        #expect(utf8.response.replyText == "451 4.3.0 FedMail: re-injection of the sealed copy failed")
+    }
+
+    /// The transaction a handler would see for `message` (for split ids).
+    static func transaction(_ message: MilterMessage) throws -> MilterTransaction {
+        let session = MilterSession(id: 1, spoolThreshold: 1 << 20, spoolDirectory: NSTemporaryDirectory())
+        let transaction = session.beginTransaction(sender: message.sender, arguments: [])
+        for recipient in message.recipients { transaction.recordRecipient(MilterRecipient(address: recipient, arguments: [])) }
+        for header in message.headers { transaction.recordHeader(header) }
+        try transaction.body.append(contentsOf: message.body)
+        return transaction
+    }
+
     @Test("local recipients with a federated one and split: the local one keeps the original, the partner gets the sealed copy")
     func localAndFederated() throws {
         let sink = try SMTPSink()
@@ -128,6 +293,8 @@ final class SMTPSink: @unchecked Sendable {
         var sender = ""
         var recipients: [String] = []
         var data: [UInt8] = []
+        /// The MAIL FROM and RCPT TO commands as sent.
+        var commands: [String] = []
     }
 
     let port: Int
@@ -136,7 +303,11 @@ final class SMTPSink: @unchecked Sendable {
     private var transcript = Received()
     private var finished = false
 
-    init(rcptReply: String = "250 2.1.5 Ok") throws {
+    private let extensions: [String]
+
+    /// - Parameter extensions: the EHLO keywords it offers.
+    init(rcptReply: String = "250 2.1.5 Ok", extensions: [String] = ["8BITMIME"]) throws {
+        self.extensions = extensions
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw FixtureError("socket: \(errno)") }
         self.listener = listener
@@ -191,9 +362,12 @@ final class SMTPSink: @unchecked Sendable {
             }
             let line = String(decoding: bytes, as: UTF8.self)
             switch line.prefix(4).uppercased() {
-            case "EHLO", "HELO": say("250-sink"); say("250 8BITMIME")
-            case "MAIL": transcript.sender = address(line); say("250 2.1.0 Ok")
+            case "EHLO", "HELO":
+                say(extensions.isEmpty ? "250 sink" : "250-sink")
+                for (index, keyword) in extensions.enumerated() { say((index == extensions.count - 1 ? "250 " : "250-") + keyword) }
+            case "MAIL": transcript.sender = address(line); transcript.commands.append(line); say("250 2.1.0 Ok")
             case "RCPT":
+                transcript.commands.append(line)
                 if rcptReply.hasPrefix("2") { transcript.recipients.append(address(line)) }
                 say(rcptReply)
             case "DATA": inData = true; say("354 go ahead")

@@ -35,6 +35,26 @@ private final class Results: Sendable {
 
 @Suite("replay cache")
 struct ReplayCacheTests {
+    @Test("the split ledger lives in its own file beside the replay cache and survives a restart")
+    func splitLedgerFile() throws {
+        let dir = replayTestDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let replay = try ReplayCache(directory: dir, maxAge: fiveDays, now: t0)
+        let ledger = try ReplayCache(directory: dir, fileName: ReplayCache.splitLedgerFileName, maxAge: fiveDays,
+                                     recipientDelimiters: "", now: t0)
+        _ = ledger.claim(sealID: seal(1), recipients: ["bob+x@b.example"], queueID: "Q1", now: t0)
+        try ledger.commit(sealID: seal(1), recipients: ["bob+x@b.example"], now: t0)
+        #expect(replay.count == 0)
+        #expect(try fileLines(dir + "/split-ledger").count == 1)
+        #expect(try fileLines(dir + "/replay-cache").isEmpty)
+        let reopened = try ReplayCache(directory: dir, fileName: ReplayCache.splitLedgerFileName, maxAge: fiveDays,
+                                       recipientDelimiters: "", now: t0 + 60)
+        // No address extension folding in the ledger: bob is another recipient than bob+x.
+        let claim = reopened.claim(sealID: seal(1), recipients: ["bob+x@b.example", "bob@b.example"], queueID: "Q2", now: t0 + 60)
+        #expect(claim.duplicates.map(\.recipient) == ["bob+x@b.example"])
+        #expect(claim.fresh == ["bob@b.example"])
+    }
+
     @Test("the first delivery is fresh, the second a duplicate naming the first queue id")
     func firstThenDuplicate() throws {
         let cache = ReplayCache(maxAge: fiveDays)

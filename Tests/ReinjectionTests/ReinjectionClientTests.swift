@@ -133,3 +133,60 @@ struct ReinjectionClientTests {
         }
     }
 }
+
+@Suite("re-injection envelope: which ESMTP parameters travel")
+struct ReinjectionEnvelopeTests {
+    let envelope = ReinjectionEnvelope(
+        sender: "<alice@a.example>", senderParameters: ["SIZE=99", "BODY=8BITMIME", "ret=hdrs", "ENVID=x+2B1", "AUTH=<>"],
+        recipients: [.init(address: "<bob@b.example>", parameters: ["NOTIFY=SUCCESS", "ORCPT=rfc822;bob@b.example", "XFOO=1"]),
+                     .init(address: "carol@b.example")])
+
+    @Test("DSN parameters travel when the service offers DSN; SIZE, BODY, AUTH and unknown ones never")
+    func withDSN() throws {
+        let commands = try envelope.commands(serviceExtensions: ["DSN", "8BITMIME"])
+        #expect(commands.mail == "MAIL FROM:<alice@a.example> ret=hdrs ENVID=x+2B1")
+        #expect(commands.recipients == ["RCPT TO:<bob@b.example> NOTIFY=SUCCESS ORCPT=rfc822;bob@b.example", "RCPT TO:<carol@b.example>"])
+        #expect(commands.dropped.isEmpty)
+    }
+
+    @Test("without DSN at the service the copy goes without them, and they are reported")
+    func withoutDSN() throws {
+        let commands = try envelope.commands(serviceExtensions: ["8BITMIME"])
+        #expect(commands.mail == "MAIL FROM:<alice@a.example>")
+        #expect(commands.recipients == ["RCPT TO:<bob@b.example>", "RCPT TO:<carol@b.example>"])
+        #expect(commands.dropped == ["ret=hdrs", "ENVID=x+2B1", "NOTIFY=SUCCESS", "ORCPT=rfc822;bob@b.example"])
+    }
+
+    @Test("SMTPUTF8: carried with a UTF-8 envelope; a service without it is refused a UTF-8 address, an ASCII envelope goes without it")
+    func smtputf8() throws {
+        let utf8 = ReinjectionEnvelope(sender: "<jörg@a.example>", senderParameters: ["SMTPUTF8"],
+                                       recipients: [.init(address: "<δοκιμή@b.example>")])
+        let commands = try utf8.commands(serviceExtensions: ["SMTPUTF8"])
+        #expect(commands.mail == "MAIL FROM:<jörg@a.example> SMTPUTF8")
+        #expect(commands.recipients == ["RCPT TO:<δοκιμή@b.example>"])
+        #expect(throws: ReinjectionError.self) { try utf8.commands(serviceExtensions: ["DSN"]) }
+        let ascii = ReinjectionEnvelope(sender: "<a@a.example>", senderParameters: ["SMTPUTF8"], recipients: [.init(address: "<b@b.example>")])
+        let plain = try ascii.commands(serviceExtensions: ["DSN"])
+        #expect(plain.mail == "MAIL FROM:<a@a.example>")
+        #expect(plain.dropped == ["SMTPUTF8"])
+        // Without SMTPUTF8 an 8-bit address is the service's to judge, as it was the first hop's.
+        let unflagged = ReinjectionEnvelope(sender: "<jörg@a.example>", recipients: [.init(address: "<bob@b.example>")])
+        #expect(try unflagged.commands(serviceExtensions: []).mail == "MAIL FROM:<jörg@a.example>")
+    }
+
+    @Test("a control character in an address or parameter is refused, never sent as a second command")
+    func controlCharacters() {
+        let injected = ReinjectionEnvelope(sender: "<a@a.example>\r\nRCPT TO:<x@evil.example>", recipients: [.init(address: "<b@b.example>")])
+        #expect(throws: ReinjectionError.self) { try injected.commands(serviceExtensions: ["DSN"]) }
+        let parameter = ReinjectionEnvelope(sender: "<a@a.example>", recipients: [.init(address: "<b@b.example>", parameters: ["NOTIFY=SUCCESS\r\nDATA"])])
+        #expect(throws: ReinjectionError.self) { try parameter.commands(serviceExtensions: ["DSN"]) }
+        let empty = ReinjectionEnvelope(sender: "<a@a.example>", recipients: [.init(address: "<>")])
+        #expect(throws: ReinjectionError.self) { try empty.commands(serviceExtensions: []) }
+    }
+
+    @Test("the null sender stays the null sender")
+    func nullSender() throws {
+        let bounce = ReinjectionEnvelope(sender: "<>", recipients: [.init(address: "<b@b.example>")])
+        #expect(try bounce.commands(serviceExtensions: []).mail == "MAIL FROM:<>")
+    }
+}

@@ -4,8 +4,9 @@
 # chroot-test.sh has set up the broker, the enrolled gateway and Postfix.
 # Here the real units run with all their hardening: the daemons were started
 # at boot by systemd (their conditions are now met), mail is sealed through
-# them, "systemctl reload" and "stop" act on them, and with the milter
-# stopped Postfix must tempfail. Prints "  ok"/"  FAIL" lines.
+# them, "systemctl reload" and "stop" act on them, with the milter
+# stopped Postfix must tempfail, and a milter killed with SIGKILL is
+# restarted by systemd and mail flows again. Prints "  ok"/"  FAIL" lines.
 set -uo pipefail
 export LC_ALL=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -78,6 +79,39 @@ else
 fi
 systemctl start fedmail-milter
 if systemctl is-active --quiet fedmail-milter; then pass "systemctl start fedmail-milter"; else fail "systemctl start fedmail-milter"; fi
+
+# A crash: SIGKILL. The unit (Restart=on-failure, RestartSec=2s,
+# StartLimitIntervalSec=0) brings the milter back by itself, however often
+# it happens, and the mail submitted while it was down is delivered sealed
+# without anyone touching anything.
+main_pid() { systemctl show -p MainPID --value fedmail-milter; }
+restarted_from() { local p; p=$(main_pid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$1" ] && systemctl is-active --quiet fedmail-milter && [ -S /var/spool/postfix/fedmail/milter.sock ]; }
+restarts0=$(systemctl show -p NRestarts --value fedmail-milter)
+killed=0 back=0
+for round in 1 2 3 4 5 6; do
+    pid=$(main_pid)
+    [ -n "$pid" ] && [ "$pid" != 0 ] || break
+    kill -KILL "$pid"; killed=$((killed + 1))
+    if [ "$round" = 1 ]; then
+        # Submitted while the milter is dead: Postfix holds it (tempfail), nothing is lost.
+        before=$(find /home/bob/Maildir/new -type f | wc -l)
+        printf 'From: alice@example.org\nTo: bob@partner.example\nSubject: after a crash\nMessage-ID: <pkg-sigkill@example.org>\n\nsigkill body 7e21\n' \
+            | sendmail -f alice@example.org bob@partner.example
+    fi
+    if wait_for 20 restarted_from "$pid"; then back=$((back + 1)); fi
+done
+same "SIGKILLed $killed times in a row: systemd restarted the milter each time (no start limit)" "$back" "$killed"
+same "systemd counted the restarts (NRestarts)" "$(( $(systemctl show -p NRestarts --value fedmail-milter) - restarts0 ))" "$killed"
+if wait_for 90 more; then
+    msg=$(ls -t /home/bob/Maildir/new/* | head -n1)
+    if grep -q "^FedMail-Token: v=1; d=partner.example" "$msg" && ! grep -q "sigkill body 7e21" "$msg"; then
+        pass "mail submitted while the milter was dead was delivered sealed once it was back, without intervention"
+    else
+        fail "mail submitted while the milter was dead was delivered sealed"
+    fi
+else
+    fail "mail submitted while the milter was dead was delivered"; tail -n 8 /var/log/postfix.log | sed 's/^/    /'
+fi
 if systemctl restart fedmail-broker && wait_for 15 systemctl is-active --quiet fedmail-broker; then
     pass "systemctl restart fedmail-broker"
 else

@@ -101,6 +101,11 @@ extension DecisionReply {
     /// The sealed copy could not be re-injected: the whole message waits.
     public static let reinjectionFailed = DecisionReply(
         code: "451", enhancedCode: "4.3.0", text: "FedMail: re-injection of the sealed copy failed")
+    /// The same message is being split by another transaction right now
+    /// (its sealed copy not yet queued): this one waits rather than risk a
+    /// second copy.
+    public static let splitInProgress = DecisionReply(
+        code: "451", enhancedCode: "4.3.0", text: "FedMail: the same message is being split by another transaction, try again")
     /// `MixedRecipients defer`: a recipient of the other class, at RCPT.
     public static let otherRecipientClass = DecisionReply(
         code: "452", enhancedCode: "4.5.3", text: "FedMail: recipients of another federation class must be sent separately")

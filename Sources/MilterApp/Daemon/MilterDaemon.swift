@@ -144,6 +144,7 @@ public enum MilterDaemon {
             throw StartFailure("\(error)", .config)
         }
         let replayCache = try makeReplayCache(configuration, identity: identity, logger: logger)
+        let splitLedger = try makeSplitLedger(configuration, identity: identity, logger: logger)
         // The broker's CRL: the disk copy now, fetched after the fork (below).
         let revocations = RevocationListCache(stateDirectory: configuration.federation.stateDirectory)
         if let caPath = configuration.federation.brokerCAPath {
@@ -158,7 +159,7 @@ public enum MilterDaemon {
             spoolThreshold: configuration.bodySpoolThreshold,
             makeHandler: {
                 FederationHandler(runtime: federation.current, spoolDirectory: spoolPath, replayCache: replayCache, logger: logger,
-                                  revocations: revocations, memorySpoolDirectory: memorySpoolPath)
+                                  revocations: revocations, splitLedger: splitLedger, memorySpoolDirectory: memorySpoolPath)
             },
             log: { logger.warning("\($0)") })
         do { try MilterServer.register(server) } catch { throw StartFailure("\(error.message)", .software) }
@@ -208,6 +209,29 @@ public enum MilterDaemon {
             let cache = try ReplayCache(directory: directory, maxAge: replayAge, recipientDelimiters: delimiters)
             if let identity { _ = chown(directory + "/replay-cache", identity.uid, identity.gid) }
             return cache
+        } catch {
+            throw StartFailure("StateDirectory \(directory): \(error)", .cannotCreate)
+        }
+    }
+
+    /// The split ledger (``SplitID``): in StateDirectory next to the replay
+    /// cache, else in memory only (a retry after a restart could then
+    /// re-inject a second sealed copy).
+    static func makeSplitLedger(_ configuration: MilterConfiguration, identity: UserIdentity?,
+                                logger: Logger) throws(StartFailure) -> ReplayCache {
+        let retention = FederationHandler.splitLedgerRetention
+        guard let directory = configuration.federation.stateDirectory else {
+            if configuration.federation.mode.seals && configuration.federation.mixedRecipients != .reject {
+                logger.notice("no StateDirectory: the split ledger is kept in memory only; a client retrying a split message after a restart may get a second sealed copy delivered")
+            }
+            return ReplayCache(maxAge: retention, maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: "")
+        }
+        do {
+            try Self.prepareStateDirectory(directory, owner: identity)
+            let ledger = try ReplayCache(directory: directory, fileName: ReplayCache.splitLedgerFileName, maxAge: retention,
+                                         maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: "")
+            if let identity { _ = chown(directory + "/" + ReplayCache.splitLedgerFileName, identity.uid, identity.gid) }
+            return ledger
         } catch {
             throw StartFailure("StateDirectory \(directory): \(error)", .cannotCreate)
         }

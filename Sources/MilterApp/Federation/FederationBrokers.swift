@@ -23,6 +23,11 @@ public struct DomainLookup: Sendable, Hashable {
     /// The allowlist's static partner certificate (`cert=`, held by the
     /// ``FederationRuntime``) instead of a broker answer: no token, no PEM.
     public var isStaticPartner: Bool = false
+    /// Why the lookup failed, in full, for the log only: it may name
+    /// internal hosts, addresses and library errors, so it never goes into
+    /// an SMTP reply or a header (``DomainFederation/unavailable(reason:)``
+    /// holds the short public reason).
+    public var failureDetail: String? = nil
 }
 
 /// What the federation handler asks of the brokers: the batched token and
@@ -116,8 +121,10 @@ public final class FederationBrokers: FederationBrokerLookup {
     /// `unavailable` with the reason.
     public func lookup(domains: [DomainName], broker: String?, mode: FederationMode, timeout: Int) -> [DomainName: DomainLookup] {
         var results: [DomainName: DomainLookup] = [:]
-        func unavailable(_ reason: String) -> [DomainName: DomainLookup] {
-            for domain in domains { results[domain] = DomainLookup(domain: domain, federation: .unavailable(reason: reason)) }
+        func unavailable(_ reason: String, detail: String? = nil) -> [DomainName: DomainLookup] {
+            for domain in domains {
+                results[domain] = DomainLookup(domain: domain, federation: .unavailable(reason: reason), failureDetail: detail)
+            }
             return results
         }
         guard let client = clients[broker?.lowercased() ?? ""] else {
@@ -127,9 +134,10 @@ public final class FederationBrokers: FederationBrokerLookup {
         do {
             answers = try client.lookupBlocking(domains: domains.map(\.value), mode: mode, timeout: .seconds(timeout))
         } catch let error as BrokerClientError {
-            return unavailable("broker \(error.code): \(error.message)")
+            // Replies and X-FedMail-Plaintext say only the kind; the log has the rest.
+            return unavailable("broker \(error.code)", detail: "broker \(error.code): \(error.message)")
         } catch {
-            return unavailable("broker: \(error)")
+            return unavailable("broker error", detail: "broker: \(error)")
         }
         return Self.domainLookups(domains: domains, answers: answers, mode: mode)
     }

@@ -23,6 +23,12 @@ extension FederationHandler {
         }
 
         let lookups = lookUp(domains)
+        var logged: Set<String> = []
+        for lookup in lookups.values.sorted(by: { $0.domain.value < $1.domain.value }) {
+            if let detail = lookup.failureDetail, logged.insert(detail).inserted {
+                log.warning("broker lookup for \(lookup.domain) failed: \(detail)")
+            }
+        }
         switch planner.plan(recipients: recipients, lookups: lookups.mapValues(\.federation)) {
         case .refuse(let decision):
             log.warning("direction=outbound decision=\(decision.action.rawValue) (\(decision.reason))")
@@ -103,7 +109,7 @@ extension FederationHandler {
         case .flags(let virus, let spam, let summary):
             (virusFlag, spamFlag, scanSummary) = (virus, spam, summary)
         }
-        var reinjection: ReinjectionClient?
+        var split: PendingSplit?
         if !plaintext.isEmpty {
             switch settings.mixedRecipients {
             case .reject:
@@ -115,8 +121,34 @@ extension FederationHandler {
                     log.error("direction=outbound decision=tempfail (mixed recipients need Reinject inet:PORT@HOST)")
                     return .tempfail(with: try Self.smtpReply(.noReinjectService))
                 }
-                reinjection = client
+                let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
+                let id = try SplitID(transaction: transaction, sealedRecipients: sealedRecipients)
+                if SplitID.identifiesMessage(transaction) {
+                    let claim = splitLedger.claim(sealID: id.bytes, recipients: PendingSplit.distinct(sealedRecipients), queueID: log.queueID)
+                    split = PendingSplit(client: client, id: id, claim: claim, ledger: splitLedger)
+                } else {
+                    // Two different messages without a Message-ID could hash
+                    // alike: better a second copy on a retry than a lost one.
+                    log.info("no single Message-ID: split=\(id.shortHex) is not recorded in the split ledger")
+                    split = PendingSplit(client: client, id: id, claim: ReplayCache.Claim(fresh: PendingSplit.distinct(sealedRecipients)), ledger: nil)
+                }
             }
+        }
+        // A reservation not committed (any failure below) is released, so a retry re-injects.
+        var splitCommitted = false
+        defer { if let split, !splitCommitted { split.ledger?.release(sealID: split.id.bytes, recipients: split.claim.fresh) } }
+        if let split, split.claim.duplicates.contains(where: \.pending) {
+            log.warning("direction=outbound decision=tempfail (split=\(split.id.shortHex) is being re-injected by another transaction)")
+            return .tempfail(with: try Self.smtpReply(.splitInProgress))
+        }
+        if let split, split.claim.fresh.isEmpty {
+            // A retry of a transaction that failed after its split: every
+            // sealed copy is queued already; take the recipients off again.
+            splitCommitted = true
+            let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
+            if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
+            log.warning("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) reinjected= already-reinjected=\(split.claim.duplicates.map(\.recipient).joined(separator: ",")) (a retry: the sealed copy was queued by an earlier attempt of the same message) \(scanSummary)")
+            return .continue
         }
 
         // One recipientInfo per organization key; one token per organization.
@@ -175,20 +207,75 @@ extension FederationHandler {
                         control: control, tokens: tokenFields, protectSubject: settings.protectSubject)
 
         let tokensText = (tokenIDs + staticPartners.map { "static:\($0)" }).joined(separator: ",")
-        if let reinjection {
+        if let split {
+            // Only recipients whose sealed copy is not queued yet.
             do {
-                try reinjection.send(messageAt: sealedFile.path, sender: transaction.senderMailbox ?? "", recipients: sealedRecipients)
-            } catch {
-                log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
-                return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
+                let envelope = ReinjectionEnvelope(
+                    sender: transaction.senderMailbox ?? "", senderParameters: transaction.senderArguments,
+                    recipients: split.claim.fresh.map { address in
+                        .init(address: address, parameters: transaction.recipients.first { $0.address == address }?.arguments ?? [])
+                    })
+                do {
+                    let receipt = try split.client.send(messageAt: sealedFile.path, envelope: envelope)
+                    if !receipt.droppedParameters.isEmpty {
+                        log.warning("the re-injection service does not offer DSN or SMTPUTF8: \(receipt.droppedParameters.joined(separator: " ")) not carried")
+                    }
+                } catch {
+                    log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
+                    return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
+                }
+                splitCommitted = true
+                do { try split.ledger?.commit(sealID: split.id.bytes, recipients: split.claim.fresh) } catch {
+                    log.error("split ledger not written (\(error)): a retry of this message would re-inject its sealed copy again")
+                }
             }
-            for address in sealedRecipients { try actions.deleteRecipient(address) }
-            for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
-            log.info("direction=outbound decision=split sealed=\(sealedRecipients.count) plain=\(plaintext.count) tokens=\(tokensText) reinjected=\(sealedRecipients.joined(separator: ",")) \(scanSummary)")
+            if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
+            let already = split.claim.duplicates.map(\.recipient)
+            log.info("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) tokens=\(tokensText) reinjected=\(split.claim.fresh.joined(separator: ","))\(already.isEmpty ? "" : " already-reinjected=" + already.joined(separator: ",")) \(scanSummary)")
             return .continue
         }
         try MessageFiles.replaceMessage(in: transaction, with: sealedFile.path, actions: actions)
         log.info("direction=outbound decision=sealed sealed=\(sealedRecipients.count) plain=0 organizations=\(organizations.count) tokens=\(tokensText) \(scanSummary)")
         return .continue
+    }
+}
+
+extension FederationHandler {
+    /// After the sealed copy is queued (now or by an earlier attempt): the
+    /// sealed recipients come off the original. Any failure here tempfails,
+    /// whatever `On-InternalError` says — accepting would hand the sealed
+    /// recipients the plaintext original, rejecting would tell the sender
+    /// the message failed although their copy is on its way; the client's
+    /// retry finds the split in the ledger and finishes it.
+    func finishSplit(removing sealedRecipients: [String], notes: [String], actions: any MilterMessageActions,
+                     log: MessageLog) throws -> MilterResponse? {
+        do {
+            for address in sealedRecipients { try actions.deleteRecipient(address) }
+            for note in notes { try actions.addHeader(name: Self.plaintextHeader, value: note) }
+            return nil
+        } catch {
+            log.error("direction=outbound decision=tempfail (removing the sealed recipients from the original failed after the split: \(error))")
+            return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
+        }
+    }
+}
+
+/// A split under way: the re-injection client, the split's identity and
+/// which sealed recipients still need their copy (the ledger's claim).
+struct PendingSplit {
+    let client: ReinjectionClient
+    let id: SplitID
+    let claim: ReplayCache.Claim
+    /// The split ledger the claim was made in; nil when the split is not
+    /// recorded (a message without a single Message-ID).
+    let ledger: ReplayCache?
+
+    /// The addresses once each, compared as the ledger compares them
+    /// (``SplitID/normalized(_:)``), first spelling kept: a recipient given
+    /// twice, in any spelling, is re-injected once (and is not taken for a
+    /// split in flight elsewhere).
+    static func distinct(_ addresses: [String]) -> [String] {
+        var seen: Set<String> = []
+        return addresses.filter { seen.insert(SplitID.normalized($0)).inserted }
     }
 }

@@ -14,6 +14,14 @@ public final class FederationHandler: MilterHandler {
     /// The header added when an opportunistic partner gets plaintext.
     public static let plaintextHeader = "X-FedMail-Plaintext"
 
+    /// How long a split is remembered: as long as a client may keep retrying
+    /// a message (Postfix's `maximal_queue_lifetime` default, 5 days) plus a day.
+    public static let splitLedgerRetention: TimeInterval = 6 * 86_400
+    /// The most (split, recipient) records the split ledger holds; when full
+    /// the oldest go first (a retry of an evicted split gets a second copy,
+    /// never none).
+    public static let splitLedgerCapacity = 200_000
+
     /// What it needs from the MTA: replace headers and body, delete
     /// recipients (split), quarantine; envelope, headers (raw values) and body;
     /// the queue id and the macros that decide direction.
@@ -46,6 +54,9 @@ public final class FederationHandler: MilterHandler {
     /// Which seals were delivered to which recipients (shared by every
     /// connection, kept across reloads).
     let replayCache: ReplayCache
+    /// Which split messages' sealed copies were re-injected for which
+    /// recipients (``SplitID``; shared by every connection, kept across reloads).
+    let splitLedger: ReplayCache
     /// The broker's CRL (shared, kept across reloads); nil: not checked
     /// (tests without a broker).
     let revocations: RevocationListCache?
@@ -60,13 +71,20 @@ public final class FederationHandler: MilterHandler {
     }
 
     /// Creates the handler for one connection.
+    ///
+    /// `splitLedger` defaults to an in-memory ledger (tests); the daemon
+    /// passes the one in `StateDirectory`.
     public init(runtime: FederationRuntime, spoolDirectory: String, replayCache: ReplayCache, logger: Logger,
-                revocations: RevocationListCache? = nil, memorySpoolDirectory: String? = nil) {
+                revocations: RevocationListCache? = nil,
+                splitLedger: ReplayCache = ReplayCache(maxAge: FederationHandler.splitLedgerRetention,
+                                                       maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: ""),
+                memorySpoolDirectory: String? = nil) {
         self.runtime = runtime
         self.spoolDirectory = spoolDirectory
         self.diskSpoolDirectory = spoolDirectory
         self.memorySpoolDirectory = memorySpoolDirectory
         self.replayCache = replayCache
+        self.splitLedger = splitLedger
         self.logger = logger
         self.revocations = revocations
     }

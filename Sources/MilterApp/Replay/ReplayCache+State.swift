@@ -43,6 +43,11 @@ extension ReplayCache {
         /// The MTA's recipient delimiters (address extensions folded).
         var recipientDelimiters = ReplayCache.defaultRecipientDelimiters
 
+        /// The file's name in its directory.
+        var fileName: String {
+            path.flatMap { $0.split(separator: "/").last.map(String.init) } ?? ReplayCache.fileName
+        }
+
         init(path: String?, directory: String?, maxAge: TimeInterval, maxEntries: Int,
              reservationLifetime: TimeInterval, compactionFloor: Int) {
             self.path = path
@@ -189,7 +194,7 @@ extension ReplayCache {
             guard let path = settings.path, let directory = settings.directory else {
                 return (State(settings: settings), 0)
             }
-            removeStaleTemporaryFiles(directory: directory)
+            removeStaleTemporaryFiles(directory: directory, fileName: settings.fileName)
             let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600)
             guard fd >= 0 else {
                 let code = errno
@@ -303,7 +308,7 @@ extension ReplayCache {
             let temporaryFD: Int32
             let temporaryPath: String
             do {
-                (temporaryFD, temporaryPath) = try PrivateTemporaryFile.create(directory: directory, prefix: ReplayCache.fileName + ".tmp.")
+                (temporaryFD, temporaryPath) = try PrivateTemporaryFile.create(directory: directory, prefix: settings.fileName + ".tmp.")
             } catch {
                 throw Failure(message: "cannot create a file in \(directory) to compact the replay cache: \(error.message)")
             }
@@ -343,10 +348,11 @@ extension ReplayCache {
             appendFailed = false
         }
 
-        /// Removes `replay-cache.tmp.*` left by a compaction that was interrupted.
-        static func removeStaleTemporaryFiles(directory: String) {
+        /// Removes `NAME.tmp.*` (NAME: the file's name, e.g. `replay-cache`)
+        /// left by a compaction that was interrupted.
+        static func removeStaleTemporaryFiles(directory: String, fileName: String) {
             guard let dir = opendir(directory) else { return }
-            let prefix = ReplayCache.fileName + ".tmp."
+            let prefix = fileName + ".tmp."
             var stale: [String] = []
             while let entry = readdir(dir) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in

@@ -105,6 +105,9 @@ public final class ReplayCache: Sendable {
 
     /// The file's name inside the state directory.
     public static let fileName = "replay-cache"
+    /// The split ledger's file name inside the state directory: the same
+    /// record format, keyed by split id instead of seal (``SplitID``).
+    public static let splitLedgerFileName = "split-ledger"
 
     /// The cache file's path, nil for an in-memory cache.
     public var path: String? { settings.path }
@@ -131,9 +134,12 @@ public final class ReplayCache: Sendable {
     ///   - now: the current time (tests).
     /// - Throws: ``Failure`` when the file is a symbolic link, not a regular
     ///   file, group- or world-writable, or cannot be opened, read or compacted.
-    public convenience init(directory: String, maxAge: TimeInterval, maxEntries: Int = 1_000_000,
+    ///   - fileName: the file's name in `directory` (``fileName`` for the
+    ///     replay cache, ``splitLedgerFileName`` for the split ledger).
+    public convenience init(directory: String, fileName: String = ReplayCache.fileName, maxAge: TimeInterval,
+                            maxEntries: Int = 1_000_000,
                             recipientDelimiters: String = defaultRecipientDelimiters, now: Date = Date()) throws(Failure) {
-        try self.init(directory: directory, maxAge: maxAge, maxEntries: maxEntries, now: now,
+        try self.init(directory: directory, fileName: fileName, maxAge: maxAge, maxEntries: maxEntries, now: now,
                       reservationLifetime: Settings.defaultReservationLifetime,
                       compactionFloor: Settings.defaultCompactionFloor, recipientDelimiters: recipientDelimiters)
     }
@@ -150,10 +156,10 @@ public final class ReplayCache: Sendable {
     }
 
     /// The file-backed initializer with the internal tunables exposed (tests).
-    convenience init(directory: String, maxAge: TimeInterval, maxEntries: Int, now: Date,
+    convenience init(directory: String, fileName: String = ReplayCache.fileName, maxAge: TimeInterval, maxEntries: Int, now: Date,
                      reservationLifetime: TimeInterval, compactionFloor: Int,
                      recipientDelimiters: String = defaultRecipientDelimiters) throws(Failure) {
-        var settings = Settings(path: directory + "/" + Self.fileName, directory: directory, maxAge: maxAge,
+        var settings = Settings(path: directory + "/" + fileName, directory: directory, maxAge: maxAge,
                                 maxEntries: maxEntries, reservationLifetime: reservationLifetime,
                                 compactionFloor: compactionFloor)
         settings.recipientDelimiters = recipientDelimiters

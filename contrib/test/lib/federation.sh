@@ -20,6 +20,9 @@
 #   fed_setup BASE                    set up under BASE (sources the other libs)
 #   fed_broker_start / fed_broker_stop / fed_broker_restart
 #                                     the broker on a fixed loopback port
+#                                     (FED_BROKER_DATABASE: its Database URL,
+#                                     SQLite by default; FED_TOKEN_LIFETIME:
+#                                     its token and key-container lifetime, 24h)
 #   fed_org NAME ADDR KEYTYPE DOMAIN...
 #                                     keys + enrollment + Postfix (not started);
 #                                     KEYTYPE rsa3072 or p256
@@ -101,11 +104,11 @@ fed_broker_start() {
 # FedMail test federation broker (contrib/test/lib/federation.sh)
 Listen          127.0.0.1:$FED_BROKER_PORT
 StateDir        $dir/state
-Database        sqlite:$dir/state/broker.db
+Database        ${FED_BROKER_DATABASE:-sqlite:$dir/state/broker.db}
 ServerName      localhost, 127.0.0.1
 BrokerName      FedMail Test Federation
-KeyContainerLifetime 24h
-TokenLifetime   24h
+KeyContainerLifetime ${FED_TOKEN_LIFETIME:-24h}
+TokenLifetime   ${FED_TOKEN_LIFETIME:-24h}
 LogLevel        ${BROKER_LOG_LEVEL:-notice}
 CONF
         "$FED_BROKER" -c "$dir/broker.conf" init >>"$dir/broker.log" 2>&1 || { echo "broker init failed:"; cat "$dir/broker.log"; return 1; }

@@ -3,7 +3,8 @@
 #
 #   pg_private_start DIR     # init + start; sets PG_PORT, PG_DIR, PG_URL_BASE
 #   pg_private_createdb NAME # prints postgres://postgres@127.0.0.1:PORT/NAME
-#   pg_private_stop          # stop and remove
+#   pg_private_restart       # stop and start again (same data and port)
+#   pg_private_stop          # stop
 #
 # Needs the Debian postgresql package (15): /usr/lib/postgresql/15/bin.
 
@@ -35,11 +36,22 @@ pg_private_start() {
     PG_PORT=$(pg_free_port)
     pg_as_postgres "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 \
         || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+    pg_private_server_start || return 1
+    PG_URL_BASE="postgres://postgres@127.0.0.1:$PG_PORT"
+    export PG_DIR PG_PORT PG_URL_BASE
+}
+
+# pg_private_server_start: start the (initialized, stopped) cluster of $PG_DIR on $PG_PORT.
+pg_private_server_start() {
     pg_as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_DIR -c fsync=off -c max_connections=200" start >/dev/null \
         || { cat "$PG_DIR/server.log" >&2; return 1; }
-    PG_URL_BASE="postgres://postgres@127.0.0.1:$PG_PORT"
-    export PG_DIR PG_PORT PG_URL_BASE
+}
+
+# pg_private_restart: stop the cluster (fast: open connections are cut) and start it again, same data and port.
+pg_private_restart() {
+    pg_as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    pg_private_server_start
 }
 
 pg_private_createdb() {

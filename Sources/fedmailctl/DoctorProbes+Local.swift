@@ -1,0 +1,63 @@
+import FedMailCore
+import Foundation
+import Scanner
+import SystemIO
+
+/// The local services: clamd and the milter's own socket.
+extension DoctorProbes {
+    func checkClamd(_ configuration: MilterConfiguration) -> DoctorFinding {
+        guard let address = configuration.scanning.clamdSocket else {
+            return .skip("clamd", "no ClamdSocket: the milter does not scan")
+        }
+        var options = ClamdClient.Options()
+        options.connectTimeout = min(timeout, .seconds(5))
+        options.writeTimeout = timeout
+        options.replyTimeout = timeout
+        do {
+            let version = try ClamdClient(address: address, options: options).version()
+            return ServiceChecks.clamd(address: "\(address)", version: "\(version)", error: nil)
+        } catch {
+            return ServiceChecks.clamd(address: "\(address)", version: nil, error: error.description)
+        }
+    }
+
+    func checkMilterSocket(_ configuration: MilterConfiguration) -> DoctorFinding {
+        let socket = configuration.socket
+        let deadline = ContinuousClock.now + timeout
+        guard let path = socket.unixPath else {
+            var connectError: String?
+            switch socket {
+            case .inet(let port, let host):
+                do { _ = try DeadlineSocket(host: host ?? "127.0.0.1", port: port, family: .ipv4, deadline: deadline) } catch { connectError = error.message }
+            case .inet6(let port, let host):
+                do { _ = try DeadlineSocket(host: host ?? "::1", port: port, family: .ipv6, deadline: deadline) } catch { connectError = error.message }
+            case .unix:
+                break
+            }
+            return SocketAccessCheck.finding(tcp: socket, connectError: connectError)
+        }
+        var nodes: [SocketAccessCheck.Node] = []
+        var prefix = ""
+        for component in [""] + path.split(separator: "/").map(String.init) {
+            prefix = component.isEmpty ? "/" : (prefix == "/" ? "/" : prefix + "/") + component
+            var info = stat()
+            guard lstat(prefix, &info) == 0 else { break }
+            let kind = info.st_mode & S_IFMT
+            nodes.append(SocketAccessCheck.Node(
+                path: prefix, mode: UInt32(info.st_mode) & 0o7777, uid: UInt32(info.st_uid), gid: UInt32(info.st_gid),
+                ownerName: UserAccount.userName(UInt32(info.st_uid)) + ":" + UserAccount.groupName(UInt32(info.st_gid)),
+                isDirectory: kind == S_IFDIR, isSocket: kind == S_IFSOCK))
+        }
+        let user = UserAccount(named: mtaUser).map { SocketAccessCheck.User(name: $0.name, uid: $0.uid, gids: $0.groups) }
+        var connectError: String?
+        if nodes.last?.path == path, nodes.last?.isSocket == true {
+            do { _ = try DeadlineSocket(unixPath: path, deadline: deadline) } catch { connectError = error.message }
+        }
+        var finding = SocketAccessCheck.finding(path: path, nodes: nodes, user: user, connectError: connectError)
+        if user == nil, finding.status == .ok {
+            finding = .warn("milter.socket", finding.message + "; the MTA user \(mtaUser) does not exist here, so its access was not checked",
+                            fix: "give the user the MTA connects as with --mta-user")
+        }
+        return finding
+    }
+}
