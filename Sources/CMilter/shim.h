@@ -6,6 +6,17 @@
 #include <sys/socket.h>
 #include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+
+/// Whether `path` is on a tmpfs (TMPFS_MAGIC); 0 when not or on error.
+static inline int fedmail_is_tmpfs(const char *path) {
+    struct statfs info;
+    return statfs(path, &info) == 0 && info.f_type == 0x01021994;
+}
+#else
+static inline int fedmail_is_tmpfs(const char *path) { (void)path; return 0; }
+#endif
 
 /// The most lines smfi_setmlreply accepts.
 #define FEDMAIL_MAX_REPLY_LINES 32

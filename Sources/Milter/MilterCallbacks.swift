@@ -54,19 +54,36 @@ func makeFilterDescription(name: UnsafeMutablePointer<CChar>?, flags: UInt) -> s
             }
         },
         xxfi_header: { ctx, name, value in
-            dispatch(ctx, .header) { connection in
+            let status = dispatch(ctx, .header) { connection in
                 // The exact bytes: String(cString:) would repair invalid
                 // UTF-8 (a Latin-1 "caf\xE9") to U+FFFD.
                 let field = MilterHeaderField(nameBytes: cStringBytes(name), rawBytes: cStringBytes(value))
                 if connection.configuration.requirements.collectsHeaders {
                     connection.session.currentTransaction().recordHeader(field)
                 }
-                return try connection.handler.header(field, session: connection.session)
+                let response = try connection.handler.header(field, session: connection.session)
+                // Without replies per field (SMFIP_NR_HDR) an answer other
+                // than continue waits for end of headers.
+                if connection.session.negotiation?.headersWithoutReply == true, response.status != .continue {
+                    connection.pendingHeaderResponse = connection.pendingHeaderResponse ?? response
+                }
+                return response
             }
+            guard let connection = existingConnection(ctx), connection.session.negotiation?.headersWithoutReply == true else {
+                return status
+            }
+            if status != sfsistat(SMFIS_CONTINUE), connection.pendingHeaderResponse == nil {
+                connection.pendingHeaderResponse = .tempfail  // a failure dispatch answered for
+            }
+            return sfsistat(SMFIS_NOREPLY)
         },
         xxfi_eoh: { ctx in
             dispatch(ctx, .endOfHeaders) { connection in
-                try connection.handler.endOfHeaders(session: connection.session)
+                if let pending = connection.pendingHeaderResponse {
+                    connection.pendingHeaderResponse = nil
+                    return pending
+                }
+                return try connection.handler.endOfHeaders(session: connection.session)
             }
         },
         xxfi_body: { ctx, bytes, length in
@@ -172,13 +189,16 @@ private func dispatch(_ ctx: OpaquePointer?, _ stage: MilterStage, startsTransac
     guard let ctx, let connection = connection(for: ctx) else { return sfsistat(SMFIS_TEMPFAIL) }
     let session = connection.session
     if startsTransaction {
+        connection.pendingHeaderResponse = nil
         session.endTransaction()
         if MilterServer.isDraining {
             _ = setReply(ctx, drainingReply)
             return sfsistat(SMFIS_TEMPFAIL)
         }
     }
-    recordMacros(ctx, stage: stage, connection: connection)
+    // The MTA sends macros only at steps that have a macro stage (never
+    // per header field or body chunk): nothing new to record at the others.
+    if stage.macroStage != nil { recordMacros(ctx, stage: stage, connection: connection) }
     var response: MilterResponse
     do {
         response = try body(connection)
@@ -187,6 +207,11 @@ private func dispatch(_ ctx: OpaquePointer?, _ stage: MilterStage, startsTransac
     }
     if response.status == .skip, stage != .body || session.negotiation?.canSkip != true {
         response = .continue
+    }
+    // Accepted during the message: the MTA sends nothing more of it (no
+    // body, no end of message), so the transaction ends here.
+    if response.status == .accept, stage == .data || stage == .header || stage == .endOfHeaders || stage == .body {
+        session.endTransaction()
     }
     if let reply = response.reply, response.status == .reject || response.status == .tempfail {
         if setReply(ctx, reply) != MI_SUCCESS {

@@ -14,6 +14,9 @@ public struct MilterNegotiation: Sendable, Hashable {
     public var rawHeaderValues: Bool
     /// Whether the handler may answer ``MilterResponse/skip`` during the body.
     public var canSkip: Bool
+    /// Whether the MTA sends header fields without waiting for an answer
+    /// (`SMFIP_NR_HDR`, asked for when the handler does not answer them).
+    public var headersWithoutReply: Bool = false
 
     /// Required actions the MTA does not offer, which makes negotiation fail.
     public struct Refusal: Error, Sendable, Hashable, CustomStringConvertible {
@@ -52,6 +55,9 @@ public struct MilterNegotiation: Sendable, Hashable {
         if rawHeaderValues { flags |= UInt(SMFIP_HDR_LEADSPC) }
         canSkip = offeredProtocol & UInt(SMFIP_SKIP) != 0
         if canSkip { flags |= UInt(SMFIP_SKIP) }
+        headersWithoutReply = !requirements.answersHeaders && requirements.stages.contains(.header)
+            && offeredProtocol & UInt(SMFIP_NR_HDR) != 0
+        if headersWithoutReply { flags |= UInt(SMFIP_NR_HDR) }
         protocolFlags = flags
     }
 }

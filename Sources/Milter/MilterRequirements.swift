@@ -17,6 +17,11 @@ public struct MilterRequirements: Sendable, Hashable {
     /// Keep header values exactly as received, including the leading space
     /// after the colon, when the MTA supports it (`SMFIP_HDR_LEADSPC`).
     public var rawHeaderValues: Bool
+    /// Whether the handler answers each header field (false: its
+    /// ``MilterHandler/header(_:session:)`` never stops a message, so the
+    /// MTA is asked not to wait for an answer per field, `SMFIP_NR_HDR`,
+    /// when it supports that: one round trip per field less).
+    public var answersHeaders: Bool
     /// Keep every header of the message, in order, in the transaction.
     public var collectsHeaders: Bool
     /// Keep the body in the transaction (in memory up to the spool threshold,
@@ -27,6 +32,7 @@ public struct MilterRequirements: Sendable, Hashable {
                 stages: Set<MilterStage>,
                 macros: [MilterStage: [String]] = [:],
                 rawHeaderValues: Bool = false,
+                answersHeaders: Bool = true,
                 collectsHeaders: Bool = false,
                 collectsBody: Bool = false) {
         self.actions = actions
@@ -36,6 +42,7 @@ public struct MilterRequirements: Sendable, Hashable {
         self.stages = stages
         self.macros = macros.mapValues { $0.map(MacroName.canonical) }
         self.rawHeaderValues = rawHeaderValues
+        self.answersHeaders = answersHeaders
         self.collectsHeaders = collectsHeaders
         self.collectsBody = collectsBody
     }

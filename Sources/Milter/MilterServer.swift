@@ -173,6 +173,9 @@ final class MilterConnection {
     let session: MilterSession
     let handler: any MilterHandler
     let configuration: MilterServer.Configuration
+    /// A header-step answer other than continue, held for end of headers
+    /// when the MTA sends header fields without waiting for answers.
+    var pendingHeaderResponse: MilterResponse?
 
     init(configuration: MilterServer.Configuration) {
         let id = MilterRegistry.shared.nextSessionID.add(1, ordering: .relaxed).newValue

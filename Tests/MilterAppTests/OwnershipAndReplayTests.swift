@@ -123,7 +123,9 @@ struct OwnershipAndReplayTests {
     func untouched() throws {
         let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
         let run = try a.submit(Mail.message(to: ["nina@plain.example"]))
-        #expect(run.response == .continue)
+        // Decided from the envelope: accepted at end of headers, no body read.
+        #expect(run.stage == .endOfHeaders)
+        #expect(run.response == .accept)
         #expect(run.actions.isEmpty)
     }
 
@@ -131,7 +133,8 @@ struct OwnershipAndReplayTests {
     func openOnly() throws {
         let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"], settings: ["Mode open"])
         let run = try a.submit(Mail.message())
-        #expect(run.response == .continue)
+        #expect(run.stage == .endOfHeaders)
+        #expect(run.response == .accept)
         #expect(run.actions.isEmpty)
     }
 }

@@ -25,6 +25,22 @@ struct MilterNegotiationTests {
         #expect(!result.canSetMacroLists)
     }
 
+    @Test("header fields without a reply each (SMFIP_NR_HDR) only for a handler that does not answer them, and only when offered")
+    func headersWithoutReply() throws {
+        let silent = MilterRequirements(actions: [.addHeaders], stages: [], answersHeaders: false, collectsHeaders: true)
+        let offered = try MilterNegotiation(offeredActions: allActions, offeredProtocol: allSteps, requirements: silent)
+        #expect(offered.headersWithoutReply)
+        #expect(offered.protocolFlags & UInt(SMFIP_NR_HDR) != 0)
+        let notOffered = try MilterNegotiation(offeredActions: allActions, offeredProtocol: allSteps & ~UInt(SMFIP_NR_HDR),
+                                               requirements: silent)
+        #expect(!notOffered.headersWithoutReply)
+        #expect(notOffered.protocolFlags & UInt(SMFIP_NR_HDR) == 0)
+        let answering = MilterRequirements(actions: [.addHeaders], stages: [], collectsHeaders: true)
+        let answers = try MilterNegotiation(offeredActions: allActions, offeredProtocol: allSteps, requirements: answering)
+        #expect(!answers.headersWithoutReply)
+        #expect(answers.protocolFlags & UInt(SMFIP_NR_HDR) == 0)
+    }
+
     @Test("refuses an MTA lacking a required action and names it")
     func refusal() {
         let requirements = MilterRequirements(actions: [.addHeaders, .deleteRecipients, .quarantine], stages: [])

@@ -81,6 +81,7 @@ Syslog      no
 LogLevel    info
 TemporaryDirectory $FM_DIR
 BodySpoolThreshold 1m
+Domains     example.net
 C
 "$BIN" -n -c "$FM_DIR/good.conf" | grep >/dev/null "configuration OK" || die "-n on a good config"
 pass "config check: line-numbered errors for unknown name, bad socket, bad umask, missing Socket, duplicate, unknown user; exit 66 for a missing file"
@@ -97,10 +98,11 @@ pass "daemon started: pid file, socket mode from UMask, private spool directory 
 
 # ---------------------------------------------------------------- behavior
 miltertest -D socket="unix:$SOCK" -s contrib/test/milter/header-abort.lua || die "miltertest header-abort.lua"
-pass "miltertest: untouched without federated recipients; three-chunk body; abort then new message on one connection"
+pass "miltertest: untouched without federated recipients; three-chunk body; abort then new message on one connection; a plain message accepted at end of headers"
 
 $CLIENT "$SOCK" message --body-size 500000 --chunk 65535 || die "multi-chunk message"
 $CLIENT "$SOCK" abort || die "abort then new messages"
+$CLIENT "$SOCK" early || die "plain messages accepted at end of headers"
 $CLIENT "$SOCK" refuse || die "MTA without add-header must be refused"
 $CLIENT "$SOCK" drop --count 20 --body-size 1500000 || die "dropped connections"
 sleep 0.5
@@ -109,7 +111,7 @@ left=$(find "$spool" -type f | wc -l)
 [ "$left" -eq 0 ] || die "$left spool file(s) left after connections dropped mid-message"
 grep -q "refusing the MTA at negotiation: the MTA does not offer the milter actions add-headers" "$FM_DIR/main.log" \
     || die "no log line for the refused MTA"
-grep -qE "^fedmail-milter\[$PID\]: info: QMSG0: from=<sender@example.org> rcpts=2 headers=4 body=500000 spooled=no: direction=[a-z]+ decision=untouched" "$FM_DIR/main.log" \
+grep -qE "^fedmail-milter\[$PID\]: info: QMSG0: from=<sender@example.org> rcpts=2 headers=5 body=500000 spooled=no: direction=[a-z]+ decision=untouched" "$FM_DIR/main.log" \
     || die "no queue-id-prefixed log line for the message"
 pass "driver: a 500 KB multi-chunk body passed untouched, abort then two messages, refusal logged, 20 drops mid-body leave no spool file, log lines prefixed by queue id"
 
@@ -139,7 +141,7 @@ grep -q "debug: NOQUEUE: connect from client.example" "$FM_DIR/main.log" || die 
 cp "$FM_DIR/good.conf" "$FM_DIR/good.conf.ok"
 echo "LogLevel chatty" >>"$FM_DIR/good.conf"
 kill -USR1 "$PID"; sleep 0.5
-grep -q "reload refused, keeping the configuration in force: $FM_DIR/good.conf:9: 'LogLevel' is already set on line 6" "$FM_DIR/main.log" \
+grep -q "reload refused, keeping the configuration in force: $FM_DIR/good.conf:10: 'LogLevel' is already set on line 6" "$FM_DIR/main.log" \
     || die "bad config on reload not refused with its line"
 $CLIENT "$SOCK" message >/dev/null || die "message after a refused reload"
 cp "$FM_DIR/good.conf.ok" "$FM_DIR/good.conf"

@@ -118,6 +118,21 @@ public enum MilterDaemon {
             throw StartFailure("\(error.message)", .cannotCreate)
         }
         footprint.spool = spool
+        // Messages whose body stayed in memory (BodySpoolThreshold) are
+        // worked on in a private directory on tmpfs when there is one.
+        var memorySpool: PrivateDirectory?
+        if configuration.bodySpoolThreshold > 0 {
+            for path in PrivateDirectory.removeStale(parent: PrivateDirectory.memoryParent) {
+                logger.notice("removed the spool directory \(path) left by a daemon that died")
+            }
+            memorySpool = PrivateDirectory.inMemory()
+            footprint.memorySpool = memorySpool
+        }
+        if let identity, let memorySpool {
+            do { try memorySpool.changeOwner(uid: identity.uid, gid: identity.gid) } catch {
+                throw StartFailure("\(error.message)", .osError)
+            }
+        }
         let hostname = Self.hostname()
         // Checked now (files, allowlist); broker clients are created after
         // detaching, since their threads would not survive the fork.
@@ -136,6 +151,7 @@ public enum MilterDaemon {
             revocations.loadFromDisk(brokerCAPath: caPath, logger: logger)
         }
         let spoolPath = spool.path
+        let memorySpoolPath = memorySpool?.path
         let server = MilterServer.Configuration(
             name: FedMailMilterVersion.name,
             requirements: FederationHandler.requirements,
@@ -143,7 +159,7 @@ public enum MilterDaemon {
             spoolThreshold: configuration.bodySpoolThreshold,
             makeHandler: {
                 FederationHandler(runtime: federation.current, spoolDirectory: spoolPath, replayCache: replayCache, logger: logger,
-                                  revocations: revocations, splitLedger: splitLedger)
+                                  revocations: revocations, splitLedger: splitLedger, memorySpoolDirectory: memorySpoolPath)
             },
             log: { logger.warning("\($0)") })
         do { try MilterServer.register(server) } catch { throw StartFailure("\(error.message)", .software) }
@@ -377,6 +393,8 @@ public enum MilterDaemon {
 /// removed together when it stops or fails to start.
 final class DaemonFootprint {
     var spool: PrivateDirectory?
+    /// The spool on tmpfs for messages under BodySpoolThreshold.
+    var memorySpool: PrivateDirectory?
     var pidFile: PidFile?
     /// The Unix socket this daemon opened (never one it found in use).
     var socketPath: String?
@@ -384,6 +402,7 @@ final class DaemonFootprint {
     func remove() {
         pidFile?.remove()
         spool?.remove()
+        memorySpool?.remove()
         if let socketPath { unlink(socketPath) }
     }
 }

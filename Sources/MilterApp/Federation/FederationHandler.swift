@@ -34,11 +34,22 @@ public final class FederationHandler: MilterHandler {
             .endOfMessage: ["i"],
         ],
         rawHeaderValues: true,
+        // header(_:session:) is never implemented: every field is answered
+        // at end of headers, so the MTA need not wait for each one.
+        answersHeaders: false,
         collectsHeaders: true,
         collectsBody: true)
 
     let runtime: FederationRuntime
-    let spoolDirectory: String
+    /// Where the work files of the current message go: ``memorySpoolDirectory``
+    /// when its body stayed in memory (under BodySpoolThreshold) and there is
+    /// one, else ``diskSpoolDirectory``. Set at end of message.
+    private(set) var spoolDirectory: String
+    /// The private spool directory under TemporaryDirectory.
+    let diskSpoolDirectory: String
+    /// A private directory on tmpfs (nil: none), for messages that stayed in
+    /// memory: their work files then never touch the disk.
+    let memorySpoolDirectory: String?
     let logger: Logger
     /// Which seals were delivered to which recipients (shared by every
     /// connection, kept across reloads).
@@ -66,9 +77,12 @@ public final class FederationHandler: MilterHandler {
     public init(runtime: FederationRuntime, spoolDirectory: String, replayCache: ReplayCache, logger: Logger,
                 revocations: RevocationListCache? = nil,
                 splitLedger: ReplayCache = ReplayCache(maxAge: FederationHandler.splitLedgerRetention,
-                                                       maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: "")) {
+                                                       maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: ""),
+                memorySpoolDirectory: String? = nil) {
         self.runtime = runtime
         self.spoolDirectory = spoolDirectory
+        self.diskSpoolDirectory = spoolDirectory
+        self.memorySpoolDirectory = memorySpoolDirectory
         self.replayCache = replayCache
         self.splitLedger = splitLedger
         self.logger = logger
@@ -106,6 +120,7 @@ public final class FederationHandler: MilterHandler {
     public func endOfMessage(session: MilterSession, actions: any MilterMessageActions) throws -> MilterResponse {
         guard let transaction = session.transaction else { return .continue }
         let log = MessageLog(logger: logger, queueID: session.queueID ?? "NOQUEUE", transaction: transaction)
+        spoolDirectory = transaction.body.isSpooled ? diskSpoolDirectory : memorySpoolDirectory ?? diskSpoolDirectory
         do {
             return try process(session: session, transaction: transaction, actions: actions, log: log)
         } catch {
@@ -256,13 +271,15 @@ struct MessageLog {
     let queueID: String
     let summary: String
 
-    init(logger: Logger, queueID: String, transaction: MilterTransaction) {
+    /// - Parameter bodyRead: false when the message was decided before its
+    ///   body (accepted at end of headers): the body is then "not-read".
+    init(logger: Logger, queueID: String, transaction: MilterTransaction, bodyRead: Bool = true) {
         self.logger = logger
         self.queueID = queueID
+        let body = bodyRead ? "body=\(transaction.body.count) spooled=\(transaction.body.isSpooled ? "yes" : "no")" : "body=not-read"
         summary = """
             from=\(transaction.sender ?? "<>") rcpts=\(transaction.recipients.count) \
-            headers=\(transaction.headers.count) body=\(transaction.body.count) \
-            spooled=\(transaction.body.isSpooled ? "yes" : "no")
+            headers=\(transaction.headers.count) \(body)
             """
     }
 

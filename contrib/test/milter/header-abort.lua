@@ -24,6 +24,9 @@ continued(conn, "mailfrom 1")
 check(mt.rcptto(conn, "<b@example.net>"), "rcptto 1")
 continued(conn, "rcptto 1")
 check(mt.header(conn, "Subject", "aborted"), "header 1")
+-- An S/MIME Content-Type for one of the milter's Domains (example.net): it
+-- may be sealed for us, so the milter reads the body.
+check(mt.header(conn, "Content-Type", "application/pkcs7-mime; smime-type=authenveloped-data"), "header 1 Content-Type")
 check(mt.eoh(conn), "eoh 1")
 check(mt.bodystring(conn, string.rep("aborted body line\r\n", 2000)), "body 1")
 check(mt.abort(conn), "abort")
@@ -35,6 +38,7 @@ check(mt.rcptto(conn, "<b@example.net>"), "rcptto 2")
 continued(conn, "rcptto 2")
 check(mt.header(conn, "From", "a@example.org"), "header From")
 check(mt.header(conn, "Subject", "three chunks"), "header Subject")
+check(mt.header(conn, "Content-Type", "application/pkcs7-mime; smime-type=authenveloped-data"), "header Content-Type")
 check(mt.eoh(conn), "eoh 2")
 check(mt.bodystring(conn, string.rep("first chunk\r\n", 1000)), "body chunk 1")
 check(mt.bodystring(conn, string.rep("second chunk\r\n", 1000)), "body chunk 2")
@@ -45,5 +49,15 @@ if mt.eom_check(conn, MT_HDRADD) or mt.eom_check(conn, MT_HDRCHANGE) or mt.eom_c
     error("a message with no federated recipient was modified")
 end
 if mt.getreply(conn) ~= SMFIR_CONTINUE then error("end of message not continued") end
-print("miltertest: message untouched after an aborted message and a three-chunk body")
+
+-- message 3: plain text, no federated recipient: the milter tells from the
+-- header fields that it is untouched and accepts it at end of headers
+check(mt.mailfrom(conn, "<a@example.org>"), "mailfrom 3")
+continued(conn, "mailfrom 3")
+check(mt.rcptto(conn, "<b@example.net>"), "rcptto 3")
+continued(conn, "rcptto 3")
+check(mt.header(conn, "Subject", "plain"), "header 3")
+check(mt.eoh(conn), "eoh 3")
+if mt.getreply(conn) ~= SMFIR_ACCEPT then error("end of headers of a plain message not accepted") end
+print("miltertest: message untouched after an aborted message and a three-chunk body; a plain one accepted at end of headers")
 mt.disconnect(conn)

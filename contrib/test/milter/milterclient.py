@@ -22,6 +22,7 @@ SMFIF_ALL = 0x1FF
 SMFIP_ALL = 0x001FFFFF
 NO_FLAGS = {"connect": 0x01, "helo": 0x02, "mail": 0x04, "rcpt": 0x08,
             "body": 0x10, "headers": 0x20, "eoh": 0x40, "data": 0x200}
+SMFIP_NR_HDR = 0x80  # the milter asked not to be waited for after each header field
 FINAL = {b"a": "accept", b"c": "continue", b"r": "reject", b"t": "tempfail",
          b"d": "discard", b"y": "replycode", b"s": "skip"}
 
@@ -114,6 +115,8 @@ class Milter:
         if not self.wants("headers"):
             return "continue"
         self.send(b"L", name.encode() + b"\0" + value.encode() + b"\0")
+        if self.protocol & SMFIP_NR_HDR:
+            return "continue"  # no reply: as an MTA that granted SMFIP_NR_HDR, do not wait
         return self.reply()[0]
 
     def eoh(self):
@@ -161,13 +164,20 @@ def expect(condition, message):
         raise MilterError(message)
 
 
+# An S/MIME Content-Type for one of the milter's Domains (example.net): the
+# message may be sealed for it, so the milter reads the body; without it the
+# milter tells from the header fields that the message is untouched and
+# accepts it at end of headers (scenario_early).
+SMIME = ("Content-Type", "application/pkcs7-mime; smime-type=authenveloped-data")
+
+
 def one_message(m, queue_id, body_size=200, chunk=65535):
     expect(m.mail("<sender@example.org>", ("BODY=8BITMIME",), {"i": queue_id}) == "continue", "MAIL not continued")
     expect(m.rcpt("<rcpt@example.net>") == "continue", "RCPT not continued")
     expect(m.rcpt("<other@example.net>") == "continue", "second RCPT not continued")
     expect(m.data() == "continue", "DATA not continued")
     for name, value in (("From", "sender@example.org"), ("To", "rcpt@example.net"),
-                        ("Subject", "test " + queue_id), ("Message-ID", "<%s@example.org>" % queue_id)):
+                        ("Subject", "test " + queue_id), ("Message-ID", "<%s@example.org>" % queue_id), SMIME):
         expect(m.header(name, value) == "continue", "header %s not continued" % name)
     expect(m.eoh() == "continue", "EOH not continued")
     line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n"
@@ -197,6 +207,25 @@ def session(path, queue_id, messages=1, **kwargs):
         m.quit()
 
 
+def scenario_early(args):
+    """A message the milter can tell is untouched from its envelope and
+    header fields (no federated recipient, nothing that may be sealed for
+    it) is accepted at end of headers: no body, no end of message."""
+    m = Milter(args.socket)
+    try:
+        expect(m.connect() == "continue", "connect not continued")
+        for n in range(2):
+            expect(m.mail("<a@example.org>", (), {"i": "QEARLY%d" % n}) == "continue", "MAIL not continued")
+            expect(m.rcpt("<b@example.net>") == "continue", "RCPT not continued")
+            expect(m.header("Subject", "plain text") == "continue", "header not continued")
+            status = m.eoh()
+            expect(status == "accept", "end of headers answered %s, expected accept" % status)
+        value = one_message(m, "QLATE", body_size=1000, chunk=1000)
+    finally:
+        m.quit()
+    print("plain messages accepted at end of headers; then a message read to its end (%s)" % value)
+
+
 def scenario_message(args):
     value = session(args.socket, "QMSG", body_size=args.body_size, chunk=args.chunk)
     print("message %s (body %d bytes in chunks of %d)" % (value, args.body_size, args.chunk))
@@ -209,6 +238,7 @@ def scenario_abort(args):
         expect(m.mail("<a@example.org>", (), {"i": "QABORT"}) == "continue", "MAIL not continued")
         expect(m.rcpt("<b@example.net>") == "continue", "RCPT not continued")
         expect(m.header("Subject", "aborted") == "continue", "header not continued")
+        expect(m.header(*SMIME) == "continue", "Content-Type not continued")
         expect(m.eoh() == "continue", "EOH not continued")
         for _ in range(5):
             expect(m.body(b"x" * 60000) == "continue", "body not continued")
@@ -277,6 +307,7 @@ def scenario_drop(args):
         m.mail("<a@example.org>", (), {"i": "QDROP%d" % n})
         m.rcpt("<b@example.net>")
         m.header("Subject", "dropped")
+        m.header(*SMIME)
         m.eoh()
         remaining = args.body_size
         while remaining > 0:
@@ -294,6 +325,7 @@ def scenario_inflight(args):
         expect(m.mail("<a@example.org>", (), {"i": "QINFLIGHT"}) == "continue", "MAIL not continued")
         expect(m.rcpt("<b@example.net>") == "continue", "RCPT not continued")
         expect(m.header("Subject", "in flight") == "continue", "header not continued")
+        expect(m.header(*SMIME) == "continue", "Content-Type not continued")
         os.kill(args.pid, getattr(signal, "SIG" + args.signal))
         time.sleep(args.wait)
         expect(m.eoh() == "continue", "EOH not continued")
@@ -315,6 +347,7 @@ def scenario_tempfail(args):
         expect(m.mail("<a@example.org>", (), {"i": "QFAIL"}) == "continue", "MAIL not continued")
         expect(m.rcpt("<b@example.net>") == "continue", "RCPT not continued")
         expect(m.header("Subject", "cannot spool") == "continue", "header not continued")
+        expect(m.header(*SMIME) == "continue", "Content-Type not continued")
         expect(m.eoh() == "continue", "EOH not continued")
         answers = []
         remaining = args.body_size
@@ -332,7 +365,7 @@ def scenario_tempfail(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("socket")
-    parser.add_argument("scenario", choices=["message", "abort", "sequential", "concurrent",
+    parser.add_argument("scenario", choices=["message", "early", "abort", "sequential", "concurrent",
                                              "refuse", "drop", "inflight", "tempfail"])
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1)
