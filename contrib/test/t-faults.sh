@@ -258,7 +258,8 @@ if want kill-receiver; then
     deferred_before=$(grep -c "status=deferred" "$(pf_log A)")
     batch_start kill-receiver bob@b.example
     kills=0
-    while batch_running && [ $kills -lt 15 ]; do
+    # A accepts the batch quickly; B is killed while A delivers it, at least three times.
+    while { batch_running || [ $kills -lt 3 ]; } && [ $kills -lt 15 ]; do
         sleep "0.$((3 + RANDOM % 6))"; kill_milter B; kills=$((kills + 1))
     done
     batch_wait kill-receiver
