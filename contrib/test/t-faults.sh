@@ -227,6 +227,15 @@ kill_milter() {
     fm_start "$name" "$(fed_dir "$name")/milter.conf" >/dev/null || die "milter $name did not restart after SIGKILL"
 }
 
+# kill_during_batch NAME MIN: SIGKILL the org's milter every 0.3-0.8 s while
+# the batch runs (and at least MIN times), at most 15 times; sets kills.
+kill_during_batch() {
+    kills=0
+    while { batch_running || [ $kills -lt "$2" ]; } && [ $kills -lt 15 ]; do
+        sleep "0.$((3 + RANDOM % 6))"; kill_milter "$1"; kills=$((kills + 1))
+    done
+}
+
 # hold_for SECONDS: wait (the batch goes on meanwhile).
 hold_for() { local until=$(( $(date +%s) + $1 )); while [ "$(date +%s)" -lt "$until" ]; do sleep 0.2; done; }
 
@@ -241,10 +250,7 @@ pass "warm-up: sealed at A, opened at B ($COUNT_LINE)"
 if want kill-sender; then
     scenario kill-sender "A's milter SIGKILLed mid-batch, restarted"
     batch_start kill-sender bob@b.example
-    kills=0
-    while batch_running && [ $kills -lt 15 ]; do
-        sleep "0.$((3 + RANDOM % 6))"; kill_milter A; kills=$((kills + 1))
-    done
+    kill_during_batch A 0
     batch_wait kill-sender
     settle kill-sender "$B_INBOX" mx.B.test
     report kill-sender kill-sender "sigkills=$kills"
@@ -257,11 +263,8 @@ if want kill-receiver; then
     scenario kill-receiver "B's milter SIGKILLed mid-batch, restarted"
     deferred_before=$(grep -c "status=deferred" "$(pf_log A)")
     batch_start kill-receiver bob@b.example
-    kills=0
     # A accepts the batch quickly; B is killed while A delivers it, at least three times.
-    while { batch_running || [ $kills -lt 3 ]; } && [ $kills -lt 15 ]; do
-        sleep "0.$((3 + RANDOM % 6))"; kill_milter B; kills=$((kills + 1))
-    done
+    kill_during_batch B 3
     batch_wait kill-receiver
     settle kill-receiver "$B_INBOX" mx.B.test
     report kill-receiver kill-receiver "sigkills=$kills"
@@ -273,10 +276,7 @@ fi
 if want kill-sender-sendmail; then
     scenario kill-sender-sendmail "S's milter (behind Sendmail, F=T) SIGKILLed mid-batch, restarted"
     BATCH_ORG=S BATCH_SENDER=sam@s.example batch_start kill-sender-sendmail erin@b9.example
-    kills=0
-    while batch_running && [ $kills -lt 15 ]; do
-        sleep "0.$((3 + RANDOM % 6))"; kill_milter S; kills=$((kills + 1))
-    done
+    kill_during_batch S 0
     batch_wait kill-sender-sendmail
     settle kill-sender-sendmail "$B_INBOX" mx.B.test
     report kill-sender-sendmail kill-sender-sendmail "sigkills=$kills"
