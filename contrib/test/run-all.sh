@@ -17,6 +17,7 @@ BIN=$(swift build --show-bin-path)
 export FEDMAIL_BIN="$BIN"
 
 passed=0; failed=0; failures=()
+LOGDIR=$(mktemp -d /tmp/fedmail-suite-logs.XXXXXX)
 
 echo "== swift test"
 if swift test --skip-build 2>&1 | tee /tmp/fedmail-swift-test.log | grep -vE '^(Test Case|◇|↳)' | tail -n 60; [ "${PIPESTATUS[0]}" -eq 0 ]; then
@@ -36,13 +37,22 @@ for s in "${suites[@]}"; do
     name=$(basename "$s" .sh); name=${name#t-}
     echo "== suite $name"
     start=$(date +%s)
-    if bash "$s"; then
+    log="$LOGDIR/$name.log"
+    if bash "$s" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
         passed=$((passed + 1)); echo "== suite $name: ok ($(( $(date +%s) - start ))s)"
     else
         failed=$((failed + 1)); failures+=("$name"); echo "== suite $name: FAILED ($(( $(date +%s) - start ))s)"
     fi
 done
 
+# Repeat what failed at the end, where a CI log's tail shows it: the failing
+# checks of each failed suite and the last lines it printed.
+for name in "${failures[@]}"; do
+    [ "$name" = swift-test ] && { echo "== failed: swift test"; grep -E 'failed|error:' /tmp/fedmail-swift-test.log | tail -n 30; continue; }
+    echo "== failed: $name (full output: $LOGDIR/$name.log)"
+    grep -E '^\s*(FAIL|FAILED|not ok)\b' "$LOGDIR/$name.log" | head -n 40
+    echo "-- its last lines:"; tail -n 25 "$LOGDIR/$name.log"
+done
 ((failed)) && echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
