@@ -102,6 +102,8 @@ public enum MilterDaemon {
     struct Started {
         var federation: FederationRuntimeStore
         var refresher: RevocationListRefresher
+        /// Returns the heap's free memory to the kernel after messages.
+        var heapTrimmer: HeapTrimmer
         var hostname: String
         var identity: UserIdentity?
     }
@@ -186,7 +188,9 @@ public enum MilterDaemon {
         }
         let refresher = RevocationListRefresher(cache: revocations, federation: federation, logger: logger)
         startRevocationRefresh(configuration, refresher: refresher, revocations: revocations, logger: logger)
-        return Started(federation: federation, refresher: refresher, hostname: hostname, identity: identity)
+        let heapTrimmer = HeapTrimmer()
+        heapTrimmer.start()
+        return Started(federation: federation, refresher: refresher, heapTrimmer: heapTrimmer, hostname: hostname, identity: identity)
     }
 
     /// The replay cache: in StateDirectory (created and handed to the
@@ -307,6 +311,7 @@ public enum MilterDaemon {
         }
         pthread_join(loop, nil)
         started.refresher.stop()
+        started.heapTrimmer.stop()
         started.federation.shutdown()
         logger.notice("stopped")
         return loopFailed.load(ordering: .relaxed) ? .software : .ok
