@@ -79,7 +79,9 @@ while kill -0 "$LOAD" 2>/dev/null || [ "$(queue_count A)" -gt 0 ] || [ "$(queue_
     [ "$t" -gt $((SECONDS_TOTAL + 900)) ] && { echo "soak: queues did not drain"; break; }
     sleep 10
 done
-# One more sample once everything is done.
+# One more sample once everything is done and the milters had time to give
+# back free memory (their heap trimmer runs every 30 s after messages).
+sleep 40
 # shellcheck disable=SC2086
 set -- $(sample "$FM_PID_A") $(sample "$FM_PID_B") $(sample "$FED_BROKER_PID")
 echo "$((SECONDS - START)),$1,$2,$3,$4,$5,$6,0,0,$(find "$B_INBOX/new" -type f | wc -l)" | tee -a "$BASE/samples.csv"
