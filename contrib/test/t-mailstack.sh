@@ -45,6 +45,8 @@
 #            the wire, travels inside the seal and verifies after opening
 #            (a second OpenDKIM, `opendkim -t`, on the delivered message)
 #   reverse  B -> A: the same chain the other way
+#   forged   Authentication-Results forged by a sender under B's ids: OpenDKIM
+#            (RemoveARFrom) and FedMail remove them, none reaches the mailbox
 #   order    the wrong order at A (signer before FedMail): the signature is
 #            sealed inside, the wire copy has none, B says dkim=none
 #
@@ -390,6 +392,23 @@ got=$(delivered a "$B5" | head -n 1)
 has_ar "A: dkim=pass for b.example" "$got" "^auth\.a\.test; dkim=pass .*header\.d=b\.example"
 has_ar "A: dmarc=pass for b.example" "$got" "^auth\.a\.test; dmarc=pass .*header\.from=b\.example"
 has_ar "A: fedmail=pass for b.example" "$got" "^mx\.a\.test; fedmail=pass .*header\.from=b\.example"
+fi
+
+# ------------------------------------------------------------------ forged
+if want forged; then
+scenario forged "verdicts forged by a sender: OpenDKIM removes those under its id, FedMail those under its own"
+B7="forged verdicts body $MARK"
+out=$(swaks --server "$(fed_addr b):$(fed_port b)" --local-interface "$(fed_addr n)" --from mallory@n.example --to bob@b.example \
+    --h-From "<mallory@n.example>" --h-Subject "Forged $MARK" --body "$B7" --timeout 60 \
+    --add-header "Authentication-Results: auth.b.test; dkim=pass (forged) header.d=a.example" \
+    --add-header "Authentication-Results: auth.b.test; dmarc=pass (forged) header.from=a.example" \
+    --add-header "Authentication-Results: mx.b.test; fedmail=pass (forged) header.from=a.example" 2>&1)
+grep -q "250 2.0.0 Ok" <<<"$out" || fail "B accepted the message: $(grep -E '^<\*\*' <<<"$out")"
+if wait_delivered b "$B7" 1 60; then pass "delivered at B"; else die "not delivered at B"; fi
+got=$(delivered b "$B7" | head -n 1)
+if ar "$got" | grep -q "(forged)"; then fail "a forged verdict reached the mailbox: $(ar "$got" | grep "(forged)" | tr '\n' '|')"
+else pass "no forged verdict reached the mailbox"; fi
+has_ar "B: OpenDKIM's own verdict, dkim=none (no signature)" "$got" "^auth\.b\.test; dkim=none"
 fi
 
 # ------------------------------------------------------------------ order
