@@ -116,4 +116,30 @@ struct HeaderStrippingTests {
         #expect(Array(opened.result.headers.dropFirst()) == [hop] + original.headers)
         #expect(!names.contains("X-Outer-Only"))
     }
+
+    @Test("opened mail: outer Authentication-Results added on arrival by milters before us (OpenDKIM, OpenDMARC) under another authserv-id stay; outer ones under ours or a trusted one are removed")
+    func chainVerdictsKept() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"], settings: ["TrustedAuthservIDs trusted.b.test"])
+        let original = Mail.message()
+        var wire = Mail.relayed(try a.submit(original))
+        let hop = MilterHeaderField(name: "Received", rawValue: " from mx.a.test by mx.b.test; Mon, 1 Dec 2025 10:00:01 +0000")
+        let dkim = MilterHeaderField(name: "Authentication-Results", rawValue: " auth.b.test; dkim=pass header.d=a.example")
+        let dmarc = MilterHeaderField(name: "Authentication-Results", rawValue: " auth.b.test; dmarc=pass header.from=a.example")
+        wire.headers.insert(contentsOf: [
+            dkim, dmarc,
+            MilterHeaderField(name: "Authentication-Results", rawValue: " mx.b.test; fedmail=pass (forged outside)"),
+            MilterHeaderField(name: "Authentication-Results", rawValue: " trusted.b.test; spf=pass (forged outside)"),
+            hop,
+        ], at: 0)
+        let opened = try b.receive(wire)
+        #expect(opened.response == .continue)
+        let verdicts = opened.result.values(of: "Authentication-Results")
+        #expect(verdicts.count == 3)
+        #expect(verdicts.first?.hasPrefix("mx.b.test; fedmail=pass header.from=a.example") == true)
+        #expect(Array(opened.result.headers.dropFirst()) == [dkim, dmarc, hop] + original.headers)
+        #expect(opened.actions.contains(.deleteHeader(name: "Authentication-Results", occurrence: 4)))
+        #expect(opened.actions.contains(.deleteHeader(name: "Authentication-Results", occurrence: 3)))
+        #expect(opened.result.body == original.body)
+    }
 }

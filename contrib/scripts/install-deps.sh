@@ -15,6 +15,7 @@ PACKAGES=(
     # test tooling
     procps lsof iproute2 ca-certificates curl jq
     nsd bind9-dnsutils  # t-dns-validation: a private authoritative DNS server, dig
+    opendkim opendkim-tools opendmarc  # t-mailstack: private OpenDKIM and OpenDMARC instances in the milter chain
     python3-milter  # t-faults: the tempfail-once test milter (pymilter, run by /usr/bin/python3)
     time  # GNU time: peak RSS in t-crypto-interop and contrib/bench
     # Debian packaging (packaging/build-debs.sh, contrib/test/t-packaging.sh)
@@ -48,7 +49,9 @@ if ((${#missing[@]})); then
 fi
 # The packaged clamd and freshclam are not used either (tests start a private
 # clamd with a test database); keep them off, so nothing downloads signatures.
+# Nor are the packaged OpenDKIM and OpenDMARC (t-mailstack runs its own).
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl disable --now clamav-freshclam.service clamav-daemon.service clamav-daemon.socket >/dev/null 2>&1 || true
+    systemctl disable --now clamav-freshclam.service clamav-daemon.service clamav-daemon.socket \
+        opendkim.service opendmarc.service >/dev/null 2>&1 || true
 fi
 echo "install-deps: all build and test packages present"

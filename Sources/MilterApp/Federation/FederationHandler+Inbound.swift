@@ -227,8 +227,13 @@ extension FederationHandler {
         // name and every copy of the fields we add for the local chain. The
         // outer Received fields stay: the sending gateway's MTA added its own
         // after its milter sealed, so that hop exists only outside the seal.
+        // So do the outer Authentication-Results under other authserv-ids:
+        // milters before us (OpenDKIM, OpenDMARC) judged the sealed message
+        // as it arrived, and their verdicts are about this delivery; outer
+        // ones claiming our authserv-id or a trusted one are forged and go.
+        try removeForgedVerdicts(transaction: transaction, actions: actions, log: log, named: "authentication-results")
         try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions,
-                                        keeping: ["received"]) { field in self.isForgedVerdict(name: field.name, value: field.value) }
+                                        keeping: ["received", "authentication-results"]) { field in self.isForgedVerdict(name: field.name, value: field.value) }
         var properties = [
             ("header.from", authorDomain), ("policy.signer", report.signerOrganization),
             passed.signerPinned ? ("policy.cert", "static") : ("policy.token", passed.tokenIDs.joined(separator: ",")),
@@ -305,11 +310,14 @@ extension FederationHandler {
 
     /// Removes every verdict field only we may add (``isForgedVerdict``)
     /// from a message that reaches a local recipient without being replaced.
-    func removeForgedVerdicts(transaction: MilterTransaction, actions: any MilterMessageActions, log: MessageLog) throws {
+    /// With `named`, only fields of that (lower-cased) name are looked at.
+    func removeForgedVerdicts(transaction: MilterTransaction, actions: any MilterMessageActions, log: MessageLog,
+                              named: String? = nil) throws {
         var occurrences: [String: Int] = [:]
         var forged: [(name: String, occurrence: Int)] = []
         for field in transaction.headers {
             let key = field.name.lowercased()
+            if let named, key != named { continue }
             let occurrence = (occurrences[key] ?? 0) + 1
             occurrences[key] = occurrence
             if isForgedVerdict(name: field.name, value: field.value) { forged.append((field.name, occurrence)) }

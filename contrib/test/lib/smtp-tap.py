@@ -16,6 +16,10 @@ ever changes): while the file DIR/tamper exists, the tap changes one
 character in the middle of line L of the next message body it relays, where
 L is the number in DIR/tamper (default 5), then removes DIR/tamper. The recorded .eml is the
 unmodified message as the client sent it; DIR/msg-N-M.tampered marks it.
+Likewise, while the file DIR/tamper-header exists, the tap appends
+" (altered in transit)" to the first line of the header field named in it
+(default Subject) of the next message, then removes DIR/tamper-header: the
+body (a seal) is untouched, a DKIM signature covering that field breaks.
 
 The client must not use BDAT (the tests set smtp_discard_ehlo_keywords =
 chunking on the sending Postfix): DATA is line-oriented.
@@ -78,6 +82,8 @@ def handle(client, n):
     count = 0
     tamper = False
     tamper_at = 5
+    tamper_field = None
+    header_tampered = False
     body_line = -1
     try:
         while True:
@@ -96,9 +102,10 @@ def handle(client, n):
                         f.write(b"".join(message))
                     with open(base + ".env", "wb") as f:
                         f.write(b"".join(envelope))
-                    if tamper:
+                    if tamper or header_tampered:
                         open(base + ".tampered", "w").close()
                     envelope, message, tamper = [], [], False
+                    tamper_field, header_tampered = None, False
                 else:
                     unstuffed = line[1:] if line.startswith(b".") else line
                     message.append(unstuffed)
@@ -108,6 +115,12 @@ def handle(client, n):
                         body_line = 0
                     if body_line == tamper_at and tamper:
                         out = tamper_line(line)
+                    if tamper_field and body_line < 0 and unstuffed[:1] not in (b" ", b"\t") and \
+                            unstuffed.split(b":", 1)[0].strip().lower() == tamper_field:
+                        body = line.rstrip(b"\r\n")
+                        out = body + b" (altered in transit)" + line[len(body):]
+                        tamper_field = None
+                        header_tampered = True
             else:
                 upper = line.upper()
                 if upper.startswith(b"MAIL FROM:"):
@@ -126,6 +139,11 @@ def handle(client, n):
                         except ValueError:
                             tamper_at = 5
                         os.unlink(flag)
+                    hflag = os.path.join(directory, "tamper-header")
+                    if os.path.exists(hflag):
+                        name = open(hflag).read().strip() or "Subject"
+                        tamper_field = name.lower().encode()
+                        os.unlink(hflag)
             server.sendall(out)
     except OSError:
         pass
