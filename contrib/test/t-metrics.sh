@@ -64,6 +64,8 @@ for tool in swaks python3 curl jq openssl postconf prometheus; do command -v "$t
 MARK=$(date +%s)-$$
 A=127.0.0.190 B=127.0.0.200 PROM=127.0.0.195 OUTSIDE=127.0.0.199
 MILTER_BIN=$FEDMAIL_BIN/fedmail-milter
+# quiet CMD...: CMD without its output
+quiet() { "$@" >/dev/null 2>&1; }
 # free_port ADDR: a TCP port free on ADDR
 free_port() { python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1]); s.close()' "$1"; }
 METRICS_A=$A:$(free_port $A)
@@ -115,9 +117,9 @@ refused "MetricsListen 127.0.0.1:70000" "not a number from 1 to 65535"
 refused "MetricsListen metrics.example:9466" "is not an IP address"
 refused "MetricsListen ::1:9466" "in brackets"
 printf 'Socket local:%s/cf.sock\nMetricsListen none\n' "$BASE" >"$BASE/cf.conf"
-check "'MetricsListen none' accepted" "$MILTER_BIN" -n -c "$BASE/cf.conf"
+check "'MetricsListen none' accepted" quiet "$MILTER_BIN" -n -c "$BASE/cf.conf"
 printf 'Socket local:%s/cf.sock\nMetricsListen 192.0.2.10:9466\nMetricsFromAnywhere yes\n' "$BASE" >"$BASE/cf.conf"
-check "a non-loopback address accepted with MetricsFromAnywhere yes" "$MILTER_BIN" -n -c "$BASE/cf.conf"
+check "a non-loopback address accepted with MetricsFromAnywhere yes" quiet "$MILTER_BIN" -n -c "$BASE/cf.conf"
 # A port in use (milter a's): the daemon does not start, and says why.
 printf 'Socket local:%s/cf.sock\nSyslog no\nBackground no\nTemporaryDirectory %s\nMetricsListen %s\n' "$BASE" "$BASE" "$METRICS_A" >"$BASE/cf.conf"
 status=0; out=$(timeout 20 "$MILTER_BIN" -f -c "$BASE/cf.conf" 2>&1) || status=$?
@@ -204,7 +206,7 @@ for n in 1 2 3; do
     out=$(submit bob@b.example "Metrics $n $MARK" "message $n of t-metrics")
     grep -q "250 2.0.0 Ok" <<<"$out" && pass "A accepted sealed message $n" || fail "A refused message $n: $(grep -E '^<\*\*' <<<"$out" | head -n1)"
 done
-check "B delivered the 3 opened messages" wait_delivered b "Metrics . $MARK" 3 60
+check "B delivered the 3 opened messages" wait_delivered b "of t-metrics" 3 60
 out=$(submit bob@b.example "Infected $MARK" "$(clamd_test_marker)")
 line=$(grep -m1 -E '^<\*\* +5' <<<"$out" | sed -E 's/^<\*\* +//' | tr -d '\r')
 [[ $line == 550* ]] && pass "A refused the infected message: '$line'" || fail "the infected message: '${line:-accepted}'"
@@ -287,14 +289,15 @@ want_value "broker: the older tokens_issued series agrees" "fedmail_broker_token
 want_value "broker: token lookups answered" "fedmail_broker_lookup_duration_seconds_count{$BR}" 1
 want_value "broker: enrollments submitted (a and b)" "fedmail_broker_enrollments_total{$BR,event=\"submitted\"}" 2
 want_value "broker: refused authentications exist by reason (none refused)" "sum(fedmail_broker_authentications_refused_total{$BR})" 0
-q='histogram_quantile(0.95, sum by (le) (rate(fedmail_milter_seal_duration_seconds_bucket[1m])))'
-v=$(prom "$q")
-[[ $v =~ ^[0-9.e+-]+$ ]] && pass "a p95 seal latency query answers: $v s" || fail "p95 seal latency: $v"
+for h in seal open clamd_scan broker_lookup; do
+    v=$(prom "histogram_quantile(0.95, sum by (le) (increase(fedmail_milter_${h}_duration_seconds_bucket{job=\"fedmail-milter\"}[10m])))")
+    [[ $v =~ ^[0-9.e+-]+$ ]] && pass "p95 $h latency from the histogram: $v s" || fail "p95 $h latency: $v"
+done
 # The Grafana dashboard: valid JSON, the data source a template variable,
 # and every panel's query accepted by this Prometheus and answering with data.
 DASH=contrib/grafana/fedmail-dashboard.json
 check "the dashboard is valid JSON with a datasource variable" \
-    jq -e '[.templating.list[] | select(.type == "datasource" and .name == "datasource")] | length == 1' "$DASH"
+    quiet jq -e '[.templating.list[] | select(.type == "datasource" and .name == "datasource")] | length == 1' "$DASH"
 bad=0 empty=0 total=0
 while IFS= read -r expr; do
     total=$((total + 1))
@@ -306,6 +309,11 @@ done < <(jq -r '.panels[] | select(.type != "row") | .targets[].expr' "$DASH")
 [ "$bad" = 0 ] && pass "Prometheus accepts all $total dashboard queries" || fail "$bad of $total dashboard queries refused"
 [ "$empty" = 0 ] && pass "every dashboard query has data" || fail "$empty of $total dashboard queries have no data"
 fi
+
+# Scrapes as they are now (kept with KEEP=1).
+curl -sf "http://$METRICS_B/metrics" >"$BASE/scrape-milter-b.txt"
+curl -sf "http://$METRICS_A/metrics" >"$BASE/scrape-milter-a.txt"
+curl -sf --cacert "$FED_BROKER_CA" "$FED_BROKER_URL/metrics" >"$BASE/scrape-broker.txt"
 
 # ------------------------------------------------------------------ rl
 if want rl && [ "$M_SENT" = 1 ]; then
