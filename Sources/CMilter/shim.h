@@ -8,6 +8,11 @@
 #include <libmilter/mfdef.h>
 #ifdef __linux__
 #include <sys/vfs.h>
+#include <malloc.h>
+
+/// Gives the C heap's free memory back to the kernel (glibc malloc_trim over
+/// every arena); returns 1 when some memory was released.
+static inline int fedmail_release_free_heap(void) { return malloc_trim(0); }
 
 /// Whether `path` is on a tmpfs (TMPFS_MAGIC); 0 when not or on error.
 static inline int fedmail_is_tmpfs(const char *path) {
@@ -16,6 +21,7 @@ static inline int fedmail_is_tmpfs(const char *path) {
 }
 #else
 static inline int fedmail_is_tmpfs(const char *path) { (void)path; return 0; }
+static inline int fedmail_release_free_heap(void) { return 0; }
 #endif
 
 /// The most lines smfi_setmlreply accepts.

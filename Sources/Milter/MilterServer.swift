@@ -164,6 +164,8 @@ final class MilterRegistry: Sendable {
     let activeSessions = Atomic<Int>(0)
     let nextSessionID = Atomic<UInt64>(0)
     let activeTransactions = Atomic<Int>(0)
+    /// Messages ended (accepted, refused, aborted or cut off) since start.
+    let endedTransactions = Atomic<UInt64>(0)
     let draining = Atomic<Bool>(false)
 }
 

@@ -77,5 +77,6 @@ public final class MilterSession {
         transaction.body.discard()
         self.transaction = nil
         MilterRegistry.shared.activeTransactions.subtract(1, ordering: .relaxed)
+        MilterRegistry.shared.endedTransactions.add(1, ordering: .relaxed)
     }
 }

@@ -190,7 +190,8 @@ struct ReplayCacheTests {
             let expires = Int(t0.timeIntervalSince1970 + fiveDays)
             let hex = seal(1).map { String(format: "%02x", $0) }.joined()
             #expect(lines.contains("\(expires) \(hex) a@x.example 4XyZ9"))
-            #expect(lines.contains("\(expires) \(hex) odd%20name%25@ex.ample 4XyZ9"))
+            // White space outside quotes goes, as the MTA routes the address.
+            #expect(lines.contains("\(expires) \(hex) oddname%25@ex.ample 4XyZ9"))
             #expect(lines.contains("\(expires) \(hex) %C3%BC@x.example 4XyZ9"))
         }
         let reopened = try ReplayCache(directory: dir, maxAge: fiveDays, now: t0 + 3_600)

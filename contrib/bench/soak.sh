@@ -21,6 +21,7 @@
 #
 # Usage (Debian 12, root):  bash contrib/bench/soak.sh
 #   SOAK_SECONDS=600 SOAK_SESSIONS=100 SOAK_MIN_SIZE=10240 SOAK_MAX_SIZE=1048576
+#   SOAK_TRIM=1 (with gdb) also prints each milter's RSS after malloc_trim(0)
 #   FEDMAIL_BIN=DIR (default: a release build, swift build -c release)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -78,10 +79,22 @@ while kill -0 "$LOAD" 2>/dev/null || [ "$(queue_count A)" -gt 0 ] || [ "$(queue_
     [ "$t" -gt $((SECONDS_TOTAL + 900)) ] && { echo "soak: queues did not drain"; break; }
     sleep 10
 done
-# One more sample once everything is done.
+# One more sample once everything is done and the milters had time to give
+# back free memory (their heap trimmer runs every 30 s after messages).
+sleep 40
 # shellcheck disable=SC2086
 set -- $(sample "$FM_PID_A") $(sample "$FM_PID_B") $(sample "$FED_BROKER_PID")
 echo "$((SECONDS - START)),$1,$2,$3,$4,$5,$6,0,0,$(find "$B_INBOX/new" -type f | wc -l)" | tee -a "$BASE/samples.csv"
+# With SOAK_TRIM=1 (needs gdb): B's RSS after asking glibc to give back its
+# free memory (malloc_trim): what is left is memory really in use; what goes
+# away was free memory the allocator kept, not a leak.
+if [ "${SOAK_TRIM:-0}" = 1 ] && command -v gdb >/dev/null; then
+    for o in A B; do
+        var="FM_PID_$o"; before=$(sample "${!var}")
+        gdb -p "${!var}" -batch -ex 'call (int) malloc_trim(0)' >/dev/null 2>&1
+        echo "milter $o: RSS ${before% *} kB, after malloc_trim $(sample "${!var}" | cut -d' ' -f1) kB"
+    done
+fi
 wait "$LOAD"
 cat "$BASE/load.log"
 count=$(python3 "$LIB/batch-count.py" --maildir "$B_INBOX" --tag soak --ids "$BASE/accepted" --verdict mx.B.test)

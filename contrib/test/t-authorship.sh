@@ -53,6 +53,11 @@
 #   12 fedmailctl open --check-tokens on a recorded sealed message: opens
 #      with B's key and the broker CA; without its FedMail-Token field
 #      -> token-missing, nothing written
+#   13 recipient spellings the MTA accepts and routes (RCPT TO:<bob@b.example >,
+#      <bob @ b.example>, a comment): at B a require partner's plaintext
+#      to them is refused and a forged verdict removed; at A mail to a
+#      require partner so written leaves sealed; a percent-hack or bang-path
+#      recipient is refused 550 5.1.3 at both
 #   sweep (always): no mailbox at A or B holds more than one
 #      Authentication-Results under the receiver's authserv-id, none under
 #      a trusted one, no scan field, and ours is the first field
@@ -676,6 +681,57 @@ P
     "$FED_CTL" open --key "$k/org.key" --cert "$k/org.crt" --ca "$FED_BROKER_CA" "$BASE/s12-notoken.eml" "$BASE/s12-plain.out" 2>/dev/null \
         && pass "without --check-tokens the same message opens (tokens are then the caller's)" || fail "plain fedmailctl open refused it"
 else fail "no recorded A->B copy of the message"; fi
+fi
+
+# ------------------------------------------------------------------ 13
+if want 13; then
+scenario 13 "recipient spellings Postfix accepts and routes: white space and comments do not hide the domain"
+s13=0
+for rcpt in '<bob@b.example >' '<bob @ b.example>' '<bob@b.example (Bob)>'; do
+    s13=$((s13 + 1))
+    msg "$BASE/s13-spoof-$s13.eml" "From: CEO <ceo@a.example>" "To: bob@b.example" "Subject: Spelled $s13" "Date: $(date -R)" \
+        "Message-ID: <s13-spoof-$s13-$MARK@n.example>" 'Authentication-Results: mx.b.test; fedmail=pass header.from=a.example' \
+        -- "Spelled spoof $s13 $MARK"
+    out=$(to_b "$BASE/s13-spoof-$s13.eml" x@n.example "raw:$rcpt")
+    expect_reply "B: a.example's plaintext with a forged fedmail=pass to RCPT TO:$rcpt" "$out" "550 5.7.1 FedMail: a.example requires sealed mail"
+    msg "$BASE/s13-forged-$s13.eml" "From: Someone <someone@n.example>" "To: bob@b.example" "Subject: Spelled verdict $s13" \
+        "Date: $(date -R)" "Message-ID: <s13-forged-$s13-$MARK@n.example>" \
+        'Authentication-Results: mx.b.test; fedmail=pass header.from=a.example' -- "Spelled verdict $s13 $MARK"
+    out=$(to_b "$BASE/s13-forged-$s13.eml" someone@n.example "raw:$rcpt")
+    expect_reply "B: plaintext with a forged fedmail=pass to RCPT TO:$rcpt" "$out" "accepted"
+    if wait_delivered b "Spelled verdict $s13 $MARK" 1 30; then
+        f=$(delivered b "Spelled verdict $s13 $MARK")
+        fields "$f" | grep >/dev/null -i '^Authentication-Results:.*fedmail=pass' \
+            && fail "RCPT TO:$rcpt: the forged fedmail=pass was delivered to bob@b.example" \
+            || pass "RCPT TO:$rcpt: delivered to bob@b.example without the forged fedmail=pass"
+    else fail "RCPT TO:$rcpt: the plaintext message was not delivered at B"; fi
+    msg "$BASE/s13-out-$s13.eml" "From: Alice <alice@a.example>" "To: bob@b.example" "Subject: Spelled out $s13" "Date: $(date -R)" \
+        "Message-ID: <s13-out-$s13-$MARK@a.example>" -- "Spelled outbound $s13 $MARK"
+    out=$(from_a "$BASE/s13-out-$s13.eml" "raw:$rcpt")
+    expect_reply "A: mail to b.example (require) as RCPT TO:$rcpt" "$out" "accepted"
+    if wait_delivered b "Spelled outbound $s13 $MARK" 1 30; then
+        f=$(delivered b "Spelled outbound $s13 $MARK")
+        w=$(grep -lF "Spelled outbound $s13 $MARK" "$(fed_tap_dir a b)"/msg-*.eml 2>/dev/null | head -n 1)
+        if [ -z "$w" ] && ar_pass "$f"; then
+            pass "RCPT TO:$rcpt: sealed on the wire (the plaintext never seen) and opened at B with fedmail=pass"
+        else
+            fail "RCPT TO:$rcpt: left A unsealed or was not opened (plaintext on the wire: ${w:-none})"
+        fi
+    else fail "RCPT TO:$rcpt: not delivered at B"; fi
+done
+msg "$BASE/s13-reroute.eml" "From: Alice <alice@a.example>" "To: bob@b.example" "Subject: Reroute" "Date: $(date -R)" \
+    "Message-ID: <s13-reroute-$MARK@a.example>" -- "Reroute $MARK"
+for rcpt in '<bob%b.example@a.example>' '<b.example!bob>'; do
+    out=$(from_a "$BASE/s13-reroute.eml" "raw:$rcpt")
+    expect_reply "A: RCPT TO:$rcpt (the MTA may reroute it)" "$out" "550 5.1.3 FedMail: cannot tell the domain"
+done
+for rcpt in '<bob%n.example@b.example>' '<n.example!bob>'; do
+    out=$(to_b "$BASE/s13-reroute.eml" someone@n.example "raw:$rcpt")
+    expect_reply "B: RCPT TO:$rcpt (the MTA may reroute it)" "$out" "550 5.1.3 FedMail: cannot tell the domain"
+done
+sleep 0.5
+[ "$(count_delivered a "Reroute $MARK")$(count_delivered b "Reroute $MARK")" = 00 ] && pass "nothing of the rerouted recipients delivered" \
+    || fail "rerouted recipients delivered: $(delivered a "Reroute $MARK") $(delivered b "Reroute $MARK")"
 fi
 
 # ------------------------------------------------------------------ sweep

@@ -219,22 +219,30 @@ report() {
         [ "$delivered" = "$N" -a "$dup" = 0 -a "$unverified" = 0 -a "$unsealed" = 0 ]
 }
 
-# kill_milter NAME: SIGKILL the org's milter and start it again (new log file).
+# kill_milter NAME [DOWN]: SIGKILL the org's milter and start it again (new log
+# file), DOWN seconds later when given.
 kill_milter() {
     local name=$1 var="FM_PID_$1"
     kill -KILL "${!var}" 2>/dev/null; wait "${!var}" 2>/dev/null
+    [ "${2:-0}" = 0 ] || sleep "$2"
     mv "$FM_DIR/$name.log" "$FM_DIR/$name.log.$(date +%s%N)" 2>/dev/null
     fm_start "$name" "$(fed_dir "$name")/milter.conf" >/dev/null || die "milter $name did not restart after SIGKILL"
 }
 
-# kill_during_batch NAME MIN: SIGKILL the org's milter every 0.3-0.8 s while
-# the batch runs (and at least MIN times), at most 15 times; sets kills.
+# kill_during_batch NAME MIN [QUEUE_ORG [DOWN]]: SIGKILL the org's milter every
+# 0.3-0.8 s while the batch runs (and at least MIN times), at most 15 times;
+# sets kills. With QUEUE_ORG, the killing also goes on while that org's
+# Postfix still has mail queued (the receiving side is killed while the
+# sender delivers, not after), and each restart waits DOWN seconds first, so
+# the sender's deliveries really meet the dead milter whatever the timing.
 kill_during_batch() {
+    local queue_org=${3:-} down=${4:-0}
     kills=0
-    while { batch_running || [ $kills -lt "$2" ]; } && [ $kills -lt 15 ]; do
-        sleep "0.$((3 + RANDOM % 6))"; kill_milter "$1"; kills=$((kills + 1))
+    while { batch_running || [ $kills -lt "$2" ] || { [ -n "$queue_org" ] && queued "$queue_org"; }; } && [ $kills -lt 15 ]; do
+        sleep "0.$((3 + RANDOM % 6))"; kill_milter "$1" "$down"; kills=$((kills + 1))
     done
 }
+queued() { ! pf_queue "$1" | grep -q "Mail queue is empty"; }
 
 # hold_for SECONDS: wait (the batch goes on meanwhile).
 hold_for() { local until=$(( $(date +%s) + $1 )); while [ "$(date +%s)" -lt "$until" ]; do sleep 0.2; done; }
@@ -250,7 +258,7 @@ pass "warm-up: sealed at A, opened at B ($COUNT_LINE)"
 if want kill-sender; then
     scenario kill-sender "A's milter SIGKILLed mid-batch, restarted"
     batch_start kill-sender bob@b.example
-    kill_during_batch A 0
+    kill_during_batch A 2 "" 0.3
     batch_wait kill-sender
     settle kill-sender "$B_INBOX" mx.B.test
     report kill-sender kill-sender "sigkills=$kills"
@@ -263,8 +271,9 @@ if want kill-receiver; then
     scenario kill-receiver "B's milter SIGKILLed mid-batch, restarted"
     deferred_before=$(grep -c "status=deferred" "$(pf_log A)")
     batch_start kill-receiver bob@b.example
-    # A accepts the batch quickly; B is killed while A delivers it, at least three times.
-    kill_during_batch B 3
+    # A accepts the batch quickly; B is killed while A delivers it (A's queue
+    # holds mail), at least three times, each time down for 0.5 s.
+    kill_during_batch B 3 A 0.5
     batch_wait kill-receiver
     settle kill-receiver "$B_INBOX" mx.B.test
     report kill-receiver kill-receiver "sigkills=$kills"
@@ -276,7 +285,7 @@ fi
 if want kill-sender-sendmail; then
     scenario kill-sender-sendmail "S's milter (behind Sendmail, F=T) SIGKILLed mid-batch, restarted"
     BATCH_ORG=S BATCH_SENDER=sam@s.example batch_start kill-sender-sendmail erin@b9.example
-    kill_during_batch S 0
+    kill_during_batch S 2 "" 0.3
     batch_wait kill-sender-sendmail
     settle kill-sender-sendmail "$B_INBOX" mx.B.test
     report kill-sender-sendmail kill-sender-sendmail "sigkills=$kills"

@@ -92,6 +92,11 @@ public struct FailureDecision: Sendable, Hashable {
 
 /// Replies that are not a configurable action.
 extension DecisionReply {
+    /// A recipient whose domain cannot be told (``RecipientDomain/unreadable``):
+    /// where the MTA would route it is unknown, so it is neither sealed for
+    /// nor delivered as plaintext.
+    public static let recipientUnreadable = DecisionReply(
+        code: "550", enhancedCode: "5.1.3", text: "FedMail: cannot tell the domain of a recipient address")
     /// `MixedRecipients reject`.
     public static let mixedRecipientsRefused = DecisionReply(
         code: "550", enhancedCode: "5.7.0", text: "FedMail: sealed and plaintext recipients must be sent separately")

@@ -83,20 +83,11 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
 
 extension DomainName {
     /// The domain part of an address (`user@Example.COM` → `example.com`),
-    /// ignoring angle brackets; `nil` when there is no valid domain.
+    /// ignoring angle brackets; `nil` when there is no valid domain. An SMTP
+    /// path is read as the MTA routes it (``AddressListParser/routedEnvelopePath(_:)``:
+    /// `<bob@b.example >` is b.example).
     public init?(ofAddress address: some StringProtocol) {
-        // An SMTP path as the MTA gives it, parsed strictly (quoted local
-        // part, source route); the text after the last "@" otherwise.
-        do {
-            guard let mailbox = try AddressListParser.envelopePath(String(address)) else { return nil }
-            self.init(mailbox.domain)
-            return
-        } catch {
-            // not a path: the old best effort below
-        }
-        var address = Substring(address)
-        if address.hasPrefix("<") && address.hasSuffix(">") { address = address.dropFirst().dropLast() }
-        guard let at = address.lastIndex(of: "@") else { return nil }
-        self.init(address[address.index(after: at)...])
+        guard case .domain(let domain) = RecipientDomain(address: address) else { return nil }
+        self = domain
     }
 }

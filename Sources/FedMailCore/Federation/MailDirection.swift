@@ -19,13 +19,37 @@ public struct DirectionFacts: Sendable, Hashable {
     public var daemonName: String?
     /// The envelope recipients' domains.
     public var recipientDomains: [DomainName]
+    /// Recipients without a domain (`<postmaster>`): the MTA delivers them
+    /// locally, so they count as ours.
+    public var unqualifiedRecipients: Int
+    /// Recipients whose domain cannot be told (``RecipientDomain/unreadable``):
+    /// the message is refused rather than guessed about.
+    public var unreadableRecipients: [String]
 
     public init(authType: String? = nil, clientAddress: String? = nil, daemonName: String? = nil,
-                recipientDomains: [DomainName]) {
+                recipientDomains: [DomainName], unqualifiedRecipients: Int = 0, unreadableRecipients: [String] = []) {
         self.authType = authType
         self.clientAddress = clientAddress
         self.daemonName = daemonName
         self.recipientDomains = recipientDomains
+        self.unqualifiedRecipients = unqualifiedRecipients
+        self.unreadableRecipients = unreadableRecipients
+    }
+
+    /// The facts of a message to `recipients` (SMTP paths as the MTA gave them).
+    public init(authType: String?, clientAddress: String?, daemonName: String?, recipients: [String]) {
+        var domains: [DomainName] = []
+        var unqualified = 0
+        var unreadable: [String] = []
+        for recipient in recipients {
+            switch RecipientDomain(address: recipient) {
+            case .domain(let domain): domains.append(domain)
+            case .unqualified: unqualified += 1
+            case .unreadable: unreadable.append(recipient)
+            }
+        }
+        self.init(authType: authType, clientAddress: clientAddress, daemonName: daemonName, recipientDomains: domains,
+                  unqualifiedRecipients: unqualified, unreadableRecipients: unreadable)
     }
 }
 
@@ -57,7 +81,14 @@ public struct DirectionPolicy: Sendable, Hashable {
         if isTrustedClient(facts) {
             return facts.recipientDomains.contains(where: { !isLocal($0) }) ? .outbound : .other
         }
-        return facts.recipientDomains.contains(where: isLocal) ? .inbound : .other
+        return isForUs(facts) ? .inbound : .other
+    }
+
+    /// Whether the message reaches one of our recipients: a recipient in
+    /// one of our domains, or one without a domain (the MTA qualifies it
+    /// with its own).
+    public func isForUs(_ facts: DirectionFacts) -> Bool {
+        facts.unqualifiedRecipients > 0 || facts.recipientDomains.contains(where: isLocal)
     }
 
     /// Whether the client's mail is ours to seal: it authenticated, is an

@@ -102,6 +102,8 @@ public enum MilterDaemon {
     struct Started {
         var federation: FederationRuntimeStore
         var refresher: RevocationListRefresher
+        /// Returns the heap's free memory to the kernel after messages.
+        var heapTrimmer: HeapTrimmer
         var hostname: String
         var identity: UserIdentity?
         var metrics: MilterMetrics
@@ -198,7 +200,9 @@ public enum MilterDaemon {
         }
         let refresher = RevocationListRefresher(cache: revocations, federation: federation, logger: logger)
         startRevocationRefresh(configuration, refresher: refresher, revocations: revocations, logger: logger)
-        return Started(federation: federation, refresher: refresher, hostname: hostname, identity: identity,
+        let heapTrimmer = HeapTrimmer()
+        heapTrimmer.start()
+        return Started(federation: federation, refresher: refresher, heapTrimmer: heapTrimmer, hostname: hostname, identity: identity,
                        metrics: metrics, metricsListener: metricsListener)
     }
 
@@ -322,6 +326,7 @@ public enum MilterDaemon {
         pthread_join(loop, nil)
         started.refresher.stop()
         started.metricsListener?.shutdown()
+        started.heapTrimmer.stop()
         started.federation.shutdown()
         logger.notice("stopped")
         return loopFailed.load(ordering: .relaxed) ? .software : .ok

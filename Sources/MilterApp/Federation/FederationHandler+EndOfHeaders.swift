@@ -27,7 +27,9 @@ extension FederationHandler {
         let facts = directionFacts(session: session, recipients: transaction.recipients)
         let policy = settings.directionPolicy
         let direction = policy.direction(of: facts)
-        let forUs = facts.recipientDomains.contains(where: policy.isLocal)
+        let forUs = policy.isForUs(facts)
+        // A recipient whose domain cannot be told: refused at end of message.
+        guard facts.unreadableRecipients.isEmpty else { return nil }
         let fields = transaction.headers.map { ($0.name, $0.value) }
         // Maybe sealed for us: opened (or found not ours) at end of message.
         if forUs, settings.mode.opens, SealedMessageDetection.mayBeSealed(fields: fields) { return nil }

@@ -157,7 +157,7 @@ public final class FederationHandler: MilterHandler {
         DirectionFacts(authType: session.macro("{auth_type}"),
                        clientAddress: session.client?.address ?? session.macro("{client_addr}"),
                        daemonName: session.macro("{daemon_name}"),
-                       recipientDomains: recipients.compactMap { DomainName(ofAddress: $0.address) })
+                       recipients: recipients.map(\.address))
     }
 
     func process(session: MilterSession, transaction: MilterTransaction, actions: any MilterMessageActions,
@@ -165,8 +165,15 @@ public final class FederationHandler: MilterHandler {
         let facts = directionFacts(session: session, recipients: transaction.recipients)
         let policy = settings.directionPolicy
         let direction = policy.direction(of: facts)
-        let forUs = facts.recipientDomains.contains(where: policy.isLocal)
+        let forUs = policy.isForUs(facts)
         let rawValues = session.negotiation?.rawHeaderValues ?? false
+
+        // A recipient whose domain cannot be told may be routed anywhere,
+        // ours or a partner's: nothing is concluded from it.
+        if let unreadable = facts.unreadableRecipients.first {
+            log.info("direction=\(direction) decision=reject (cannot tell the domain of recipient \(unreadable))")
+            return .reject(with: try Self.smtpReply(.recipientUnreadable))
+        }
 
         // A sealed message for one of our domains is opened whichever hop
         // delivered it (a front relay may be an internal host) — when it is
@@ -183,7 +190,7 @@ public final class FederationHandler: MilterHandler {
         switch direction {
         case .outbound where settings.mode.seals:
             if try isAlreadySealed(transaction, rawValues: rawValues) {
-                if forUs { try removeForgedVerdicts(transaction: transaction, actions: actions, log: log) }
+                try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
                 log.info("direction=outbound decision=untouched (already sealed)")
                 return .continue
             }
@@ -192,9 +199,10 @@ public final class FederationHandler: MilterHandler {
         case .inbound where settings.mode.opens:
             return try checkPlaintextInbound(transaction: transaction, actions: actions, log: log)
         default:
-            // Whatever the direction, a verdict under our name reaching a
-            // local recipient is ours or it goes.
-            if forUs { try removeForgedVerdicts(transaction: transaction, actions: actions, log: log) }
+            // Whatever the direction and the recipients (a domain the MTA
+            // delivers locally need not be listed in Domains), a verdict
+            // under our name is ours or it goes.
+            try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
             log.info("direction=\(direction == .other ? "other" : "\(direction)") decision=untouched")
             return .continue
         }

@@ -19,7 +19,7 @@ extension ReplayCache {
     /// dot), lower-cased; what does not parse: surrounding blanks and one
     /// pair of angle brackets removed, lower-cased.
     static func normalized(_ recipient: String, delimiters: String = defaultRecipientDelimiters) -> String {
-        if let mailbox = try? AddressListParser.envelopePath(recipient) {
+        if let mailbox = try? AddressListParser.routedEnvelopePath(recipient) {
             let domain = DomainName(mailbox.domain)?.value ?? mailbox.domain.lowercased()
             // The address extension (bob+news@) reaches bob's mailbox: it is bob.
             var local = Substring(mailbox.localPart)

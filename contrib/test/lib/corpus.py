@@ -5,6 +5,8 @@
     corpus.py --large DIR FROM TO
                                  writes DIR/fifty-mb.eml, the 50 MB entry
     corpus.py --send HOST:PORT SOURCE MAILFROM RCPT[,RCPT...] FILE
+                                 (a RCPT written raw:ARGUMENT is sent as
+                                 "RCPT TO:ARGUMENT", byte for byte)
                                  sends FILE's bytes unchanged (except SMTP
                                  dot-stuffing) in one SMTP transaction from
                                  the address SOURCE; prints the reply of each
@@ -73,6 +75,28 @@ def write_large(path, frm, to, megabytes=50):
             left -= len(line)
 
 
+def send_raw_recipients(s, mailfrom, rcpts, data, opts):
+    """sendmail() for recipients given as "raw:ARGUMENT": the RCPT TO
+    argument goes on the wire exactly as written (smtplib would rewrite
+    "<bob@b.example >" to "<bob@b.example>"). Returns the refused ones."""
+    code, text = s.mail(mailfrom, opts)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, text, mailfrom)
+    refused = {}
+    for r in rcpts:
+        argument = r[4:] if r.startswith("raw:") else "<%s>" % r
+        s.putcmd("rcpt", "TO:" + argument)
+        code, text = s.getreply()
+        if code not in (250, 251):
+            refused[r] = (code, text)
+    if len(refused) == len(rcpts):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, text = s.data(data)
+    if code != 250:
+        raise smtplib.SMTPDataError(code, text)
+    return refused
+
+
 def send(server, source, mailfrom, rcpts, path):
     host, port = server.rsplit(":", 1)
     data = open(path, "rb").read()
@@ -83,7 +107,10 @@ def send(server, source, mailfrom, rcpts, path):
         if s.has_extn("smtputf8") and any(b > 127 for b in data[:data.find(b"\n\n") if b"\n\n" in data else 4096]):
             opts.append("SMTPUTF8")
         try:
-            refused = s.sendmail(mailfrom, rcpts, data, mail_options=opts)
+            if any(r.startswith("raw:") for r in rcpts):
+                refused = send_raw_recipients(s, mailfrom, rcpts, data, opts)
+            else:
+                refused = s.sendmail(mailfrom, rcpts, data, mail_options=opts)
         except smtplib.SMTPRecipientsRefused as e:
             refused = e.recipients
             for r, (code, text) in refused.items():
