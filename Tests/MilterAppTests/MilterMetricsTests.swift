@@ -48,6 +48,7 @@ struct MilterMetricsTests {
         ("direction=outbound decision=tempfail (mixed recipients need Reinject inet:PORT@HOST)", "outbound", "tempfail", "no-reinject"),
         ("direction=outbound decision=tempfail (split=ab12 is being re-injected by another transaction)", "outbound", "tempfail", "split-in-progress"),
         ("direction=outbound decision=tempfail (re-injection of the sealed copy failed: timeout)", "outbound", "tempfail", "reinjection-failed"),
+        ("direction=inbound decision=reject (cannot tell the domain of recipient bob%b.example@a.example)", "inbound", "reject", "recipient-unreadable"),
         ("direction=inbound decision=reject (Something Unexpected happened)", "inbound", "reject", "other"),
         ("direction=sideways decision=exploded", "other", "other", "none"),
     ])

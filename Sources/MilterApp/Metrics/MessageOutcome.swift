@@ -33,6 +33,7 @@ public struct MessageOutcome: Sendable, Hashable {
         ("not sealed, From names", "spoofed-partner"),
         ("mixed sealed and plaintext", "mixed-recipients"),
         ("need Reinject", "no-reinject"),
+        ("cannot tell the domain of recipient", "recipient-unreadable"),
         ("being re-injected by another", "split-in-progress"),
         ("re-injection of the sealed copy failed", "reinjection-failed"),
         ("removing the sealed recipients", "reinjection-failed"),
