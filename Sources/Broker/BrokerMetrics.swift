@@ -9,9 +9,10 @@ public struct BrokerMetrics: Sendable {
     let tokensDenied: Counter
     let notFederated: Counter
     let rateLimited: Counter
-    let authenticationsRefused: Counter
     let certificatesRenewed: Counter
     let latency: DurationHistogram
+    /// Token requests answered (`POST /v1/tokens`, a batch of domains each).
+    let lookupDuration: DurationHistogram
 
     public init() {
         requests = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "requests", unitName: "total", helpText: "HTTP requests answered"))
@@ -20,12 +21,68 @@ public struct BrokerMetrics: Sendable {
         tokensDenied = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "tokens_denied", unitName: "total", helpText: "Token requests denied by policy"))
         notFederated = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "not_federated", unitName: "total", helpText: "Token requests for domains that are not federated"))
         rateLimited = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "rate_limited", unitName: "total", helpText: "Requests refused with 429 by a rate limit or the pending-enrollment quota"))
-        authenticationsRefused = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "authentications_refused", unitName: "total", helpText: "Client certificates refused (unknown, revoked, superseded, expired)"))
         certificatesRenewed = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "certificates_renewed", unitName: "total", helpText: "Organization certificates renewed or rekeyed over mutual TLS"))
         latency = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "request_duration", unitName: "seconds", helpText: "HTTP request latency"),
             buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
                       .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)])
+        lookupDuration = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "lookup_duration", unitName: "seconds",
+                                             helpText: "Token lookups answered (one batch of recipient domains each)"),
+            buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                      .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)])
+        // The bounded label values exist from the start (at 0).
+        for event in EnrollmentEvent.allCases { _ = enrollments(event) }
+        for kind in IssuedKind.allCases { _ = issued(kind) }
+        for reason in RefusedAuthentication.allCases { _ = authenticationsRefused(reason) }
+    }
+
+    /// What happened to an enrollment.
+    enum EnrollmentEvent: String, CaseIterable { case submitted, approved, rejected }
+
+    /// What the broker signs and hands out.
+    enum IssuedKind: String, CaseIterable {
+        case token
+        /// A key container for a recipient domain (with each token).
+        case keyContainer = "key-container"
+        /// A key container for one address (external S/MIME clients).
+        case addressKeyContainer = "address-key-container"
+        /// An organization certificate (approval, renewal, rekey, reissue).
+        case certificate
+    }
+
+    /// Why a client certificate was refused.
+    enum RefusedAuthentication: String, CaseIterable {
+        case unreadable, unknown, inactive, revoked, superseded, expired, other
+
+        /// The reason a refusal's message states.
+        init(message: String) {
+            if message.contains("unreadable") { self = .unreadable }
+            else if message.contains("names no enrolled") { self = .unknown }
+            else if message.contains("organization") && message.contains("is revoked") && !message.contains("certificate") { self = .inactive }
+            else if message.contains("expired") { self = .expired }
+            else if message.contains("superseded") || message.contains("no longer the organization's current key") { self = .superseded }
+            else if message.contains("revoked") { self = .revoked }
+            else { self = .other }
+        }
+    }
+
+    func enrollments(_ event: EnrollmentEvent) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "enrollments", unitName: "total",
+                                                              helpText: "Enrollments submitted, approved or rejected by this process"),
+                             labels: [("event", event.rawValue)])
+    }
+
+    func issued(_ kind: IssuedKind) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "issued", unitName: "total",
+                                                              helpText: "Tokens, key containers and organization certificates issued, by kind"),
+                             labels: [("kind", kind.rawValue)])
+    }
+
+    func authenticationsRefused(_ reason: RefusedAuthentication) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "authentications_refused", unitName: "total",
+                                                              helpText: "Client certificates refused, by reason (unknown, inactive organization, revoked, superseded, expired)"),
+                             labels: [("reason", reason.rawValue)])
     }
 
     /// The Prometheus text exposition.

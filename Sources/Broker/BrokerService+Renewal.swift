@@ -72,6 +72,7 @@ extension BrokerService {
         }
         let certificate = try authority.issueOrganizationCertificate(publicKey: key, organization: organization.name,
                                                                      domains: domains, lifetime: configuration.certificateLifetime)
+        metrics.issued(.certificate).increment()
         var updated = organization
         updated.certificatePEM = try certificate.serializeAsPEM().pemString + "\n"
         updated.certificateSHA256 = try Fingerprint.certificate(certificate)

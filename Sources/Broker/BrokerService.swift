@@ -109,6 +109,7 @@ public struct BrokerService: Sendable {
         let event = origin.stamp(AuditEvent(at: enrollment.createdAt, actor: enrollment.organization, action: "enrollment.submitted",
                                             organization: enrollment.organization, detail: detail))
         try await store.addEnrollment(enrollment, audit: event)
+        metrics.enrollments(.submitted).increment()
         log(event)
         return response(for: enrollment)
     }
@@ -198,6 +199,8 @@ public struct BrokerService: Sendable {
         } catch let error as StoreError where error.code == .conflict {
             throw BrokerError(.conflict, error.message)
         }
+        metrics.enrollments(.approved).increment()
+        metrics.issued(.certificate).increment()
         log(event)
         // A revoked organization's certificate is on the CRL already; key
         // compromise still spreads to every certificate of the old key.
@@ -211,6 +214,7 @@ public struct BrokerService: Sendable {
         let event = AuditEvent(at: Self.now(), actor: actor, action: "enrollment.rejected", organization: nil,
                                detail: "id=\(enrollmentID) reason=\(reason)")
         try await mapStoreErrors { try await store.reject(enrollmentID: enrollmentID, reason: reason, audit: event) }
+        metrics.enrollments(.rejected).increment()
         log(event)
     }
 
@@ -311,7 +315,7 @@ public struct BrokerService: Sendable {
                 organization: (try? Certificate(derEncoded: der))?.subject.commonNameValue,
                 detail: "certificate=\(Fingerprint.sha256Hex(der)) reason=\(error.message)"))
             do { try await audit(event) } catch { log(event) }
-            metrics.authenticationsRefused.increment()
+            metrics.authenticationsRefused(.init(message: error.message)).increment()
             throw error
         }
     }
@@ -355,6 +359,8 @@ public struct BrokerService: Sendable {
 
     /// Answers a batch token request from `caller`.
     public func issueTokens(for caller: Caller, request: TokenRequest, origin: RequestOrigin = .local) async throws -> TokenResponse {
+        let started = ContinuousClock.now
+        defer { metrics.lookupDuration.record(ContinuousClock.now - started) }
         let mode = request.mode ?? .direct
         guard !request.domains.isEmpty, request.domains.count <= Self.maximumDomains else {
             throw BrokerError(.badRequest, "give 1 to \(Self.maximumDomains) domains")
@@ -414,6 +420,8 @@ public struct BrokerService: Sendable {
             header.x5c = [tokenCertificatePEM]
             let token = try await signer.sign(claims, header: header)
             metrics.tokensIssued.increment()
+            metrics.issued(.token).increment()
+            metrics.issued(.keyContainer).increment()
             results.append(DomainTokenResult(domain: domain, status: .ok, token: token,
                                              keyContainer: try container.serializeAsPEM().pemString + "\n",
                                              expires: expires, popKey: popKey))
@@ -452,6 +460,7 @@ public struct BrokerService: Sendable {
                                                         lifetime: Int(min(Int64(configuration.keyContainerLifetime), limit)),
                                                         now: Date(timeIntervalSince1970: TimeInterval(now)))
         let containerSHA256 = try Fingerprint.certificate(container)
+        metrics.issued(.addressKeyContainer).increment()
         try await audit(origin.stamp(AuditEvent(
             at: now, actor: caller?.organization.name ?? "operator", action: "certificate.address-issued",
             organization: organization.name,

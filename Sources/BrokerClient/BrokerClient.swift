@@ -106,6 +106,7 @@ public actor BrokerClient {
                 missing.append(domain)
             }
         }
+        LookupCacheStatistics.process.record(hits: results.count, misses: useNetwork ? missing.count : 0)
         guard !missing.isEmpty else { return results }
         guard useNetwork else {
             throw BrokerClientError(.unavailable, "no valid cached answer for \(missing.joined(separator: ", "))")

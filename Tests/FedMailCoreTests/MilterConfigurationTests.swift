@@ -93,3 +93,64 @@ struct MilterConfigurationTests {
         #expect(!(MilterConfiguration.LogLevel.debug < .notice))
     }
 }
+
+@Suite("MetricsListen")
+struct MetricsListenTests {
+    static let base = "Socket local:/run/fedmail/milter.sock\n"
+
+    @Test(arguments: [
+        ("9466", "127.0.0.1", 9466),
+        ("127.0.0.1:9466", "127.0.0.1", 9466),
+        ("127.0.0.190:9000", "127.0.0.190", 9000),
+        ("localhost:9466", "127.0.0.1", 9466),
+        ("[::1]:9466", "::1", 9466),
+    ])
+    func accepted(value: String, host: String, port: Int) throws {
+        let configuration = try MilterConfiguration(parsing: Self.base + "MetricsListen \(value)\n", path: "m.conf")
+        #expect(configuration.metricsListen == MetricsListen(host: host, port: port))
+        #expect(configuration.metricsListen?.isLoopback == true)
+    }
+
+    @Test("absent or none: no listener")
+    func disabled() throws {
+        #expect(try MilterConfiguration(parsing: Self.base, path: "m.conf").metricsListen == nil)
+        #expect(try MilterConfiguration(parsing: Self.base + "MetricsListen none\n", path: "m.conf").metricsListen == nil)
+    }
+
+    @Test(arguments: [
+        ("127.0.0.1:0", "port '0'"),
+        ("127.0.0.1:99999", "port '99999'"),
+        ("127.0.0.1:", "port ''"),
+        ("metrics.example:9466", "not an IP address"),
+        ("::1:9466", "in brackets"),
+        ("[::1]9466", "must be PORT"),
+        ("256.0.0.1:9466", "not an IP address"),
+        ("192.0.2.10:9466", "not a loopback address"),
+        ("0.0.0.0:9466", "MetricsFromAnywhere yes"),
+    ])
+    func refused(value: String, says: String) {
+        do {
+            _ = try MilterConfiguration(parsing: Self.base + "MetricsListen \(value)\n", path: "m.conf")
+            Issue.record("accepted \(value)")
+        } catch {
+            #expect(error.line == 2)
+            #expect(error.description.contains("MetricsListen"), "\(error)")
+            #expect(error.description.contains(says), "\(error)")
+        }
+    }
+
+    @Test("a non-loopback address with MetricsFromAnywhere yes")
+    func anywhere() throws {
+        let configuration = try MilterConfiguration(parsing: Self.base + "MetricsListen 0.0.0.0:9466\nMetricsFromAnywhere yes\n",
+                                                    path: "m.conf")
+        #expect(configuration.metricsListen == MetricsListen(host: "0.0.0.0", port: 9466))
+        #expect(configuration.metricsFromAnywhere)
+    }
+
+    @Test("a change of MetricsListen needs a restart")
+    func restart() throws {
+        let old = try MilterConfiguration(parsing: Self.base, path: "m.conf")
+        let new = try MilterConfiguration(parsing: Self.base + "MetricsListen 9466\n", path: "m.conf")
+        #expect(new.settingsNeedingRestart(comparedTo: old) == ["MetricsListen"])
+    }
+}

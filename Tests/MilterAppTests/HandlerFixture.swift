@@ -63,6 +63,8 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     let spoolDirectory: String
     /// The broker's CRL as this gateway has it (nil: not checked).
     var revocations: RevocationListCache?
+    /// Where this gateway's handlers count (nil: not counted).
+    var metrics: MilterMetrics?
 
     /// - Parameters:
     ///   - org: `a` or `b` (its key, certificate, domain `org.example`, authserv-id `mx.org.test`).
@@ -103,7 +105,7 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     func handler() -> FederationHandler {
         FederationHandler(runtime: runtime, spoolDirectory: spoolDirectory, replayCache: replayCache,
                           logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, revocations: revocations,
-                          splitLedger: splitLedger)
+                          splitLedger: splitLedger, metrics: metrics)
     }
 
     /// Mail submitted by one of our users (an internal host: outbound),

@@ -17,6 +17,7 @@ PACKAGES=(
     nsd bind9-dnsutils  # t-dns-validation: a private authoritative DNS server, dig
     opendkim opendkim-tools opendmarc  # t-mailstack: private OpenDKIM and OpenDMARC instances in the milter chain
     python3-milter  # t-faults: the tempfail-once test milter (pymilter, run by /usr/bin/python3)
+    prometheus  # t-metrics: a private Prometheus scraping both milters and the broker
     time  # GNU time: peak RSS in t-crypto-interop and contrib/bench
     # Debian packaging (packaging/build-debs.sh, contrib/test/t-packaging.sh)
     build-essential debhelper lintian debootstrap rsync systemd-container

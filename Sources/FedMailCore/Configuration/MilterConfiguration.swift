@@ -36,6 +36,7 @@ public struct MilterConfiguration: Sendable, Hashable {
     public static let knownNames: [String] = [
         "Socket", "PidFile", "UserID", "UMask", "Background", "Syslog", "SyslogFacility",
         "LogLevel", "TemporaryDirectory", "BodySpoolThreshold", "On-InternalError",
+        "MetricsListen", "MetricsFromAnywhere",
     ] + MilterFederationSettings.knownNames + MilterScanSettings.knownNames
 
     /// Syslog facilities accepted by `SyslogFacility`.
@@ -66,6 +67,11 @@ public struct MilterConfiguration: Sendable, Hashable {
     public var bodySpoolThreshold: Int
     /// The answer to the MTA on an internal error (`On-InternalError`, default tempfail).
     public var onInternalError: FailureAction
+    /// Where Prometheus metrics are served (`MetricsListen`; nil: nowhere,
+    /// the default). Loopback unless `MetricsFromAnywhere yes`.
+    public var metricsListen: MetricsListen?
+    /// Whether `MetricsListen` may name a non-loopback address (`MetricsFromAnywhere`, default no).
+    public var metricsFromAnywhere: Bool
     /// The federation settings (`Mode`, `Domains`, keys, brokers, allowlist, `On-*` actions).
     public var federation: MilterFederationSettings
     /// The scanning settings (`ClamdSocket`, `On-Infected`, trusted and added header fields).
@@ -111,6 +117,18 @@ public struct MilterConfiguration: Sendable, Hashable {
         onInternalError = try file.entry("On-InternalError").map { (e) throws(ConfigurationError) in
             FailureAction(rawValue: try file.choice(e, of: FailureAction.allCases.map(\.rawValue))) ?? .tempfail
         } ?? .tempfail
+        metricsFromAnywhere = try file.entry("MetricsFromAnywhere").map { (e) throws(ConfigurationError) in try file.bool(e) } ?? false
+        if let entry = file.entry("MetricsListen") {
+            do { metricsListen = try MetricsListen.parse(entry.value) } catch {
+                throw file.error(.badValue, at: entry, "'MetricsListen' \(error.message)")
+            }
+            if let listen = metricsListen, !listen.isLoopback, !metricsFromAnywhere {
+                throw file.error(.badValue, at: entry, """
+                    'MetricsListen' \(listen) is not a loopback address; /metrics has no authentication, \
+                    so set 'MetricsFromAnywhere yes' to serve it there (or use 127.0.0.1:\(listen.port))
+                    """)
+            }
+        }
         federation = try MilterFederationSettings(file: file)
         scanning = try MilterScanSettings(file: file)
     }
@@ -133,6 +151,7 @@ public struct MilterConfiguration: Sendable, Hashable {
         if syslogFacility != other.syslogFacility { names.append("SyslogFacility") }
         if temporaryDirectory != other.temporaryDirectory { names.append("TemporaryDirectory") }
         if bodySpoolThreshold != other.bodySpoolThreshold { names.append("BodySpoolThreshold") }
+        if metricsListen != other.metricsListen { names.append("MetricsListen") }
         return names
     }
 

@@ -144,8 +144,33 @@ public struct CommandLineOptions: Sendable, Hashable {
         Failure actions (accept|reject|tempfail|quarantine): On-InternalError,
         On-BrokerUnavailable, On-BadSeal, On-NotForUs, On-SpoofedPartner,
         On-ForeignFrom, On-Infected, On-ScanError.
+        Metrics: MetricsListen, MetricsFromAnywhere (see METRICS).
         Every key is explained in fedmail-milter.conf.example and
         fedmail-milter.conf(5).
+
+    METRICS
+        MetricsListen ADDRESS:PORT serves Prometheus metrics (text format
+        0.0.4) at http://ADDRESS:PORT/metrics: GET or HEAD only, a request
+        head of at most 8 KiB read within 10 s, one answer per connection.
+        Forms: PORT (127.0.0.1:PORT), 127.0.0.1:9466, localhost:9466,
+        [::1]:9466; none (or no MetricsListen at all, the default) serves
+        nothing. Addresses are IP literals, never looked up. /metrics has no
+        authentication, so an address that is not loopback is a
+        configuration error unless MetricsFromAnywhere yes. The listener is
+        opened after detaching and before switching to UserID (a port under
+        1024 works); a listener that cannot be opened stops the start (exit
+        69); a change needs a restart.
+        Series (prefix fedmail_milter_): messages_total{direction, decision,
+        check} (decision: sealed, opened, plaintext, untouched, split,
+        discard, or a failure action reject, tempfail, quarantine, accept
+        with the failed check, e.g. tag-mismatch, spoofed-partner, no-token,
+        infected), seal_duration_seconds and open_duration_seconds
+        (histograms), broker_lookup_duration_seconds{result},
+        broker_cache_hits_total, broker_cache_misses_total,
+        clamd_scan_duration_seconds, clamd_scans_total{verdict},
+        reinjections_total{result}, duplicates_discarded_total{ledger},
+        spool_bytes, config_reloads_total{result}. No label ever holds an
+        address or a domain.
 
     SIGNALS
         SIGUSR1   Reload the configuration and the allowlist (and the

@@ -106,6 +106,9 @@ public enum MilterDaemon {
         var heapTrimmer: HeapTrimmer
         var hostname: String
         var identity: UserIdentity?
+        var metrics: MilterMetrics
+        /// The `/metrics` listener (`MetricsListen`), if configured.
+        var metricsListener: MetricsListener?
     }
 
     /// Spool, federation runtime, replay cache, the libmilter socket,
@@ -154,6 +157,8 @@ public enum MilterDaemon {
         }
         let spoolPath = spool.path
         let memorySpoolPath = memorySpool?.path
+        let metrics = MilterMetrics()
+        metrics.setSpoolDirectories([spoolPath] + (memorySpoolPath.map { [$0] } ?? []))
         let server = MilterServer.Configuration(
             name: FedMailMilterVersion.name,
             requirements: FederationHandler.requirements,
@@ -161,7 +166,8 @@ public enum MilterDaemon {
             spoolThreshold: configuration.bodySpoolThreshold,
             makeHandler: {
                 FederationHandler(runtime: federation.current, spoolDirectory: spoolPath, replayCache: replayCache, logger: logger,
-                                  revocations: revocations, splitLedger: splitLedger, memorySpoolDirectory: memorySpoolPath)
+                                  revocations: revocations, splitLedger: splitLedger, memorySpoolDirectory: memorySpoolPath,
+                                  metrics: metrics)
             },
             log: { logger.warning("\($0)") })
         do { try MilterServer.register(server) } catch { throw StartFailure("\(error.message)", .software) }
@@ -183,14 +189,21 @@ public enum MilterDaemon {
         } catch {
             throw StartFailure("\(error)", .config)
         }
+        // After detaching (its thread would not survive the fork), before
+        // dropping privileges (a port under 1024 needs them).
+        let metricsListener = try startMetricsListener(configuration, metrics: metrics, logger: logger)
         if let identity {
-            do { try identity.become() } catch { throw StartFailure(error.message, error.exitCode) }
+            do { try identity.become() } catch {
+                metricsListener?.shutdown()
+                throw StartFailure(error.message, error.exitCode)
+            }
         }
         let refresher = RevocationListRefresher(cache: revocations, federation: federation, logger: logger)
         startRevocationRefresh(configuration, refresher: refresher, revocations: revocations, logger: logger)
         let heapTrimmer = HeapTrimmer()
         heapTrimmer.start()
-        return Started(federation: federation, refresher: refresher, heapTrimmer: heapTrimmer, hostname: hostname, identity: identity)
+        return Started(federation: federation, refresher: refresher, heapTrimmer: heapTrimmer, hostname: hostname, identity: identity,
+                       metrics: metrics, metricsListener: metricsListener)
     }
 
     /// The replay cache: in StateDirectory (created and handed to the
@@ -296,8 +309,9 @@ public enum MilterDaemon {
         events: while true {
             switch SignalWatcher.next() {
             case .reload:
-                reload(path: options.configurationPath, inForce: &configurationInForce, federation: started.federation,
-                       hostname: started.hostname, sink: sink, logger: logger)
+                let reloaded = reload(path: options.configurationPath, inForce: &configurationInForce, federation: started.federation,
+                                      hostname: started.hostname, sink: sink, logger: logger)
+                started.metrics.recordReload(succeeded: reloaded)
             case .stop(let signal):
                 guard !stopping else { continue }
                 stopping = true
@@ -311,6 +325,7 @@ public enum MilterDaemon {
         }
         pthread_join(loop, nil)
         started.refresher.stop()
+        started.metricsListener?.shutdown()
         started.heapTrimmer.stop()
         started.federation.shutdown()
         logger.notice("stopped")
@@ -338,8 +353,10 @@ public enum MilterDaemon {
         }
     }
 
+    /// Whether the new configuration is in force.
+    @discardableResult
     static func reload(path: String, inForce: inout MilterConfiguration, federation: FederationRuntimeStore, hostname: String,
-                       sink: DaemonLogSink, logger: Logger) {
+                       sink: DaemonLogSink, logger: Logger) -> Bool {
         let old = inForce
         let new: MilterConfiguration
         let runtime: FederationRuntime
@@ -348,7 +365,7 @@ public enum MilterDaemon {
             runtime = try ConfigurationLoader.federationRuntime(new, path: path, hostname: hostname, connect: true)
         } catch {
             logger.error("reload refused, keeping the configuration in force: \(error)")
-            return
+            return false
         }
         federation.replace(with: runtime)
         let needRestart = new.settingsNeedingRestart(comparedTo: old)
@@ -358,6 +375,7 @@ public enum MilterDaemon {
         inForce = new
         sink.setLevel(new.logLevel)
         logger.notice("configuration reloaded from \(path)")
+        return true
     }
 
     enum DetachResult { case parent, child, failed(String) }

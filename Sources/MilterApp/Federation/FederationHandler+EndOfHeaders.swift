@@ -13,8 +13,10 @@ extension FederationHandler {
     public func endOfHeaders(session: MilterSession) throws -> MilterResponse {
         guard let transaction = session.transaction,
               let decision = untouchedAtEndOfHeaders(session: session, transaction: transaction) else { return .continue }
-        MessageLog(logger: logger, queueID: session.queueID ?? "NOQUEUE", transaction: transaction, bodyRead: false)
-            .info("\(decision) at end of headers")
+        let outcome = MessageOutcomeRecorder()
+        MessageLog(logger: logger, queueID: session.queueID ?? "NOQUEUE", transaction: transaction, bodyRead: false,
+                   outcome: outcome).info("\(decision) at end of headers")
+        countMessage(outcome, startedAt: .now)
         return .accept
     }
 

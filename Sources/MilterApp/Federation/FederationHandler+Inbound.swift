@@ -202,6 +202,7 @@ extension FederationHandler {
         let claim = replayCache.claim(sealID: report.sealID, recipients: recipients, queueID: log.queueID)
         var committed = false
         defer { if !committed { replayCache.release(sealID: report.sealID, recipients: claim.fresh) } }
+        metrics?.recordDuplicates(ledger: "replay", count: claim.duplicates.count)
         if claim.fresh.isEmpty {
             let first = claim.duplicates.first?.firstQueueID ?? "?"
             log.warning("direction=inbound decision=discard (duplicate of \(first): sealed by \(report.signerOrganization), already delivered to every recipient) tokens=\(tokensText)")

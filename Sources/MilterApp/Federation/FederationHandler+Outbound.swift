@@ -22,7 +22,7 @@ extension FederationHandler {
             return .continue
         }
 
-        let lookups = lookUp(domains)
+        let lookups = measuredLookUp(domains)
         var logged: Set<String> = []
         for lookup in lookups.values.sorted(by: { $0.domain.value < $1.domain.value }) {
             if let detail = lookup.failureDetail, logged.insert(detail).inserted {
@@ -145,6 +145,7 @@ extension FederationHandler {
             // A retry of a transaction that failed after its split: every
             // sealed copy is queued already; take the recipients off again.
             splitCommitted = true
+            metrics?.recordDuplicates(ledger: "split", count: split.claim.duplicates.count)
             let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
             if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
             log.warning("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) reinjected= already-reinjected=\(split.claim.duplicates.map(\.recipient).joined(separator: ",")) (a retry: the sealed copy was queued by an earlier attempt of the same message) \(scanSummary)")
@@ -221,16 +222,19 @@ extension FederationHandler {
                         log.warning("the re-injection service does not offer DSN or SMTPUTF8: \(receipt.droppedParameters.joined(separator: " ")) not carried")
                     }
                 } catch {
+                    metrics?.recordReinjection(succeeded: false)
                     log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
                     return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
                 }
                 splitCommitted = true
+                metrics?.recordReinjection(succeeded: true)
                 do { try split.ledger?.commit(sealID: split.id.bytes, recipients: split.claim.fresh) } catch {
                     log.error("split ledger not written (\(error)): a retry of this message would re-inject its sealed copy again")
                 }
             }
             if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
             let already = split.claim.duplicates.map(\.recipient)
+            metrics?.recordDuplicates(ledger: "split", count: already.count)
             log.info("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) tokens=\(tokensText) reinjected=\(split.claim.fresh.joined(separator: ","))\(already.isEmpty ? "" : " already-reinjected=" + already.joined(separator: ",")) \(scanSummary)")
             return .continue
         }

@@ -60,6 +60,8 @@ public final class FederationHandler: MilterHandler {
     /// The broker's CRL (shared, kept across reloads); nil: not checked
     /// (tests without a broker).
     let revocations: RevocationListCache?
+    /// The daemon's metrics (nil: not counted).
+    let metrics: MilterMetrics?
     private var classGate = RecipientClassGate()
 
     var settings: MilterFederationSettings { runtime.settings }
@@ -78,7 +80,7 @@ public final class FederationHandler: MilterHandler {
                 revocations: RevocationListCache? = nil,
                 splitLedger: ReplayCache = ReplayCache(maxAge: FederationHandler.splitLedgerRetention,
                                                        maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: ""),
-                memorySpoolDirectory: String? = nil) {
+                memorySpoolDirectory: String? = nil, metrics: MilterMetrics? = nil) {
         self.runtime = runtime
         self.spoolDirectory = spoolDirectory
         self.diskSpoolDirectory = spoolDirectory
@@ -87,6 +89,7 @@ public final class FederationHandler: MilterHandler {
         self.splitLedger = splitLedger
         self.logger = logger
         self.revocations = revocations
+        self.metrics = metrics
     }
 
     // MARK: callbacks
@@ -119,12 +122,16 @@ public final class FederationHandler: MilterHandler {
 
     public func endOfMessage(session: MilterSession, actions: any MilterMessageActions) throws -> MilterResponse {
         guard let transaction = session.transaction else { return .continue }
-        let log = MessageLog(logger: logger, queueID: session.queueID ?? "NOQUEUE", transaction: transaction)
+        let outcome = MessageOutcomeRecorder()
+        let started = ContinuousClock.now
+        defer { countMessage(outcome, startedAt: started) }
+        let log = MessageLog(logger: logger, queueID: session.queueID ?? "NOQUEUE", transaction: transaction, outcome: outcome)
         spoolDirectory = transaction.body.isSpooled ? diskSpoolDirectory : memorySpoolDirectory ?? diskSpoolDirectory
         do {
             return try process(session: session, transaction: transaction, actions: actions, log: log)
         } catch {
             log.error("internal error: \(error)")
+            outcome.note(.internalError(direction: outcome.current?.direction, action: runtime.configuration.onInternalError.rawValue))
             return respond(.internalError(action: runtime.configuration.onInternalError), actions: actions, log: log)
         }
     }
@@ -278,11 +285,15 @@ struct MessageLog {
     let logger: Logger
     let queueID: String
     let summary: String
+    /// Takes note of the decision each line states (for the metrics).
+    let outcome: MessageOutcomeRecorder?
 
     /// - Parameter bodyRead: false when the message was decided before its
     ///   body (accepted at end of headers): the body is then "not-read".
-    init(logger: Logger, queueID: String, transaction: MilterTransaction, bodyRead: Bool = true) {
+    init(logger: Logger, queueID: String, transaction: MilterTransaction, bodyRead: Bool = true,
+         outcome: MessageOutcomeRecorder? = nil) {
         self.logger = logger
+        self.outcome = outcome
         self.queueID = queueID
         let body = bodyRead ? "body=\(transaction.body.count) spooled=\(transaction.body.isSpooled ? "yes" : "no")" : "body=not-read"
         summary = """
@@ -292,14 +303,17 @@ struct MessageLog {
     }
 
     func info(_ decision: String) {
+        outcome?.note(decision)
         logger.info("\(summary): \(decision)", metadata: ["queue-id": "\(queueID)"])
     }
 
     func warning(_ decision: String) {
+        outcome?.note(decision)
         logger.warning("\(summary): \(decision)", metadata: ["queue-id": "\(queueID)"])
     }
 
     func error(_ message: String) {
+        outcome?.note(message)
         logger.error("\(summary): \(message)", metadata: ["queue-id": "\(queueID)"])
     }
 }

@@ -38,7 +38,7 @@ extension FederationHandler {
         let decision: ScanVerdictDecision
         let source: String
         if let scanner = runtime.scanner {
-            decision = policy.decide(scanner.scan(fileAt: originalPath), at: now)
+            decision = policy.decide(measuredScan(scanner, fileAt: originalPath), at: now)
             source = "clamd"
         } else {
             let reading = scanning.upstream.virusScan(in: header, fromInternalHost: fromInternalHost, at: now)
@@ -74,7 +74,7 @@ extension FederationHandler {
             notes.append("virus=trusted")
         case .scanLocally(let reason):
             if let scanner = runtime.scanner {
-                switch scanning.verdictPolicy.decide(scanner.scan(fileAt: openedPath), at: Self.rfc3339(Date())) {
+                switch scanning.verdictPolicy.decide(measuredScan(scanner, fileAt: openedPath), at: Self.rfc3339(Date())) {
                 case .refuse(let action, let reject, let tempfail, let why):
                     return .stop(.scan(action: action, reject: reject, tempfail: tempfail, reason: "\(why) (scanned after opening: \(reason))"))
                 case .proceed(let flag, let note):
