@@ -176,6 +176,16 @@ public struct Opener: Sendable {
         }
     }
 
+    /// Opens a split sealed message with ``OpeningPolicy`` as the
+    /// authorization, as ``open(sealedPath:outputPath:now:)`` does.
+    public func open(split: SplitSealedMessage, outputPath: String, now: Date = Date()) throws(OpenError) -> OpenedMessage {
+        let policy = standardPolicy(tokenRule: .checkedIfPresent)
+        return try open(split: split, outputPath: outputPath, now: now) { seal, _ throws(OpenError) in
+            let facts = OpeningFacts(seal: seal, tokens: [], envelopeSender: nil, now: Int64(now.timeIntervalSince1970))
+            if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
+        }
+    }
+
     /// The opening policy of a command-line open: our domains are those our
     /// certificates name, each ``pinnedSigners`` certificate is pinned for
     /// the domains it names, ``maxMessageAge`` and ``allowedClockSkew``.
