@@ -48,6 +48,18 @@ public final class OpenSSLCertificate: @unchecked Sendable {
         return bio.memoryContents
     }
 
+    /// The DER encoding (empty if it cannot be encoded).
+    var derEncoded: [UInt8] {
+        let length = i2d_X509(pointer, nil)
+        guard length > 0 else { return [] }
+        var der = [UInt8](repeating: 0, count: Int(length))
+        let written = der.withUnsafeMutableBufferPointer { buffer in
+            var cursor: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+            return i2d_X509(pointer, &cursor)
+        }
+        return written == length ? der : []
+    }
+
     /// The subjectKeyIdentifier extension value, if present.
     public var subjectKeyIdentifier: [UInt8]? {
         guard let ski = X509_get0_subject_key_id(pointer) else { return nil }

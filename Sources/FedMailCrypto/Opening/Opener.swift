@@ -27,6 +27,10 @@ public struct Opener: Sendable {
     /// report says so (``VerificationReport/signerPinned``); the caller
     /// checks the pinned certificate belongs to the From domain.
     public var pinnedSigners: [OpenSSLCertificate] = []
+    /// Signer certificates parsed before, found again by their DER (one per
+    /// configuration load); nil: each message's certificates are parsed anew.
+    /// Only parsing is saved: every check still runs for every message.
+    public var certificateCache: ParsedCertificateCache?
     /// The oldest signingTime accepted, relative to now (default 5 days).
     public var maxMessageAge: TimeInterval
     /// How far in the future a signingTime may be (clock skew), for the
@@ -60,16 +64,33 @@ public struct Opener: Sendable {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }
         return try OpenError.mappingLocalFailures {
-            try openStages(sealedPath: sealedPath, outputPath: outputPath, now: now, authorize: authorize)
+            try openStages(outputPath: outputPath, now: now, authorize: authorize) { () throws in
+                try SealedEnvelope.read(path: sealedPath, temporaryDirectory: temporaryDirectory)
+            }
+        }
+    }
+
+    /// Opens a sealed message already read and split (``SplitSealedMessage``,
+    /// e.g. to learn whether it is ours), exactly as
+    /// ``open(sealedPath:outputPath:now:authorize:)`` opens its file: every
+    /// check, in the same order, from the AEAD content type on.
+    public func open(split: SplitSealedMessage, outputPath: String, now: Date = Date(),
+                     authorize: (_ seal: VerifiedSeal, _ outerTokens: [FedMailTokenHeader]) throws(OpenError) -> Void)
+        throws(OpenError) -> OpenedMessage {
+        OpenSSLErrorQueue.clear()
+        defer { OpenSSLErrorQueue.clear() }
+        return try OpenError.mappingLocalFailures {
+            try openStages(outputPath: outputPath, now: now, authorize: authorize) { () throws in try split.take() }
         }
     }
 
     /// The stages in order; each throws ``OpenError`` for what the message
     /// did, or a local failure that ``open(sealedPath:outputPath:now:authorize:)``
-    /// maps once to ``OpenError/Code/internalError``.
-    private func openStages(sealedPath: String, outputPath: String, now: Date,
-                            authorize: (_ seal: VerifiedSeal, _ outerTokens: [FedMailTokenHeader]) throws(OpenError) -> Void)
-        throws -> OpenedMessage {
+    /// maps once to ``OpenError/Code/internalError``. `readEnvelope`
+    /// gives stage 1's envelope, AuthEnvelopedData with its ciphertext.
+    private func openStages(outputPath: String, now: Date,
+                            authorize: (_ seal: VerifiedSeal, _ outerTokens: [FedMailTokenHeader]) throws(OpenError) -> Void,
+                            readEnvelope: () throws -> SealedEnvelope) throws -> OpenedMessage {
         // The original is renamed onto outputPath: never over a device, FIFO
         // or symbolic link (renaming onto /dev/null would replace it).
         var existing = stat()
@@ -82,7 +103,7 @@ public struct Opener: Sendable {
         let recipient: SealedMessageSummary.Recipient
         do {
             // 1. The envelope without its ciphertext (small) + the ciphertext in a private file.
-            let envelope = try SealedEnvelope.read(path: sealedPath, temporaryDirectory: temporaryDirectory)
+            let envelope = try readEnvelope()
             guard let cms = envelope.cms else { throw OpenError(.internalError, "the sealed message was not split") }
             tokenHeaders = envelope.tokenHeaders
             // 2. The recipientInfo naming one of our keys: unwrap the content key.
@@ -96,7 +117,8 @@ public struct Opener: Sendable {
 
         // 4. Signature, then the signer's chain to the broker CA (or its pin).
         // `verified` holds the signed content, released only once the signature verified.
-        let verification = SignerVerification(brokerCA: brokerCA, pinnedSigners: pinnedSigners, temporaryDirectory: temporaryDirectory)
+        let verification = SignerVerification(brokerCA: brokerCA, pinnedSigners: pinnedSigners, temporaryDirectory: temporaryDirectory,
+                                              certificateCache: certificateCache)
         let (signer, verified) = try verification.verify(decryptedPath: decrypted.path, now: now, checks: &checks)
 
         // 5. Inner entity: original + control part.
@@ -149,6 +171,16 @@ public struct Opener: Sendable {
     public func open(sealedPath: String, outputPath: String, now: Date = Date()) throws(OpenError) -> OpenedMessage {
         let policy = standardPolicy(tokenRule: .checkedIfPresent)
         return try open(sealedPath: sealedPath, outputPath: outputPath, now: now) { seal, _ throws(OpenError) in
+            let facts = OpeningFacts(seal: seal, tokens: [], envelopeSender: nil, now: Int64(now.timeIntervalSince1970))
+            if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
+        }
+    }
+
+    /// Opens a split sealed message with ``OpeningPolicy`` as the
+    /// authorization, as ``open(sealedPath:outputPath:now:)`` does.
+    public func open(split: SplitSealedMessage, outputPath: String, now: Date = Date()) throws(OpenError) -> OpenedMessage {
+        let policy = standardPolicy(tokenRule: .checkedIfPresent)
+        return try open(split: split, outputPath: outputPath, now: now) { seal, _ throws(OpenError) in
             let facts = OpeningFacts(seal: seal, tokens: [], envelopeSender: nil, now: Int64(now.timeIntervalSince1970))
             if case .fail(let failure) = policy.evaluate(facts) { throw OpenError(policy: failure) }
         }

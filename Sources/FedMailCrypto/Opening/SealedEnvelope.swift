@@ -46,10 +46,7 @@ struct SealedEnvelope {
               ct.type == "application", ct.subtype == "pkcs7-mime" || ct.subtype == "x-pkcs7-mime" else {
             throw OpenError(.malformed, "not a sealed message (Content-Type is not application/pkcs7-mime)")
         }
-        let smimeType = ct.parameters["smime-type"]?.lowercased()
-        if requireAEAD, let smimeType, smimeType != "authenveloped-data" {
-            throw OpenError(.notAEAD, "smime-type=\(smimeType) refused: only authEnveloped-data (AES-256-GCM) is accepted")
-        }
+        if requireAEAD { try checkAEADType(ct) }
         let encoding = header.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
         guard encoding == "base64" else { throw OpenError(.malformed, "Content-Transfer-Encoding \(encoding) where base64 is expected") }
 
@@ -87,6 +84,25 @@ struct SealedEnvelope {
         }
         return SealedEnvelope(header: header, contentTypeNID: cms.contentTypeNID, contentTypeName: cms.contentTypeName,
                               cms: cms, encryptedContent: content)
+    }
+
+    /// The smime-type check of `requireAEAD`: absent or authEnveloped-data.
+    static func checkAEADType(_ contentType: MIMEContentType) throws(OpenError) {
+        if let smimeType = contentType.parameters["smime-type"]?.lowercased(), smimeType != "authenveloped-data" {
+            throw OpenError(.notAEAD, "smime-type=\(smimeType) refused: only authEnveloped-data (AES-256-GCM) is accepted")
+        }
+    }
+
+    /// What ``read(path:temporaryDirectory:requireAEAD:keepContent:)``
+    /// refuses with `requireAEAD`, checked on an envelope read without it:
+    /// the smime-type, then the CMS content type (AuthEnvelopedData only).
+    func checkAEAD() throws(OpenError) {
+        if let contentType = header.first("Content-Type").flatMap({ MIMEContentType.parse($0.value) }) {
+            try Self.checkAEADType(contentType)
+        }
+        guard cms != nil, contentTypeNID == NID_id_smime_ct_authEnvelopedData else {
+            throw OpenError(.notAEAD, "CMS content type \(contentTypeName) refused: only AuthEnvelopedData (AES-256-GCM) is accepted")
+        }
     }
 
     /// Decrypts the ciphertext (as detached content) into `outputPath`

@@ -18,6 +18,8 @@ struct SignerVerification {
     var pinnedSigners: [OpenSSLCertificate]
     /// Where the signed content goes while it is verified.
     var temporaryDirectory: String?
+    /// Certificates parsed before (nil: each message's are parsed anew).
+    var certificateCache: ParsedCertificateCache? = nil
 
     /// The verified signer.
     struct Signer {
@@ -49,6 +51,10 @@ struct SignerVerification {
         // verified as detached content, streaming from that file.
         let content = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: ".fedmail-ver-")
         let signed: CMSContentInfo
+        // FedMail's own SignedData: its certificates come apart from the
+        // structure, each parsed once per configuration load (nil: they
+        // stayed in the structure, as in multipart/signed).
+        var messageCertificates: [OpenSSLCertificate]?
         if entityHeader.hasSeparator, let entityType, entityType.mediaType == "multipart/signed" {
             guard let boundary = entityType.parameters["boundary"], !boundary.isEmpty else {
                 throw OpenError(.badSignature, "multipart/signed without a boundary")
@@ -63,7 +69,10 @@ struct SignerVerification {
             guard encoding == "base64" else {
                 throw OpenError(.badSignature, "the signed entity has Content-Transfer-Encoding \(encoding) where base64 is expected")
             }
-            signed = try Self.splitSignedData(path: decryptedPath, offset: entityHeader.length, contentPath: content.path)
+            let split = try Self.splitSignedData(path: decryptedPath, offset: entityHeader.length,
+                                                 contentPath: content.path, certificateCache: certificateCache)
+            signed = split.0
+            messageCertificates = split.1
         }
         guard signed.contentTypeNID == NID_pkcs7_signed else {
             throw OpenError(.badSignature, "the decrypted content is \(signed.contentTypeName), not SignedData")
@@ -73,12 +82,15 @@ struct SignerVerification {
             throw OpenError(.badSignature, "the signed entity must have exactly one signer")
         }
         let brokerStore = try X509TrustStore(anchors: brokerCA)
+        let certificates = try messageCertificates.map { certificates throws(OpenError) in
+            try X509CertificateStack(certificates: certificates)
+        }
 
         do {
             // The content is read through the digest from the file; nothing is copied out.
             let detached = try OpenSSLBIO.file(content.path, mode: "rb")
             let flags = UInt32(CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY | CMS_DETACHED)
-            guard CMS_verify(signed.pointer, nil, brokerStore.pointer, detached.pointer, nil, flags) == 1 else {
+            guard CMS_verify(signed.pointer, certificates?.pointer, brokerStore.pointer, detached.pointer, nil, flags) == 1 else {
                 throw OpenError(.badSignature, "the signature does not verify (\(OpenSSLErrorQueue.drain()))")
             }
         }
@@ -96,7 +108,8 @@ struct SignerVerification {
                                         untrusted: X509CertificateStack(taking: nil, ownsCertificates: true),
                                         time: now, partialChain: true)
             : try X509ChainVerification(leaf: certificate, store: brokerStore,
-                                        untrusted: X509CertificateStack(taking: CMS_get1_certs(signed.pointer), ownsCertificates: true),
+                                        untrusted: certificates
+                                            ?? X509CertificateStack(taking: CMS_get1_certs(signed.pointer), ownsCertificates: true),
                                         time: now, partialChain: false, requireEmailProtection: true)
         if let reason = verification.failureReason() {
             if pinned {
@@ -125,8 +138,11 @@ struct SignerVerification {
 
     /// Splits the base64 SignedData body (from `offset`) of an opaque S/MIME
     /// signed entity, streaming: eContent to `contentPath`, the SignedData
-    /// without it parsed and returned.
-    static func splitSignedData(path: String, offset: Int, contentPath: String) throws -> CMSContentInfo {
+    /// without it parsed and returned, with its certificates apart (from
+    /// `certificateCache` when it holds them; nil when they stayed in the
+    /// SignedData).
+    static func splitSignedData(path: String, offset: Int, contentPath: String,
+                                certificateCache: ParsedCertificateCache? = nil) throws -> (CMSContentInfo, [OpenSSLCertificate]?) {
         let split: CMSContentSplitter.Result
         do {
             let input = try FileDescriptorIO.openRead(path)
@@ -136,7 +152,7 @@ struct SignerVerification {
             do {
                 let source = try Base64ByteSource(fd: input, offset: offset, size: FileDescriptorIO.size(of: input), name: path)
                 split = try CMSContentSplitter.split(reader: BERReader(source: source), layout: .signed, acceptedTypes: [NID_pkcs7_signed],
-                                                     contentTo: output, contentName: contentPath)
+                                                     contentTo: output, contentName: contentPath, certificatesApart: true)
             } catch {
                 if error.kind == .io { throw OpenError(.internalError, error.message) }
                 throw OpenError(.malformed, "the signed entity is not a valid CMS structure: \(error.message)")
@@ -149,7 +165,17 @@ struct SignerVerification {
         guard let pointer = d2i_CMS_bio(bio.pointer, nil) else {
             throw OpenError(.malformed, "the signed entity is not a valid CMS SignedData (\(OpenSSLErrorQueue.drain()))")
         }
-        return CMSContentInfo(taking: pointer)
+        let cms = CMSContentInfo(taking: pointer)
+        guard let encoded = split.certificates else { return (cms, nil) }
+        var certificates: [OpenSSLCertificate] = []
+        for der in encoded {
+            if let certificateCache {
+                certificates.append(try certificateCache.certificate(der: der))
+            } else {
+                certificates.append(try ParsedCertificateCache.parse(der: der))
+            }
+        }
+        return (cms, certificates)
     }
 
     /// The signed signingTime attribute (UTCTime or GeneralizedTime).

@@ -32,6 +32,19 @@ final class X509CertificateStack {
         self.ownsCertificates = ownsCertificates
     }
 
+    /// A new stack holding a reference to each of `certificates`.
+    convenience init(certificates: [OpenSSLCertificate]) throws(OpenError) {
+        guard let stack = fedmail_sk_X509_new_null() else { throw OpenError(.internalError, "sk_X509_new_null") }
+        self.init(taking: stack, ownsCertificates: true)
+        for certificate in certificates {
+            X509_up_ref(certificate.pointer)
+            guard fedmail_sk_X509_push(stack, certificate.pointer) > 0 else {
+                X509_free(certificate.pointer)
+                throw OpenError(.internalError, "sk_X509_push")
+            }
+        }
+    }
+
     /// The number of certificates.
     var count: Int32 { pointer.map { fedmail_sk_X509_num($0) } ?? 0 }
 

@@ -36,6 +36,11 @@ enum CMSContentSplitter {
         var structure: [UInt8]?
         /// How many content octets were written.
         var contentLength: Int
+        /// With `certificatesApart` (SignedData): the DER of each
+        /// certificate of its `certificates` field, which is then left out
+        /// of ``structure``; nil when the field was kept (absent, or holding
+        /// a choice other than a plain Certificate).
+        var certificates: [[UInt8]]? = nil
     }
 
     /// How much of the structure (everything but the content) may be held in memory.
@@ -47,10 +52,13 @@ enum CMSContentSplitter {
     ///   - acceptedTypes: the content types (NIDs) to split; any other type
     ///     is returned without a structure.
     ///   - fd: where the content octets go (nil: read and dropped).
+    ///   - certificatesApart: SignedData only: return the certificates
+    ///     apart (``Result/certificates``) instead of in the structure, so
+    ///     a certificate the caller already holds parsed is not parsed again.
     /// - Throws: ``BERError`` — `.malformed` for anything that is not a
     ///   well-formed ContentInfo of the expected shape.
     static func split(reader: BERReader, layout: Layout, acceptedTypes: [Int32], contentTo fd: Int32?,
-                      contentName: String) throws(BERError) -> Result {
+                      contentName: String, certificatesApart: Bool = false) throws(BERError) -> Result {
         var budget = maximumStructureSize
         let top = try reader.header(within: nil)
         guard top.isUniversal(BERHeader.sequence), top.constructed else {
@@ -81,6 +89,7 @@ enum CMSContentSplitter {
         var after: [UInt8] = []
         var contentInfo: [UInt8]?
         var contentLength = 0
+        var certificates: [[UInt8]]?
         while try reader.hasMoreContent(before: innerEnd) {
             let child = try reader.header(within: innerEnd)
             guard !child.isEndOfContents else { throw BERError(.malformed, "unexpected end-of-contents in the \(name)") }
@@ -91,6 +100,21 @@ enum CMSContentSplitter {
                 contentLength = split.length
             } else if contentInfo == nil {
                 before += try reader.remainder(of: child, depth: 3, budget: &budget)
+            } else if certificatesApart, layout == .signed, certificates == nil, child.isContext(0), child.constructed {
+                // certificates [0] IMPLICIT CertificateSet: each element kept
+                // as encoded; any choice but a plain Certificate (SEQUENCE)
+                // keeps the whole field in the structure, as it came.
+                let fieldEnd = child.length.map { reader.offset + $0 }
+                var elements: [[UInt8]] = []
+                // (An indefinite field's end-of-contents is consumed here.)
+                while try reader.hasMoreContent(before: fieldEnd) {
+                    elements.append(try reader.element(within: fieldEnd, depth: 4, budget: &budget).encoded)
+                }
+                if elements.allSatisfy({ $0.first == 0x30 }) {
+                    certificates = elements
+                } else {
+                    after += BERReader.encode(tag: 0xA0, content: elements.flatMap { $0 })
+                }
             } else {
                 after += try reader.remainder(of: child, depth: 3, budget: &budget)
             }
@@ -102,7 +126,8 @@ enum CMSContentSplitter {
 
         let body = BERReader.encode(tag: 0x30, content: before + contentInfo + after)
         let structure = BERReader.encode(tag: 0x30, content: typeEncoded + BERReader.encode(tag: 0xA0, content: body))
-        return Result(contentTypeNID: nid, contentTypeName: name, structure: structure, contentLength: contentLength)
+        return Result(contentTypeNID: nid, contentTypeName: name, structure: structure, contentLength: contentLength,
+                      certificates: certificates)
     }
 
     /// Splits the (Encrypted|Encapsulated)ContentInfo whose header was read:

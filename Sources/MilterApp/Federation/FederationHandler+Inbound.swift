@@ -18,9 +18,9 @@ extension FederationHandler {
     }
 
     func openInbound(transaction: MilterTransaction, actions: any MilterMessageActions, rawValues: Bool,
-                     spooled: SpoolFile?, ourTokens: OurTokens, log: MessageLog) throws -> MilterResponse {
+                     split: SplitSealedMessage?, ourTokens: OurTokens, log: MessageLog) throws -> MilterResponse {
         do {
-            return try open(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled,
+            return try open(transaction: transaction, actions: actions, rawValues: rawValues, split: split,
                             ourTokens: ourTokens, log: log)
         } catch let failure as OpeningFailure {
             let decision: FailureDecision
@@ -70,16 +70,16 @@ extension FederationHandler {
     /// Whose a message for one of our domains is (DESIGN.md "A message is
     /// ours to open only if..."): ours when it carries a FedMail-Token for
     /// one of our domains, or is S/MIME enveloped with a recipientInfo for
-    /// one of our keys (the file it was spooled to comes along, so it is
-    /// written once); anything else — S/MIME for a user's own key, signed
+    /// one of our keys (the message comes along as read and split, so it is
+    /// written, split and parsed once); anything else — S/MIME for a user's own key, signed
     /// mail, PGP, plaintext — is not ours to open.
-    enum Ownership { case ours(spooled: SpoolFile?, ourTokens: OurTokens), notOurs(String) }
+    enum Ownership { case ours(split: SplitSealedMessage?, ourTokens: OurTokens), notOurs(String) }
 
     func ownership(of transaction: MilterTransaction, tokens: [FedMailTokenHeader], rawValues: Bool) throws -> Ownership {
         // Every token field counts (tokens for other organizations come
         // first as often as not).
         let ours = ourTokens(among: tokens)
-        if !ours.headers.isEmpty { return .ours(spooled: nil, ourTokens: ours) }
+        if !ours.headers.isEmpty { return .ours(split: nil, ourTokens: ours) }
         guard let contentType = transaction.headers.first(where: { $0.hasName("Content-Type") }).flatMap({ MIMEContentType.parse($0.value) }),
               contentType.type == "application", contentType.subtype == "pkcs7-mime" || contentType.subtype == "x-pkcs7-mime" else {
             return .notOurs("no FedMail-Token for our domains")
@@ -93,17 +93,20 @@ extension FederationHandler {
         let ourKeys = identities.flatMap { [$0.certificate.subjectKeyIdentifier, $0.certificate.publicKeyIdentifier].compactMap { $0 } }
         let spooled = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
         try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: spooled.path)
-        let keyIDs: [[UInt8]]
-        do { keyIDs = try Opener.recipientKeyIdentifiers(sealedPath: spooled.path, temporaryDirectory: spoolDirectory) } catch {
+        // Read with EnvelopedData accepted (S/MIME for somebody's own key is
+        // not ours, whatever its algorithm); the open refuses all but AEAD.
+        let split: SplitSealedMessage
+        do { split = try SplitSealedMessage.read(sealedPath: spooled.path, temporaryDirectory: spoolDirectory, requireAEAD: false) } catch {
             if error.code == .internalError { throw error }
             return .notOurs("S/MIME that does not parse as enveloped CMS (\(error.code.name))")
         }
-        if keyIDs.contains(where: ourKeys.contains) { return .ours(spooled: spooled, ourTokens: ours) }
+        let keyIDs = split.recipientKeyIdentifiers
+        if keyIDs.contains(where: ourKeys.contains) { return .ours(split: split, ourTokens: ours) }
         return .notOurs("S/MIME for other keys (\(keyIDs.count) recipientInfo(s), none ours)")
     }
 
     private func open(transaction: MilterTransaction, actions: any MilterMessageActions, rawValues: Bool,
-                      spooled: SpoolFile?, ourTokens tokens: OurTokens, log: MessageLog) throws -> MilterResponse {
+                      split: SplitSealedMessage?, ourTokens tokens: OurTokens, log: MessageLog) throws -> MilterResponse {
         guard runtime.identity != nil, !runtime.brokerCA.isEmpty || !runtime.partnerCertificates.isEmpty else {
             throw OpeningFailure(kind: .internalError, check: "not-configured",
                                  message: "OrgKey, OrgCertificate and BrokerCA (or static partner certificates) are needed to open sealed mail")
@@ -127,10 +130,12 @@ extension FederationHandler {
         }
         let popEnvelopes = envelopes
 
-        let sealedFile: SpoolFile
-        if let spooled { sealedFile = spooled } else {
-            sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
-            try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: sealedFile.path)
+        // Not split yet (it carried a token for us): written and split here.
+        var sealedFile: SpoolFile?
+        if split == nil {
+            let file = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
+            try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: file.path)
+            sealedFile = file
         }
         let openedFile = try SpoolFile(directory: spoolDirectory, prefix: "opened")
         var opener = Opener(identities: runtime.openingIdentities(), brokerCA: runtime.brokerCA,
@@ -146,6 +151,7 @@ extension FederationHandler {
             }
         }
         opener.pinnedSigners = Array(runtime.partnerCertificates.values)
+        opener.certificateCache = runtime.signerCertificates
         var policy = OpeningPolicy(ourDomains: ourDomains, pins: runtime.certificatePins,
                                    maxMessageAge: Int64(settings.maxMessageAge), tokenRule: .required)
         policy.allowlist = runtime.allowlist
@@ -155,8 +161,8 @@ extension FederationHandler {
         let timeout = settings.brokerTimeout
         var passed: OpeningPass?
         let opened: OpenedMessage
-        do {
-            opened = try opener.open(sealedPath: sealedFile.path, outputPath: openedFile.path) { seal, _ throws(OpenError) in
+        do throws(OpenError) {
+            let authorize = { (seal: VerifiedSeal, _: [FedMailTokenHeader]) throws(OpenError) -> Void in
                 // Each token's signature against the pinned broker CA; the
                 // policy then binds them to this message.
                 var tokens: [OpeningFacts.Token] = []
@@ -181,6 +187,13 @@ extension FederationHandler {
                 case .pass(let pass): passed = pass
                 case .fail(let failure): throw OpenError(policy: failure)
                 }
+            }
+            if let split {
+                opened = try opener.open(split: split, outputPath: openedFile.path, authorize: authorize)
+            } else if let sealedFile {
+                opened = try opener.open(sealedPath: sealedFile.path, outputPath: openedFile.path, authorize: authorize)
+            } else {
+                throw OpenError(.internalError, "no sealed message to open")
             }
         } catch {
             switch error.code {

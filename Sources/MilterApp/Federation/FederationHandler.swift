@@ -180,8 +180,8 @@ public final class FederationHandler: MilterHandler {
         // ours: S/MIME for somebody's own key passes through untouched.
         if forUs, settings.mode.opens, SealedMessageDetection.mayBeSealed(fields: transaction.headers.map { ($0.name, $0.value) }) {
             switch try ownership(of: transaction, tokens: tokenFields(in: transaction), rawValues: rawValues) {
-            case .ours(let spooled, let ourTokens):
-                return try openInbound(transaction: transaction, actions: actions, rawValues: rawValues, spooled: spooled,
+            case .ours(let split, let ourTokens):
+                return try openInbound(transaction: transaction, actions: actions, rawValues: rawValues, split: split,
                                        ourTokens: ourTokens, log: log)
             case .notOurs(let reason):
                 log.info("not ours to open: \(reason)")

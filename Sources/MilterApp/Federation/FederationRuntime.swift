@@ -43,6 +43,10 @@ public final class FederationRuntime: Sendable {
     public let brokers: (any FederationBrokerLookup)?
     /// The static partner certificates the allowlist names (`cert=`), by path.
     public let partnerCertificates: [String: OpenSSLCertificate]
+    /// Signer certificates parsed once for this configuration load (seeded
+    /// with the static partner certificates): opening parses a signer's
+    /// certificate once, not per message, and verifies it per message.
+    public let signerCertificates: ParsedCertificateCache
     /// Our authserv-id.
     public let authservID: String
     /// Our host name (sealedBy, EHLO).
@@ -87,6 +91,7 @@ public final class FederationRuntime: Sendable {
             allowlist = .empty
         }
         partnerCertificates = try Self.loadPartnerCertificates(allowlist, allowlistPath: settings.allowlistPath ?? "-")
+        signerCertificates = ParsedCertificateCache(seeding: Array(partnerCertificates.values))
         switch (settings.orgKeyPath, settings.orgCertificatePath) {
         case (let key?, let cert?):
             do { identity = try OrganizationIdentity.load(keyPath: key, certificatePath: cert) } catch {
