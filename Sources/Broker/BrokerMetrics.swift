@@ -1,3 +1,4 @@
+import BrokerStore
 import Prometheus
 
 /// The broker's Prometheus metrics, served at `GET /metrics`.
@@ -85,7 +86,24 @@ public struct BrokerMetrics: Sendable {
                              labels: [("reason", reason.rawValue)])
     }
 
+    /// Organizations by status and enrollments waiting for an operator, as
+    /// the store holds them when scraped: approvals and revocations are
+    /// made by `fedmail-broker` commands in processes of their own, so
+    /// only the store sees them all.
+    func recordStore(organizations: [Organization], pendingEnrollments: Int) {
+        for status in [Organization.Status.active, .revoked] {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "organizations",
+                                                                helpText: "Enrolled organizations in the store, by status"),
+                               labels: [("status", status.rawValue)])
+                .set(Double(organizations.filter { $0.status == status }.count))
+        }
+        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "fedmail", subsystem: "broker", metricName: "enrollments_pending",
+                                                            helpText: "Enrollments waiting for an operator's approval, in the store"))
+            .set(Double(pendingEnrollments))
+    }
+
     /// The Prometheus text exposition.
+    /// (Call ``BrokerService/refreshStoreMetrics()`` first for the store's gauges.)
     public func exposition() -> String {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

@@ -64,6 +64,7 @@ public struct BrokerServer: Sendable {
             guard service.configuration.metricsFromAnywhere || context.isLoopbackClient else {
                 return Self.errorResponse(BrokerError(.forbidden, "metrics are served to loopback clients only"))
             }
+            await service.refreshStoreMetrics()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: service.metrics.exposition())))
         }

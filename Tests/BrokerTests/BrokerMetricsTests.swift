@@ -1,4 +1,5 @@
 @testable import Broker
+import BrokerStore
 import FederationProtocol
 import Testing
 
@@ -30,6 +31,25 @@ struct BrokerMetricsTests {
         // The older names stay.
         #expect(Self.value("fedmail_broker_tokens_issued_total", in: text) == 1)
         #expect(Self.value("fedmail_broker_not_federated_total", in: text) == 1)
+    }
+
+    @Test("organizations by status and pending enrollments come from the store (approvals and revocations are made by other processes)")
+    func storeGauges() async throws {
+        let federation = try await TokenTests.Federation.make()
+        defer { Task { await federation.broker.close() } }
+        let service = federation.broker.service
+        await service.refreshStoreMetrics()
+        var text = service.metrics.exposition()
+        #expect(Self.value(#"fedmail_broker_organizations{status="active"}"#, in: text) == 2)
+        #expect(Self.value(#"fedmail_broker_organizations{status="revoked"}"#, in: text) == 0)
+        #expect(Self.value("fedmail_broker_enrollments_pending", in: text) == 0)
+        let names = try await service.store.organizations().map(\.name).sorted()
+        try await service.store.revoke(organization: try #require(names.first),
+                                       audit: AuditEvent(at: 0, actor: "test", action: "organization.revoked", organization: names.first, detail: "test"))
+        await service.refreshStoreMetrics()
+        text = service.metrics.exposition()
+        #expect(Self.value(#"fedmail_broker_organizations{status="active"}"#, in: text) == 1)
+        #expect(Self.value(#"fedmail_broker_organizations{status="revoked"}"#, in: text) == 1)
     }
 
     @Test func refusedAuthenticationsByReason() async throws {

@@ -252,7 +252,8 @@ for family in fedmail_milter_messages_total fedmail_milter_seal_duration_seconds
     want_value "both milters export $family" "count(count by (gateway) ($family{job=\"fedmail-milter\"}))" 2 10
 done
 for family in fedmail_broker_enrollments_total fedmail_broker_issued_total fedmail_broker_lookup_duration_seconds_bucket \
-    fedmail_broker_authentications_refused_total fedmail_broker_tokens_issued_total fedmail_broker_request_duration_seconds_bucket; do
+    fedmail_broker_authentications_refused_total fedmail_broker_tokens_issued_total fedmail_broker_request_duration_seconds_bucket \
+    fedmail_broker_organizations fedmail_broker_enrollments_pending; do
     want_value "the broker exports $family" "count($family{$BR}) > bool 0" 1 10
 done
 # A
@@ -289,6 +290,9 @@ want_value "broker: the older tokens_issued series agrees" "fedmail_broker_token
 want_value "broker: token lookups answered" "fedmail_broker_lookup_duration_seconds_count{$BR}" 1
 want_value "broker: enrollments submitted (a and b)" "fedmail_broker_enrollments_total{$BR,event=\"submitted\"}" 2
 want_value "broker: refused authentications exist by reason (none refused)" "sum(fedmail_broker_authentications_refused_total{$BR})" 0
+want_value "broker: organizations active in the store (a and b, approved by fedmail-broker commands)" "fedmail_broker_organizations{$BR,status=\"active\"}" 2
+want_value "broker: no organization revoked" "fedmail_broker_organizations{$BR,status=\"revoked\"}" 0
+want_value "broker: no enrollment waiting for approval" "fedmail_broker_enrollments_pending{$BR}" 0
 for h in seal open clamd_scan broker_lookup; do
     v=$(prom "histogram_quantile(0.95, sum by (le) (increase(fedmail_milter_${h}_duration_seconds_bucket{job=\"fedmail-milter\"}[10m])))")
     [[ $v =~ ^[0-9.e+-]+$ ]] && pass "p95 $h latency from the histogram: $v s" || fail "p95 $h latency: $v"
@@ -301,7 +305,7 @@ check "the dashboard is valid JSON with a datasource variable" \
 bad=0 empty=0 total=0
 while IFS= read -r expr; do
     total=$((total + 1))
-    q=$(sed -e 's/\$__rate_interval/1m/g' -e 's/\$milter_job/.*/g' -e 's/\$milter_instance/.*/g' -e 's/\$broker_job/.*/g' <<<"$expr")
+    q=$(sed -e 's/\$__rate_interval/15m/g' -e 's/\$milter_job/.*/g' -e 's/\$milter_instance/.*/g' -e 's/\$broker_job/.*/g' <<<"$expr")
     r=$(curl -s -G "http://$PROM_ADDR/api/v1/query" --data-urlencode "query=$q")
     if [ "$(jq -r .status <<<"$r")" != success ]; then bad=$((bad + 1)); echo "    refused: $q: $(jq -r .error <<<"$r")"
     elif [ "$(jq '.data.result | length' <<<"$r")" = 0 ]; then empty=$((empty + 1)); echo "    no data: $q"; fi
