@@ -19,6 +19,14 @@ import Testing
             + certificates + [0x31, 0x00] + BER.eoc + BER.eoc + BER.eoc
     }
 
+    /// `BERStreamTests.signed` with `fields` (the signerInfos SET included) after its content info.
+    static func signed(afterContent fields: [UInt8]) -> [UInt8] {
+        [0x30, 0x80] + BER.signedDataOID + [0xA0, 0x80, 0x30, 0x80,
+            0x02, 0x01, 0x01, 0x31, 0x00,
+            0x30, 0x80] + BER.dataOID + [0xA0, 0x80, 0x24, 0x80, 0x04, 0x02, 0x68, 0x69] + BER.eoc + BER.eoc + BER.eoc
+            + fields + BER.eoc + BER.eoc + BER.eoc
+    }
+
     /// The split structure of ``signed(certificates:)`` keeping `field`.
     static func structure(certificatesField field: [UInt8]) -> [UInt8] {
         let fields: [UInt8] = [0x02, 0x01, 0x01, 0x31, 0x00] + BERReader.encode(tag: 0x30, content: BER.dataOID) + field + [0x31, 0x00]
@@ -54,6 +62,30 @@ import Testing
         #expect(result.certificates == nil)
         let field = BERReader.encode(tag: 0xA0, content: Self.certA + other)
         #expect(result.structure == Self.structure(certificatesField: field))
+    }
+
+    /// Shapes OpenSSL refuses as a whole SignedData must not become valid
+    /// by taking the certificates apart: [0] only as the first field after
+    /// the content info, and only once.
+    @Test("certificates out of place or twice are malformed", arguments: [
+        "after the signerInfos", "twice", "after the crls", "a kept [0] then a second one",
+    ])
+    func certificatesOutOfPlace(shape: String) {
+        let certs: [UInt8] = [0xA0, 0x05] + Self.certA
+        let crls: [UInt8] = [0xA1, 0x00]
+        let fields: [UInt8]
+        switch shape {
+        case "after the signerInfos": fields = [0x31, 0x00] + certs
+        case "twice": fields = certs + certs + [0x31, 0x00]
+        case "after the crls": fields = crls + certs + [0x31, 0x00]
+        default: fields = [0xA0, 0x03, 0x02, 0x01, 0x07] + certs + [0x31, 0x00]
+        }
+        do {
+            _ = try Self.split(Self.signed(afterContent: fields), apart: true)
+            Issue.record("\(shape): accepted")
+        } catch {
+            #expect(error.kind == .malformed, "\(shape)")
+        }
     }
 
     @Test func truncatedCertificatesAreMalformed() {

@@ -90,6 +90,11 @@ enum CMSContentSplitter {
         var contentInfo: [UInt8]?
         var contentLength = 0
         var certificates: [[UInt8]]?
+        // Fields seen after the content info: the certificates are only
+        // taken apart in their place, the first field after it (as
+        // SignedData defines them); a [0] anywhere else, or a second one, is
+        // refused here as OpenSSL refuses it in a whole structure.
+        var fieldsAfterContent = 0
         while try reader.hasMoreContent(before: innerEnd) {
             let child = try reader.header(within: innerEnd)
             guard !child.isEndOfContents else { throw BERError(.malformed, "unexpected end-of-contents in the \(name)") }
@@ -100,7 +105,10 @@ enum CMSContentSplitter {
                 contentLength = split.length
             } else if contentInfo == nil {
                 before += try reader.remainder(of: child, depth: 3, budget: &budget)
-            } else if certificatesApart, layout == .signed, certificates == nil, child.isContext(0), child.constructed {
+            } else if certificatesApart, layout == .signed, child.isContext(0), fieldsAfterContent > 0 {
+                throw BERError(.malformed, "the \(name)'s certificates [0] are not the first field after its content info")
+            } else if certificatesApart, layout == .signed, child.isContext(0), child.constructed {
+                fieldsAfterContent += 1
                 // certificates [0] IMPLICIT CertificateSet: each element kept
                 // as encoded; any choice but a plain Certificate (SEQUENCE)
                 // keeps the whole field in the structure, as it came.
@@ -116,6 +124,7 @@ enum CMSContentSplitter {
                     after += BERReader.encode(tag: 0xA0, content: elements.flatMap { $0 })
                 }
             } else {
+                if contentInfo != nil { fieldsAfterContent += 1 }
                 after += try reader.remainder(of: child, depth: 3, budget: &budget)
             }
         }
