@@ -305,8 +305,14 @@ check "the dashboard is valid JSON with a datasource variable" \
 bad=0 empty=0 total=0
 while IFS= read -r expr; do
     total=$((total + 1))
-    q=$(sed -e 's/\$__rate_interval/15m/g' -e 's/\$milter_job/.*/g' -e 's/\$milter_instance/.*/g' -e 's/\$broker_job/.*/g' <<<"$expr")
-    r=$(curl -s -G "http://$PROM_ADDR/api/v1/query" --data-urlencode "query=$q")
+    q=$(sed -e 's/\$__rate_interval/1m/g' -e 's/\$milter_job/.*/g' -e 's/\$milter_instance/.*/g' -e 's/\$broker_job/.*/g' <<<"$expr")
+    # A rate needs two scrapes of a series: one created by the last message
+    # sent may have only one yet, so an empty answer is asked again (10 s).
+    for _ in $(seq 1 20); do
+        r=$(curl -s -G "http://$PROM_ADDR/api/v1/query" --data-urlencode "query=$q")
+        [ "$(jq -r .status <<<"$r")" = success ] && [ "$(jq '.data.result | length' <<<"$r")" = 0 ] || break
+        sleep 0.5
+    done
     if [ "$(jq -r .status <<<"$r")" != success ]; then bad=$((bad + 1)); echo "    refused: $q: $(jq -r .error <<<"$r")"
     elif [ "$(jq '.data.result | length' <<<"$r")" = 0 ]; then empty=$((empty + 1)); echo "    no data: $q"; fi
 done < <(jq -r '.panels[] | select(.type != "row") | .targets[].expr' "$DASH")
