@@ -291,14 +291,21 @@ for o in a b n ai; do fed_start "$o" || die "starting $o"; done
 pass "running: NSD, broker, A and B (Postfix, fedmail-milter, OpenDKIM verifier + signer, OpenDMARC), N, AI"
 echo "       A: smtpd_milters = $(postconf -c "$(pf_dir a)/etc" -h smtpd_milters | sed "s|$BASE/||g")"
 
+# accepted_and_delivered SENDER OUT ORG BODY [WHERE]: SENDER's 250 in OUT,
+# then BODY delivered at ORG ("delivered at WHERE", default ORG in capitals);
+# sets got to the delivered file.
+accepted_and_delivered() {
+    grep -q "250 2.0.0 Ok" <<<"$2" || fail "$1 accepted the submission: $(grep -E '^<\*\*' <<<"$2")"
+    if wait_delivered "$3" "$4" 1 60; then pass "delivered at ${5:-${3^^}}"; else die "not delivered at ${3^^}"; fi
+    got=$(delivered "$3" "$4" | head -n 1)
+}
+
 # ------------------------------------------------------------------ sealed
 if want sealed; then
 scenario sealed "A -> B sealed: signed on the wire, dkim=pass dmarc=pass fedmail=pass at B"
 S1="Quarterly numbers $MARK"; B1="sealed body $MARK"
 out=$(submit "$(fed_addr a):$(fed_port a)" "$(fed_client a)" alice@a.example bob@b.example "$S1" "$B1")
-grep -q "250 2.0.0 Ok" <<<"$out" || fail "A accepted the submission: $(grep -E '^<\*\*' <<<"$out")"
-if wait_delivered b "$B1" 1 60; then pass "delivered at B"; else die "not delivered at B"; fi
-got=$(delivered b "$B1" | head -n 1)
+accepted_and_delivered A "$out" b "$B1"
 w=$(wire_of a bob@b.example)
 if [ -n "$w" ]; then
     check "the wire copy A->B is sealed" sealed_wire "$w"
@@ -326,9 +333,7 @@ scenario broken "the outer DKIM signature broken in transit: dkim=fail, still op
 S2="Board minutes $MARK"; B2="broken-signature body $MARK"
 echo Subject >"$(fed_tap_dir a b)/tamper-header"
 out=$(submit "$(fed_addr a):$(fed_port a)" "$(fed_client a)" alice@a.example carol@b.example "$S2" "$B2")
-grep -q "250 2.0.0 Ok" <<<"$out" || fail "A accepted the submission: $(grep -E '^<\*\*' <<<"$out")"
-if wait_delivered b "$B2" 1 60; then pass "delivered at B"; else die "not delivered at B"; fi
-got=$(delivered b "$B2" | head -n 1)
+accepted_and_delivered A "$out" b "$B2"
 w=$(wire_of a carol@b.example)
 [ -n "$w" ] && [ -e "${w%.eml}.tampered" ] && pass "the test double (wiretap) altered the outer Subject, a signed field" || fail "the wiretap did not alter the message"
 has_ar "B: dkim=fail for a.example, and says why" "$got" "^auth\.b\.test; dkim=fail .*reason=.*header\.d=a\.example"
@@ -344,9 +349,7 @@ if want plain; then
 scenario plain "A -> N (not federated, opportunistic): plaintext, dkim=pass dmarc=pass at N"
 B3="plaintext body $MARK"
 out=$(submit "$(fed_addr a):$(fed_port a)" "$(fed_client a)" alice@a.example nina@n.example "Plain $MARK" "$B3")
-grep -q "250 2.0.0 Ok" <<<"$out" || fail "A accepted the submission: $(grep -E '^<\*\*' <<<"$out")"
-if wait_delivered n "$B3" 1 60; then pass "delivered at N"; else die "not delivered at N"; fi
-got=$(delivered n "$B3" | head -n 1)
+accepted_and_delivered A "$out" n "$B3"
 grep -aq "^Content-Type: application/pkcs7-mime" "$got" && fail "the message to N was sealed" || pass "the message to N left in plaintext"
 grep -aqi "^X-FedMail-Plaintext:" "$got" && pass "FedMail's X-FedMail-Plaintext note is on it (added before the signer, not disturbing it)" || fail "no X-FedMail-Plaintext note"
 has_ar "N: dkim=pass for a.example" "$got" "^auth\.n\.test; dkim=pass .*header\.d=a\.example"
@@ -358,9 +361,7 @@ if want inner; then
 scenario inner "a DKIM signature made before sealing travels inside and verifies after opening"
 S4="Signed before sealing $MARK"; B4="inner-signature body $MARK"
 out=$(submit "$(fed_addr ai):$(fed_port ai)" 127.0.0.172 alice@a.example dave@b.example "$S4" "$B4")
-grep -q "250 2.0.0 Ok" <<<"$out" || fail "AI accepted the submission: $(grep -E '^<\*\*' <<<"$out")"
-if wait_delivered b "$B4" 1 60; then pass "delivered at B (AI -> A -> B)"; else die "not delivered at B"; fi
-got=$(delivered b "$B4" | head -n 1)
+accepted_and_delivered AI "$out" b "$B4" "B (AI -> A -> B)"
 w=$(wire_of a dave@b.example)
 if [ -n "$w" ]; then
     sel=$(sig_selectors "$w")
@@ -386,9 +387,7 @@ if want reverse; then
 scenario reverse "B -> A: the same chain the other way"
 B5="reverse body $MARK"
 out=$(submit "$(fed_addr b):$(fed_port b)" "$(fed_client b)" bob@b.example alice@a.example "Reply $MARK" "$B5")
-grep -q "250 2.0.0 Ok" <<<"$out" || fail "B accepted the submission: $(grep -E '^<\*\*' <<<"$out")"
-if wait_delivered a "$B5" 1 60; then pass "delivered at A"; else die "not delivered at A"; fi
-got=$(delivered a "$B5" | head -n 1)
+accepted_and_delivered B "$out" a "$B5"
 has_ar "A: dkim=pass for b.example" "$got" "^auth\.a\.test; dkim=pass .*header\.d=b\.example"
 has_ar "A: dmarc=pass for b.example" "$got" "^auth\.a\.test; dmarc=pass .*header\.from=b\.example"
 has_ar "A: fedmail=pass for b.example" "$got" "^mx\.a\.test; fedmail=pass .*header\.from=b\.example"
@@ -403,9 +402,7 @@ out=$(swaks --server "$(fed_addr b):$(fed_port b)" --local-interface "$(fed_addr
     --add-header "Authentication-Results: auth.b.test; dkim=pass (forged) header.d=a.example" \
     --add-header "Authentication-Results: auth.b.test; dmarc=pass (forged) header.from=a.example" \
     --add-header "Authentication-Results: mx.b.test; fedmail=pass (forged) header.from=a.example" 2>&1)
-grep -q "250 2.0.0 Ok" <<<"$out" || fail "B accepted the message: $(grep -E '^<\*\*' <<<"$out")"
-if wait_delivered b "$B7" 1 60; then pass "delivered at B"; else die "not delivered at B"; fi
-got=$(delivered b "$B7" | head -n 1)
+accepted_and_delivered B "$out" b "$B7"
 if ar "$got" | grep -q "(forged)"; then fail "a forged verdict reached the mailbox: $(ar "$got" | grep "(forged)" | tr '\n' '|')"
 else pass "no forged verdict reached the mailbox"; fi
 has_ar "B: OpenDKIM's own verdict, dkim=none (no signature)" "$got" "^auth\.b\.test; dkim=none"
@@ -418,9 +415,7 @@ pf_set a "smtpd_milters = $(sock dkim-verify-a), $(sock dmarc-a), $(sock dkim-si
 postfix -c "$(pf_dir a)/etc" reload >/dev/null 2>&1
 B6="wrong-order body $MARK"
 out=$(submit "$(fed_addr a):$(fed_port a)" "$(fed_client a)" alice@a.example erin@b.example "Wrong order $MARK" "$B6")
-grep -q "250 2.0.0 Ok" <<<"$out" || fail "A accepted the submission: $(grep -E '^<\*\*' <<<"$out")"
-if wait_delivered b "$B6" 1 60; then pass "delivered at B"; else die "not delivered at B"; fi
-got=$(delivered b "$B6" | head -n 1)
+accepted_and_delivered A "$out" b "$B6"
 w=$(wire_of a erin@b.example)
 [ -n "$w" ] && [ -z "$(sig_selectors "$w")" ] && pass "the wire copy has no DKIM-Signature: FedMail sealed the signer's signature inside" \
     || fail "DKIM-Signature selectors on the wire: '$( [ -n "$w" ] && sig_selectors "$w")'"
