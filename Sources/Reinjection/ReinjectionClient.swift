@@ -4,7 +4,26 @@ import SystemIO
 /// Why a re-injection failed; the whole message is then tempfailed.
 public struct ReinjectionError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// True when the failure came after the end of data was sent and before
+    /// the service's reply to it arrived (the connection closed, a write or
+    /// the reply timed out): the service may have queued the copy, and only
+    /// its reply, lost, would have said so (RFC 1047). False when the
+    /// service certainly did not queue it (it refused a command or the end
+    /// of data, or the failure came before the end of data).
+    public var outcomeUnknown: Bool
+    /// A failure of the connection itself (not a refusal by the service).
+    var isTransport = false
+
+    public init(_ message: String, outcomeUnknown: Bool = false) {
+        self.message = message
+        self.outcomeUnknown = outcomeUnknown
+    }
+
+    init(transport message: String) {
+        self.init(message)
+        isTransport = true
+    }
+
     public var description: String { message }
 }
 
@@ -57,7 +76,9 @@ public struct ReinjectionClient: Sendable {
     ///   because the service does not offer DSN.
     /// - Throws: ``ReinjectionError`` when the service cannot be reached,
     ///   refuses a command or a recipient, lacks SMTPUTF8 for an
-    ///   internationalized envelope, or does not answer in time.
+    ///   internationalized envelope, or does not answer in time; with
+    ///   ``ReinjectionError/outcomeUnknown`` set when that happened after
+    ///   the end of data, before its reply.
     @discardableResult
     public func send(messageAt path: String, envelope: ReinjectionEnvelope) throws(ReinjectionError) -> ReinjectionReceipt {
         guard !envelope.recipients.isEmpty else { throw ReinjectionError("no recipients to re-inject") }
@@ -71,7 +92,13 @@ public struct ReinjectionClient: Sendable {
         }
         try connection.expect(3, after: "DATA")
         try connection.sendDotStuffed(fileAt: path)
-        let reply = try connection.expect(2, after: ".")
+        // From here until the reply, a failure leaves it unknown whether
+        // the service queued the copy: the caller must not take it for
+        // "not sent" (see ``ReinjectionError/outcomeUnknown``).
+        let reply: String
+        do { reply = try connection.expect(2, after: ".") } catch where error.isTransport {
+            throw ReinjectionError("\(error.message), after the end of data: the service may have queued the copy", outcomeUnknown: true)
+        }
         _ = try? connection.expect(2, after: "QUIT")
         return ReinjectionReceipt(reply: reply, droppedParameters: commands.dropped)
     }
@@ -124,7 +151,10 @@ final class SMTPConnection {
         let lines = try readReply()
         let reply = lines.joined(separator: " / ")
         guard let first = reply.first, first.wholeNumberValue == digit else {
-            throw ReinjectionError("re-injection service \(name) answered '\(reply)' to \(command.map { $0.split(separator: ":").first.map(String.init) ?? $0 } ?? "the greeting")")
+            let text = "re-injection service \(name) answered '\(reply)' to \(command.map { $0.split(separator: ":").first.map(String.init) ?? $0 } ?? "the greeting")"
+            // 4xx and 5xx refuse; anything else is not SMTP, and says nothing.
+            if reply.first == "4" || reply.first == "5" { throw ReinjectionError(text) }
+            throw ReinjectionError(transport: text)
         }
         return lines
     }
@@ -158,7 +188,7 @@ final class SMTPConnection {
 
     private func write(_ bytes: [UInt8]) throws(ReinjectionError) {
         do { try socket.send(bytes, deadline: ContinuousClock.now + timeout) } catch {
-            throw ReinjectionError("writing to the re-injection service \(name): \(error.message)")
+            throw ReinjectionError(transport: "writing to the re-injection service \(name): \(error.message)")
         }
     }
 
@@ -171,12 +201,12 @@ final class SMTPConnection {
                 if line.last == 13 { line.removeLast() }
                 return String(decoding: line, as: UTF8.self)
             }
-            guard buffer.count < 65_536 else { throw ReinjectionError("re-injection service \(name) sent an over-long line") }
+            guard buffer.count < 65_536 else { throw ReinjectionError(transport: "re-injection service \(name) sent an over-long line") }
             let chunk: [UInt8]
             do { chunk = try socket.receive(upTo: 4096, deadline: deadline) } catch {
-                throw ReinjectionError("no answer from the re-injection service \(name): \(error.message)")
+                throw ReinjectionError(transport: "no answer from the re-injection service \(name): \(error.message)")
             }
-            guard !chunk.isEmpty else { throw ReinjectionError("re-injection service \(name) closed the connection") }
+            guard !chunk.isEmpty else { throw ReinjectionError(transport: "re-injection service \(name) closed the connection") }
             buffer += chunk
         }
     }
@@ -188,7 +218,7 @@ final class SMTPConnection {
             lines.append(line)
             let bytes = Array(line.utf8)
             if bytes.count < 4 || bytes[3] != UInt8(ascii: "-") { break }
-            guard lines.count < 100 else { throw ReinjectionError("re-injection service \(name) sent too long a reply") }
+            guard lines.count < 100 else { throw ReinjectionError(transport: "re-injection service \(name) sent too long a reply") }
         }
         return lines
     }

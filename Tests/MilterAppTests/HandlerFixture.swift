@@ -59,6 +59,8 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     let replayCache: ReplayCache
     /// The split ledger, shared by every message of this gateway as the daemon shares it.
     let splitLedger = ReplayCache(maxAge: FederationHandler.splitLedgerRetention, recipientDelimiters: "")
+    /// Sealed copies kept in doubt, in this gateway's directory.
+    let splitInDoubt: InDoubtSealedCopies
     let harness: MilterHarness
     let spoolDirectory: String
     /// The broker's CRL as this gateway has it (nil: not checked).
@@ -96,6 +98,8 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
             runtime = try FederationRuntime(configuration: configuration, hostname: "mx.\(org).test", connect: connectBrokers)
         }
         replayCache = ReplayCache(maxAge: 3_600)
+        splitInDoubt = try InDoubtSealedCopies(directory: "\(directory)/\(InDoubtSealedCopies.directoryName)",
+                                               retention: FederationHandler.splitLedgerRetention)
         self.spoolDirectory = spoolDirectory ?? directory
         harness = MilterHarness(requirements: FederationHandler.requirements, spoolDirectory: directory, spoolThreshold: spoolThreshold)
     }
@@ -105,7 +109,7 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     func handler() -> FederationHandler {
         FederationHandler(runtime: runtime, spoolDirectory: spoolDirectory, replayCache: replayCache,
                           logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, revocations: revocations,
-                          splitLedger: splitLedger, metrics: metrics)
+                          splitLedger: splitLedger, splitInDoubt: splitInDoubt, metrics: metrics)
     }
 
     /// Mail submitted by one of our users (an internal host: outbound),

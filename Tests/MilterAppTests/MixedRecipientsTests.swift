@@ -285,9 +285,12 @@ struct MixedRecipientsTests {
 }
 
 /// TEST DOUBLE of the re-injection service (a Postfix smtpd without
-/// milters in production): a one-connection SMTP server on an ephemeral
-/// loopback port that records the envelope and the data it received and
-/// answers RCPT as told. The real service is exercised by t-federation.sh.
+/// milters in production): an SMTP server on an ephemeral loopback port that
+/// takes one connection per entry of `endOfData`, one after the other,
+/// records the envelope and the data of each, answers RCPT as told and the
+/// end of data as that connection's entry says — including not at all (the
+/// reply lost: the copy counts as queued, the connection closes). The real
+/// service is exercised by t-federation.sh and t-faults.sh.
 final class SMTPSink: @unchecked Sendable {
     struct Received {
         var sender = ""
@@ -295,18 +298,28 @@ final class SMTPSink: @unchecked Sendable {
         var data: [UInt8] = []
         /// The MAIL FROM and RCPT TO commands as sent.
         var commands: [String] = []
+        /// The client ended the session with QUIT.
+        var finished = false
+    }
+
+    /// How a connection answers the end of data.
+    enum EndOfData {
+        case reply(String)
+        /// Closes the connection without a reply, as a service terminated
+        /// after it queued the message and before it said so.
+        case closeWithoutReply
+        static let queued = EndOfData.reply("250 2.0.0 Ok: queued")
     }
 
     let port: Int
     private let listener: Int32
     private let done = DispatchSemaphore(value: 0)
-    private var transcript = Received()
-    private var finished = false
+    private var sessions: [Received] = []
 
     private let extensions: [String]
 
     /// - Parameter extensions: the EHLO keywords it offers.
-    init(rcptReply: String = "250 2.1.5 Ok", extensions: [String] = ["8BITMIME"]) throws {
+    init(rcptReply: String = "250 2.1.5 Ok", extensions: [String] = ["8BITMIME"], endOfData: [EndOfData] = [.queued]) throws {
         self.extensions = extensions
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw FixtureError("socket: \(errno)") }
@@ -320,16 +333,19 @@ final class SMTPSink: @unchecked Sendable {
         guard bound == 0, listen(listener, 1) == 0 else { close(listener); throw FixtureError("bind/listen: \(errno)") }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
         port = Int(UInt16(bigEndian: address.sin_port))
-        Thread.detachNewThread { [self] in serve(rcptReply: rcptReply) }
+        Thread.detachNewThread { [self] in
+            defer { done.signal() }
+            for answer in endOfData {
+                let fd = accept(listener, nil, nil)
+                guard fd >= 0 else { return }
+                sessions.append(serve(fd, rcptReply: rcptReply, endOfData: answer))
+                close(fd)
+            }
+        }
     }
 
-    private func serve(rcptReply: String) {
-        let fd = accept(listener, nil, nil)
-        defer {
-            if fd >= 0 { close(fd) }
-            done.signal()
-        }
-        guard fd >= 0 else { return }
+    private func serve(_ fd: Int32, rcptReply: String, endOfData: EndOfData) -> Received {
+        var transcript = Received()
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         func say(_ line: String) { _ = Array((line + "\r\n").utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
@@ -352,7 +368,10 @@ final class SMTPSink: @unchecked Sendable {
             if inData {
                 if bytes == [UInt8(ascii: ".")] {
                     inData = false
-                    say("250 2.0.0 Ok: queued")
+                    switch endOfData {
+                    case .reply(let reply): say(reply)
+                    case .closeWithoutReply: return transcript
+                    }
                     continue
                 }
                 // Undo dot-stuffing.
@@ -371,22 +390,30 @@ final class SMTPSink: @unchecked Sendable {
                 if rcptReply.hasPrefix("2") { transcript.recipients.append(address(line)) }
                 say(rcptReply)
             case "DATA": inData = true; say("354 go ahead")
-            case "QUIT": say("221 bye"); finished = true; return
+            case "QUIT": say("221 bye"); transcript.finished = true; return transcript
             case "RSET": say("250 Ok")
             default: say("502 5.5.2 what")
             }
         }
+        return transcript
     }
 
-    /// What was received once the client is done (`nil` when no message
-    /// was accepted). Waits for the connection to end — the client has
-    /// already returned, so this does not block for long.
-    func received() -> Received? {
-        // The client already returned: its connection (if any) was
-        // accepted; a listener never connected to stops waiting now.
+    /// Every connection's session once the client is done. Waits for the
+    /// sessions to end — the client has already returned, so this does not
+    /// block for long — and takes no more connections.
+    func allSessions() -> [Received] {
+        // The client already returned: its connections (if any) were
+        // accepted; a listener still waiting for one stops now.
         shutdown(listener, Int32(SHUT_RDWR))
         _ = done.wait(timeout: .now() + 30)
         close(listener)
-        return finished && !transcript.data.isEmpty ? transcript : nil
+        return sessions
+    }
+
+    /// What the last session received once the client is done (`nil` when
+    /// no message was accepted and the session ended with QUIT).
+    func received() -> Received? {
+        guard let last = allSessions().last, last.finished, !last.data.isEmpty else { return nil }
+        return last
     }
 }

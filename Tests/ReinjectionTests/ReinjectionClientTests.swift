@@ -21,7 +21,9 @@ private final class ScriptedSMTPServer: @unchecked Sendable {
     private var received: [UInt8] = []
     private let done = DispatchSemaphore(value: 0)
 
-    init(rcptReply: String) throws {
+    /// - Parameter dataReply: the reply to the end of data; nil closes the
+    ///   connection without one (the reply lost).
+    init(rcptReply: String, dataReply: String? = "250 2.0.0 Ok: queued") throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.listener = listener
         var address = sockaddr_in()
@@ -51,7 +53,11 @@ private final class ScriptedSMTPServer: @unchecked Sendable {
             var inData = false
             while let line = readLine() {
                 if inData {
-                    if line == "." { inData = false; say("250 2.0.0 Ok: queued") }
+                    if line == "." {
+                        inData = false
+                        guard let dataReply else { return }
+                        say(dataReply)
+                    }
                     continue
                 }
                 switch line.prefix(4).uppercased() {
@@ -98,6 +104,58 @@ struct ReinjectionClientTests {
         let client = ReinjectionClient(host: "127.0.0.1", port: server.port, heloName: "gw", timeout: 5)
         #expect(throws: ReinjectionError.self) {
             try client.send(messageAt: "\(dir)/m", sender: "a@a.example", recipients: ["b@b.example"])
+        }
+        _ = server.transcript()
+    }
+
+    @Test("the connection lost after the end of data: the outcome is unknown (the copy may be queued)")
+    func lostReplyIsInDoubt() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "Subject: x\r\n\r\nbody\r\n".write(toFile: "\(dir)/m", atomically: true, encoding: .utf8)
+        let server = try ScriptedSMTPServer(rcptReply: "250 2.1.5 Ok", dataReply: nil)
+        let client = ReinjectionClient(host: "127.0.0.1", port: server.port, heloName: "gw", timeout: 5)
+        do {
+            try client.send(messageAt: "\(dir)/m", sender: "a@a.example", recipients: ["b@b.example"])
+            Issue.record("a lost reply must fail the re-injection")
+        } catch {
+            #expect(error.outcomeUnknown)
+            #expect(error.message.contains("may have queued"))
+        }
+        _ = server.transcript()
+    }
+
+    @Test("a refusal of the end of data, or a refusal before it, is no doubt: the copy was not queued")
+    func refusalsAreNotInDoubt() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "Subject: x\r\n\r\nbody\r\n".write(toFile: "\(dir)/m", atomically: true, encoding: .utf8)
+        for (rcpt, data) in [("250 2.1.5 Ok", "451 4.3.0 queue file write error"), ("250 2.1.5 Ok", "554 5.7.1 no"),
+                             ("451 4.3.0 try later", "250 2.0.0 Ok")] {
+            let server = try ScriptedSMTPServer(rcptReply: rcpt, dataReply: data)
+            let client = ReinjectionClient(host: "127.0.0.1", port: server.port, heloName: "gw", timeout: 5)
+            do {
+                try client.send(messageAt: "\(dir)/m", sender: "a@a.example", recipients: ["b@b.example"])
+                Issue.record("\(rcpt) / \(data) must fail the re-injection")
+            } catch {
+                #expect(!error.outcomeUnknown, "\(rcpt) / \(data)")
+            }
+            _ = server.transcript()
+        }
+    }
+
+    @Test("a reply to the end of data that is not SMTP leaves the outcome unknown")
+    func garbageReplyIsInDoubt() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "Subject: x\r\n\r\nbody\r\n".write(toFile: "\(dir)/m", atomically: true, encoding: .utf8)
+        let server = try ScriptedSMTPServer(rcptReply: "250 2.1.5 Ok", dataReply: "HTTP/1.1 400 Bad Request")
+        let client = ReinjectionClient(host: "127.0.0.1", port: server.port, heloName: "gw", timeout: 5)
+        do {
+            try client.send(messageAt: "\(dir)/m", sender: "a@a.example", recipients: ["b@b.example"])
+            Issue.record("a garbage reply must fail the re-injection")
+        } catch {
+            #expect(error.outcomeUnknown)
         }
         _ = server.transcript()
     }

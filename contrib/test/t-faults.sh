@@ -8,7 +8,7 @@
 #   A 127.0.0.110  a.example; seals for b*.example (require); ClamdSocket
 #                  scans every original before sealing; a re-injection smtpd
 #                  for split messages; TemporaryDirectory on a 32 MB tmpfs
-#   B 127.0.0.120  b.example and b1..b9.example (fresh domains, so a broker
+#   B 127.0.0.120  b.example and b1..b10.example (fresh domains, so a broker
 #                  fault meets a cache miss); a.example require; scans after
 #                  opening with the same clamd
 #   Broker tokens and key containers live 1 minute (FED_TOKEN_LIFETIME), so
@@ -43,6 +43,13 @@
 #   spool-full      A's TemporaryDirectory full (a file fills the tmpfs) for 6 s
 #   reinject-down   A's re-injection smtpd removed for 8 s during a batch to
 #                   mixed recipients (bob@b5.example sealed, carol@a.example plain)
+#   reinject-lost-reply
+#                   the re-injection service's reply to the end of data lost
+#                   after it queued the sealed copy (RFC 1047; test double:
+#                   contrib/test/lib/lost-reply-proxy.py in front of A's real
+#                   re-injection smtpd, once per message): A tempfails and
+#                   keeps the sealed copy, the client retries, A re-sends the
+#                   same seal, and B's replay cache delivers it once
 #   partner-down    B's Postfix stopped; A queues the sealed batch; B returns
 #                   after the tokens expired (75 s) and opens it all (token
 #                   validity is judged at signingTime, within MaxMessageAge)
@@ -101,7 +108,7 @@ export FED_TOKEN_LIFETIME
 fed_broker_start || die "broker did not start"
 clamd_private_start "$BASE/clamd" || die "clamd did not start"
 
-B_DOMAINS="b.example b1.example b2.example b3.example b4.example b5.example b6.example b7.example b8.example b9.example"
+B_DOMAINS="b.example b1.example b2.example b3.example b4.example b5.example b6.example b7.example b8.example b9.example b10.example"
 # shellcheck disable=SC2086
 fed_org A 127.0.0.110 p256 a.example || die "organization A"
 # shellcheck disable=SC2086
@@ -389,6 +396,41 @@ if want reinject-down; then
     check "reinject-down: the plaintext recipient got each message exactly once ($plain)" \
         contains "$plain" "delivered=$N/$N duplicated=0 missing=0 unverified=0"
     echo "  fault reinject-down (plaintext recipient carol@a.example): $plain" | tee -a "$REPORT"
+fi
+
+if want reinject-lost-reply; then
+    scenario reinject-lost-reply "the re-injection reply to the end of data lost after the copy was queued (once per message)"
+    LOST_LOG=$BASE/lost-reply.log
+    lost_port=$(pf_free_port)
+    python3 "$LIB/lost-reply-proxy.py" "127.0.0.1:$lost_port" "$(fed_addr A):$FED_REINJECT_A" "$LOST_LOG" 2>>"$BASE/lost-reply.err" &
+    PROXY_PIDS+=("$!")
+    for _ in $(seq 1 50); do [ -e "$LOST_LOG.ready" ] && break; sleep 0.1; done
+    [ -e "$LOST_LOG.ready" ] || die "the lost-reply proxy did not start: $(cat "$BASE/lost-reply.err")"
+    reloads_before=$(cat "$FM_DIR"/A.log* | grep -c "configuration reloaded")
+    fed_milter_conf A "${A_CONF[@]}" "Reinject inet:$lost_port@127.0.0.1"
+    kill -USR1 "$FM_PID_A"
+    for _ in $(seq 1 50); do [ "$(cat "$FM_DIR"/A.log* | grep -c "configuration reloaded")" -gt "$reloads_before" ] && break; sleep 0.1; done
+    b_discards_before=$(cat "$FM_DIR"/B.log* | grep -c "decision=discard (duplicate")
+    batch_start reinject-lost-reply bob@b10.example carol@a.example
+    batch_wait reinject-lost-reply
+    settle reinject-lost-reply "$B_INBOX" mx.B.test
+    lost=$(grep -c "^lost 250 " "$LOST_LOG")
+    resent=$(cat "$FM_DIR"/A.log* | grep -c "re-sending the sealed copy of an earlier attempt")
+    discarded=$(( $(cat "$FM_DIR"/B.log* | grep -c "decision=discard (duplicate") - b_discards_before ))
+    report reinject-lost-reply reinject-lost-reply "replies-lost-after-queueing=$lost resent-same-seal=$resent discarded-at-B=$discarded"
+    check "reinject-lost-reply: the service queued each first copy and its reply was lost ($lost of $N)" [ "$lost" = "$N" ]
+    check "reinject-lost-reply: A kept each copy in doubt and re-sent the same seal on the retry ($resent)" [ "$resent" -ge "$N" ]
+    check "reinject-lost-reply: B received both copies of each and discarded the second as a replay ($discarded)" [ "$discarded" -ge "$N" ]
+    check "reinject-lost-reply: no copy is left in doubt at A" \
+        [ -z "$(find "$(fed_dir A)/state/split-in-doubt" -type f 2>/dev/null)" ]
+    plain=$(python3 "$LIB/batch-count.py" --maildir "$A_INBOX" --tag reinject-lost-reply --count "$N")
+    check "reinject-lost-reply: the plaintext recipient got each message exactly once ($plain)" \
+        contains "$plain" "delivered=$N/$N duplicated=0 missing=0 unverified=0"
+    echo "  fault reinject-lost-reply (plaintext recipient carol@a.example): $plain" | tee -a "$REPORT"
+    reloads_before=$(cat "$FM_DIR"/A.log* | grep -c "configuration reloaded")
+    fed_milter_conf A "${A_CONF[@]}"
+    kill -USR1 "$FM_PID_A"
+    for _ in $(seq 1 50); do [ "$(cat "$FM_DIR"/A.log* | grep -c "configuration reloaded")" -gt "$reloads_before" ] && break; sleep 0.1; done
 fi
 
 if want partner-down; then

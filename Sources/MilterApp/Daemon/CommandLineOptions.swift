@@ -132,7 +132,8 @@ public struct CommandLineOptions: Sendable, Hashable {
         only), PreviousOrgKeyGrace (how long after the current certificate's
         notBefore the previous key opens; default 1 day + MaxMessageAge),
         BrokerURL, Broker, BrokerCA, BrokerTimeout,
-        FederationAllowlist, TokenCacheDir, StateDirectory (replay cache),
+        FederationAllowlist, TokenCacheDir, StateDirectory (replay cache,
+        split ledger, sealed copies whose re-injection ended in doubt),
         RecipientDelimiter, MixedRecipients, Reinject, ProtectSubject,
         MaxMessageAge, CRLRefresh (how often the broker's CRL is fetched,
         default 15m), CRLMaxAge (sealed mail from a broker-issued signer is

@@ -150,6 +150,7 @@ public enum MilterDaemon {
         }
         let replayCache = try makeReplayCache(configuration, identity: identity, logger: logger)
         let splitLedger = try makeSplitLedger(configuration, identity: identity, logger: logger)
+        let splitInDoubt = try makeSplitInDoubt(configuration, identity: identity, spool: spool)
         // The broker's CRL: the disk copy now, fetched after the fork (below).
         let revocations = RevocationListCache(stateDirectory: configuration.federation.stateDirectory)
         if let caPath = configuration.federation.brokerCAPath {
@@ -166,7 +167,8 @@ public enum MilterDaemon {
             spoolThreshold: configuration.bodySpoolThreshold,
             makeHandler: {
                 FederationHandler(runtime: federation.current, spoolDirectory: spoolPath, replayCache: replayCache, logger: logger,
-                                  revocations: revocations, splitLedger: splitLedger, memorySpoolDirectory: memorySpoolPath,
+                                  revocations: revocations, splitLedger: splitLedger, splitInDoubt: splitInDoubt,
+                                  memorySpoolDirectory: memorySpoolPath,
                                   metrics: metrics)
             },
             log: { logger.warning("\($0)") })
@@ -251,6 +253,24 @@ public enum MilterDaemon {
             return ledger
         } catch {
             throw StartFailure("StateDirectory \(directory): \(error)", .cannotCreate)
+        }
+    }
+
+    /// Where sealed copies whose re-injection ended in doubt wait for the
+    /// retry (``InDoubtSealedCopies``): StateDirectory/split-in-doubt, else
+    /// the private spool (kept until the daemon stops). Nil when the milter
+    /// does not seal (a reload may turn `MixedRecipients split` on, so a
+    /// sealing milter always has one).
+    static func makeSplitInDoubt(_ configuration: MilterConfiguration, identity: UserIdentity?,
+                                 spool: PrivateDirectory) throws(StartFailure) -> InDoubtSealedCopies? {
+        guard configuration.federation.mode.seals else { return nil }
+        let directory = (configuration.federation.stateDirectory ?? spool.path) + "/" + InDoubtSealedCopies.directoryName
+        do {
+            let store = try InDoubtSealedCopies(directory: directory, retention: FederationHandler.splitLedgerRetention)
+            if let identity { _ = chown(directory, identity.uid, identity.gid) }
+            return store
+        } catch {
+            throw StartFailure("\(directory): \(error.message)", .cannotCreate)
         }
     }
 

@@ -152,6 +152,17 @@ extension FederationHandler {
             return .continue
         }
 
+        // The retry of a message whose sealed copy may already be queued
+        // (its re-injection ended in doubt): re-send that copy as it is.
+        if let split, let inDoubt = split.inDoubt(splitInDoubt),
+           let earlier = inDoubt.store.copy(for: inDoubt.key, youngerThan: Self.inDoubtReuseLimit(maxMessageAge: settings.maxMessageAge)) {
+            log.warning("split=\(split.id.shortHex): re-sending the sealed copy of an earlier attempt whose re-injection ended in doubt (one seal: the partner delivers it once)")
+            let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
+            return try reinject(split, messageAt: earlier, keptAs: inDoubt, committed: &splitCommitted,
+                                sealedRecipients: sealedRecipients, plaintext: plaintext, notes: notes,
+                                summary: "tokens=earlier-attempt \(scanSummary)", transaction: transaction, actions: actions, log: log)
+        }
+
         // One recipientInfo per organization key; one token per organization.
         var organizations: [RecipientOrganization] = []
         var controlRecipients: [ControlFlags.Recipient] = []
@@ -209,34 +220,9 @@ extension FederationHandler {
 
         let tokensText = (tokenIDs + staticPartners.map { "static:\($0)" }).joined(separator: ",")
         if let split {
-            // Only recipients whose sealed copy is not queued yet.
-            do {
-                let envelope = ReinjectionEnvelope(
-                    sender: transaction.senderMailbox ?? "", senderParameters: transaction.senderArguments,
-                    recipients: split.claim.fresh.map { address in
-                        .init(address: address, parameters: transaction.recipients.first { $0.address == address }?.arguments ?? [])
-                    })
-                do {
-                    let receipt = try split.client.send(messageAt: sealedFile.path, envelope: envelope)
-                    if !receipt.droppedParameters.isEmpty {
-                        log.warning("the re-injection service does not offer DSN or SMTPUTF8: \(receipt.droppedParameters.joined(separator: " ")) not carried")
-                    }
-                } catch {
-                    metrics?.recordReinjection(succeeded: false)
-                    log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
-                    return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
-                }
-                splitCommitted = true
-                metrics?.recordReinjection(succeeded: true)
-                do { try split.ledger?.commit(sealID: split.id.bytes, recipients: split.claim.fresh) } catch {
-                    log.error("split ledger not written (\(error)): a retry of this message would re-inject its sealed copy again")
-                }
-            }
-            if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
-            let already = split.claim.duplicates.map(\.recipient)
-            metrics?.recordDuplicates(ledger: "split", count: already.count)
-            log.info("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) tokens=\(tokensText) reinjected=\(split.claim.fresh.joined(separator: ","))\(already.isEmpty ? "" : " already-reinjected=" + already.joined(separator: ",")) \(scanSummary)")
-            return .continue
+            return try reinject(split, messageAt: sealedFile.path, keptAs: nil, committed: &splitCommitted,
+                                sealedRecipients: sealedRecipients, plaintext: plaintext, notes: notes,
+                                summary: "tokens=\(tokensText) \(scanSummary)", transaction: transaction, actions: actions, log: log)
         }
         try MessageFiles.replaceMessage(in: transaction, with: sealedFile.path, actions: actions)
         log.info("direction=outbound decision=sealed sealed=\(sealedRecipients.count) plain=0 organizations=\(organizations.count) tokens=\(tokensText) \(scanSummary)")
@@ -245,6 +231,60 @@ extension FederationHandler {
 }
 
 extension FederationHandler {
+    /// How old a sealed copy kept in doubt may be and still be re-sent: half
+    /// of MaxMessageAge, so the partner (with the same default) still opens
+    /// it after a day or two in queues. An older one is sealed again.
+    static func inDoubtReuseLimit(maxMessageAge: Int) -> TimeInterval { TimeInterval(maxMessageAge) / 2 }
+
+    /// Hands the sealed copy at `path` to the re-injection service for the
+    /// split's unconfirmed recipients, then takes the sealed recipients off
+    /// the original. `keptAs`: the copy is one kept in doubt by an earlier
+    /// attempt. A failure tempfails the message; one that leaves the copy
+    /// possibly queued keeps it (``InDoubtSealedCopies``) for the retry.
+    func reinject(_ split: PendingSplit, messageAt path: String, keptAs kept: PendingSplit.InDoubt?, committed: inout Bool,
+                  sealedRecipients: [String], plaintext: [String], notes: [String], summary: String,
+                  transaction: MilterTransaction, actions: any MilterMessageActions, log: MessageLog) throws -> MilterResponse {
+        let envelope = ReinjectionEnvelope(
+            sender: transaction.senderMailbox ?? "", senderParameters: transaction.senderArguments,
+            recipients: split.claim.fresh.map { address in
+                .init(address: address, parameters: transaction.recipients.first { $0.address == address }?.arguments ?? [])
+            })
+        do {
+            let receipt = try split.client.send(messageAt: path, envelope: envelope)
+            if !receipt.droppedParameters.isEmpty {
+                log.warning("the re-injection service does not offer DSN or SMTPUTF8: \(receipt.droppedParameters.joined(separator: " ")) not carried")
+            }
+        } catch {
+            metrics?.recordReinjection(succeeded: false)
+            if error.outcomeUnknown, kept == nil {
+                if let inDoubt = split.inDoubt(splitInDoubt) {
+                    do {
+                        try inDoubt.store.keep(sealedAt: path, for: inDoubt.key)
+                        log.error("direction=outbound decision=tempfail (re-injection of the sealed copy ended in doubt: \(error); the copy is kept, and the retry re-sends it)")
+                    } catch {
+                        log.error("direction=outbound decision=tempfail (re-injection of the sealed copy ended in doubt; keeping the copy failed (\(error)): the retry seals again, and the partner may get two copies)")
+                    }
+                } else {
+                    log.error("direction=outbound decision=tempfail (re-injection of the sealed copy ended in doubt: \(error); the split is not recorded, so the retry seals again and the partner may get two copies)")
+                }
+            } else {
+                log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
+            }
+            return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
+        }
+        committed = true
+        metrics?.recordReinjection(succeeded: true)
+        do { try split.ledger?.commit(sealID: split.id.bytes, recipients: split.claim.fresh) } catch {
+            log.error("split ledger not written (\(error)): a retry of this message would re-inject its sealed copy again")
+        }
+        if let kept { kept.store.remove(kept.key) }
+        if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
+        let already = split.claim.duplicates.map(\.recipient)
+        metrics?.recordDuplicates(ledger: "split", count: already.count)
+        log.info("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) reinjected=\(split.claim.fresh.joined(separator: ","))\(already.isEmpty ? "" : " already-reinjected=" + already.joined(separator: ",")) \(summary)")
+        return .continue
+    }
+
     /// After the sealed copy is queued (now or by an earlier attempt): the
     /// sealed recipients come off the original. Any failure here tempfails,
     /// whatever `On-InternalError` says — accepting would hand the sealed
@@ -273,6 +313,21 @@ struct PendingSplit {
     /// The split ledger the claim was made in; nil when the split is not
     /// recorded (a message without a single Message-ID).
     let ledger: ReplayCache?
+
+    /// Where this split's sealed copy is kept if its re-injection ends in doubt.
+    struct InDoubt {
+        let store: InDoubtSealedCopies
+        let key: String
+    }
+
+    /// The in-doubt place for this split in `store`; nil when the split is
+    /// not recorded (no single Message-ID: two different messages could
+    /// share the key, and re-sending one's seal for the other would have
+    /// the partner discard the second message) or there is no store.
+    func inDoubt(_ store: InDoubtSealedCopies?) -> InDoubt? {
+        guard let store, ledger != nil else { return nil }
+        return InDoubt(store: store, key: InDoubtSealedCopies.key(split: id, recipients: claim.fresh))
+    }
 
     /// The addresses once each, compared as the ledger compares them
     /// (``SplitID/normalized(_:)``), first spelling kept: a recipient given

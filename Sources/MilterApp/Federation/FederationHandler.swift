@@ -57,6 +57,9 @@ public final class FederationHandler: MilterHandler {
     /// Which split messages' sealed copies were re-injected for which
     /// recipients (``SplitID``; shared by every connection, kept across reloads).
     let splitLedger: ReplayCache
+    /// Sealed copies whose re-injection ended in doubt, re-sent as they are
+    /// on the retry (nil: not kept; a retry seals again).
+    let splitInDoubt: InDoubtSealedCopies?
     /// The broker's CRL (shared, kept across reloads); nil: not checked
     /// (tests without a broker).
     let revocations: RevocationListCache?
@@ -80,6 +83,7 @@ public final class FederationHandler: MilterHandler {
                 revocations: RevocationListCache? = nil,
                 splitLedger: ReplayCache = ReplayCache(maxAge: FederationHandler.splitLedgerRetention,
                                                        maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: ""),
+                splitInDoubt: InDoubtSealedCopies? = nil,
                 memorySpoolDirectory: String? = nil, metrics: MilterMetrics? = nil) {
         self.runtime = runtime
         self.spoolDirectory = spoolDirectory
@@ -87,6 +91,7 @@ public final class FederationHandler: MilterHandler {
         self.memorySpoolDirectory = memorySpoolDirectory
         self.replayCache = replayCache
         self.splitLedger = splitLedger
+        self.splitInDoubt = splitInDoubt
         self.logger = logger
         self.revocations = revocations
         self.metrics = metrics
