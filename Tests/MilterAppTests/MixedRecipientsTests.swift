@@ -319,8 +319,13 @@ final class SMTPSink: @unchecked Sendable {
     private let extensions: [String]
 
     /// - Parameter extensions: the EHLO keywords it offers.
-    init(rcptReply: String = "250 2.1.5 Ok", extensions: [String] = ["8BITMIME"], endOfData: [EndOfData] = [.queued]) throws {
+    /// Called at each end of data, before the reply.
+    private let atEndOfData: (@Sendable () -> Void)?
+
+    init(rcptReply: String = "250 2.1.5 Ok", extensions: [String] = ["8BITMIME"], endOfData: [EndOfData] = [.queued],
+         atEndOfData: (@Sendable () -> Void)? = nil) throws {
         self.extensions = extensions
+        self.atEndOfData = atEndOfData
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw FixtureError("socket: \(errno)") }
         self.listener = listener
@@ -368,6 +373,7 @@ final class SMTPSink: @unchecked Sendable {
             if inData {
                 if bytes == [UInt8(ascii: ".")] {
                     inData = false
+                    atEndOfData?()
                     switch endOfData {
                     case .reply(let reply): say(reply)
                     case .closeWithoutReply: return transcript

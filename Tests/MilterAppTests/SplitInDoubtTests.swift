@@ -2,6 +2,8 @@ import FedMailCore
 import Foundation
 import Milter
 import MilterTesting
+import Logging
+import Synchronization
 import Testing
 @testable import MilterApp
 #if canImport(Glibc)
@@ -65,6 +67,43 @@ struct SplitInDoubtTests {
         #expect(opened.result.headers.first?.value.hasPrefix("mx.b.test; fedmail=pass") == true)
         let again = try b.receive(copies[1])
         #expect(again.response == .discard)
+    }
+
+    @Test("the copy is kept before the end of data is sent (a milter killed while it waits for the reply leaves it), and removed once queued")
+    func keptBeforeTheEndOfData() throws {
+        let kept = Mutex<[Int]>([])
+        let directory = Mutex<String?>(nil)
+        let sink = try SMTPSink(endOfData: [.queued]) {
+            guard let path = directory.withLock({ $0 }) else { return }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            kept.withLock { $0.append(names.filter { !$0.hasPrefix(".") }.count) }
+        }
+        let a = try Self.gateway(sink)
+        directory.withLock { $0 = a.splitInDoubt.directory }
+        #expect(try a.submit(Mail.message(to: Self.mixed)).response == .continue)
+        _ = sink.allSessions()
+        #expect(kept.withLock { $0 } == [1])
+        #expect(a.splitInDoubt.count == 0)
+    }
+
+    @Test("a restart between the attempts (a new split ledger, the same StateDirectory) still re-sends the kept seal")
+    func restartBetweenAttempts() throws {
+        let sink = try SMTPSink(endOfData: [.closeWithoutReply, .queued])
+        let a = try Self.gateway(sink)
+        let original = Mail.message(to: Self.mixed)
+        #expect(try a.submit(original).response.status == .tempfail)
+        // The restarted milter: an empty ledger (as after a SIGKILL before its
+        // write), the copies on disk.
+        let restarted = FederationHandler(
+            runtime: a.runtime, spoolDirectory: a.spoolDirectory, replayCache: a.replayCache,
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+            splitLedger: ReplayCache(maxAge: FederationHandler.splitLedgerRetention, recipientDelimiters: ""),
+            splitInDoubt: try InDoubtSealedCopies(directory: a.splitInDoubt.directory, retention: FederationHandler.splitLedgerRetention))
+        let run = try a.harness.run(restarted, message: Self.retry(of: original, id: "R1"), envelope: Gateway.internalClient)
+        #expect(run.response == .continue)
+        let sessions = sink.allSessions()
+        try #require(sessions.count == 2)
+        #expect(sessions[0].data == sessions[1].data)
     }
 
     @Test("the kept copy is re-sent until one attempt is confirmed, across several lost replies")
@@ -173,6 +212,20 @@ struct InDoubtSealedCopiesTests {
         #expect(stat(store.directory, &info) == 0 && info.st_mode & 0o777 == 0o700)
         store.remove(key)
         #expect(store.copy(for: key, youngerThan: 60) == nil)
+        #expect(store.count == 0)
+    }
+
+    @Test("a copy shorter than its name records (cut short by a system crash) is dropped, never re-sent")
+    func truncatedCopyIsDropped() throws {
+        let (store, parent) = try Self.store()
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        let sealed = parent + "/sealed"
+        try Data("sealed bytes\r\n".utf8).write(to: URL(fileURLWithPath: sealed))
+        try store.keep(sealedAt: sealed, for: "k1")
+        let path = try #require(store.copy(for: "k1", youngerThan: 60))
+        #expect(path.hasSuffix("/k1.14"))
+        #expect(truncate(path, 5) == 0)
+        #expect(store.copy(for: "k1", youngerThan: 60) == nil)
         #expect(store.count == 0)
     }
 

@@ -8,7 +8,7 @@
 #   A 127.0.0.110  a.example; seals for b*.example (require); ClamdSocket
 #                  scans every original before sealing; a re-injection smtpd
 #                  for split messages; TemporaryDirectory on a 32 MB tmpfs
-#   B 127.0.0.120  b.example and b1..b10.example (fresh domains, so a broker
+#   B 127.0.0.120  b.example and b1..b11.example (fresh domains, so a broker
 #                  fault meets a cache miss); a.example require; scans after
 #                  opening with the same clamd
 #   Broker tokens and key containers live 1 minute (FED_TOKEN_LIFETIME), so
@@ -25,6 +25,12 @@
 # tempfails seen by the client, ...).
 #
 #   kill-sender     A's milter SIGKILLed every 1-2 s mid-batch and restarted
+#   kill-sender-split
+#                   A's milter likewise, during a batch to mixed recipients
+#                   (bob@b11.example sealed and re-injected, carol@a.example
+#                   plain): a milter killed while it waits for the
+#                   re-injection's reply leaves its sealed copy kept, the
+#                   retry re-sends that seal, and B delivers it once
 #   kill-receiver   B's milter likewise (A queues, retries)
 #   kill-sender-sendmail
 #                   the same at S (127.0.0.130, s.example), a gateway whose MTA
@@ -108,7 +114,7 @@ export FED_TOKEN_LIFETIME
 fed_broker_start || die "broker did not start"
 clamd_private_start "$BASE/clamd" || die "clamd did not start"
 
-B_DOMAINS="b.example b1.example b2.example b3.example b4.example b5.example b6.example b7.example b8.example b9.example b10.example"
+B_DOMAINS="b.example b1.example b2.example b3.example b4.example b5.example b6.example b7.example b8.example b9.example b10.example b11.example"
 # shellcheck disable=SC2086
 fed_org A 127.0.0.110 p256 a.example || die "organization A"
 # shellcheck disable=SC2086
@@ -274,6 +280,25 @@ if want kill-sender; then
         [ $kills -ge 2 -a $((tf + er)) -gt 0 ]
 fi
 
+if want kill-sender-split; then
+    scenario kill-sender-split "A's milter SIGKILLed mid-batch during splits (mixed recipients), restarted"
+    b_discards_before=$(cat "$FM_DIR"/B.log* | grep -c "decision=discard (duplicate")
+    batch_start kill-sender-split bob@b11.example carol@a.example
+    kill_during_batch A 3 "" 0.3
+    batch_wait kill-sender-split
+    settle kill-sender-split "$B_INBOX" mx.B.test
+    resent=$(cat "$FM_DIR"/A.log* | grep -c "re-sending the sealed copy of an earlier attempt")
+    discarded=$(( $(cat "$FM_DIR"/B.log* | grep -c "decision=discard (duplicate") - b_discards_before ))
+    report kill-sender-split kill-sender-split "sigkills=$kills resent-same-seal=$resent discarded-at-B=$discarded"
+    tf=$(json "$BASE/kill-sender-split.batch.json" tempfails); er=$(json "$BASE/kill-sender-split.batch.json" errors)
+    check "kill-sender-split: the milter was really killed mid-batch ($kills times; the client saw $tf tempfails, $er dropped sessions)" \
+        [ $kills -ge 3 -a $((tf + er)) -gt 0 ]
+    plain=$(python3 "$LIB/batch-count.py" --maildir "$A_INBOX" --tag kill-sender-split --count "$N")
+    check "kill-sender-split: the plaintext recipient got each message exactly once ($plain)" \
+        contains "$plain" "delivered=$N/$N duplicated=0 missing=0 unverified=0"
+    echo "  fault kill-sender-split (plaintext recipient carol@a.example): $plain" | tee -a "$REPORT"
+fi
+
 if want kill-receiver; then
     scenario kill-receiver "B's milter SIGKILLed mid-batch, restarted"
     deferred_before=$(grep -c "status=deferred" "$(pf_log A)")
@@ -422,7 +447,7 @@ if want reinject-lost-reply; then
     check "reinject-lost-reply: A kept each copy in doubt and re-sent the same seal on the retry ($resent)" [ "$resent" -ge "$N" ]
     check "reinject-lost-reply: B received both copies of each and discarded the second as a replay ($discarded)" [ "$discarded" -ge "$N" ]
     check "reinject-lost-reply: no copy is left in doubt at A" \
-        [ -z "$(find "$(fed_dir A)/state/split-in-doubt" -type f 2>/dev/null)" ]
+        [ -z "$(find "$(fed_dir A)/state/split-in-doubt" -type f -name "[!.]*" 2>/dev/null)" ]
     plain=$(python3 "$LIB/batch-count.py" --maildir "$A_INBOX" --tag reinject-lost-reply --count "$N")
     check "reinject-lost-reply: the plaintext recipient got each message exactly once ($plain)" \
         contains "$plain" "delivered=$N/$N duplicated=0 missing=0 unverified=0"

@@ -156,7 +156,7 @@ extension FederationHandler {
         // (its re-injection ended in doubt): re-send that copy as it is.
         if let split, let inDoubt = split.inDoubt(splitInDoubt),
            let earlier = inDoubt.store.copy(for: inDoubt.key, youngerThan: Self.inDoubtReuseLimit(maxMessageAge: settings.maxMessageAge)) {
-            log.warning("split=\(split.id.shortHex): re-sending the sealed copy of an earlier attempt whose re-injection ended in doubt (one seal: the partner delivers it once)")
+            log.warning("split=\(split.id.shortHex): re-sending the sealed copy of an earlier attempt whose re-injection is in doubt (one seal: the partner delivers it once)")
             let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
             return try reinject(split, messageAt: earlier, keptAs: inDoubt, committed: &splitCommitted,
                                 sealedRecipients: sealedRecipients, plaintext: plaintext, notes: notes,
@@ -238,9 +238,11 @@ extension FederationHandler {
 
     /// Hands the sealed copy at `path` to the re-injection service for the
     /// split's unconfirmed recipients, then takes the sealed recipients off
-    /// the original. `keptAs`: the copy is one kept in doubt by an earlier
-    /// attempt. A failure tempfails the message; one that leaves the copy
-    /// possibly queued keeps it (``InDoubtSealedCopies``) for the retry.
+    /// the original. `keptAs`: the copy is one an earlier attempt left in
+    /// doubt. A new copy is kept (``InDoubtSealedCopies``) before it is
+    /// sent, so that neither a lost reply nor this milter killed while it
+    /// waits for one makes the retry seal again; it is removed once the
+    /// service has answered. A failure tempfails the message.
     func reinject(_ split: PendingSplit, messageAt path: String, keptAs kept: PendingSplit.InDoubt?, committed: inout Bool,
                   sealedRecipients: [String], plaintext: [String], notes: [String], summary: String,
                   transaction: MilterTransaction, actions: any MilterMessageActions, log: MessageLog) throws -> MilterResponse {
@@ -249,6 +251,15 @@ extension FederationHandler {
             recipients: split.claim.fresh.map { address in
                 .init(address: address, parameters: transaction.recipients.first { $0.address == address }?.arguments ?? [])
             })
+        var keptCopy = kept
+        if kept == nil, let inDoubt = split.inDoubt(splitInDoubt) {
+            do {
+                try inDoubt.store.keep(sealedAt: path, for: inDoubt.key)
+                keptCopy = inDoubt
+            } catch {
+                log.warning("split=\(split.id.shortHex): the sealed copy is not kept before its re-injection (\(error)): if the answer is lost, the retry seals again and the partner may get two copies")
+            }
+        }
         do {
             let receipt = try split.client.send(messageAt: path, envelope: envelope)
             if !receipt.droppedParameters.isEmpty {
@@ -256,18 +267,17 @@ extension FederationHandler {
             }
         } catch {
             metrics?.recordReinjection(succeeded: false)
-            if error.outcomeUnknown, kept == nil {
-                if let inDoubt = split.inDoubt(splitInDoubt) {
-                    do {
-                        try inDoubt.store.keep(sealedAt: path, for: inDoubt.key)
-                        log.error("direction=outbound decision=tempfail (re-injection of the sealed copy ended in doubt: \(error); the copy is kept, and the retry re-sends it)")
-                    } catch {
-                        log.error("direction=outbound decision=tempfail (re-injection of the sealed copy ended in doubt; keeping the copy failed (\(error)): the retry seals again, and the partner may get two copies)")
-                    }
-                } else {
-                    log.error("direction=outbound decision=tempfail (re-injection of the sealed copy ended in doubt: \(error); the split is not recorded, so the retry seals again and the partner may get two copies)")
+            if error.outcomeUnknown || kept != nil, let keptCopy {
+                // This attempt's copy, or an earlier one's, may be queued.
+                do { try keptCopy.store.makeDurable(keptCopy.key) } catch {
+                    log.error("split=\(split.id.shortHex): the sealed copy kept in doubt could not be written through: \(error)")
                 }
+                log.error("direction=outbound decision=tempfail (re-injection of the sealed copy \(error.outcomeUnknown ? "ended in doubt" : "failed again"): \(error); the copy is kept, and the retry re-sends it)")
+            } else if error.outcomeUnknown {
+                log.error("direction=outbound decision=tempfail (re-injection of the sealed copy ended in doubt: \(error); no copy is kept, so the retry seals again and the partner may get two copies)")
             } else {
+                // Refused, or failed before the end of data: not queued.
+                if let keptCopy { keptCopy.store.remove(keptCopy.key) }
                 log.error("direction=outbound decision=tempfail (re-injection of the sealed copy failed: \(error))")
             }
             return .tempfail(with: try Self.smtpReply(.reinjectionFailed))
@@ -277,7 +287,7 @@ extension FederationHandler {
         do { try split.ledger?.commit(sealID: split.id.bytes, recipients: split.claim.fresh) } catch {
             log.error("split ledger not written (\(error)): a retry of this message would re-inject its sealed copy again")
         }
-        if let kept { kept.store.remove(kept.key) }
+        if let keptCopy { keptCopy.store.remove(keptCopy.key) }
         if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
         let already = split.claim.duplicates.map(\.recipient)
         metrics?.recordDuplicates(ledger: "split", count: already.count)
