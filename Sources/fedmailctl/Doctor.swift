@@ -45,6 +45,10 @@ struct Doctor: AsyncParsableCommand {
                                  cleanup names Socket too (local submissions)
           postfix.milter_default_action
                                  tempfail (main.cf, -o, per-milter settings)
+          postfix.milter_order   when the milter opens mail, no milter after
+                                 it in smtpd_milters (WARN: its refusal of an
+                                 opened message would make the partner's
+                                 retry a discarded replay)
           sendmail.input_mail_filter
                                  with --sendmail-mc: INPUT_MAIL_FILTER with
                                  S= Socket and F=T

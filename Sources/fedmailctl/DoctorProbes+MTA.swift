@@ -22,7 +22,8 @@ extension DoctorProbes {
             let fields = try postconfLines(postconf, base + ["-F"])
             let overrides = try postconfLines(postconf, base + ["-P"])
             let settings = PostfixSettings(mainValues: main, fields: fields, overrides: overrides)
-            return PostfixMilterCheck.findings(settings, socket: socket, configDirectory: postfixConfig)
+            return PostfixMilterCheck.findings(settings, socket: socket, configDirectory: postfixConfig,
+                                               opens: configuration.federation.mode.opens)
         } catch {
             return [.fail("postfix.smtpd_milters", "cannot read the Postfix configuration: \(error)",
                           fix: "check that \(postfixConfig ?? "/etc/postfix") holds main.cf and master.cf (postconf \(base.joined(separator: " ")) -n)")]

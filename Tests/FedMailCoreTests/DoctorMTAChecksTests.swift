@@ -40,9 +40,25 @@ struct DoctorMTAChecksTests {
     @Test("healthy: every network smtpd with milters names the socket, cleanup too, tempfail")
     func healthy() {
         let findings = PostfixMilterCheck.findings(settings(smtpd: "unix:/run/fedmail/milter.sock"), socket: socket)
-        #expect(findings.map(\.status) == [.ok, .ok, .ok])
+        #expect(findings.map(\.status) == [.ok, .ok, .ok, .ok])
         #expect(findings[0].message == "smtp/inet use local:/run/fedmail/milter.sock; without milters: 127.0.0.1:10026/inet (a re-injection listener must be one of these)")
         #expect(settings(smtpd: "").services.map(\.name) == ["smtp/inet", "127.0.0.1:10026/inet", "pickup/unix", "cleanup/unix"])
+    }
+
+    @Test("milter order: a milter after FedMail on an opening gateway warns (its refusal would make the retry a discarded replay); before it, or on a sealing-only gateway, ok")
+    func milterOrder() {
+        func order(_ smtpd: String, opens: Bool = true) -> DoctorFinding? {
+            PostfixMilterCheck.findings(settings(smtpd: smtpd), socket: socket, opens: opens).first { $0.check == "postfix.milter_order" }
+        }
+        let after = order("inet:127.0.0.1:8891, unix:/run/fedmail/milter.sock, unix:/run/clamav/clamav-milter.ctl")
+        #expect(after?.status == .warn)
+        #expect(after?.message.contains("smtp/inet: unix:/run/clamav/clamav-milter.ctl") == true)
+        #expect(after?.message.contains("inet:127.0.0.1:8891") == false)
+        #expect(after?.fix?.contains("put FedMail last") == true)
+        #expect(order("inet:127.0.0.1:8891, unix:/run/fedmail/milter.sock")?.status == .ok)
+        #expect(order("unix:/run/fedmail/milter.sock, unix:/run/clamav/clamav-milter.ctl", opens: false)?.status == .ok)
+        // A listener that does not use FedMail at all has no order to keep.
+        #expect(order("unix:/run/clamav/clamav-milter.ctl")?.status == .ok)
     }
 
     @Test("a wrong path in smtpd_milters fails with the value to set")
@@ -58,7 +74,7 @@ struct DoctorMTAChecksTests {
     @Test("chroot: a path relative to the queue directory is right, the absolute path is not")
     func chroot() {
         let good = PostfixMilterCheck.findings(settings(smtpd: "unix:/fedmail/milter.sock", chroot: true), socket: chrootedSocket)
-        #expect(good.map(\.status) == [.ok, .ok, .ok])
+        #expect(good.map(\.status) == [.ok, .ok, .ok, .ok])
         let absolute = PostfixMilterCheck.findings(settings(smtpd: "unix:/var/spool/postfix/fedmail/milter.sock", chroot: true), socket: chrootedSocket)
         #expect(absolute[0].status == .fail)
         #expect(absolute[0].message.contains("chrooted to /var/spool/postfix"))
@@ -99,7 +115,7 @@ struct DoctorMTAChecksTests {
         let settings = PostfixSettings(mainValues: ["unix:/fedmail/milter.sock", "unix:/fedmail/milter.sock", "tempfail", "/var/spool/postfix"],
                                        fields: fields, overrides: [])
         #expect(settings.smtpdListeners.map(\.name) == ["smtpd/pass"])
-        #expect(PostfixMilterCheck.findings(settings, socket: chrootedSocket).map(\.status) == [.ok, .ok, .ok])
+        #expect(PostfixMilterCheck.findings(settings, socket: chrootedSocket).map(\.status) == [.ok, .ok, .ok, .ok])
         let none = PostfixSettings(mainValues: ["", "", "tempfail", "/var/spool/postfix"], fields: ["smtp/inet/command = postscreen"], overrides: [])
         #expect(PostfixMilterCheck.findings(none, socket: socket)[0].status == .fail)
     }

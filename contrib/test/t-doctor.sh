@@ -20,6 +20,7 @@
 #   d8  smtpd_milters names another socket  postfix.smtpd_milters FAIL
 #       non_smtpd_milters empty             postfix.non_smtpd_milters FAIL
 #   d9  milter_default_action = accept      postfix.milter_default_action FAIL
+#   d9b a milter after FedMail (opens mail)  postfix.milter_order WARN, exit 1
 #   d10 chroot: smtpd chrooted to the queue directory with the absolute
 #       path FAIL; with the socket under the queue directory and the path
 #       relative to it, exit 0
@@ -113,12 +114,12 @@ if want d1; then
     doctor "$CONF"
     expect "healthy" 0 config ok
     for id in allowlist key.permissions key.match certificate.validity certificate.revocation broker clamd \
-        milter.socket postfix.smtpd_milters postfix.non_smtpd_milters postfix.milter_default_action; do
+        milter.socket postfix.smtpd_milters postfix.non_smtpd_milters postfix.milter_default_action postfix.milter_order; do
         expect "healthy" 0 "$id" ok
     done
     expect "healthy" 0 partner ok b.example
     check "text: no WARN or FAIL line" bash -c "! grep -qE '^(WARN|FAIL)' '$BASE/out.txt'"
-    check "text ends with the summary" grep -q '^doctor: 13 ok, 0 skipped, 0 warnings, 0 failures: exit 0$' "$BASE/out.txt"
+    check "text ends with the summary" grep -q '^doctor: 14 ok, 0 skipped, 0 warnings, 0 failures: exit 0$' "$BASE/out.txt"
     check "json: status ok, exitCode 0" python3 -c "import json,sys; d=json.load(open('$BASE/out.json')); sys.exit(not (d['status']=='ok' and d['exitCode']==0 and all(set(c)=={'check','subject','status','message','fix'} for c in d['checks'])))"
     cp "$BASE/out.txt" "$BASE/healthy.txt"
     sed 's/^/      /' "$BASE/healthy.txt"
@@ -226,6 +227,20 @@ if want d9; then
     postconf -c "$PFETC" -e "milter_default_action = tempfail"
     doctor "$CONF"
     expect "tempfail again" 0 postfix.milter_default_action ok
+fi
+if want d9b; then
+    scenario d9b "a milter after FedMail on the receiving gateway"
+    saved=$(postconf -c "$PFETC" -h smtpd_milters)
+    postconf -c "$PFETC" -e "smtpd_milters = unix:$SOCK, inet:127.0.0.1:8891"
+    doctor "$CONF"
+    expect "a milter after FedMail" 1 postfix.milter_order warn
+    check "it names the later milter and says what its refusal costs" \
+        grep -q "^WARN postfix.milter_order .*inet:127.0.0.1:8891.*discarded as a replay" "$BASE/out.txt"
+    fix_says "put FedMail last"
+    postconf -c "$PFETC" -e "smtpd_milters = inet:127.0.0.1:8891, unix:$SOCK"
+    doctor "$CONF"
+    expect "the milter before FedMail" 0 postfix.milter_order ok
+    postconf -c "$PFETC" -e "smtpd_milters = $saved"
 fi
 
 # ------------------------------------------------------------------ d10

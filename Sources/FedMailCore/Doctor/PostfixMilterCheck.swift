@@ -8,10 +8,40 @@ public enum PostfixMilterCheck {
     /// The findings `postfix.smtpd_milters`, `postfix.non_smtpd_milters`,
     /// `postfix.milter_default_action` for a milter listening on `socket`;
     /// the fixes name `configDirectory` (`postconf -c DIR`) when given.
-    public static func findings(_ settings: PostfixSettings, socket: SocketSpec, configDirectory: String? = nil) -> [DoctorFinding] {
+    /// `opens`: the milter opens inbound mail (Mode open or both), which
+    /// makes the milters after it matter (``milterOrder(_:socket:opens:)``).
+    public static func findings(_ settings: PostfixSettings, socket: SocketSpec, configDirectory: String? = nil,
+                                opens: Bool = true) -> [DoctorFinding] {
         let commands = Commands(configDirectory: configDirectory)
         return [smtpdMilters(settings, socket: socket, commands), nonSmtpdMilters(settings, socket: socket, commands),
-                defaultAction(settings, socket: socket, commands)]
+                defaultAction(settings, socket: socket, commands), milterOrder(settings, socket: socket, opens: opens)]
+    }
+
+    /// `postfix.milter_order`: on a gateway that opens mail, which milters
+    /// run after FedMail in a network smtpd's list. FedMail records an
+    /// opened message in its replay cache at end of message, and a milter
+    /// cannot learn whether the MTA then queues it: if a later milter
+    /// refuses or tempfails the message, the partner's retry is taken for a
+    /// replay and discarded. A warning, since a later milter that never
+    /// refuses inbound mail (a signer of internal mail) is harmless.
+    static func milterOrder(_ settings: PostfixSettings, socket: SocketSpec, opens: Bool) -> DoctorFinding {
+        let id = "postfix.milter_order"
+        guard opens else {
+            return .ok(id, "the milter only seals: milters after it may refuse as they like (the client's retry is sealed again)")
+        }
+        var later: [String] = []
+        for service in settings.smtpdListeners {
+            let list = PostfixMilterList(parsing: service.value("smtpd_milters", main: settings.main) ?? "")
+            let chroot = settings.chrootDirectory(service)
+            guard let index = list.milters.firstIndex(where: { names($0, socket: socket, chroot: chroot) }) else { continue }
+            let after = list.milters[(index + 1)...].map(\.address)
+            if !after.isEmpty { later.append("\(service.name): \(after.joined(separator: ", "))") }
+        }
+        guard !later.isEmpty else {
+            return .ok(id, "FedMail is the last milter: when it records an opened message as delivered, no milter can refuse it any more")
+        }
+        return .warn(id, "milters run after FedMail (\(later.joined(separator: "; "))): FedMail records an opened message as delivered at end of message; if a later milter then refuses or tempfails it, the partner's retry is discarded as a replay and the message is lost",
+                     fix: "put FedMail last in smtpd_milters (the milters that judge inbound mail before it, e.g. smtpd_milters = opendkim-verify, opendmarc, fedmail), or make sure each milter after it never refuses inbound mail (a DKIM signer of internal mail only)")
     }
 
     /// How the fixes spell postconf and the reload.
