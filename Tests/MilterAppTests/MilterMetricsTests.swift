@@ -239,6 +239,46 @@ struct MilterMetricsTests {
         #expect(huge.hasPrefix("HTTP/1.1 431 "))
     }
 
+    @Test("a flood of idle connections is cut at 16 open at once; a scrape gets through again once they are gone")
+    func listenerConnectionCap() throws {
+        let listener = try MetricsListener(listen: MetricsListen(host: "127.0.0.1", port: 0)) { "fedmail_test_total 7\n" }
+        defer { listener.shutdown() }
+        let port = try #require(Int(listener.localAddress.split(separator: ":").last ?? ""))
+        var idle: [Int32] = []
+        defer { for fd in idle { close(fd) } }
+        for _ in 0..<MetricsListener.maxConnections {
+            idle.append(try Self.openConnection(port: port))
+        }
+        // Let the listener accept them all.
+        Thread.sleep(forTimeInterval: 0.3)
+        // One more is closed at once, without an answer, long before the 10 s request timeout.
+        let started = Date()
+        let refused = try Self.exchange(port: port, "GET /metrics HTTP/1.1\r\n\r\n")
+        #expect(refused.isEmpty)
+        #expect(Date().timeIntervalSince(started) < 3)
+        for fd in idle { close(fd) }
+        idle.removeAll()
+        Thread.sleep(forTimeInterval: 0.3)
+        let ok = try Self.exchange(port: port, "GET /metrics HTTP/1.1\r\n\r\n")
+        #expect(ok.hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
+
+    /// A connected socket to 127.0.0.1:`port`.
+    static func openConnection(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if connected != 0 { close(fd) }
+        try #require(connected == 0)
+        return fd
+    }
+
     /// Sends `request` to 127.0.0.1:`port` and reads the answer until the server closes.
     static func exchange(port: Int, _ request: String) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -1,17 +1,23 @@
 import FedMailCore
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// The `/metrics` endpoint of `MetricsListen`: a small HTTP/1.x listener on
 /// its own event loop thread, answering `GET /metrics` (and `HEAD`) with the
 /// Prometheus text exposition and closing each connection after one answer.
 /// A request is read up to 8 KiB and 10 seconds; anything else is refused
 /// (405 for other methods, 404 for other paths, 431 or 408 past the bounds).
+/// At most 16 connections are open at once; one more is closed at once, so
+/// a flood of idle connections cannot take the descriptors the milter needs
+/// for the MTA and its spool (they share one process limit).
 public final class MetricsListener: Sendable {
     /// The most bytes of a request read (request line and header fields).
     static let maxRequestBytes = 8192
     /// The longest a connection may take to send its request.
     static let requestTimeout: TimeAmount = .seconds(10)
+    /// The most connections open at once.
+    static let maxConnections = 16
 
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
@@ -21,12 +27,13 @@ public final class MetricsListener: Sendable {
     /// Binds `listen` and serves `exposition()` there.
     public init(listen: MetricsListen, exposition: @escaping @Sendable () -> String) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let open = ConnectionCount(limit: Self.maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 16)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(MetricsRequestHandler(exposition: exposition))
+                    try channel.pipeline.syncOperations.addHandler(MetricsRequestHandler(exposition: exposition, open: open))
                 }
             }
         do {
@@ -56,21 +63,52 @@ public struct MetricsListenerError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// How many connections the listener has open, up to a limit.
+final class ConnectionCount: Sendable {
+    let limit: Int
+    private let count = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Takes a place; false when all `limit` are taken.
+    func enter() -> Bool {
+        let now = count.wrappingAdd(1, ordering: .relaxed).newValue
+        if now > limit {
+            count.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func leave() { count.wrappingSubtract(1, ordering: .relaxed) }
+
+    var current: Int { count.load(ordering: .relaxed) }
+}
+
 /// One connection: reads the request head (bounded), answers once, closes.
 final class MetricsRequestHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let exposition: @Sendable () -> String
+    private let open: ConnectionCount
+    private var counted = false
     private var request: [UInt8] = []
     private var answered = false
     private var timeout: Scheduled<Void>?
 
-    init(exposition: @escaping @Sendable () -> String) {
+    init(exposition: @escaping @Sendable () -> String, open: ConnectionCount) {
         self.exposition = exposition
+        self.open = open
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        guard open.enter() else {
+            answered = true
+            context.close(promise: nil)
+            return
+        }
+        counted = true
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timeout = context.eventLoop.scheduleTask(in: MetricsListener.requestTimeout) {
             let (handler, context) = loopBound.value
@@ -81,6 +119,10 @@ final class MetricsRequestHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timeout?.cancel()
+        if counted {
+            counted = false
+            open.leave()
+        }
         context.fireChannelInactive()
     }
 
