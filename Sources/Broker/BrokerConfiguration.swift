@@ -200,19 +200,10 @@ public struct BrokerConfiguration: Sendable, Hashable {
         return try BrokerConfiguration(parsing: text, path: path)
     }
 
+    /// `HOST:PORT` (`[v6]:PORT`), port 0 allowed (any free port, for tests).
     static func parseListen(_ value: String) -> (String, Int)? {
-        let host: Substring
-        let portText: Substring
-        if value.hasPrefix("[") {
-            guard let close = value.firstIndex(of: "]"), value[value.index(after: close)...].hasPrefix(":") else { return nil }
-            host = value[value.index(after: value.startIndex)..<close]
-            portText = value[value.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = value.lastIndex(of: ":") else { return nil }
-            host = value[..<colon]
-            portText = value[value.index(after: colon)...]
-        }
-        guard !host.isEmpty, let port = Int(portText), (0...65_535).contains(port) else { return nil }
+        guard case .hostAndPort(let host, let portText) = HostPortSyntax.split(value[...]), !host.isEmpty,
+              let port = HostPortSyntax.port(portText, allowZero: true) else { return nil }
         return (String(host), port)
     }
 

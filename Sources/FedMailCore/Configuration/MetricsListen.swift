@@ -42,25 +42,18 @@ public struct MetricsListen: Sendable, Hashable, CustomStringConvertible {
         let usage = "must be PORT, ADDRESS:PORT or [IPv6]:PORT (for example 127.0.0.1:9466) or none, not '\(text)'"
         let hostPart: Substring
         let portPart: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
-                throw ParseError(message: usage)
-            }
-            hostPart = text[text.index(after: text.startIndex)..<close]
-            portPart = text[text.index(close, offsetBy: 2)...]
-            guard hostPart.contains(":") else { throw ParseError(message: usage) }
-        } else if let colon = text.lastIndex(of: ":") {
-            hostPart = text[..<colon]
-            portPart = text[text.index(after: colon)...]
-            guard !hostPart.contains(":") else {
-                throw ParseError(message: "an IPv6 address goes in brackets: [\(hostPart)]:\(portPart)")
-            }
-        } else {
-            hostPart = "127.0.0.1"
-            portPart = text[...]
+        switch HostPortSyntax.split(text[...]) {
+        case .hostAndPort(let host, let port):
+            if text.hasPrefix("["), !host.contains(":") { throw ParseError(message: usage) }
+            (hostPart, portPart) = (host, port)
+        case .single(let port):
+            (hostPart, portPart) = ("127.0.0.1", port)
+        case .unbracketedIPv6(let host, let port):
+            throw ParseError(message: "an IPv6 address goes in brackets: [\(host)]:\(port)")
+        case .malformed:
+            throw ParseError(message: usage)
         }
-        guard (1...5).contains(portPart.count), portPart.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let port = Int(portPart), (1...65_535).contains(port) else {
+        guard let port = HostPortSyntax.port(portPart) else {
             throw ParseError(message: "port '\(portPart)' is not a number from 1 to 65535; \(usage)")
         }
         let host = hostPart.lowercased() == "localhost" ? "127.0.0.1" : String(hostPart)
