@@ -1,4 +1,5 @@
 import FedMailCore
+import SystemIO
 import Foundation
 import Logging
 
@@ -157,9 +158,8 @@ public struct BrokerConfiguration: Sendable, Hashable {
         if let entry = file.entry("UMask") { umask = try file.umask(entry) }
         if let entry = file.entry("MetricsFromAnywhere") { metricsFromAnywhere = try file.bool(entry) }
         if let entry = file.entry("UserID") {
-            let user = entry.value.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
-            guard getpwnam(user) != nil else {
-                throw file.error(.badValue, at: entry, "'UserID' names no user '\(user)' on this system")
+            do { _ = try ProcessUser(resolvingSpec: entry.value) } catch {
+                throw file.error(.badValue, at: entry, "'UserID' \(error.message) on this system")
             }
             userID = entry.value
         }

@@ -70,14 +70,26 @@ public final class PrivateDirectory: Sendable {
         }
     }
 
-    /// Removes a directory of plain files (spool directories hold no subdirectories).
-    private static func removeTree(_ path: String) {
+    /// Removes a directory of plain files and of directories of plain files
+    /// (a spool holds work files, and the milter's in-doubt copies when it
+    /// has no StateDirectory). A symbolic link is removed, never followed.
+    private static func removeTree(_ path: String, depth: Int = 0) {
         if let dir = opendir(path) {
+            var names: [String] = []
             while let entry = readdir(dir) {
                 let name = entryName(entry)
-                if name != "." && name != ".." { unlink(path + "/" + name) }
+                if name != "." && name != ".." { names.append(name) }
             }
             closedir(dir)
+            for name in names {
+                let child = path + "/" + name
+                var info = stat()
+                if depth == 0, lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                    removeTree(child, depth: depth + 1)
+                } else {
+                    unlink(child)
+                }
+            }
         }
         rmdir(path)
     }

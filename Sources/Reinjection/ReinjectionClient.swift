@@ -57,6 +57,9 @@ public struct ReinjectionClient: Sendable {
         self.timeout = timeout
     }
 
+    /// The least time given to the reply to the end of data, seconds.
+    static let endOfDataTimeout = 60
+
     /// Creates a client for a `Reinject` socket specification.
     public init?(spec: SocketSpec, heloName: String, timeout: Int = 30) {
         switch spec {
@@ -95,8 +98,11 @@ public struct ReinjectionClient: Sendable {
         // From here until the reply, a failure leaves it unknown whether
         // the service queued the copy: the caller must not take it for
         // "not sent" (see ``ReinjectionError/outcomeUnknown``).
+        // The service answers the end of data once the copy is on disk
+        // (Postfix: cleanup's fsync): a busy or slow disk gets a minute,
+        // well under the MTA's 300 s milter content timeout.
         let reply: String
-        do { reply = try connection.expect(2, after: ".") } catch where error.isTransport {
+        do { reply = try connection.expect(2, after: ".", timeout: max(timeout, Self.endOfDataTimeout)) } catch where error.isTransport {
             throw ReinjectionError("\(error.message), after the end of data: the service may have queued the copy", outcomeUnknown: true)
         }
         _ = try? connection.expect(2, after: "QUIT")
@@ -141,14 +147,14 @@ final class SMTPConnection {
     /// Sends `command` (when given) and reads the reply; throws unless its
     /// first digit is `digit`. Returns the reply text.
     @discardableResult
-    func expect(_ digit: Int, after command: String?) throws(ReinjectionError) -> String {
-        try expectLines(digit, after: command).joined(separator: " / ")
+    func expect(_ digit: Int, after command: String?, timeout seconds: Int? = nil) throws(ReinjectionError) -> String {
+        try expectLines(digit, after: command, timeout: seconds).joined(separator: " / ")
     }
 
-    /// ``expect(_:after:)`` returning the reply's lines.
-    func expectLines(_ digit: Int, after command: String?) throws(ReinjectionError) -> [String] {
+    /// ``expect(_:after:timeout:)`` returning the reply's lines.
+    func expectLines(_ digit: Int, after command: String?, timeout seconds: Int? = nil) throws(ReinjectionError) -> [String] {
         if let command { try write(Array((command + "\r\n").utf8)) }
-        let lines = try readReply()
+        let lines = try readReply(timeout: seconds.map { Duration.seconds($0) } ?? timeout)
         let reply = lines.joined(separator: " / ")
         guard let first = reply.first, first.wholeNumberValue == digit else {
             let text = "re-injection service \(name) answered '\(reply)' to \(command.map { $0.split(separator: ":").first.map(String.init) ?? $0 } ?? "the greeting")"
@@ -192,7 +198,7 @@ final class SMTPConnection {
         }
     }
 
-    private func readLine() throws(ReinjectionError) -> String {
+    private func readLine(timeout: Duration) throws(ReinjectionError) -> String {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let newline = buffer.firstIndex(of: 10) {
@@ -211,10 +217,10 @@ final class SMTPConnection {
         }
     }
 
-    private func readReply() throws(ReinjectionError) -> [String] {
+    private func readReply(timeout: Duration) throws(ReinjectionError) -> [String] {
         var lines: [String] = []
         while true {
-            let line = try readLine()
+            let line = try readLine(timeout: timeout)
             lines.append(line)
             let bytes = Array(line.utf8)
             if bytes.count < 4 || bytes[3] != UInt8(ascii: "-") { break }

@@ -55,3 +55,23 @@ struct BrokerConfigurationTests {
         }
     }
 }
+
+/// `UserID` of the broker: resolved (and later switched to) by the same
+/// code as the milter's (SystemIO's ProcessUser).
+struct BrokerUserIDTests {
+    @Test("UserID names a user that exists; a missing user or group is an error naming the line and which one")
+    func userID() throws {
+        let good = try BrokerConfiguration(parsing: "UserID root:root\n", path: "b.conf")
+        #expect(good.userID == "root:root")
+        for (value, says) in [("no-such-user-fedmail", "no such user 'no-such-user-fedmail'"),
+                              ("root:no-such-group-fedmail", "no such group 'no-such-group-fedmail'")] {
+            do {
+                _ = try BrokerConfiguration(parsing: "UserID \(value)\n", path: "b.conf")
+                Issue.record("UserID \(value) must be refused")
+            } catch {
+                #expect(error.description.hasPrefix("b.conf:1:"), "\(error)")
+                #expect(error.description.contains(says), "\(error)")
+            }
+        }
+    }
+}

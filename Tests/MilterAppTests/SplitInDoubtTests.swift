@@ -183,10 +183,10 @@ struct SplitInDoubtTests {
 
 @Suite("in-doubt sealed copies: the store")
 struct InDoubtSealedCopiesTests {
-    static func store(retention: TimeInterval = 3_600, capacity: Int = 1_000) throws -> (InDoubtSealedCopies, String) {
+    static func store(retention: TimeInterval = 3_600, capacity: Int = 1_000, maxBytes: Int = 1 << 30) throws -> (InDoubtSealedCopies, String) {
         let parent = NSTemporaryDirectory() + "fedmail-indoubt-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        return (try InDoubtSealedCopies(directory: parent + "/copies", retention: retention, capacity: capacity), parent)
+        return (try InDoubtSealedCopies(directory: parent + "/copies", retention: retention, capacity: capacity, maxBytes: maxBytes), parent)
     }
 
     static func splitID(_ body: String) throws -> SplitID {
@@ -223,10 +223,43 @@ struct InDoubtSealedCopiesTests {
         try Data("sealed bytes\r\n".utf8).write(to: URL(fileURLWithPath: sealed))
         try store.keep(sealedAt: sealed, for: "k1")
         let path = try #require(store.copy(for: "k1", youngerThan: 60))
-        #expect(path.hasSuffix("/k1.14"))
+        #expect(path.contains("/k1.14."))
         #expect(truncate(path, 5) == 0)
         #expect(store.copy(for: "k1", youngerThan: 60) == nil)
         #expect(store.count == 0)
+    }
+
+    @Test("a copy of the right size with other bytes (zeros after a crash) is dropped, never re-sent")
+    func garbledCopyIsDropped() throws {
+        let (store, parent) = try Self.store()
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        let sealed = parent + "/sealed"
+        try Data("sealed bytes\r\n".utf8).write(to: URL(fileURLWithPath: sealed))
+        try store.keep(sealedAt: sealed, for: "k1")
+        let path = try #require(store.copy(for: "k1", youngerThan: 60))
+        try Data(repeating: 0, count: 14).write(to: URL(fileURLWithPath: path))
+        #expect(store.copy(for: "k1", youngerThan: 60) == nil)
+        #expect(store.count == 0)
+    }
+
+    @Test("the byte budget: a copy that would pass it is not kept")
+    func byteBudget() throws {
+        let (store, parent) = try Self.store(maxBytes: 20)
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        let sealed = parent + "/sealed"
+        try Data("0123456789ABCDEF".utf8).write(to: URL(fileURLWithPath: sealed))
+        try store.keep(sealedAt: sealed, for: "k1")
+        #expect(throws: (any Error).self) { try store.keep(sealedAt: sealed, for: "k2") }
+        #expect(store.count == 1)
+    }
+
+    @Test("a key change (partner's or ours) between attempts makes another file name: the copy is not re-sent")
+    func keyChangeIsAnotherName() throws {
+        let id = try Self.splitID("x")
+        let before = InDoubtSealedCopies.key(split: id, recipients: ["<bob@b.example>"], sealedWith: ["cert:aa", "signer:11"])
+        #expect(InDoubtSealedCopies.key(split: id, recipients: ["<bob@b.example>"], sealedWith: ["signer:11", "cert:aa"]) == before)
+        #expect(InDoubtSealedCopies.key(split: id, recipients: ["<bob@b.example>"], sealedWith: ["cert:bb", "signer:11"]) != before)
+        #expect(InDoubtSealedCopies.key(split: id, recipients: ["<bob@b.example>"], sealedWith: ["cert:aa", "signer:22"]) != before)
     }
 
     @Test("the key covers the split and its unconfirmed recipients (any spelling)")
@@ -239,7 +272,7 @@ struct InDoubtSealedCopiesTests {
         #expect(InDoubtSealedCopies.key(split: other, recipients: ["<bob@b.example>"]) != key)
     }
 
-    @Test("copies past the retention and temporary files left by a crash are swept when the store opens")
+    @Test("copies past the retention and temporary files left by a crash are swept")
     func sweep() throws {
         let (store, parent) = try Self.store(retention: 3_600)
         defer { try? FileManager.default.removeItem(atPath: parent) }
@@ -251,6 +284,7 @@ struct InDoubtSealedCopiesTests {
             try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: store.directory + "/" + name)
         }
         let reopened = try InDoubtSealedCopies(directory: store.directory, retention: 3_600)
+        #expect(reopened.sweep().count == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory) == ["bbbb"])
         #expect(reopened.count == 1)
     }
@@ -266,12 +300,17 @@ struct InDoubtSealedCopiesTests {
         #expect(store.count == 1)
     }
 
-    @Test("a directory open to others is refused")
-    func openDirectoryRefused() throws {
+    @Test("a directory open to others is made 0700; a symbolic link in its place is refused, never followed")
+    func directoryChecks() throws {
         let parent = NSTemporaryDirectory() + "fedmail-indoubt-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: parent) }
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
+        try FileManager.default.createDirectory(atPath: parent + "/open", withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
-        #expect(throws: (any Error).self) { try InDoubtSealedCopies(directory: parent, retention: 60) }
+        _ = try InDoubtSealedCopies(directory: parent + "/open", retention: 60)
+        var info = stat()
+        #expect(stat(parent + "/open", &info) == 0 && info.st_mode & 0o777 == 0o700)
+        try FileManager.default.createDirectory(atPath: parent + "/elsewhere", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: parent + "/link", withDestinationPath: parent + "/elsewhere")
+        #expect(throws: (any Error).self) { try InDoubtSealedCopies(directory: parent + "/link", retention: 60) }
     }
 }

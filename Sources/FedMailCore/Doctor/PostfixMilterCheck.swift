@@ -27,7 +27,7 @@ public enum PostfixMilterCheck {
     static func milterOrder(_ settings: PostfixSettings, socket: SocketSpec, opens: Bool) -> DoctorFinding {
         let id = "postfix.milter_order"
         guard opens else {
-            return .ok(id, "the milter only seals: milters after it may refuse as they like (the client's retry is sealed again)")
+            return .ok(id, "the milter only seals: a milter after it that refuses makes the client retry, and the retry is sealed again (a split's copy, already queued, is not sent twice)")
         }
         var later: [String] = []
         for service in settings.smtpdListeners {

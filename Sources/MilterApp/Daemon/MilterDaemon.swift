@@ -200,6 +200,8 @@ public enum MilterDaemon {
                 throw StartFailure(error.message, error.exitCode)
             }
         }
+        // As the UserID user: the in-doubt copies older than their retention go.
+        splitInDoubt?.sweep()
         let refresher = RevocationListRefresher(cache: revocations, federation: federation, logger: logger)
         startRevocationRefresh(configuration, refresher: refresher, revocations: revocations, logger: logger)
         let heapTrimmer = HeapTrimmer()
@@ -226,7 +228,8 @@ public enum MilterDaemon {
         do {
             try Self.prepareStateDirectory(directory, owner: identity)
             let cache = try ReplayCache(directory: directory, maxAge: replayAge, recipientDelimiters: delimiters)
-            if let identity { _ = chown(directory + "/replay-cache", identity.uid, identity.gid) }
+            // lchown: a symbolic link planted there is never followed as root.
+            if let identity { _ = lchown(directory + "/replay-cache", identity.uid, identity.gid) }
             return cache
         } catch {
             throw StartFailure("StateDirectory \(directory): \(error)", .cannotCreate)
@@ -249,7 +252,7 @@ public enum MilterDaemon {
             try Self.prepareStateDirectory(directory, owner: identity)
             let ledger = try ReplayCache(directory: directory, fileName: ReplayCache.splitLedgerFileName, maxAge: retention,
                                          maxEntries: FederationHandler.splitLedgerCapacity, recipientDelimiters: "")
-            if let identity { _ = chown(directory + "/" + ReplayCache.splitLedgerFileName, identity.uid, identity.gid) }
+            if let identity { _ = lchown(directory + "/" + ReplayCache.splitLedgerFileName, identity.uid, identity.gid) }
             return ledger
         } catch {
             throw StartFailure("StateDirectory \(directory): \(error)", .cannotCreate)
@@ -266,9 +269,8 @@ public enum MilterDaemon {
         guard configuration.federation.mode.seals else { return nil }
         let directory = (configuration.federation.stateDirectory ?? spool.path) + "/" + InDoubtSealedCopies.directoryName
         do {
-            let store = try InDoubtSealedCopies(directory: directory, retention: FederationHandler.splitLedgerRetention)
-            if let identity { _ = chown(directory, identity.uid, identity.gid) }
-            return store
+            return try InDoubtSealedCopies(directory: directory, retention: FederationHandler.splitLedgerRetention,
+                                           owner: identity.map { ($0.uid, $0.gid) })
         } catch {
             throw StartFailure("\(directory): \(error.message)", .cannotCreate)
         }

@@ -123,14 +123,18 @@ extension FederationHandler {
                 }
                 let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
                 let id = try SplitID(transaction: transaction, sealedRecipients: sealedRecipients)
+                // What a kept copy must have been sealed with to be re-sent.
+                let sealedWith = groups.keys.map(\.description)
+                    + [runtime.identity.map { "signer:" + Hex.encode($0.certificate.sha256Fingerprint) } ?? "signer:none"]
                 if SplitID.identifiesMessage(transaction) {
                     let claim = splitLedger.claim(sealID: id.bytes, recipients: PendingSplit.distinct(sealedRecipients), queueID: log.queueID)
-                    split = PendingSplit(client: client, id: id, claim: claim, ledger: splitLedger)
+                    split = PendingSplit(client: client, id: id, claim: claim, ledger: splitLedger, sealedWith: sealedWith)
                 } else {
                     // Two different messages without a Message-ID could hash
                     // alike: better a second copy on a retry than a lost one.
                     log.info("no single Message-ID: split=\(id.shortHex) is not recorded in the split ledger")
-                    split = PendingSplit(client: client, id: id, claim: ReplayCache.Claim(fresh: PendingSplit.distinct(sealedRecipients)), ledger: nil)
+                    split = PendingSplit(client: client, id: id, claim: ReplayCache.Claim(fresh: PendingSplit.distinct(sealedRecipients)), ledger: nil,
+                                         sealedWith: sealedWith)
                 }
             }
         }
@@ -232,9 +236,10 @@ extension FederationHandler {
 
 extension FederationHandler {
     /// How old a sealed copy kept in doubt may be and still be re-sent: half
-    /// of MaxMessageAge, so the partner (with the same default) still opens
-    /// it after a day or two in queues. An older one is sealed again.
-    static func inDoubtReuseLimit(maxMessageAge: Int) -> TimeInterval { TimeInterval(maxMessageAge) / 2 }
+    /// of MaxMessageAge, at most a day (a client retries within hours; the
+    /// partner, with the same default, still opens the copy after days in
+    /// queues). An older one is sealed again.
+    static func inDoubtReuseLimit(maxMessageAge: Int) -> TimeInterval { min(TimeInterval(maxMessageAge) / 2, 86_400) }
 
     /// Hands the sealed copy at `path` to the re-injection service for the
     /// split's unconfirmed recipients, then takes the sealed recipients off
@@ -323,6 +328,8 @@ struct PendingSplit {
     /// The split ledger the claim was made in; nil when the split is not
     /// recorded (a message without a single Message-ID).
     let ledger: ReplayCache?
+    /// The recipient organizations' keys and our signing certificate.
+    let sealedWith: [String]
 
     /// Where this split's sealed copy is kept if its re-injection ends in doubt.
     struct InDoubt {
@@ -336,7 +343,7 @@ struct PendingSplit {
     /// the partner discard the second message) or there is no store.
     func inDoubt(_ store: InDoubtSealedCopies?) -> InDoubt? {
         guard let store, ledger != nil else { return nil }
-        return InDoubt(store: store, key: InDoubtSealedCopies.key(split: id, recipients: claim.fresh))
+        return InDoubt(store: store, key: InDoubtSealedCopies.key(split: id, recipients: claim.fresh, sealedWith: sealedWith))
     }
 
     /// The addresses once each, compared as the ledger compares them

@@ -22,18 +22,20 @@ import Darwin
 /// discards the other. Sealing again would make a second, different seal,
 /// delivered twice.
 ///
-/// One file per split and its unconfirmed recipients, named
-/// `<key>.<size>` (``key(split:recipients:)``: 64 hex digits; the size in
-/// bytes, so a copy cut short by a system crash is never re-sent), mode
-/// 0600 in a 0700 directory, written to a temporary name and renamed into
-/// place. It is written without fsync (it survives a killed milter; the
+/// One file per split, its unconfirmed recipients and the keys it was
+/// sealed with, named `<key>.<size>.<digest>` (``key(split:recipients:sealedWith:)``:
+/// 64 hex digits; the size in bytes and the first 32 hex digits of the
+/// content's SHA-256, so a copy cut short or garbled by a system crash is
+/// never re-sent), mode 0600 in a 0700 directory, written to a temporary
+/// name and renamed into place. It is written without fsync (it survives a killed milter; the
 /// page cache has it) and fsync'ed when its re-injection actually ended in
 /// doubt. A copy is re-used only while it is young enough for the partner
 /// to open it (``copy(for:youngerThan:now:)``); files older than
 /// `retention`, and temporary files left by a crash, are removed when the
-/// store opens and whenever a copy is kept. At most `capacity` copies are
-/// kept: past that a split goes without (a retry after a doubt then seals
-/// again: a possible second copy, never a lost one).
+/// store is swept and whenever a copy is kept. At most `capacity` copies
+/// and `maxBytes` bytes are kept: past that a split goes without (a retry
+/// after a doubt then seals again: a possible second copy, never a lost
+/// one).
 ///
 /// The copies are sealed (encrypted to the partner), so they hold no
 /// plaintext; they stay in StateDirectory so a restart of the milter
@@ -42,35 +44,63 @@ public final class InDoubtSealedCopies: Sendable {
     public let directory: String
     let retention: TimeInterval
     let capacity: Int
+    let maxBytes: Int
     /// The name of the directory under StateDirectory.
     public static let directoryName = "split-in-doubt"
 
-    /// Opens (creates, 0700) `directory` and removes stale files.
-    public init(directory: String, retention: TimeInterval, capacity: Int = 1_000, now: Date = Date()) throws(SystemIOError) {
+    /// Opens `directory`, creating it 0700 when missing. `owner`: the
+    /// `UserID` the daemon will run as, given the directory with
+    /// `fchown` on a descriptor opened without following a symbolic link
+    /// (the daemon still runs as root here, in a StateDirectory that user
+    /// owns). A directory open to group or others is made 0700. Nothing is
+    /// swept here: ``sweep(now:)`` runs when a copy is kept, as the daemon's
+    /// user, and once by the caller after the privilege drop.
+    public init(directory: String, retention: TimeInterval, capacity: Int = 1_000, maxBytes: Int = 1 << 30,
+                owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemIOError) {
         self.directory = directory
         self.retention = retention
         self.capacity = capacity
+        self.maxBytes = maxBytes
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             let code = errno
             throw SystemIOError(.io, "cannot create \(directory): \(String(cString: strerror(code)))", errorNumber: code)
         }
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw SystemIOError(.io, "\(directory) is not a directory (or is a symbolic link): \(String(cString: strerror(code)))", errorNumber: code)
+        }
+        defer { close(fd) }
         var info = stat()
-        guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw SystemIOError(.io, "\(directory) is not a directory")
         }
-        guard info.st_mode & 0o077 == 0 else {
-            throw SystemIOError(.io, "\(directory) is open to group or others (mode \(String(info.st_mode & 0o777, radix: 8))); make it 0700")
+        if info.st_mode & 0o077 != 0 {
+            guard fchmod(fd, 0o700) == 0 else {
+                throw SystemIOError(.io, "\(directory) is open to group or others (mode \(String(info.st_mode & 0o777, radix: 8))) and cannot be made 0700")
+            }
         }
-        _ = sweep(now: now)
+        if let owner, info.st_uid != owner.uid || info.st_gid != owner.gid {
+            guard fchown(fd, owner.uid, owner.gid) == 0 else {
+                let code = errno
+                throw SystemIOError(.io, "cannot hand \(directory) to uid \(owner.uid): \(String(cString: strerror(code)))", errorNumber: code)
+            }
+        }
     }
 
     /// The file name for a split's sealed copy to `recipients` (the ledger's
-    /// fresh claim: the same on every attempt until one is confirmed).
-    static func key(split: SplitID, recipients: [String]) -> String {
+    /// fresh claim: the same on every attempt until one is confirmed),
+    /// sealed with `sealedWith` (the recipient organizations' keys and our
+    /// signing certificate): when a partner's key or ours changes between
+    /// attempts, the kept copy is not re-sent, the message is sealed again.
+    static func key(split: SplitID, recipients: [String], sealedWith: [String] = []) -> String {
         var bytes = split.bytes
-        for recipient in Set(recipients.map(SplitID.normalized)).sorted() {
-            bytes += Array(String(recipient.utf8.count).utf8) + [0x3A] + Array(recipient.utf8)
-        }
+        func item(_ text: String) { bytes += Array(String(text.utf8.count).utf8) + [0x3A] + Array(text.utf8) }
+        let distinct = Set(recipients.map(SplitID.normalized)).sorted()
+        item(String(distinct.count))
+        distinct.forEach(item)
+        item(String(sealedWith.count))
+        sealedWith.sorted().forEach(item)
         return Hex.encode(Array(SHA256.hash(data: bytes)))
     }
 
@@ -79,12 +109,12 @@ public final class InDoubtSealedCopies: Sendable {
     /// no longer open it) and nil returned.
     func copy(for key: String, youngerThan maxAge: TimeInterval, now: Date = Date()) -> String? {
         var found: String?
-        for (name, size) in files(for: key) {
-            let path = directory + "/" + name
+        for file in files(for: key) {
+            let path = directory + "/" + file.name
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
             let age = now.timeIntervalSince1970 - TimeInterval(info.st_mtim.tv_sec)
-            if found == nil, age < maxAge, Int(info.st_size) == size {
+            if found == nil, age < maxAge, Int(info.st_size) == file.size, Self.digest(ofFileAt: path).map { $0[...] } == file.digest {
                 found = path
             } else {
                 unlink(path)
@@ -93,13 +123,28 @@ public final class InDoubtSealedCopies: Sendable {
         return found
     }
 
+    /// The first 32 hex digits of the SHA-256 of the file's content; nil
+    /// when it cannot be read.
+    static func digest(ofFileAt path: String) -> String? {
+        guard let fd = try? FileIO.openRead(path) else { return nil }
+        defer { FileIO.close(fd) }
+        var hash = SHA256()
+        while true {
+            guard let chunk = try? FileIO.read(fd, count: 65_536, name: path) else { return nil }
+            if chunk.isEmpty { break }
+            hash.update(data: chunk)
+        }
+        return String(Hex.encode(Array(hash.finalize())).prefix(32))
+    }
+
     /// Keeps a copy of the sealed message at `path` under `key`; `durable`
     /// fsyncs it first.
     /// - Throws: when it cannot be written or the store is full.
     func keep(sealedAt path: String, for key: String, durable: Bool = false, now: Date = Date()) throws(SystemIOError) {
         let kept = sweep(now: now)
-        guard kept < capacity else {
-            throw SystemIOError(.io, "\(directory) already holds \(kept) copies (at most \(capacity))")
+        let size = FileIO.size(of: path) ?? 0
+        guard kept.count < capacity, kept.bytes + size <= maxBytes else {
+            throw SystemIOError(.io, "\(directory) already holds \(kept.count) copies of \(kept.bytes) bytes (at most \(capacity) and \(maxBytes) bytes)")
         }
         let input = try FileIO.openRead(path)
         defer { FileIO.close(input) }
@@ -109,11 +154,19 @@ public final class InDoubtSealedCopies: Sendable {
             FileIO.close(output)
             if !renamed { unlink(temporary) }
         }
-        try FileIO.copy(from: input, offset: 0, length: nil, to: output, name: temporary)
+        var hash = SHA256()
+        var written = 0
+        while true {
+            let chunk = try FileIO.read(input, count: 65_536, name: path)
+            if chunk.isEmpty { break }
+            hash.update(data: chunk)
+            try FileIO.writeAll(output, chunk, name: temporary)
+            written += chunk.count
+        }
         if durable { try Self.sync(output, name: temporary) }
-        let size = FileIO.size(of: output)
+        let digest = Hex.encode(Array(hash.finalize())).prefix(32)
         remove(key)
-        guard rename(temporary, "\(directory)/\(key).\(size)") == 0 else {
+        guard rename(temporary, "\(directory)/\(key).\(written).\(digest)") == 0 else {
             let code = errno
             throw SystemIOError(.io, "cannot rename \(temporary): \(String(cString: strerror(code)))", errorNumber: code)
         }
@@ -123,8 +176,8 @@ public final class InDoubtSealedCopies: Sendable {
     /// Writes the copy for `key` through to the disk: its re-injection
     /// ended in doubt, and the retry may come after a system crash.
     func makeDurable(_ key: String) throws(SystemIOError) {
-        for (name, _) in files(for: key) {
-            let path = directory + "/" + name
+        for file in files(for: key) {
+            let path = directory + "/" + file.name
             let fd = try FileIO.openRead(path)
             defer { FileIO.close(fd) }
             try Self.sync(fd, name: path)
@@ -138,17 +191,17 @@ public final class InDoubtSealedCopies: Sendable {
 
     /// Forgets the copy for `key` (its re-injection was answered).
     func remove(_ key: String) {
-        for (name, _) in files(for: key) { unlink(directory + "/" + name) }
+        for file in files(for: key) { unlink(directory + "/" + file.name) }
     }
 
     /// How many copies there are.
     public var count: Int { names().filter { !$0.hasPrefix(".") }.count }
 
-    /// Removes copies older than `retention` and temporary files older than
-    /// a minute; returns how many copies remain.
+    /// Removes copies older than `retention`, and temporary files older
+    /// than a minute; returns how many copies remain and their bytes.
     @discardableResult
-    func sweep(now: Date = Date()) -> Int {
-        var remaining = 0
+    func sweep(now: Date = Date()) -> (count: Int, bytes: Int) {
+        var remaining = (count: 0, bytes: 0)
         for name in names() {
             let path = directory + "/" + name
             var info = stat()
@@ -156,21 +209,24 @@ public final class InDoubtSealedCopies: Sendable {
             let age = now.timeIntervalSince1970 - TimeInterval(info.st_mtim.tv_sec)
             if name.hasPrefix(".") {
                 if age > 60 { unlink(path) }
-            } else if age >= retention {
+            } else if age >= retention || info.st_mode & S_IFMT != S_IFREG {
                 unlink(path)
             } else {
-                remaining += 1
+                remaining.count += 1
+                remaining.bytes += Int(info.st_size)
             }
         }
         return remaining
     }
 
-    /// The files named `<key>.<size>`, with the size their name records.
-    private func files(for key: String) -> [(name: String, size: Int)] {
+    /// The files named `<key>.<size>.<digest>`, with what their name records.
+    private func files(for key: String) -> [(name: String, size: Int, digest: Substring)] {
         let prefix = key + "."
         return names().compactMap { name in
-            guard name.hasPrefix(prefix), let size = Int(name.dropFirst(prefix.count)) else { return nil }
-            return (name, size)
+            guard name.hasPrefix(prefix) else { return nil }
+            let parts = name.dropFirst(prefix.count).split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, let size = Int(parts[0]) else { return nil }
+            return (name, size, parts[1])
         }
     }
 

@@ -10,7 +10,9 @@ import Synchronization
 /// (405 for other methods, 404 for other paths, 431 or 408 past the bounds).
 /// At most 16 connections are open at once; one more is closed at once, so
 /// a flood of idle connections cannot take the descriptors the milter needs
-/// for the MTA and its spool (they share one process limit).
+/// for the MTA and its spool (they share one process limit). Every
+/// connection is closed 10 seconds after it was accepted at the latest,
+/// also one whose client does not read the answer.
 public final class MetricsListener: Sendable {
     /// The most bytes of a request read (request line and header fields).
     static let maxRequestBytes = 8192
@@ -144,9 +146,13 @@ final class MetricsRequestHandler: ChannelInboundHandler {
     }
 
     private func answer(context: ChannelHandlerContext, status: String, body: String, headOnly: Bool = false) {
-        guard !answered else { return }
+        guard !answered else {
+            // The deadline passed while the answer was still being written
+            // (a client that does not read): the connection goes anyway.
+            context.close(promise: nil)
+            return
+        }
         answered = true
-        timeout?.cancel()
         let bodyBytes = Array(body.utf8)
         let contentType = status.hasPrefix("200") ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8"
         var head = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(bodyBytes.count)\r\nConnection: close\r\n"
