@@ -119,6 +119,15 @@ struct FederationHandlerBasicsTests {
         #expect(requirements.macros[.connect]?.contains("{daemon_name}") == true)
     }
 
+    @Test("the MTA need not wait at connect, HELO, MAIL FROM and each header field, but does at RCPT TO and end of headers")
+    func stepsWithoutReply() {
+        let requirements = FederationHandler.requirements
+        #expect(requirements.unansweredStages == [.connect, .helo, .envelopeSender, .header])
+        #expect(!requirements.unansweredStages.contains(.envelopeRecipient))
+        #expect(!requirements.unansweredStages.contains(.endOfHeaders))
+        #expect(requirements.stages.contains(.envelopeRecipient) && requirements.stages.contains(.endOfHeaders))
+    }
+
     @Test("On-InternalError decides the answer to a failure")
     func failurePolicy() throws {
         let sink = DaemonLogSink(level: .error, syslog: false, facility: "mail", standardError: false)
