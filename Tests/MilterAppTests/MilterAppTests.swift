@@ -156,4 +156,11 @@ struct LogDestinationTests {
         #expect(!DaemonLogSink.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "\(status.st_dev):\(status.st_ino + 1)"]))
         #expect(!DaemonLogSink.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "garbage"]))
     }
+
+    @Test("a log line is one line: every CR and LF a space, anything else as it is")
+    func oneLine() {
+        #expect(DaemonLogSink.oneLine("from=<a@b> rcpts=1: decision=untouched") == "from=<a@b> rcpts=1: decision=untouched")
+        #expect(DaemonLogSink.oneLine("a\r\nb\nc\rd") == "a  b c d")
+        #expect(DaemonLogSink.oneLine("caf\u{E9}\n\u{2028}") == "caf\u{E9} \u{2028}")
+    }
 }

@@ -55,12 +55,7 @@ public final class DaemonLogSink: Sendable {
     /// Writes one line.
     public func write(_ lineLevel: MilterConfiguration.LogLevel, _ message: String) {
         guard isEnabled(lineLevel) else { return }
-        // Unicode scalars, not Characters: "\r\n" is one Character.
-        var scalars = String.UnicodeScalarView()
-        for scalar in message.unicodeScalars {
-            scalars.append(scalar == "\n" || scalar == "\r" ? " " : scalar)
-        }
-        let clean = String(scalars)
+        let clean = Self.oneLine(message)
         if toSyslog {
             clean.withCString { text in
                 withVaList([text]) { vsyslog(Self.priority(lineLevel), "%s", $0) }
@@ -70,6 +65,18 @@ public final class DaemonLogSink: Sendable {
             let line = "\(FedMailMilterVersion.name)[\(getpid())]: \(lineLevel.rawValue): \(clean)\n"
             stderrLock.withLock { _ in writeStandardError(line) }
         }
+    }
+
+    /// `message` on one line: every CR and LF a space (Unicode scalars,
+    /// not Characters: "\r\n" is one Character). Most lines have neither
+    /// and are returned as they are.
+    static func oneLine(_ message: String) -> String {
+        guard message.utf8.contains(where: { $0 == 10 || $0 == 13 }) else { return message }
+        var scalars = String.UnicodeScalarView()
+        for scalar in message.unicodeScalars {
+            scalars.append(scalar == "\n" || scalar == "\r" ? " " : scalar)
+        }
+        return String(scalars)
     }
 
     static func priority(_ level: MilterConfiguration.LogLevel) -> Int32 {
