@@ -157,6 +157,19 @@ struct LogDestinationTests {
         #expect(!DaemonLogSink.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "garbage"]))
     }
 
+    @Test("the level rank orders levels as LogLevel does")
+    func levelRank() {
+        for a in MilterConfiguration.LogLevel.allCases {
+            for b in MilterConfiguration.LogLevel.allCases {
+                #expect((DaemonLogSink.rank(a) < DaemonLogSink.rank(b)) == (a < b))
+            }
+        }
+        let sink = DaemonLogSink(level: .notice, syslog: false, facility: "mail", standardError: false)
+        #expect(sink.isEnabled(.warning) && sink.isEnabled(.notice) && !sink.isEnabled(.info))
+        sink.setLevel(.debug)
+        #expect(sink.isEnabled(.debug))
+    }
+
     @Test("a log line is one line: every CR and LF a space, anything else as it is")
     func oneLine() {
         #expect(DaemonLogSink.oneLine("from=<a@b> rcpts=1: decision=untouched") == "from=<a@b> rcpts=1: decision=untouched")
