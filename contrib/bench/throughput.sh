@@ -39,7 +39,8 @@
 #   N=200 RUNS=1 MODES="plain fedmail" bash contrib/bench/throughput.sh
 #   MODES="plain-1mb dkim-1mb fedmail-1mb fedmail-50mb" bash contrib/bench/throughput.sh
 # Environment: N (2000), SIZE (10240), SESSIONS (20), RUNS (3), MODES (all
-# of the above, 10 KB), N_MB (200), KEEP=1 keeps the work directory, RESULTS=FILE also writes
+# of the above, 10 KB), N_MB (200), BODY_SPOOL_THRESHOLD (the milters'
+# BodySpoolThreshold, e.g. 2m; default theirs, 1m), KEEP=1 keeps the work directory, RESULTS=FILE also writes
 # the raw JSON lines there, PROFILE_DIR=DIR records each filter with
 # `perf record -g` during each measured run (DIR/MODE-FILTER-ROUND.data;
 # the CPU figures then include perf's own overhead).
@@ -151,8 +152,10 @@ for kind in p256 rsa3072; do
     for org in a b; do
         dir=$(fed_dir $org)
         chmod 644 "$dir/allowlist-$kind"
+        extra=()
+        [ -n "${BODY_SPOOL_THRESHOLD:-}" ] && extra=("BodySpoolThreshold $BODY_SPOOL_THRESHOLD")
         fed_milter_conf $org -BrokerURL -BrokerCA -TokenCacheDir "LogLevel info" \
-            "OrgKey $dir/keys/$key" "OrgCertificate $dir/keys/$crt" "FederationAllowlist $dir/allowlist-$kind"
+            "OrgKey $dir/keys/$key" "OrgCertificate $dir/keys/$crt" "FederationAllowlist $dir/allowlist-$kind" "${extra[@]}"
         cp "$dir/milter.conf" "$dir/milter-$kind.conf"
     done
 done
