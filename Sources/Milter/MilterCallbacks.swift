@@ -54,36 +54,19 @@ func makeFilterDescription(name: UnsafeMutablePointer<CChar>?, flags: UInt) -> s
             }
         },
         xxfi_header: { ctx, name, value in
-            let status = dispatch(ctx, .header) { connection in
+            dispatch(ctx, .header) { connection in
                 // The exact bytes: String(cString:) would repair invalid
                 // UTF-8 (a Latin-1 "caf\xE9") to U+FFFD.
                 let field = MilterHeaderField(nameBytes: cStringBytes(name), rawBytes: cStringBytes(value))
                 if connection.configuration.requirements.collectsHeaders {
                     connection.session.currentTransaction().recordHeader(field)
                 }
-                let response = try connection.handler.header(field, session: connection.session)
-                // Without replies per field (SMFIP_NR_HDR) an answer other
-                // than continue waits for end of headers.
-                if connection.session.negotiation?.headersWithoutReply == true, response.status != .continue {
-                    connection.pendingHeaderResponse = connection.pendingHeaderResponse ?? response
-                }
-                return response
+                return try connection.handler.header(field, session: connection.session)
             }
-            guard let connection = existingConnection(ctx), connection.session.negotiation?.headersWithoutReply == true else {
-                return status
-            }
-            if status != sfsistat(SMFIS_CONTINUE), connection.pendingHeaderResponse == nil {
-                connection.pendingHeaderResponse = .tempfail  // a failure dispatch answered for
-            }
-            return sfsistat(SMFIS_NOREPLY)
         },
         xxfi_eoh: { ctx in
             dispatch(ctx, .endOfHeaders) { connection in
-                if let pending = connection.pendingHeaderResponse {
-                    connection.pendingHeaderResponse = nil
-                    return pending
-                }
-                return try connection.handler.endOfHeaders(session: connection.session)
+                try connection.handler.endOfHeaders(session: connection.session)
             }
         },
         xxfi_body: { ctx, bytes, length in
@@ -114,6 +97,7 @@ func makeFilterDescription(name: UnsafeMutablePointer<CChar>?, flags: UInt) -> s
         },
         xxfi_abort: { ctx in
             guard let connection = existingConnection(ctx) else { return sfsistat(SMFIS_CONTINUE) }
+            connection.heldMessageResponse = nil
             connection.handler.abort(session: connection.session)
             connection.session.endTransaction()
             return sfsistat(SMFIS_CONTINUE)
@@ -184,29 +168,44 @@ private func connection(for ctx: OpaquePointer?) -> MilterConnection? {
 
 /// Runs one step: records macros, calls `body`, maps errors through the
 /// handler's failure policy, sets any custom reply and returns the status.
+///
+/// At a step the MTA does not wait for (``MilterNegotiation/noReplyStages``)
+/// the answer is `SMFIS_NOREPLY`; an answer other than continue is held and
+/// given, with its reply, at the next step the MTA waits for, instead of
+/// calling the handler there (a connect or HELO answer for the rest of the
+/// connection, a message step's answer for the rest of the message).
 private func dispatch(_ ctx: OpaquePointer?, _ stage: MilterStage, startsTransaction: Bool = false,
                       _ body: (MilterConnection) throws -> MilterResponse) -> sfsistat {
     guard let ctx, let connection = connection(for: ctx) else { return sfsistat(SMFIS_TEMPFAIL) }
     let session = connection.session
-    if startsTransaction {
-        connection.pendingHeaderResponse = nil
-        session.endTransaction()
-        if MilterServer.isDraining {
-            _ = setReply(ctx, drainingReply)
-            return sfsistat(SMFIS_TEMPFAIL)
-        }
-    }
-    // The MTA sends macros only at steps that have a macro stage (never
-    // per header field or body chunk): nothing new to record at the others.
-    if stage.macroStage != nil { recordMacros(ctx, stage: stage, connection: connection) }
+    let withoutReply = session.negotiation?.noReplyStages.contains(stage) == true
     var response: MilterResponse
-    do {
-        response = try body(connection)
-    } catch {
-        response = connection.handler.failed(error, stage: stage, session: session)
+    if startsTransaction {
+        connection.heldMessageResponse = nil
+        session.endTransaction()
+    }
+    if startsTransaction, MilterServer.isDraining {
+        response = .tempfail(with: drainingReply)
+    } else {
+        // The MTA sends macros only at steps that have a macro stage (never
+        // per header field or body chunk): nothing new to record at the others.
+        if stage.macroStage != nil { recordMacros(ctx, stage: stage, connection: connection) }
+        if !withoutReply, let held = connection.heldResponse {
+            response = held
+        } else {
+            do {
+                response = try body(connection)
+            } catch {
+                response = connection.handler.failed(error, stage: stage, session: session)
+            }
+        }
     }
     if response.status == .skip, stage != .body || session.negotiation?.canSkip != true {
         response = .continue
+    }
+    if withoutReply {
+        if response.status != .continue { connection.hold(response, from: stage) }
+        return sfsistat(SMFIS_NOREPLY)
     }
     // Accepted during the message: the MTA sends nothing more of it (no
     // body, no end of message), so the transaction ends here.
@@ -236,7 +235,7 @@ private func recordMacros(_ ctx: OpaquePointer, stage: MilterStage, connection: 
         if let value { found[name] = String(cString: value) }
     }
     guard !found.isEmpty else { return }
-    connection.session.recordMacros(found, stage: stage)
+    connection.session.recordMacros(canonical: found, stage: stage)
 }
 
 /// `smfi_setreply` for one line, `smfi_setmlreply` for several.

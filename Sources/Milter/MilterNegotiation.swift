@@ -14,9 +14,17 @@ public struct MilterNegotiation: Sendable, Hashable {
     public var rawHeaderValues: Bool
     /// Whether the handler may answer ``MilterResponse/skip`` during the body.
     public var canSkip: Bool
+    /// The steps at which the MTA does not wait for an answer (`SMFIP_NR_*`,
+    /// asked for the handler's ``MilterRequirements/unansweredStages`` that
+    /// the MTA offers it for). An answer other than continue at such a step
+    /// is given at the next step the MTA waits for.
+    public var noReplyStages: Set<MilterStage> = []
     /// Whether the MTA sends header fields without waiting for an answer
     /// (`SMFIP_NR_HDR`, asked for when the handler does not answer them).
-    public var headersWithoutReply: Bool = false
+    public var headersWithoutReply: Bool {
+        get { noReplyStages.contains(.header) }
+        set { if newValue { noReplyStages.insert(.header) } else { noReplyStages.remove(.header) } }
+    }
 
     /// Required actions the MTA does not offer, which makes negotiation fail.
     public struct Refusal: Error, Sendable, Hashable, CustomStringConvertible {
@@ -55,9 +63,12 @@ public struct MilterNegotiation: Sendable, Hashable {
         if rawHeaderValues { flags |= UInt(SMFIP_HDR_LEADSPC) }
         canSkip = offeredProtocol & UInt(SMFIP_SKIP) != 0
         if canSkip { flags |= UInt(SMFIP_SKIP) }
-        headersWithoutReply = !requirements.answersHeaders && requirements.stages.contains(.header)
-            && offeredProtocol & UInt(SMFIP_NR_HDR) != 0
-        if headersWithoutReply { flags |= UInt(SMFIP_NR_HDR) }
+        for stage in requirements.unansweredStages where requirements.stages.contains(stage) {
+            if let flag = stage.noReplyFlag, offeredProtocol & flag != 0 {
+                noReplyStages.insert(stage)
+                flags |= flag
+            }
+        }
         protocolFlags = flags
     }
 }

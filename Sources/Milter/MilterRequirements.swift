@@ -13,7 +13,9 @@ public struct MilterRequirements: Sendable, Hashable {
     /// Macros to request per stage with `smfi_setsymlist`, such as `i`, `j`,
     /// `{auth_type}`, `{daemon_name}`, `{client_addr}`. Names may be written
     /// with or without braces.
-    public var macros: [MilterStage: [String]]
+    public var macros: [MilterStage: [String]] {
+        didSet { allMacroNames = Self.allNames(macros) }
+    }
     /// Keep header values exactly as received, including the leading space
     /// after the colon, when the MTA supports it (`SMFIP_HDR_LEADSPC`).
     public var rawHeaderValues: Bool
@@ -21,7 +23,18 @@ public struct MilterRequirements: Sendable, Hashable {
     /// ``MilterHandler/header(_:session:)`` never stops a message, so the
     /// MTA is asked not to wait for an answer per field, `SMFIP_NR_HDR`,
     /// when it supports that: one round trip per field less).
-    public var answersHeaders: Bool
+    public var answersHeaders: Bool {
+        get { !unansweredStages.contains(.header) }
+        set { if newValue { unansweredStages.remove(.header) } else { unansweredStages.insert(.header) } }
+    }
+    /// Steps whose handler callback always answers continue (connect, HELO,
+    /// MAIL FROM, header fields): the MTA is asked not to wait for an answer
+    /// there (`SMFIP_NR_CONN`, `_HELO`, `_MAIL`, `_HDR`, ...) when it
+    /// supports that, one round trip less per step. Should the step still
+    /// end in another answer (a failure the bridge answers for, a stop),
+    /// that answer is given at the next step the MTA waits for (see
+    /// ``MilterNegotiation/noReplyStages``).
+    public var unansweredStages: Set<MilterStage>
     /// Keep every header of the message, in order, in the transaction.
     public var collectsHeaders: Bool
     /// Keep the body in the transaction (in memory up to the spool threshold,
@@ -33,6 +46,7 @@ public struct MilterRequirements: Sendable, Hashable {
                 macros: [MilterStage: [String]] = [:],
                 rawHeaderValues: Bool = false,
                 answersHeaders: Bool = true,
+                unansweredStages: Set<MilterStage> = [],
                 collectsHeaders: Bool = false,
                 collectsBody: Bool = false) {
         self.actions = actions
@@ -40,16 +54,22 @@ public struct MilterRequirements: Sendable, Hashable {
         if collectsHeaders { stages.insert(.header) }
         if collectsBody { stages.insert(.body) }
         self.stages = stages
-        self.macros = macros.mapValues { $0.map(MacroName.canonical) }
+        let canonical = macros.mapValues { $0.map(MacroName.canonical) }
+        self.macros = canonical
+        self.allMacroNames = Self.allNames(canonical)
         self.rawHeaderValues = rawHeaderValues
-        self.answersHeaders = answersHeaders
+        self.unansweredStages = unansweredStages
+        if !answersHeaders { self.unansweredStages.insert(.header) }
         self.collectsHeaders = collectsHeaders
         self.collectsBody = collectsBody
     }
 
-    /// Every macro name requested at any stage, canonical form, sorted.
-    var allMacroNames: [String] {
-        Array(Set(macros.values.joined())).sorted()
+    /// Every macro name requested at any stage, canonical form, sorted
+    /// (kept with ``macros``: the bridge reads it at every step).
+    private(set) var allMacroNames: [String]
+
+    private static func allNames(_ macros: [MilterStage: [String]]) -> [String] {
+        Array(Set(macros.values.joined().map(MacroName.canonical))).sorted()
     }
 }
 
@@ -58,6 +78,13 @@ public struct MilterRequirements: Sendable, Hashable {
 public enum MacroName {
     /// `auth_type` and `{auth_type}` both become `{auth_type}`; `i` stays `i`.
     public static func canonical(_ name: String) -> String {
+        // Already canonical (the usual case: every lookup of a step): as it is.
+        let utf8 = name.utf8
+        if utf8.count == 1 { return name }
+        if utf8.count > 3, utf8.first == UInt8(ascii: "{"), utf8.last == UInt8(ascii: "}"),
+           utf8.dropFirst().dropLast().allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "{") && $0 != UInt8(ascii: "}") }) {
+            return name
+        }
         var bare = Substring(name)
         if bare.hasPrefix("{"), bare.hasSuffix("}"), bare.count >= 2 {
             bare = bare.dropFirst().dropLast()

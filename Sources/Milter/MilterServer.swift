@@ -175,9 +175,26 @@ final class MilterConnection {
     let session: MilterSession
     let handler: any MilterHandler
     let configuration: MilterServer.Configuration
-    /// A header-step answer other than continue, held for end of headers
-    /// when the MTA sends header fields without waiting for answers.
-    var pendingHeaderResponse: MilterResponse?
+    /// An answer other than continue at connect or HELO when the MTA did
+    /// not wait for it (``MilterNegotiation/noReplyStages``): the answer at
+    /// every later step the MTA waits for, for the rest of the connection.
+    var heldConnectionResponse: MilterResponse?
+    /// An answer other than continue at a step of the current message the
+    /// MTA did not wait for (MAIL FROM, a header field): the answer at every
+    /// later step of the message the MTA waits for (RCPT TO, end of headers).
+    var heldMessageResponse: MilterResponse?
+
+    /// The held answer that stands for the next step with a reply, if any.
+    var heldResponse: MilterResponse? { heldConnectionResponse ?? heldMessageResponse }
+
+    /// Holds `response` from `stage`, a step without reply; the first one held stays.
+    func hold(_ response: MilterResponse, from stage: MilterStage) {
+        if stage == .connect || stage == .helo {
+            heldConnectionResponse = heldConnectionResponse ?? response
+        } else {
+            heldMessageResponse = heldMessageResponse ?? response
+        }
+    }
 
     init(configuration: MilterServer.Configuration) {
         let id = MilterRegistry.shared.nextSessionID.add(1, ordering: .relaxed).newValue

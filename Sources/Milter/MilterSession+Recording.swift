@@ -23,7 +23,13 @@ extension MilterSession {
     /// the connection, later ones to the current message (created if needed).
     public func recordMacros(_ macros: [String: String], stage: MilterStage) {
         guard !macros.isEmpty else { return }
-        let canonical = Dictionary(macros.map { (MacroName.canonical($0.key), $0.value) }) { _, new in new }
+        recordMacros(canonical: Dictionary(macros.map { (MacroName.canonical($0.key), $0.value) }) { _, new in new }, stage: stage)
+    }
+
+    /// ``recordMacros(_:stage:)`` for names already in canonical form (the
+    /// bridge asks libmilter by the requirements' canonical names).
+    func recordMacros(canonical: [String: String], stage: MilterStage) {
+        guard !canonical.isEmpty else { return }
         if stage == .connect || stage == .helo {
             connectionMacros.merge(canonical) { _, new in new }
         } else {

@@ -46,6 +46,22 @@ public enum MilterStage: Sendable, Hashable, CaseIterable, CustomStringConvertib
         }
     }
 
+    /// The `SMFIP_NR_*` flag that asks the MTA not to wait for an answer
+    /// at this step, if there is one.
+    var noReplyFlag: UInt? {
+        switch self {
+        case .connect: return UInt(SMFIP_NR_CONN)
+        case .helo: return UInt(SMFIP_NR_HELO)
+        case .envelopeSender: return UInt(SMFIP_NR_MAIL)
+        case .envelopeRecipient: return UInt(SMFIP_NR_RCPT)
+        case .data: return UInt(SMFIP_NR_DATA)
+        case .header: return UInt(SMFIP_NR_HDR)
+        case .endOfHeaders: return UInt(SMFIP_NR_EOH)
+        case .body: return UInt(SMFIP_NR_BODY)
+        case .endOfMessage, .abort, .close: return nil
+        }
+    }
+
     /// The `SMFIM_*` macro stage for `smfi_setsymlist`, if macros can be
     /// requested at this step.
     var macroStage: Int32? {

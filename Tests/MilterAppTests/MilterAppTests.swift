@@ -119,6 +119,15 @@ struct FederationHandlerBasicsTests {
         #expect(requirements.macros[.connect]?.contains("{daemon_name}") == true)
     }
 
+    @Test("the MTA need not wait at connect, HELO, MAIL FROM and each header field, but does at RCPT TO and end of headers")
+    func stepsWithoutReply() {
+        let requirements = FederationHandler.requirements
+        #expect(requirements.unansweredStages == [.connect, .helo, .envelopeSender, .header])
+        #expect(!requirements.unansweredStages.contains(.envelopeRecipient))
+        #expect(!requirements.unansweredStages.contains(.endOfHeaders))
+        #expect(requirements.stages.contains(.envelopeRecipient) && requirements.stages.contains(.endOfHeaders))
+    }
+
     @Test("On-InternalError decides the answer to a failure")
     func failurePolicy() throws {
         let sink = DaemonLogSink(level: .error, syslog: false, facility: "mail", standardError: false)
@@ -146,5 +155,25 @@ struct LogDestinationTests {
         #expect(!DaemonLogSink.standardErrorIsJournal(environment: [:]))
         #expect(!DaemonLogSink.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "\(status.st_dev):\(status.st_ino + 1)"]))
         #expect(!DaemonLogSink.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "garbage"]))
+    }
+
+    @Test("the level rank orders levels as LogLevel does")
+    func levelRank() {
+        for a in MilterConfiguration.LogLevel.allCases {
+            for b in MilterConfiguration.LogLevel.allCases {
+                #expect((DaemonLogSink.rank(a) < DaemonLogSink.rank(b)) == (a < b))
+            }
+        }
+        let sink = DaemonLogSink(level: .notice, syslog: false, facility: "mail", standardError: false)
+        #expect(sink.isEnabled(.warning) && sink.isEnabled(.notice) && !sink.isEnabled(.info))
+        sink.setLevel(.debug)
+        #expect(sink.isEnabled(.debug))
+    }
+
+    @Test("a log line is one line: every CR and LF a space, anything else as it is")
+    func oneLine() {
+        #expect(DaemonLogSink.oneLine("from=<a@b> rcpts=1: decision=untouched") == "from=<a@b> rcpts=1: decision=untouched")
+        #expect(DaemonLogSink.oneLine("a\r\nb\nc\rd") == "a  b c d")
+        #expect(DaemonLogSink.oneLine("caf\u{E9}\n\u{2028}") == "caf\u{E9} \u{2028}")
     }
 }

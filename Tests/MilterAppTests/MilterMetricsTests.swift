@@ -60,6 +60,10 @@ struct MilterMetricsTests {
     @Test("lines that state no decision, and addresses or domains never become labels")
     func noDecisionNoStrangers() {
         #expect(MessageOutcome(logText: "removed 1 verdict field(s) not added by us") == nil)
+        let text = "caf\u{E9} direction=outbound decision=sealed"
+        #expect(MessageOutcome.firstRange(of: "decision=", in: text[...]).map { String(text[$0.upperBound...]) } == "sealed")
+        #expect(MessageOutcome.firstRange(of: "decisions", in: text[...]) == nil)
+        #expect(MessageOutcome.firstRange(of: "", in: text[...]) == nil)
         #expect(MessageOutcome(logText: "internal error: cannot write") == nil)
         let hostile = MessageOutcome(logText: "direction=inbound decision=reject (alice@evil.example: boom)")
         #expect(hostile?.check == "other")

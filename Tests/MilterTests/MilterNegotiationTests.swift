@@ -41,6 +41,23 @@ struct MilterNegotiationTests {
         #expect(answers.protocolFlags & UInt(SMFIP_NR_HDR) == 0)
     }
 
+    @Test("steps without a reply (SMFIP_NR_CONN, _MAIL, ...) only for steps the handler wants, does not answer, and the MTA offers")
+    func stepsWithoutReply() throws {
+        let requirements = MilterRequirements(actions: [.addHeaders], stages: [.connect, .envelopeSender, .envelopeRecipient],
+                                              unansweredStages: [.connect, .envelopeSender, .helo], collectsHeaders: true)
+        let offered = try MilterNegotiation(offeredActions: allActions, offeredProtocol: allSteps, requirements: requirements)
+        #expect(offered.noReplyStages == [.connect, .envelopeSender])
+        #expect(offered.protocolFlags & UInt(SMFIP_NR_CONN | SMFIP_NR_MAIL) == UInt(SMFIP_NR_CONN | SMFIP_NR_MAIL))
+        // HELO is not a stage it wants (switched off instead), RCPT is answered, headers too.
+        #expect(offered.protocolFlags & UInt(SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR) == 0)
+        #expect(offered.protocolFlags & UInt(SMFIP_NOHELO) != 0)
+        #expect(!offered.headersWithoutReply)
+        let notOffered = try MilterNegotiation(offeredActions: allActions,
+                                               offeredProtocol: allSteps & ~UInt(SMFIP_NR_MAIL), requirements: requirements)
+        #expect(notOffered.noReplyStages == [.connect])
+        #expect(notOffered.protocolFlags & UInt(SMFIP_NR_MAIL) == 0)
+    }
+
     @Test("refuses an MTA lacking a required action and names it")
     func refusal() {
         let requirements = MilterRequirements(actions: [.addHeaders, .deleteRecipients, .quarantine], stages: [])

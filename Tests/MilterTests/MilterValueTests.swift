@@ -10,9 +10,16 @@ struct MilterValueTests {
         #expect(MacroName.canonical("{i}") == "i")
         #expect(MacroName.canonical("auth_type") == "{auth_type}")
         #expect(MacroName.canonical("{auth_type}") == "{auth_type}")
+        #expect(MacroName.canonical("{{x}}") == "{{x}}")
+        #expect(MacroName.canonical("{}") == "{}")
+        #expect(MacroName.canonical("{ab}") == "{ab}")
+        #expect(MacroName.canonical("{é}") == "é")
         let requirements = MilterRequirements(actions: [], stages: [],
                                               macros: [.envelopeSender: ["auth_type", "i"], .endOfMessage: ["{i}"]])
         #expect(requirements.allMacroNames == ["i", "{auth_type}"])
+        var changed = requirements
+        changed.macros[.connect] = ["j"]
+        #expect(changed.allMacroNames == ["i", "j", "{auth_type}"])
     }
 
     @Test("SMTP replies: valid single and multi-line")

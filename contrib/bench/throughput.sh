@@ -16,6 +16,13 @@
 #              re-injected) and one at c.example (plaintext) per message
 #   rsa3072    as fedmail, both organizations RSA-3072
 #
+# Any mode with the suffix -Kmb (e.g. fedmail-1mb, plain-1mb, fedmail-50mb)
+# sends messages of K MiB instead of SIZE bytes: N_MB messages (default 200)
+# over SESSIONS sessions when K < 10, a single message over one session when
+# K >= 10 (warmed up with SIZE-byte messages). Both Postfix instances accept
+# messages up to 200 MiB. The summary adds MB/s through the chain and each
+# filter's MB per CPU second, beside `openssl speed -evp aes-256-gcm`.
+#
 # N messages of SIZE bytes over SESSIONS concurrent SMTP sessions
 # (contrib/bench/smtp-drive.py), every mode RUNS times, interleaved (round 1:
 # every mode, round 2: every mode, ...). Each run restarts the filters, sends
@@ -27,11 +34,13 @@
 # MODE@before with DIR/fedmail-milter (e.g. a build of the previous commit).
 #
 # Usage (root; installs postfix, opendkim and opendkim-tools when missing;
-# builds release binaries unless FEDMAIL_BIN is set):
+# builds release binaries in .build-release unless FEDMAIL_BIN is set):
 #   flock /tmp/fedmail-e2e.lock bash contrib/bench/throughput.sh
 #   N=200 RUNS=1 MODES="plain fedmail" bash contrib/bench/throughput.sh
+#   MODES="plain-1mb dkim-1mb fedmail-1mb fedmail-50mb" bash contrib/bench/throughput.sh
 # Environment: N (2000), SIZE (10240), SESSIONS (20), RUNS (3), MODES (all
-# of the above), KEEP=1 keeps the work directory, RESULTS=FILE also writes
+# of the above, 10 KB), N_MB (200), BODY_SPOOL_THRESHOLD (the milters'
+# BodySpoolThreshold, e.g. 2m; default theirs, 1m), KEEP=1 keeps the work directory, RESULTS=FILE also writes
 # the raw JSON lines there, PROFILE_DIR=DIR records each filter with
 # `perf record -g` during each measured run (DIR/MODE-FILTER-ROUND.data;
 # the CPU figures then include perf's own overhead).
@@ -42,13 +51,28 @@ N=${N:-2000}
 SIZE=${SIZE:-10240}
 SESSIONS=${SESSIONS:-20}
 RUNS=${RUNS:-3}
+N_MB=${N_MB:-200}
 MODES=${MODES:-plain dkim fedmail untouched split rsa3072}
+
+# mode_chain MODE: the filter chain of MODE (no @before, no size suffix).
+mode_chain() { local m=${1%@before}; echo "${m%-[0-9]*mb}"; }
+# mode_mib MODE: K of a -Kmb suffix, or nothing.
+mode_mib() { local m=${1%@before}; [[ $m =~ -([0-9]+)mb$ ]] && echo "${BASH_REMATCH[1]}"; return 0; }
+mode_size() { local k; k=$(mode_mib "$1"); if [ -n "$k" ]; then echo $((k * 1048576)); else echo "$SIZE"; fi; }
+mode_count() {
+    local k; k=$(mode_mib "$1")
+    if [ -z "$k" ]; then echo "$N"; elif ((k < 10)); then echo "$N_MB"; else echo 1; fi
+}
+mode_sessions() { local k; k=$(mode_mib "$1"); if [ -n "$k" ] && ((k >= 10)); then echo 1; else echo "$SESSIONS"; fi; }
+# The warm-up: SESSIONS messages of the mode's size, or of SIZE for a single large message.
+mode_warm_size() { local k; k=$(mode_mib "$1"); if [ -n "$k" ] && ((k >= 10)); then echo "$SIZE"; else mode_size "$1"; fi; }
 # BEFORE_BIN=DIR: also run each FedMail mode with the fedmail-milter in DIR
 # (mode@before), interleaved with the others: a before/after comparison
 # under the same load.
 if [ -n "${BEFORE_BIN:-}" ]; then
     for mode in $MODES; do
-        case $mode in plain|dkim|*@before) ;; *) MODES+=" $mode@before" ;; esac
+        case $mode in *@before) continue ;; esac
+        case $(mode_chain "$mode") in plain|dkim) ;; *) MODES+=" $mode@before" ;; esac
     done
 fi
 
@@ -63,9 +87,9 @@ if ((${#need[@]})); then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 if [ -z "${FEDMAIL_BIN:-}" ]; then
-    echo "throughput: swift build -c release"
-    swift build -c release >/dev/null
-    FEDMAIL_BIN=$(swift build -c release --show-bin-path)
+    echo "throughput: swift build -c release --scratch-path $ROOT/.build-release"
+    nice -n 10 swift build -c release --scratch-path "$ROOT/.build-release" >/dev/null
+    FEDMAIL_BIN=$(swift build -c release --scratch-path "$ROOT/.build-release" --show-bin-path)
 fi
 export FEDMAIL_BIN
 DRIVE=$ROOT/contrib/bench/smtp-drive.py
@@ -99,6 +123,8 @@ pf_route a c.example "$(fed_addr b):$(fed_port b)"
 # Throughput: the SMTP client caches connections to B, smtpd keeps sessions.
 pf_set a "smtp_connection_cache_on_demand = yes" "default_process_limit = 100"
 pf_set b "default_process_limit = 100"
+# The -Kmb modes: messages up to 200 MiB (a sealed 50 MiB message is about 70 MB).
+for org in a b; do pf_set $org "message_size_limit = 209715200" "virtual_mailbox_limit = 0" "mailbox_size_limit = 0"; done
 
 # The RSA-3072 organizations: another key and self-signed certificate each,
 # made as fed_org_static makes them.
@@ -126,8 +152,10 @@ for kind in p256 rsa3072; do
     for org in a b; do
         dir=$(fed_dir $org)
         chmod 644 "$dir/allowlist-$kind"
+        extra=()
+        [ -n "${BODY_SPOOL_THRESHOLD:-}" ] && extra=("BodySpoolThreshold $BODY_SPOOL_THRESHOLD")
         fed_milter_conf $org -BrokerURL -BrokerCA -TokenCacheDir "LogLevel info" \
-            "OrgKey $dir/keys/$key" "OrgCertificate $dir/keys/$crt" "FederationAllowlist $dir/allowlist-$kind"
+            "OrgKey $dir/keys/$key" "OrgCertificate $dir/keys/$crt" "FederationAllowlist $dir/allowlist-$kind" "${extra[@]}"
         cp "$dir/milter.conf" "$dir/milter-$kind.conf"
     done
 done
@@ -174,7 +202,7 @@ FILTER_PIDS=()     # "name pid" of the filters of the current run
 start_filters() {
     local mode=$1 org conf
     FILTER_PIDS=()
-    case $mode in
+    case $(mode_chain "$mode") in
         plain)
             pf_set a "smtpd_milters =" "non_smtpd_milters ="
             pf_set b "smtpd_milters =" "non_smtpd_milters =" ;;
@@ -191,8 +219,9 @@ start_filters() {
             pf_set a "smtpd_milters = unix:$DK/sign.sock" "non_smtpd_milters ="
             pf_set b "smtpd_milters = unix:$DK/verify.sock" "non_smtpd_milters =" ;;
         *)
-            local bin=$FEDMAIL_BIN kind=${mode%@before}
-            [ "$kind" != "$mode" ] && bin=$BEFORE_BIN
+            local bin=$FEDMAIL_BIN kind
+            kind=$(mode_chain "$mode")
+            [ "${mode%@before}" != "$mode" ] && bin=$BEFORE_BIN
             conf=milter-p256.conf
             [ "$kind" = rsa3072 ] && conf=milter-rsa3072.conf
             for org in a b; do
@@ -221,9 +250,10 @@ stop_filters() {
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# drive MODE TAG COUNT: one batch through A; prints smtp-drive.py's JSON.
+# drive MODE TAG COUNT SIZE SESSIONS: one batch through A; prints smtp-drive.py's JSON.
 drive() {
-    local mode=${1%@before} tag=$2 count=$3 args=()
+    local mode tag=$2 count=$3 size=$4 sessions=$5 args=()
+    mode=$(mode_chain "$1")
     case $mode in
         plain) args=(--rcpt bob@b.example) ;;
         dkim) args=(--rcpt bob@b.example --expect '^Authentication-Results: mx\.b\.test;.*dkim=pass') ;;
@@ -232,7 +262,7 @@ drive() {
         split) args=(--rcpt bob@b.example --plain carol@c.example --expect '^Authentication-Results: mx\.b\.test; fedmail=pass') ;;
     esac
     python3 "$DRIVE" --host "$(fed_addr a)" --port "$(fed_port a)" --source "$(fed_client a)" \
-        --maildir "$(pf_maildir b)" --count "$count" --sessions "$SESSIONS" --size "$SIZE" \
+        --maildir "$(pf_maildir b)" --count "$count" --sessions "$sessions" --size "$size" \
         --tag "$tag" --sender alice@a.example "${args[@]}" --timeout 900
 }
 
@@ -240,7 +270,9 @@ status=0
 for round in $(seq 1 "$RUNS"); do
     for mode in $MODES; do
         start_filters "$mode" || { echo "throughput: $mode: filters did not start"; status=1; stop_filters; continue; }
-        drive "$mode" "warm$round$mode" "$SESSIONS" >/dev/null || { echo "throughput: $mode: the warm-up failed"; status=1; }
+        count=$(mode_count "$mode"); size=$(mode_size "$mode"); sessions=$(mode_sessions "$mode")
+        drive "$mode" "warm$round$mode" "$SESSIONS" "$(mode_warm_size "$mode")" "$SESSIONS" >/dev/null \
+            || { echo "throughput: $mode: the warm-up failed"; status=1; }
         declare -A before=()
         for entry in "${FILTER_PIDS[@]}"; do before[${entry% *}]=$(cpu_ticks "${entry#* }"); done
         perf_pids=()
@@ -252,48 +284,67 @@ for round in $(seq 1 "$RUNS"); do
             done
             sleep 0.5
         fi
-        if ! out=$(drive "$mode" "r$round$mode" "$N"); then status=1; echo "throughput: $mode run $round FAILED the checks: $out"; fi
+        if ! out=$(drive "$mode" "r$round$mode" "$count" "$size" "$sessions"); then status=1; echo "throughput: $mode run $round FAILED the checks: $out"; fi
         for pid in "${perf_pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
         filters="{"
         for entry in "${FILTER_PIDS[@]}"; do
             name=${entry% *}; pid=${entry#* }
             after=$(cpu_ticks "$pid")
-            cpu_ms=$(awk -v d=$((after - ${before[$name]})) -v t="$CLK_TCK" -v n="$N" 'BEGIN { printf "%.3f", d * 1000 / t / n }')
+            cpu_ms=$(awk -v d=$((after - ${before[$name]})) -v t="$CLK_TCK" -v n="$count" 'BEGIN { printf "%.3f", d * 1000 / t / n }')
             filters+="\"$name\": {\"cpu_ms_per_msg\": $cpu_ms, \"hwm_kb\": $(fm_hwm "$pid")},"
         done
         filters="${filters%,}}"
-        echo "{\"mode\": \"$mode\", \"round\": $round, \"filters\": $filters, \"run\": $out}" >>"$RAW"
+        echo "{\"mode\": \"$mode\", \"round\": $round, \"count\": $count, \"size\": $size, \"filters\": $filters, \"run\": $out}" >>"$RAW"
         printf '%-10s round %s: %s msg/s  %s\n' "$mode" "$round" \
             "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rate"])' "$out" 2>/dev/null || echo '?')" "$filters"
         stop_filters
     done
 done
 
-python3 - "$RAW" "$N" "$SIZE" "$SESSIONS" <<'PY'
-import json, statistics, sys
+# The AES-256-GCM speed of this machine's OpenSSL (16 KiB blocks), for the
+# -Kmb modes' MB per CPU second.
+aes_gcm=""
+case " $MODES " in *mb\ *|*mb@before\ *)
+    aes_gcm=$(openssl speed -evp aes-256-gcm -bytes 16384 -seconds 2 2>/dev/null \
+        | awk 'tolower($1) ~ /^aes-256-gcm/ { v = $NF; sub(/k$/, "", v); printf "%.0f", v * 1000 / 1e6 }') ;;
+esac
+
+python3 - "$RAW" "$N" "$SIZE" "$SESSIONS" "$aes_gcm" <<'PY'
+import json, re, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-n, size, sessions = sys.argv[2:5]
+n, size, sessions, aes_gcm = sys.argv[2:6]
 modes = []
 for r in rows:
     if r["mode"] not in modes: modes.append(r["mode"])
 def med(xs): return statistics.median(xs) if xs else float("nan")
+def suffix(m):
+    found = re.search(r"-[0-9]+mb$", m.removesuffix("@before"))
+    return found.group(0) if found else ""
 rate = {m: med([r["run"]["rate"] for r in rows if r["mode"] == m]) for m in modes}
-print(f"\n{n} messages of {size} bytes, {sessions} SMTP sessions, {max(r['round'] for r in rows)} interleaved run(s) per mode\n")
-print("| chain | msg/s (median) | x plain | x OpenDKIM | filter CPU ms/msg (median; min-max) | peak RSS (max) | checked |")
-print("|---|---|---|---|---|---|---|")
+print(f"\n{n} messages of {size} bytes (-Kmb modes: their own count and size), {sessions} SMTP sessions, "
+      f"{max(r['round'] for r in rows)} interleaved run(s) per mode")
+if aes_gcm:
+    print(f"AES-256-GCM on this machine (openssl speed -evp aes-256-gcm, 16 KiB blocks): {aes_gcm} MB/s")
+print("\n| chain | messages x size | msg/s (median) | MB/s | x plain | x OpenDKIM | filter CPU ms/msg (median; min-max) | filter MB per CPU s | peak RSS (max) | checked |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for m in modes:
     mine = [r for r in rows if r["mode"] == m]
+    count = mine[0].get("count", int(n)); msize = mine[0].get("size", int(size))
     names = list(mine[0]["filters"].keys())
     cpu = []
+    per_cpu = []
     rss = []
     for name in names:
         values = [r["filters"][name]["cpu_ms_per_msg"] for r in mine if name in r["filters"]]
         cpu.append(f"{name} {med(values):.2f} ({min(values):.2f}-{max(values):.2f})")
+        if med(values) > 0: per_cpu.append(f"{name} {msize / 1e6 / (med(values) / 1000):.0f}")
         rss.append(f"{name} {max(r['filters'][name]['hwm_kb'] for r in mine if name in r['filters']) / 1024:.0f} MB")
     ok = sum(r["run"]["ok"] for r in mine); expected = sum(r["run"]["copies_expected"] for r in mine)
     bad = sum(r["run"]["bad"] + r["run"]["failures"] for r in mine)
-    xp = f"{rate[m] / rate['plain']:.2f}" if "plain" in rate else "-"
-    xd = f"{rate[m] / rate['dkim']:.2f}" if "dkim" in rate else "-"
-    print(f"| {m} | {rate[m]:.0f} | {xp} | {xd} | {'; '.join(cpu) or '-'} | {'; '.join(rss) or '-'} | {ok}/{expected} ok{'' if not bad else f', {bad} BAD'} |")
+    plain, dkim = "plain" + suffix(m), "dkim" + suffix(m)
+    xp = f"{rate[m] / rate[plain]:.2f}" if plain in rate else "-"
+    xd = f"{rate[m] / rate[dkim]:.2f}" if dkim in rate else "-"
+    print(f"| {m} | {count} x {msize} | {rate[m]:.2f} | {rate[m] * msize / 1e6:.1f} | {xp} | {xd} | {'; '.join(cpu) or '-'} | "
+          f"{'; '.join(per_cpu) or '-'} | {'; '.join(rss) or '-'} | {ok}/{expected} ok{'' if not bad else f', {bad} BAD'} |")
 PY
 exit $status

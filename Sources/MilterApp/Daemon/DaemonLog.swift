@@ -12,14 +12,16 @@ import Darwin
 /// Where the daemon's log lines go: syslog and/or standard error, filtered
 /// by a level that a reload can change. Shared by every logger of the process.
 public final class DaemonLogSink: Sendable {
-    private let level: Mutex<MilterConfiguration.LogLevel>
+    /// The level's rank (``rank(_:)``): read for every line by every
+    /// libmilter thread, so an atomic rather than a lock.
+    private let levelRank: Atomic<Int>
     private let toSyslog: Bool
     private let toStandardError: Bool
     private let stderrLock = Mutex<Void>(())
 
     /// Creates the sink; opens syslog when `syslog` is true.
     public init(level: MilterConfiguration.LogLevel, syslog: Bool, facility: String, standardError: Bool) {
-        self.level = Mutex(level)
+        self.levelRank = Atomic(Self.rank(level))
         self.toSyslog = syslog
         self.toStandardError = standardError
         if syslog {
@@ -44,23 +46,30 @@ public final class DaemonLogSink: Sendable {
 
     /// Changes the level (on reload).
     public func setLevel(_ newLevel: MilterConfiguration.LogLevel) {
-        level.withLock { $0 = newLevel }
+        levelRank.store(Self.rank(newLevel), ordering: .relaxed)
     }
 
     /// Whether a line at `lineLevel` is logged.
     public func isEnabled(_ lineLevel: MilterConfiguration.LogLevel) -> Bool {
-        lineLevel <= level.withLock { $0 }
+        Self.rank(lineLevel) <= levelRank.load(ordering: .relaxed)
+    }
+
+    /// A level's place in the order error < warning < notice < info < debug
+    /// (as ``MilterConfiguration/LogLevel``'s `<`, without building `allCases`).
+    static func rank(_ level: MilterConfiguration.LogLevel) -> Int {
+        switch level {
+        case .error: return 0
+        case .warning: return 1
+        case .notice: return 2
+        case .info: return 3
+        case .debug: return 4
+        }
     }
 
     /// Writes one line.
     public func write(_ lineLevel: MilterConfiguration.LogLevel, _ message: String) {
         guard isEnabled(lineLevel) else { return }
-        // Unicode scalars, not Characters: "\r\n" is one Character.
-        var scalars = String.UnicodeScalarView()
-        for scalar in message.unicodeScalars {
-            scalars.append(scalar == "\n" || scalar == "\r" ? " " : scalar)
-        }
-        let clean = String(scalars)
+        let clean = Self.oneLine(message)
         if toSyslog {
             clean.withCString { text in
                 withVaList([text]) { vsyslog(Self.priority(lineLevel), "%s", $0) }
@@ -70,6 +79,18 @@ public final class DaemonLogSink: Sendable {
             let line = "\(FedMailMilterVersion.name)[\(getpid())]: \(lineLevel.rawValue): \(clean)\n"
             stderrLock.withLock { _ in writeStandardError(line) }
         }
+    }
+
+    /// `message` on one line: every CR and LF a space (Unicode scalars,
+    /// not Characters: "\r\n" is one Character). Most lines have neither
+    /// and are returned as they are.
+    static func oneLine(_ message: String) -> String {
+        guard message.utf8.contains(where: { $0 == 10 || $0 == 13 }) else { return message }
+        var scalars = String.UnicodeScalarView()
+        for scalar in message.unicodeScalars {
+            scalars.append(scalar == "\n" || scalar == "\r" ? " " : scalar)
+        }
+        return String(scalars)
     }
 
     static func priority(_ level: MilterConfiguration.LogLevel) -> Int32 {

@@ -34,9 +34,12 @@ public final class FederationHandler: MilterHandler {
             .endOfMessage: ["i"],
         ],
         rawHeaderValues: true,
-        // header(_:session:) is never implemented: every field is answered
-        // at end of headers, so the MTA need not wait for each one.
-        answersHeaders: false,
+        // connect(session:) and envelopeSender(_:arguments:session:) always
+        // continue, helo(_:session:) and header(_:session:) are never
+        // implemented (every field is answered at end of headers), so the
+        // MTA need not wait for them. RCPT TO is answered: a recipient may
+        // be deferred there.
+        unansweredStages: [.connect, .helo, .envelopeSender, .header],
         collectsHeaders: true,
         collectsBody: true)
 

@@ -64,7 +64,7 @@ public struct MessageOutcome: Sendable, Hashable {
 
     /// The word after `key` (up to a space or parenthesis).
     static func value(of key: String, in text: String) -> String? {
-        guard let range = text.range(of: key) else { return nil }
+        guard let range = firstRange(of: key, in: text[...]) else { return nil }
         let word = text[range.upperBound...].prefix { $0 != " " && $0 != "(" && $0 != ")" }
         return word.isEmpty ? nil : String(word)
     }
@@ -73,7 +73,7 @@ public struct MessageOutcome: Sendable, Hashable {
     /// parenthesised reason (`(tag-mismatch: …)`), else a rule's name, else `other`.
     static func check(in text: String) -> String {
         var rest = text[...]
-        while let open = rest.range(of: " (") {
+        while let open = firstRange(of: " (", in: rest) {
             let reason = rest[open.upperBound...]
             if let colon = reason.firstIndex(of: ":") {
                 let name = reason[..<colon]
@@ -84,7 +84,24 @@ public struct MessageOutcome: Sendable, Hashable {
             }
             rest = reason
         }
-        for rule in checkRules where text.contains(rule.text) { return rule.check }
+        for rule in checkRules where firstRange(of: rule.text, in: text[...]) != nil { return rule.check }
         return "other"
+    }
+
+    /// Where `key` first occurs in `text`, compared byte for byte (UTF-8):
+    /// the keys are ASCII, and this is read for every message (Foundation's
+    /// `range(of:)` goes through CFString on Linux).
+    static func firstRange(of key: String, in text: Substring) -> Range<String.Index>? {
+        let bytes = text.utf8
+        let needle = Array(key.utf8)
+        guard let first = needle.first else { return nil }
+        var from = bytes.startIndex
+        while let start = bytes[from...].firstIndex(of: first) {
+            if bytes[start...].starts(with: needle) {
+                return start..<bytes.index(start, offsetBy: needle.count)
+            }
+            from = bytes.index(after: start)
+        }
+        return nil
     }
 }

@@ -8,7 +8,7 @@ final class MessageOutcomeRecorder: Sendable {
 
     /// Notes the decision a log line states, if it states one.
     func note(_ logText: String) {
-        guard logText.contains("decision="), let stated = MessageOutcome(logText: logText) else { return }
+        guard MessageOutcome.firstRange(of: "decision=", in: logText[...]) != nil, let stated = MessageOutcome(logText: logText) else { return }
         outcome.withLock { $0 = stated }
     }
 

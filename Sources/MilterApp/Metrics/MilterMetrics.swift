@@ -33,6 +33,10 @@ public final class MilterMetrics: Sendable {
     private let cacheExported = Mutex<(hits: Int, misses: Int)>((0, 0))
     /// Where the broker cache counts come from (the process's broker clients).
     private let cacheStatistics: LookupCacheStatistics
+    /// The message counter of each outcome seen (labels from fixed sets, so
+    /// bounded): counting a message is a lookup here, not a registry call
+    /// that builds the metric's name and labels again.
+    private let messageCounters = Mutex<[MessageOutcome: Counter]>([:])
 
     public init(cacheStatistics: LookupCacheStatistics = .process) {
         self.cacheStatistics = cacheStatistics
@@ -73,9 +77,12 @@ public final class MilterMetrics: Sendable {
     // MARK: families (the registry returns the existing series for known labels)
 
     func messages(_ outcome: MessageOutcome) -> Counter {
-        registry.makeCounter(descriptor: Self.name("messages", unit: "total",
+        if let counter = messageCounters.withLock({ $0[outcome] }) { return counter }
+        let counter = registry.makeCounter(descriptor: Self.name("messages", unit: "total",
                                                    help: "Messages by direction and decision; check names the failed check of a failure action"),
                              labels: [("direction", outcome.direction), ("decision", outcome.decision), ("check", outcome.check)])
+        messageCounters.withLock { $0[outcome] = counter }
+        return counter
     }
 
     func brokerLookupDuration(_ result: String) -> DurationHistogram {

@@ -23,6 +23,9 @@ SMFIP_ALL = 0x001FFFFF
 NO_FLAGS = {"connect": 0x01, "helo": 0x02, "mail": 0x04, "rcpt": 0x08,
             "body": 0x10, "headers": 0x20, "eoh": 0x40, "data": 0x200}
 SMFIP_NR_HDR = 0x80  # the milter asked not to be waited for after each header field
+# The milter asked not to be waited for after these steps (SMFIP_NR_*).
+NR_FLAGS = {"connect": 0x1000, "helo": 0x2000, "mail": 0x4000, "rcpt": 0x8000,
+            "data": 0x10000, "eoh": 0x40000, "body": 0x80000}
 FINAL = {b"a": "accept", b"c": "continue", b"r": "reject", b"t": "tempfail",
          b"d": "discard", b"y": "replycode", b"s": "skip"}
 
@@ -47,6 +50,13 @@ class Milter:
 
     def wants(self, step):
         return not (self.protocol & NO_FLAGS[step])
+
+    def answer(self, step):
+        """The milter's answer to STEP; continue without reading when it
+        asked not to be waited for there (as an MTA that granted SMFIP_NR_*)."""
+        if self.protocol & NR_FLAGS[step]:
+            return "continue"
+        return self.reply()[0]
 
     def send(self, cmd, data=b""):
         self.sock.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
@@ -83,13 +93,13 @@ class Milter:
         if not self.wants("connect"):
             return "continue"
         self.send(b"C", host.encode() + b"\0" + b"4" + struct.pack(">H", port) + addr.encode() + b"\0")
-        return self.reply()[0]
+        return self.answer("connect")
 
     def helo(self, name="client.example"):
         if not self.wants("helo"):
             return "continue"
         self.send(b"H", name.encode() + b"\0")
-        return self.reply()[0]
+        return self.answer("helo")
 
     def mail(self, sender, args=(), macros=None):
         if macros:
@@ -97,19 +107,19 @@ class Milter:
         if not self.wants("mail"):
             return "continue"
         self.send(b"M", b"".join(a.encode() + b"\0" for a in (sender,) + tuple(args)))
-        return self.reply()[0]
+        return self.answer("mail")
 
     def rcpt(self, recipient):
         if not self.wants("rcpt"):
             return "continue"
         self.send(b"R", recipient.encode() + b"\0")
-        return self.reply()[0]
+        return self.answer("rcpt")
 
     def data(self):
         if not self.wants("data"):
             return "continue"
         self.send(b"T")
-        return self.reply()[0]
+        return self.answer("data")
 
     def header(self, name, value):
         if not self.wants("headers"):
@@ -123,13 +133,13 @@ class Milter:
         if not self.wants("eoh"):
             return "continue"
         self.send(b"N")
-        return self.reply()[0]
+        return self.answer("eoh")
 
     def body(self, chunk):
         if not self.wants("body"):
             return "continue"
         self.send(b"B", chunk)
-        return self.reply()[0]
+        return self.answer("body")
 
     def eom(self, macros=None):
         """Ends the message; returns (final status, [modifications])."""
