@@ -271,9 +271,12 @@ extension FederationHandler {
             response = .continue
         }
         if response.status == .continue {
-            do { try replayCache.commit(sealID: report.sealID, recipients: claim.fresh) } catch {
-                log.error("replay cache: \(error)")
-            }
+            // Recorded once the MTA has the answer (``recordOpenedDelivery()``
+            // at the connection's next step): written now, a milter killed
+            // before its answer reached the MTA would leave a record of a
+            // delivery that never happened, and the partner's retry would
+            // be discarded as a replay. Until then the claim stays reserved.
+            openedDelivery = (report.sealID, claim.fresh, log)
             committed = true
         }
         return response

@@ -69,6 +69,9 @@ public final class FederationHandler: MilterHandler {
     /// The daemon's metrics (nil: not counted).
     let metrics: MilterMetrics?
     private var classGate = RecipientClassGate()
+    /// The opened message's seal and recipients, recorded in the replay
+    /// cache at the connection's next step (its answer has reached the MTA by then).
+    var openedDelivery: (sealID: [UInt8], recipients: [String], log: MessageLog)?
 
     var settings: MilterFederationSettings { runtime.settings }
 
@@ -112,8 +115,23 @@ public final class FederationHandler: MilterHandler {
     }
 
     public func envelopeSender(_ sender: String, arguments: [String], session: MilterSession) throws -> MilterResponse {
+        recordOpenedDelivery()
         classGate = RecipientClassGate()
         return .continue
+    }
+
+    public func close(session: MilterSession) {
+        recordOpenedDelivery()
+    }
+
+    /// Commits the replay record of the message opened last on this
+    /// connection, whose answer the MTA now has.
+    func recordOpenedDelivery() {
+        guard let delivery = openedDelivery else { return }
+        openedDelivery = nil
+        do { try replayCache.commit(sealID: delivery.sealID, recipients: delivery.recipients) } catch {
+            delivery.log.error("replay cache: \(error)")
+        }
     }
 
     /// `MixedRecipients defer`: a recipient of another class than the first
@@ -145,6 +163,7 @@ public final class FederationHandler: MilterHandler {
     }
 
     public func abort(session: MilterSession) {
+        recordOpenedDelivery()
         logger.debug("message aborted by the MTA", metadata: ["queue-id": "\(session.queueID ?? "NOQUEUE")"])
     }
 
