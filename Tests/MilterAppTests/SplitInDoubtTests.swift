@@ -189,6 +189,13 @@ struct InDoubtSealedCopiesTests {
         return (try InDoubtSealedCopies(directory: parent + "/copies", retention: retention, capacity: capacity, maxBytes: maxBytes), parent)
     }
 
+    /// A stand-in for a sealed message, `parent/sealed` holding `text`.
+    static func sealedFile(in parent: String, _ text: String) throws -> String {
+        let path = parent + "/sealed"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
     static func splitID(_ body: String) throws -> SplitID {
         var message = Mail.message(to: ["bob@b.example", "nina@plain.example"])
         message.body = Array(body.utf8)
@@ -200,8 +207,7 @@ struct InDoubtSealedCopiesTests {
     func keepAndFind() throws {
         let (store, parent) = try Self.store()
         defer { try? FileManager.default.removeItem(atPath: parent) }
-        let sealed = parent + "/sealed"
-        try Data("sealed bytes\r\n".utf8).write(to: URL(fileURLWithPath: sealed))
+        let sealed = try Self.sealedFile(in: parent, "sealed bytes\r\n")
         let key = InDoubtSealedCopies.key(split: try Self.splitID("x"), recipients: ["<bob@b.example>"])
         #expect(store.copy(for: key, youngerThan: 60) == nil)
         try store.keep(sealedAt: sealed, for: key)
@@ -219,8 +225,7 @@ struct InDoubtSealedCopiesTests {
     func truncatedCopyIsDropped() throws {
         let (store, parent) = try Self.store()
         defer { try? FileManager.default.removeItem(atPath: parent) }
-        let sealed = parent + "/sealed"
-        try Data("sealed bytes\r\n".utf8).write(to: URL(fileURLWithPath: sealed))
+        let sealed = try Self.sealedFile(in: parent, "sealed bytes\r\n")
         try store.keep(sealedAt: sealed, for: "k1")
         let path = try #require(store.copy(for: "k1", youngerThan: 60))
         #expect(path.contains("/k1.14."))
@@ -233,8 +238,7 @@ struct InDoubtSealedCopiesTests {
     func garbledCopyIsDropped() throws {
         let (store, parent) = try Self.store()
         defer { try? FileManager.default.removeItem(atPath: parent) }
-        let sealed = parent + "/sealed"
-        try Data("sealed bytes\r\n".utf8).write(to: URL(fileURLWithPath: sealed))
+        let sealed = try Self.sealedFile(in: parent, "sealed bytes\r\n")
         try store.keep(sealedAt: sealed, for: "k1")
         let path = try #require(store.copy(for: "k1", youngerThan: 60))
         try Data(repeating: 0, count: 14).write(to: URL(fileURLWithPath: path))
@@ -246,8 +250,7 @@ struct InDoubtSealedCopiesTests {
     func byteBudget() throws {
         let (store, parent) = try Self.store(maxBytes: 20)
         defer { try? FileManager.default.removeItem(atPath: parent) }
-        let sealed = parent + "/sealed"
-        try Data("0123456789ABCDEF".utf8).write(to: URL(fileURLWithPath: sealed))
+        let sealed = try Self.sealedFile(in: parent, "0123456789ABCDEF")
         try store.keep(sealedAt: sealed, for: "k1")
         #expect(throws: (any Error).self) { try store.keep(sealedAt: sealed, for: "k2") }
         #expect(store.count == 1)
@@ -293,8 +296,7 @@ struct InDoubtSealedCopiesTests {
     func capacity() throws {
         let (store, parent) = try Self.store(capacity: 1)
         defer { try? FileManager.default.removeItem(atPath: parent) }
-        let sealed = parent + "/sealed"
-        try Data("x".utf8).write(to: URL(fileURLWithPath: sealed))
+        let sealed = try Self.sealedFile(in: parent, "x")
         try store.keep(sealedAt: sealed, for: "k1")
         #expect(throws: (any Error).self) { try store.keep(sealedAt: sealed, for: "k2") }
         #expect(store.count == 1)
