@@ -109,6 +109,8 @@ extension FederationHandler {
         case .flags(let virus, let spam, let summary):
             (virusFlag, spamFlag, scanSummary) = (virus, spam, summary)
         }
+        // Every sealed recipient, in the order the organizations are sealed for.
+        let allSealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
         var split: PendingSplit?
         if !plaintext.isEmpty {
             switch settings.mixedRecipients {
@@ -121,19 +123,18 @@ extension FederationHandler {
                     log.error("direction=outbound decision=tempfail (mixed recipients need Reinject inet:PORT@HOST)")
                     return .tempfail(with: try Self.smtpReply(.noReinjectService))
                 }
-                let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
-                let id = try SplitID(transaction: transaction, sealedRecipients: sealedRecipients)
+                let id = try SplitID(transaction: transaction, sealedRecipients: allSealedRecipients)
                 // What a kept copy must have been sealed with to be re-sent.
                 let sealedWith = groups.keys.map(\.description)
                     + [runtime.identity.map { "signer:" + Hex.encode($0.certificate.sha256Fingerprint) } ?? "signer:none"]
                 if SplitID.identifiesMessage(transaction) {
-                    let claim = splitLedger.claim(sealID: id.bytes, recipients: PendingSplit.distinct(sealedRecipients), queueID: log.queueID)
+                    let claim = splitLedger.claim(sealID: id.bytes, recipients: PendingSplit.distinct(allSealedRecipients), queueID: log.queueID)
                     split = PendingSplit(client: client, id: id, claim: claim, ledger: splitLedger, sealedWith: sealedWith)
                 } else {
                     // Two different messages without a Message-ID could hash
                     // alike: better a second copy on a retry than a lost one.
                     log.info("no single Message-ID: split=\(id.shortHex) is not recorded in the split ledger")
-                    split = PendingSplit(client: client, id: id, claim: ReplayCache.Claim(fresh: PendingSplit.distinct(sealedRecipients)), ledger: nil,
+                    split = PendingSplit(client: client, id: id, claim: ReplayCache.Claim(fresh: PendingSplit.distinct(allSealedRecipients)), ledger: nil,
                                          sealedWith: sealedWith)
                 }
             }
@@ -150,9 +151,8 @@ extension FederationHandler {
             // sealed copy is queued already; take the recipients off again.
             splitCommitted = true
             metrics?.recordDuplicates(ledger: "split", count: split.claim.duplicates.count)
-            let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
-            if let stop = try finishSplit(removing: sealedRecipients, notes: notes, actions: actions, log: log) { return stop }
-            log.warning("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(sealedRecipients.count) plain=\(plaintext.count) reinjected= already-reinjected=\(split.claim.duplicates.map(\.recipient).joined(separator: ",")) (a retry: the sealed copy was queued by an earlier attempt of the same message) \(scanSummary)")
+            if let stop = try finishSplit(removing: allSealedRecipients, notes: notes, actions: actions, log: log) { return stop }
+            log.warning("direction=outbound decision=split split=\(split.id.shortHex) sealed=\(allSealedRecipients.count) plain=\(plaintext.count) reinjected= already-reinjected=\(split.claim.duplicates.map(\.recipient).joined(separator: ",")) (a retry: the sealed copy was queued by an earlier attempt of the same message) \(scanSummary)")
             return .continue
         }
 
@@ -161,9 +161,8 @@ extension FederationHandler {
         if let split, let inDoubt = split.inDoubt(splitInDoubt),
            let earlier = inDoubt.store.copy(for: inDoubt.key, youngerThan: Self.inDoubtReuseLimit(maxMessageAge: settings.maxMessageAge)) {
             log.warning("split=\(split.id.shortHex): re-sending the sealed copy of an earlier attempt whose re-injection is in doubt (one seal: the partner delivers it once)")
-            let sealedRecipients = groups.keys.sorted().flatMap { groups[$0] ?? [] }
             return try reinject(split, messageAt: earlier, keptAs: inDoubt, committed: &splitCommitted,
-                                sealedRecipients: sealedRecipients, plaintext: plaintext, notes: notes,
+                                sealedRecipients: allSealedRecipients, plaintext: plaintext, notes: notes,
                                 summary: "tokens=earlier-attempt \(scanSummary)", transaction: transaction, actions: actions, log: log)
         }
 
