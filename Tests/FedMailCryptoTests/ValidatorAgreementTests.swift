@@ -400,7 +400,7 @@ struct ValidatorAgreementPKI: Sendable {
         let scratch = try Scratch()
         let signer = try OrganizationIdentity.load(keyPath: keyPath(leaf), certificatePath: certificatePath(leaf))
         let input = scratch.write("original.eml", Array((MessageCorpus.headers(from: "Alice <alice@\(domain)>") + "\r\nhello\r\n").utf8))
-        try Sealer(signer: signer, temporaryDirectory: scratch.path)
+        try Sealer(signer: signer)
             .seal(originalPath: input, outputPath: scratch.file("sealed.eml"),
                   recipients: [.certificate(pki.rsaOrg.certificate)], control: ControlFlags(tokens: ["t1"]))
         let opener = Opener(identities: [pki.rsaOrg], brokerCA: [try openSSLCertificate(anchor)], temporaryDirectory: scratch.path)

@@ -193,15 +193,19 @@ if "$CTL" open --key rsa.key --cert rsa.crt --pin rogue.crt --verbose enc-rogue.
 else fail "--pin rogue.crt: $(cat pinned-report.txt)"; fi
 expect_fail "--pin of another certificate does not help" signer-not-chained open --key rsa.key --cert rsa.crt --ca ca.crt --pin sender.crt enc-rogue.eml
 
-# --- a 50 MB message opens with bounded memory: the ciphertext and the
-# signed content stream through files, never whole in memory. Peak RSS by
+# --- a 50 MB message seals and opens with bounded memory: sealing streams
+# from the original's file to the output's; opening streams the ciphertext
+# and the signed content through files, never whole in memory. Peak RSS by
 # GNU time; the bound (128 MB) is far below the message and its ciphertext.
 RSS_LIMIT_KB=131072
 peak_rss() { tail -n1 "$1" 2>/dev/null | tr -dc 0-9; }
 if [ -x /usr/bin/time ]; then
     { printf 'From: Alice <alice@sender.example>\r\nTo: bob@rsa.example\r\nSubject: big\r\nMessage-ID: <big@sender.example>\r\n\r\n'
       yes 'The quick brown fox jumps over the lazy dog 0123456789 abcdefghijklmnopqrstuvw' | head -c 52428800; } > big.eml
-    "$CTL" seal --key sender.key --cert sender.crt --to rsa.crt big.eml big.sealed
+    /usr/bin/time -f %M -o big.seal.rss "$CTL" seal --key sender.key --cert sender.crt --to rsa.crt big.eml big.sealed
+    rss=$(peak_rss big.seal.rss)
+    check "50 MB: fedmailctl seal peaks at ${rss:-?} kB RSS (< $RSS_LIMIT_KB kB), streaming with no intermediate file" \
+        [ "${rss:-999999999}" -lt $RSS_LIMIT_KB ]
     /usr/bin/time -f %M -o big.rss "$CTL" open --key rsa.key --cert rsa.crt --ca ca.crt big.sealed big.opened
     check "50 MB (fedmailctl seal): fedmailctl open gives the exact original" cmp -s big.opened big.eml
     rss=$(peak_rss big.rss)

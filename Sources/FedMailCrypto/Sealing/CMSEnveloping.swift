@@ -2,16 +2,64 @@ internal import COpenSSL
 
 /// Producing CMS AuthEnvelopedData (RFC 5083) with AES-256-GCM and one
 /// recipientInfo per recipient organization, each naming the recipient key
-/// by subjectKeyIdentifier. Streams from file to file (DER).
+/// by subjectKeyIdentifier. Streams: the content is encrypted as it is
+/// written (DER, indefinite length).
 public enum CMSEnveloping {
     /// Encrypts the file at `inputPath` to `recipients`, writing DER to `outputPath`.
     public static func encrypt(inputPath: String, outputPath: String, recipients: [RecipientOrganization]) throws(CryptoError) {
+        let envelope = try makeEnvelope(recipients: recipients)
+        let input = try OpenSSLBIO.file(inputPath, mode: "rb")
+        let output = try OpenSSLBIO.file(outputPath, mode: "wb")
+        guard i2d_CMS_bio_stream(output.pointer, envelope.pointer, input.pointer, Int32(CMS_STREAM | CMS_BINARY)) == 1 else {
+            throw CryptoError.openSSL("encrypting")
+        }
+        try output.flush()
+    }
+
+    /// Runs `write` with a BIO that encrypts what is written to it into
+    /// `output` (the AuthEnvelopedData, DER), then ends the content: the
+    /// GCM tag and the closing octets are written once `write` returned.
+    static func encrypt(to output: OpaquePointer, recipients: [RecipientOrganization],
+                        _ write: (_ plaintext: OpaquePointer) throws(CryptoError) -> Void) throws(CryptoError) {
+        let envelope = try makeEnvelope(recipients: recipients)
+        // The chain refers to the envelope until it is taken apart.
+        try withExtendedLifetime(envelope) { () throws(CryptoError) in
+            guard let encrypting = BIO_new_CMS(output, envelope.pointer) else { throw CryptoError.openSSL("starting encryption") }
+            // What is written reaches the content in 4 KiB OCTET STRINGs, not one per write.
+            guard let buffered = BIO_new(BIO_f_buffer()) else {
+                OpenSSLBIO.freeFilters(from: encrypting, downTo: output)
+                throw CryptoError.openSSL("BIO_new")
+            }
+            let top = BIO_push(buffered, encrypting) ?? buffered
+            defer { OpenSSLBIO.freeFilters(from: top, downTo: output) }
+            // A flush would end the content (the cipher's final block, the
+            // tag), and OpenSSL's writers flush their output when they end
+            // their part (SMIME_write_CMS does, before its last line end):
+            // `write` gets a BIO whose flushes stop there.
+            let barrier = try CallbackBIO.sink { (bytes) throws(CryptoError) in
+                guard !bytes.isEmpty else { return }
+                guard BIO_write(top, bytes.baseAddress, Int32(bytes.count)) == Int32(bytes.count) else {
+                    throw CryptoError.openSSL("encrypting")
+                }
+            }
+            try withExtendedLifetime(barrier) { () throws(CryptoError) in
+                try write(barrier.pointer)
+                try barrier.check()
+            }
+            // The flush runs down the chain: the cipher's final block, the tag, the end of the DER.
+            guard fedmail_BIO_flush(top) == 1 else { throw CryptoError.openSSL("ending the encrypted content") }
+        }
+    }
+
+    /// The AuthEnvelopedData (AES-256-GCM) with one recipientInfo per recipient organization.
+    static func makeEnvelope(recipients: [RecipientOrganization]) throws(CryptoError) -> CMSContentInfo {
         guard !recipients.isEmpty else { throw CryptoError(code: .badInput, message: "no recipient organization") }
         OpenSSLErrorQueue.clear()
-        guard let cms = CMS_AuthEnvelopedData_create(EVP_aes_256_gcm()) else {
+        guard let created = CMS_AuthEnvelopedData_create(EVP_aes_256_gcm()) else {
             throw CryptoError.openSSL("creating AuthEnvelopedData")
         }
-        defer { CMS_ContentInfo_free(cms) }
+        let envelope = CMSContentInfo(taking: created)
+        let cms = envelope.pointer
         for recipient in recipients {
             switch recipient {
             case .certificate(let cert):
@@ -55,11 +103,6 @@ public enum CMSEnveloping {
                 }
             }
         }
-        let input = try OpenSSLBIO.file(inputPath, mode: "rb")
-        let output = try OpenSSLBIO.file(outputPath, mode: "wb")
-        guard i2d_CMS_bio_stream(output.pointer, cms, input.pointer, Int32(CMS_STREAM | CMS_BINARY)) == 1 else {
-            throw CryptoError.openSSL("encrypting")
-        }
-        try output.flush()
+        return envelope
     }
 }

@@ -5,17 +5,14 @@ import Foundation
 
 /// Seals messages (DESIGN.md "Sealed message format (version 1)"): sign
 /// with the sender organization key, then encrypt once with AES-256-GCM to
-/// every recipient organization. Works from files, so a 50 MB message
-/// needs no more memory than a small one.
+/// every recipient organization, in one streaming pass from the original's
+/// file to the output's, so a 50 MB message needs no more memory than a
+/// small one and no intermediate file.
 public struct Sealer: Sendable {
     /// The sender organization's key and certificate.
     public var signer: OrganizationIdentity
-    /// Where private (0600) intermediate files go; `$TMPDIR` or `/tmp` when nil.
-    public var temporaryDirectory: String?
-
-    public init(signer: OrganizationIdentity, temporaryDirectory: String? = nil) {
+    public init(signer: OrganizationIdentity) {
         self.signer = signer
-        self.temporaryDirectory = temporaryDirectory
     }
 
     /// Seals the message in the file at `originalPath` into `outputPath`.
@@ -41,56 +38,85 @@ public struct Sealer: Sendable {
             control.recipients.append(.init(keyId: organization.keyIdentifierHex, domains: organization.certifiedDomains))
         }
 
-        // 1. Inner multipart/mixed: the exact original + the control JSON.
-        let inner = try PrivateTemporaryFile.make(directory: temporaryDirectory, prefix: ".fedmail-inner-")
-        try writeInnerEntity(originalPath: originalPath, to: inner.path, control: control)
-
-        // 2. Sign (opaque SignedData, S/MIME entity).
-        let signed = try PrivateTemporaryFile.make(directory: temporaryDirectory, prefix: ".fedmail-signed-")
-        try CMSSigning.sign(inputPath: inner.path, outputPath: signed.path, signer: signer, signingTime: signingTime)
-
-        // 3. Encrypt (AuthEnvelopedData, DER).
-        let der = try PrivateTemporaryFile.make(directory: temporaryDirectory, prefix: ".fedmail-der-")
-        try CMSEnveloping.encrypt(inputPath: signed.path, outputPath: der.path, recipients: recipients)
-
-        // 4. Outer header + base64 body, line ends as in the original.
+        let json = try Self.controlJSON(control)
+        let lineEnding = header.lineEnding.bytes
         let outer = SealedMessageHeaders.build(original: header, protectSubject: protectSubject, tokens: tokens)
-        let fd = try FileDescriptorIO.openWrite(outputPath, mode: 0o644)
-        defer { close(fd) }
-        try FileDescriptorIO.writeAll(fd: fd, outer, name: outputPath)
-        try Base64Stream.encode(inputPath: der.path, to: fd, lineEnding: header.lineEnding.bytes, outputName: outputPath)
+        // One pass, no intermediate file: the inner entity (the exact
+        // original + the control JSON) is signed as it is read, the signed
+        // S/MIME entity is encrypted as it is written, and the DER is
+        // base64-encoded into the output as it comes. A boundary found in
+        // the original (never, in practice: 144 random bits) makes it again.
+        for _ in 0..<4 {
+            let entity = try Self.randomInnerEntity()
+            let fd = try FileDescriptorIO.openWrite(outputPath, mode: 0o644)
+            defer { close(fd) }
+            try FileDescriptorIO.writeAll(fd: fd, outer, name: outputPath)
+            let base64 = Base64LineWriter(fd: fd, lineEnding: lineEnding, name: outputPath)
+            let reader = try InnerEntityReader(entity: entity, controlJSON: json, originalPath: originalPath)
+            let source = try CallbackBIO.source { (buffer) throws(CryptoError) in try reader.read(into: buffer) }
+            let sink = try CallbackBIO.sink { (bytes) throws(CryptoError) in try base64.write(bytes) }
+            try Self.signAndEncrypt(from: source, to: sink, signer: signer, recipients: recipients, signingTime: signingTime)
+            if reader.boundaryOccurs { continue }
+            try base64.finish()
+            return
+        }
+        throw CryptoError(code: .badInput, message: "no usable MIME boundary found for the original")
     }
 
-    /// Writes the inner entity, choosing a boundary that does not occur in the original.
-    func writeInnerEntity(originalPath: String, to path: String, control: ControlFlags) throws(CryptoError) {
+    /// Signs what `source` gives (to its end) as an S/MIME entity, and
+    /// encrypts that into `sink` as AuthEnvelopedData (DER): the middle of a
+    /// seal. A failure of the source or the sink is thrown as itself, not
+    /// as the OpenSSL failure it caused (or as nothing, where OpenSSL does
+    /// not check).
+    static func signAndEncrypt(from source: CallbackBIO, to sink: CallbackBIO, signer: OrganizationIdentity,
+                               recipients: [RecipientOrganization], signingTime: Int64?) throws(CryptoError) {
+        do {
+            try withExtendedLifetime((source, sink)) { () throws(CryptoError) in
+                try CMSEnveloping.encrypt(to: sink.pointer, recipients: recipients) { (plaintext) throws(CryptoError) in
+                    try CMSSigning.sign(from: source.pointer, to: plaintext, signer: signer, signingTime: signingTime)
+                    try source.check()
+                }
+            }
+        } catch {
+            try source.check()
+            try sink.check()
+            throw error
+        }
+        try sink.check()
+    }
+
+    /// The control flags as signed: JSON, keys sorted.
+    static func controlJSON(_ control: ControlFlags) throws(CryptoError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let json: [UInt8]
-        do { json = [UInt8](try encoder.encode(control)) } catch {
+        do { return [UInt8](try encoder.encode(control)) } catch {
             throw CryptoError(code: .badInput, message: "control flags do not encode: \(error)")
         }
+    }
+
+    /// An inner entity with a fresh random boundary.
+    static func randomInnerEntity() throws(CryptoError) -> SealedInnerEntity {
+        var random = [UInt8](repeating: 0, count: 18)
+        guard RAND_bytes(&random, Int32(random.count)) == 1 else { throw CryptoError.openSSL("RAND_bytes") }
+        return SealedInnerEntity(boundary: "=_fedmail_" + Hex.encode(random))
+    }
+
+    /// Writes the inner entity alone to `path` (what ``seal(originalPath:outputPath:recipients:control:tokens:protectSubject:signingTime:)``
+    /// signs without writing it; tests build altered sealed messages from it).
+    func writeInnerEntity(originalPath: String, to path: String, control: ControlFlags) throws(CryptoError) {
+        let json = try Self.controlJSON(control)
         for _ in 0..<4 {
-            var random = [UInt8](repeating: 0, count: 18)
-            guard RAND_bytes(&random, Int32(random.count)) == 1 else { throw CryptoError.openSSL("RAND_bytes") }
-            let entity = SealedInnerEntity(boundary: "=_fedmail_" + Hex.encode(random))
-            let input = try FileDescriptorIO.openRead(originalPath)
-            defer { close(input) }
+            let reader = try InnerEntityReader(entity: try Self.randomInnerEntity(), controlJSON: json, originalPath: originalPath)
             let output = try FileDescriptorIO.openWrite(path)
             defer { close(output) }
-            let prefix = entity.prefix
-            try FileDescriptorIO.writeAll(fd: output, prefix, name: path)
-            // The CRLF ending the part header precedes the original: scan from it.
-            var scanner = PatternScanner(pattern: entity.delimiterPattern)
-            scanner.feed([10])
+            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 1)
+            defer { chunk.deallocate() }
             while true {
-                let chunk = try FileDescriptorIO.read(fd: input, count: FileDescriptorIO.chunkSize, name: originalPath)
-                if chunk.isEmpty { break }
-                scanner.feed(chunk)
-                try FileDescriptorIO.writeAll(fd: output, chunk, name: path)
+                let count = try reader.read(into: chunk)
+                if count == 0 { break }
+                try FileDescriptorIO.writeAll(fd: output, UnsafeRawBufferPointer(rebasing: chunk[..<count]), name: path)
             }
-            if scanner.match != nil { continue } // boundary collision: pick another
-            try FileDescriptorIO.writeAll(fd: output, entity.suffix(controlJSON: json), name: path)
-            return
+            if !reader.boundaryOccurs { return }
         }
         throw CryptoError(code: .badInput, message: "no usable MIME boundary found for the original")
     }

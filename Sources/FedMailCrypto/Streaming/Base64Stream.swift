@@ -1,26 +1,9 @@
 internal import COpenSSL
 import Foundation
 
-/// Streaming base64 (RFC 2045, 76-character lines) between files.
+/// Streaming base64 decoding (RFC 2045) between files; encoding is
+/// ``Base64LineWriter``'s.
 enum Base64Stream {
-    /// Appends the base64 of the file at `inputPath` to `fd`, lines ended by `lineEnding`.
-    static func encode(inputPath: String, to fd: Int32, lineEnding: [UInt8], outputName: String) throws(CryptoError) {
-        let input = try FileDescriptorIO.openRead(inputPath)
-        defer { close(input) }
-        let chunk = 57 * 16 * 1024 // whole lines per chunk
-        let options: Data.Base64EncodingOptions = lineEnding == [13, 10]
-            ? [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed]
-            : [.lineLength76Characters, .endLineWithLineFeed]
-        while true {
-            let bytes = try FileDescriptorIO.read(fd: input, count: chunk, name: inputPath)
-            if bytes.isEmpty { break }
-            var encoded = [UInt8](Data(bytes).base64EncodedData(options: options))
-            encoded += lineEnding
-            try FileDescriptorIO.writeAll(fd: fd, encoded, name: outputName)
-            if bytes.count < chunk { break }
-        }
-    }
-
     /// A reason base64 input was refused.
     struct DecodeError: Error { var message: String }
 

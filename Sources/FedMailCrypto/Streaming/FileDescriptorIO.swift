@@ -19,6 +19,17 @@ enum FileDescriptorIO {
         try mapped { () throws(SystemIOError) in try FileIO.writeAll(fd, raw, name: name) }
     }
 
+    /// Writes the first `count` bytes of `bytes`.
+    static func writeAll(fd: Int32, _ bytes: [UInt8], count: Int, name: String) throws(CryptoError) {
+        var failure: CryptoError?
+        bytes.withUnsafeBytes { raw in
+            do throws(CryptoError) {
+                try writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: raw[..<min(count, raw.count)]), name: name)
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
     /// Reads up to `count` bytes (fewer only at end of file).
     static func read(fd: Int32, count: Int, name: String) throws(CryptoError) -> [UInt8] {
         try mapped { () throws(SystemIOError) in try FileIO.read(fd, count: count, name: name) }

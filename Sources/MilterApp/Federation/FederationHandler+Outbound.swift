@@ -96,7 +96,7 @@ extension FederationHandler {
     func seal(groups: [RecipientKey: [String]], plaintext: [String], notes: [String], lookups: [DomainName: DomainLookup],
               transaction: MilterTransaction, actions: any MilterMessageActions, rawValues: Bool,
               fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
-        guard let sealer = runtime.sealer(temporaryDirectory: spoolDirectory) else {
+        guard let sealer = runtime.sealer() else {
             throw FederationLoadError("no OrgKey/OrgCertificate to seal with")
         }
         // The original, spooled, scanned before anything is sealed or re-injected.

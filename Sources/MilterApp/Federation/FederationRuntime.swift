@@ -168,8 +168,6 @@ public final class FederationRuntime: Sendable {
         allowlist.entry(for: domain)?.certificatePath.flatMap { partnerCertificates[$0] }
     }
 
-
-
     /// Whether `keyID` (hex, a recipientInfo's key identifier) names the
     /// key a rekey replaced (``previousIdentity``) rather than the current one.
     public func isPreviousKey(_ keyID: String) -> Bool {
@@ -191,11 +189,9 @@ public final class FederationRuntime: Sendable {
         return [identity, previousIdentity]
     }
 
-
-
     /// The sealer for our organization.
-    func sealer(temporaryDirectory: String) -> Sealer? {
-        identity.map { Sealer(signer: $0, temporaryDirectory: temporaryDirectory) }
+    func sealer() -> Sealer? {
+        identity.map { Sealer(signer: $0) }
     }
 }
 

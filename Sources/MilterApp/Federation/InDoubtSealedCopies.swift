@@ -114,7 +114,7 @@ public final class InDoubtSealedCopies: Sendable {
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
             let age = now.timeIntervalSince1970 - TimeInterval(info.st_mtim.tv_sec)
-            if found == nil, age < maxAge, Int(info.st_size) == file.size, Self.digest(ofFileAt: path).map { $0[...] } == file.digest {
+            if found == nil, age < maxAge, Int(info.st_size) == file.size, Self.digest(ofFileAt: path).map({ $0[...] }) == file.digest {
                 found = path
             } else {
                 unlink(path)

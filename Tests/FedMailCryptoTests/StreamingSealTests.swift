@@ -1,0 +1,93 @@
+import FedMailCore
+@testable import FedMailCrypto
+import Foundation
+import Testing
+
+/// The one-pass seal (original file -> sign -> encrypt -> base64 -> output
+/// file): its base64 is RFC 2045's, and a failure at either end of the
+/// stream fails the seal, never a short message passed as whole (OpenSSL
+/// itself ignores some of its BIOs' I/O results).
+@Suite struct StreamingSealTests {
+    @Test("base64 lines as Foundation writes them, whatever the pieces", arguments: [0, 1, 56, 57, 58, 57 * 1024 - 1, 57 * 1024, 57 * 1024 + 1, 200_003])
+    func base64Lines(size: Int) throws {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for ending in [[UInt8]([13, 10]), [10]] {
+            let scratch = try Scratch()
+            let path = scratch.file("out")
+            let fd = try FileDescriptorIO.openWrite(path)
+            let writer = Base64LineWriter(fd: fd, lineEnding: ending, name: path)
+            var offset = 0
+            while offset < bytes.count {
+                let piece = min(Int.random(in: 1...70_000, using: &generator), bytes.count - offset)
+                var failure: CryptoError?
+                bytes[offset..<offset + piece].withUnsafeBytes { raw in
+                    do throws(CryptoError) { try writer.write(raw) } catch { failure = error }
+                }
+                if let failure { throw failure }
+                offset += piece
+            }
+            try writer.finish()
+            close(fd)
+            let options: Data.Base64EncodingOptions = ending == [13, 10]
+                ? [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed]
+                : [.lineLength76Characters, .endLineWithLineFeed]
+            var expected = [UInt8](Data(bytes).base64EncodedData(options: options))
+            if !bytes.isEmpty { expected += ending }
+            #expect(scratch.read("out") == expected, "size \(size), line ending \(ending)")
+        }
+    }
+
+    /// Signs and encrypts what `source` gives into `sink`, as a seal does.
+    func sealStream(source: CallbackBIO, sink: CallbackBIO) throws {
+        let pki = try TestPKI.get()
+        try Sealer.signAndEncrypt(from: source, to: sink, signer: pki.sender, recipients: [.certificate(pki.ecOrg.certificate)],
+                                  signingTime: nil)
+    }
+
+    @Test("a source that fails part way fails the seal with its error")
+    func sourceFailure() throws {
+        var given = 0
+        let source = try CallbackBIO.source { (buffer) throws(CryptoError) in
+            if given >= 100_000 { throw CryptoError(code: .io, message: "disk read error (test)") }
+            let count = min(buffer.count, 1000)
+            for index in 0..<count { buffer[index] = 0x41 }
+            given += count
+            return count
+        }
+        let sink = try CallbackBIO.sink { (_) throws(CryptoError) in }
+        #expect(throws: CryptoError(code: .io, message: "disk read error (test)")) { try sealStream(source: source, sink: sink) }
+    }
+
+    @Test("a sink that fails part way fails the seal with its error")
+    func sinkFailure() throws {
+        var given = 0
+        let source = try CallbackBIO.source { (buffer) throws(CryptoError) in
+            guard given < 300_000 else { return 0 }
+            let count = min(buffer.count, 300_000 - given)
+            for index in 0..<count { buffer[index] = 0x42 }
+            given += count
+            return count
+        }
+        var written = 0
+        let sink = try CallbackBIO.sink { (bytes) throws(CryptoError) in
+            if written > 50_000 { throw CryptoError(code: .io, message: "no space left on device (test)") }
+            written += bytes.count
+        }
+        #expect(throws: CryptoError(code: .io, message: "no space left on device (test)")) { try sealStream(source: source, sink: sink) }
+    }
+
+    @Test("a complete stream seals, and the control part follows the exact original")
+    func completeStream() throws {
+        let pki = try TestPKI.get()
+        let scratch = try Scratch()
+        let original = Array("From: a@sender.example\r\nTo: b@ec.example\r\nSubject: s\r\n\r\nbody\r\n--=_fedmail_not-ours\r\n".utf8)
+        let input = scratch.write("original.eml", original)
+        try Sealer(signer: pki.sender).seal(originalPath: input, outputPath: scratch.file("sealed.eml"),
+                                            recipients: [.certificate(pki.ecOrg.certificate)], control: ControlFlags(sealedBy: "gw"))
+        let opened = try Opener(identities: [pki.ecOrg], brokerCA: pki.ca, temporaryDirectory: scratch.path)
+            .open(sealedPath: scratch.file("sealed.eml"), outputPath: scratch.file("opened.eml"))
+        #expect(scratch.read("opened.eml") == original)
+        #expect(opened.control.sealedBy == "gw")
+    }
+}
