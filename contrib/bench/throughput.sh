@@ -12,6 +12,11 @@
 #              copy must say fedmail=pass and carry its original body
 #   untouched  fedmail-milter at A and B, recipient at c.example (not
 #              federated, not one of B's Domains): both milters pass it
+#   nullmilter the floor of untouched: contrib/bench/null-milter.c (libmilter,
+#              no state, no work) at A and B, negotiating as fedmail-milter
+#              does (steps, no-reply flags, macros, actions) and accepting
+#              at end of headers, recipient at c.example; every copy must
+#              carry its original body
 #   split      fedmail-milter at A and B, one recipient at b.example (sealed,
 #              re-injected) and one at c.example (plaintext) per message
 #   rsa3072    as fedmail, both organizations RSA-3072
@@ -33,8 +38,9 @@
 # plain chains. With BEFORE_BIN=DIR every FedMail mode also runs as
 # MODE@before with DIR/fedmail-milter (e.g. a build of the previous commit).
 #
-# Usage (root; installs postfix, opendkim and opendkim-tools when missing;
-# builds release binaries in .build-release unless FEDMAIL_BIN is set):
+# Usage (root; installs postfix, opendkim and opendkim-tools when missing,
+# and for nullmilter gcc, pkg-config and libmilter-dev; builds release
+# binaries in .build-release unless FEDMAIL_BIN is set):
 #   flock /tmp/fedmail-e2e.lock bash contrib/bench/throughput.sh
 #   N=200 RUNS=1 MODES="plain fedmail" bash contrib/bench/throughput.sh
 #   MODES="plain-1mb dkim-1mb fedmail-1mb fedmail-50mb" bash contrib/bench/throughput.sh
@@ -72,7 +78,7 @@ mode_warm_size() { local k; k=$(mode_mib "$1"); if [ -n "$k" ] && ((k >= 10)); t
 if [ -n "${BEFORE_BIN:-}" ]; then
     for mode in $MODES; do
         case $mode in *@before) continue ;; esac
-        case $(mode_chain "$mode") in plain|dkim) ;; *) MODES+=" $mode@before" ;; esac
+        case $(mode_chain "$mode") in plain|dkim|nullmilter) ;; *) MODES+=" $mode@before" ;; esac
     done
 fi
 
@@ -82,6 +88,13 @@ command -v postfix >/dev/null || need+=(postfix)
 command -v opendkim >/dev/null || need+=(opendkim)
 command -v opendkim-genkey >/dev/null || need+=(opendkim-tools)
 command -v python3 >/dev/null || need+=(python3)
+NULL_MILTER=""     # built below when a nullmilter mode runs
+case " $MODES " in *" nullmilter"[\ -]*)
+    NULL_MILTER=yes
+    command -v cc >/dev/null || need+=(gcc libc6-dev)
+    command -v pkg-config >/dev/null || need+=(pkg-config)
+    [ -e /usr/include/libmilter/mfapi.h ] || need+=(libmilter-dev) ;;
+esac
 if ((${#need[@]})); then
     echo "throughput: installing ${need[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -100,9 +113,10 @@ CLK_TCK=$(getconf CLK_TCK)
 BASE=$(mktemp -d /tmp/fedmail-bench-throughput.XXXXXX)
 RAW=$BASE/results.jsonl
 DKIM_PIDS=()
+NULL_PIDS=()
 bench_exit() {
     local pid
-    for pid in "${DKIM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${DKIM_PIDS[@]}" "${NULL_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     fed_cleanup
     [ -n "${DK:-}" ] && rm -rf "$DK"
     if [ -n "${RESULTS:-}" ] && [ -e "$RAW" ]; then cp "$RAW" "$RESULTS"; fi
@@ -110,6 +124,13 @@ bench_exit() {
 }
 trap bench_exit EXIT
 fed_setup "$BASE"
+# The null milter: built into the work directory (755, reachable by postfix).
+if [ -n "$NULL_MILTER" ]; then
+    NULL_MILTER=$BASE/null-milter
+    # shellcheck disable=SC2046
+    cc -O2 -o "$NULL_MILTER" "$ROOT/contrib/bench/null-milter.c" $(pkg-config --cflags --libs milter) -lpthread \
+        || { echo "throughput: cannot build contrib/bench/null-milter.c"; exit 1; }
+fi
 
 # ------------------------------------------------------------------ the two gateways
 # A: a.example. B: b.example (federated with A) and c.example, which B's
@@ -218,6 +239,20 @@ start_filters() {
             done
             pf_set a "smtpd_milters = unix:$DK/sign.sock" "non_smtpd_milters ="
             pf_set b "smtpd_milters = unix:$DK/verify.sock" "non_smtpd_milters =" ;;
+        nullmilter)
+            # As user postfix (setpriv execs: $! is the milter), its socket
+            # beside OpenDKIM's in $DK.
+            local sock
+            for org in a b; do
+                sock=$DK/null-$org.sock
+                rm -f "$sock"
+                setpriv --reuid=postfix --regid=postfix --init-groups \
+                    "$NULL_MILTER" "unix:$sock" 2>>"$DK/null-$org.log" &
+                NULL_PIDS+=("$!"); FILTER_PIDS+=("null-$org $!")
+                for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
+                [ -S "$sock" ] || { echo "null-milter $org did not start:"; cat "$DK/null-$org.log"; return 1; }
+                pf_set $org "smtpd_milters = unix:$sock" "non_smtpd_milters ="
+            done ;;
         *)
             local bin=$FEDMAIL_BIN kind
             kind=$(mode_chain "$mode")
@@ -258,7 +293,7 @@ drive() {
         plain) args=(--rcpt bob@b.example) ;;
         dkim) args=(--rcpt bob@b.example --expect '^Authentication-Results: mx\.b\.test;.*dkim=pass') ;;
         fedmail|rsa3072) args=(--rcpt bob@b.example --expect '^Authentication-Results: mx\.b\.test; fedmail=pass') ;;
-        untouched) args=(--rcpt carol@c.example) ;;
+        untouched|nullmilter) args=(--rcpt carol@c.example) ;;
         split) args=(--rcpt bob@b.example --plain carol@c.example --expect '^Authentication-Results: mx\.b\.test; fedmail=pass') ;;
     esac
     python3 "$DRIVE" --host "$(fed_addr a)" --port "$(fed_port a)" --source "$(fed_client a)" \
