@@ -121,27 +121,31 @@ final class BERReader {
     }
 
     /// Copies the next `count` bytes to `fd` (or skips them when `fd` is nil).
-    func copy(_ count: Int, to fd: Int32?, name: String) throws(BERError) {
+    private func copy(_ count: Int, to fd: Int32?, name: String) throws(BERError) {
         var left = count
         while left > 0 {
             guard try fill() else { throw BERError(.malformed, "the data ends early (at byte \(offset), \(left) more expected)") }
             let n = min(left, buffer.count - index)
-            if let fd {
-                let start = index
-                let failure: CryptoError? = buffer.withUnsafeBytes { raw -> CryptoError? in
-                    do throws(CryptoError) {
-                        try FileDescriptorIO.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: raw[start..<(start + n)]), name: name)
-                        return nil
-                    } catch {
-                        return error
-                    }
-                }
-                if let failure { throw BERError(.io, failure.message) }
+            if fd != nil {
+                output.append(contentsOf: buffer[index..<(index + n)])
+                if output.count >= Self.outputBlock { try flushOutput(to: fd, name: name) }
             }
             index += n
             offset += n
             left -= n
         }
+    }
+
+    /// Content octets copied and not yet written: they go out in blocks of
+    /// ``outputBlock``, not one write per (often 4 KiB) segment.
+    private var output: [UInt8] = []
+    private static let outputBlock = 256 * 1024
+
+    /// Writes the content octets still held.
+    private func flushOutput(to fd: Int32?, name: String) throws(BERError) {
+        guard let fd, !output.isEmpty else { return }
+        do { try FileDescriptorIO.writeAll(fd: fd, output, name: name) } catch { throw BERError(.io, error.message) }
+        output.removeAll(keepingCapacity: true)
     }
 
     // MARK: - elements
@@ -258,6 +262,12 @@ final class BERReader {
     /// must themselves be OCTET STRINGs.
     @discardableResult
     func streamOctets(of header: BERHeader, depth: Int, to fd: Int32?, name: String) throws(BERError) -> Int {
+        let total = try streamSegments(of: header, depth: depth, to: fd, name: name)
+        try flushOutput(to: fd, name: name)
+        return total
+    }
+
+    private func streamSegments(of header: BERHeader, depth: Int, to fd: Int32?, name: String) throws(BERError) -> Int {
         guard depth <= Self.maximumDepth else { throw BERError(.malformed, "nested more than \(Self.maximumDepth) levels") }
         if !header.constructed {
             let length = header.length ?? 0
@@ -271,7 +281,7 @@ final class BERReader {
             guard segment.isUniversal(BERHeader.octetString) else {
                 throw BERError(.malformed, "a segment of a constructed OCTET STRING is not an OCTET STRING (at byte \(offset - segment.encoded.count))")
             }
-            total += try streamOctets(of: segment, depth: depth + 1, to: fd, name: name)
+            total += try streamSegments(of: segment, depth: depth + 1, to: fd, name: name)
         }
         return total
     }
