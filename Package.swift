@@ -221,6 +221,7 @@ let package = Package(
 
         // MARK: tests (mirror module names)
         .testTarget(name: "FedMailCoreTests", dependencies: ["FedMailCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"], swiftSettings: swiftSettings),
         .testTarget(name: "MilterTests", dependencies: ["Milter", "CMilter", "MilterTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MilterAppTests",

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemIO
 
 /// A directory only its owner can enter (mode 0700), created with a unique
 /// name under a parent directory, for body spool files.
@@ -35,6 +36,7 @@ public final class PrivateDirectory: Sendable {
 
     /// Removes the directory and any files left in it.
     public func remove() {
+        RecycledTemporaryFiles.disable(directory: path)
         Self.removeTree(path)
     }
 

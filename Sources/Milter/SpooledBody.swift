@@ -115,7 +115,7 @@ public final class SpooledBody {
             descriptor = -1
         }
         if let path {
-            unlink(path)
+            RecycledTemporaryFiles.discard(path)
             self.path = nil
         }
         memory = []

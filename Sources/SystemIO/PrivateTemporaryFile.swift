@@ -4,8 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// A private (0600) file with a unique name, deleted when this value goes
-/// away unless it was handed over with ``keep()``.
+/// A private (0600) file with a unique name, deleted (or emptied and kept,
+/// see ``RecycledTemporaryFiles``) when this value goes away unless it was
+/// handed over with ``keep()``.
 public final class PrivateTemporaryFile: @unchecked Sendable {
     /// The file's path.
     public let path: String
@@ -19,11 +20,14 @@ public final class PrivateTemporaryFile: @unchecked Sendable {
         self.path = path
     }
 
-    /// Creates the file and returns it open for writing with its path; the
-    /// caller owns the descriptor and, unless it wraps the path in a
-    /// ``PrivateTemporaryFile``, the file.
+    /// Creates the file (or takes an empty one kept by
+    /// ``RecycledTemporaryFiles``) and returns it open for writing with its
+    /// path; the caller owns the descriptor and, unless it wraps the path
+    /// in a ``PrivateTemporaryFile``, the file: it ends its use with
+    /// ``RecycledTemporaryFiles/discard(_:)``.
     public static func create(directory: String? = nil, prefix: String) throws(SystemIOError) -> (fd: Int32, path: String) {
         let dir = directory ?? Self.defaultDirectory
+        if let recycled = RecycledTemporaryFiles.take(directory: dir, prefix: prefix) { return recycled }
         var template = Array("\(dir)/\(prefix)XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
             guard let base = buffer.baseAddress else { return -1 }
@@ -50,5 +54,5 @@ public final class PrivateTemporaryFile: @unchecked Sendable {
     /// Hands the file over: it is no longer deleted on deinit.
     public func keep() { kept = true }
 
-    deinit { if !kept { unlink(path) } }
+    deinit { if !kept { RecycledTemporaryFiles.discard(path) } }
 }

@@ -2,6 +2,7 @@ import FedMailCore
 import Logging
 import Milter
 import Synchronization
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -123,6 +124,9 @@ public enum MilterDaemon {
             throw StartFailure("\(error.message)", .cannotCreate)
         }
         footprint.spool = spool
+        // Its work files are emptied and reused, not deleted and created
+        // again per message (RecycledTemporaryFiles).
+        RecycledTemporaryFiles.enable(directory: spool.path)
         // Messages whose body stayed in memory (BodySpoolThreshold) are
         // worked on in a private directory on tmpfs when there is one.
         var memorySpool: PrivateDirectory?

@@ -20,7 +20,7 @@ final class SpoolFile {
         self.path = path
     }
 
-    deinit { unlink(path) }
+    deinit { RecycledTemporaryFiles.discard(path) }
 }
 
 /// Writing, reading and substituting whole messages between the milter
