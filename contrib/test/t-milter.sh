@@ -107,13 +107,17 @@ $CLIENT "$SOCK" refuse || die "MTA without add-header must be refused"
 $CLIENT "$SOCK" drop --count 20 --body-size 1500000 || die "dropped connections"
 sleep 0.5
 kill -0 "$PID" || die "daemon died"
-left=$(find "$spool" -type f | wc -l)
-[ "$left" -eq 0 ] || die "$left spool file(s) left after connections dropped mid-message"
+# Work files are emptied and kept for reuse (RecycledTemporaryFiles): none
+# may keep a byte of a message, and at most 64 per kind are kept.
+left=$(find "$spool" -type f -size +0 | wc -l)
+[ "$left" -eq 0 ] || die "$left spool file(s) with content left after connections dropped mid-message"
+kept=$(find "$spool" -type f | wc -l)
+[ "$kept" -le 64 ] || die "$kept emptied spool files kept (at most 64 per kind expected)"
 grep -q "refusing the MTA at negotiation: the MTA does not offer the milter actions add-headers" "$FM_DIR/main.log" \
     || die "no log line for the refused MTA"
 grep -qE "^fedmail-milter\[$PID\]: info: QMSG0: from=<sender@example.org> rcpts=2 headers=5 body=500000 spooled=no: direction=[a-z]+ decision=untouched" "$FM_DIR/main.log" \
     || die "no queue-id-prefixed log line for the message"
-pass "driver: a 500 KB multi-chunk body passed untouched, abort then two messages, refusal logged, 20 drops mid-body leave no spool file, log lines prefixed by queue id"
+pass "driver: a 500 KB multi-chunk body passed untouched, abort then two messages, refusal logged, 20 drops mid-body leave no spool file with content (emptied work files are kept for reuse), log lines prefixed by queue id"
 
 # ---------------------------------------------------------------- load: fds and RSS
 $CLIENT "$SOCK" sequential --count 100 >/dev/null || die "warm-up"
@@ -197,7 +201,9 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
     # 4xx, log the error under the queue id, and keep serving.
     userspool=$(find "$FM_DIR" -maxdepth 1 -name 'fedmail-milter.*' -user nobody | head -n1)
     [ -n "$userspool" ] || die "no spool directory owned by nobody"
+    # (Its emptied work files, kept for reuse, become unwritable too.)
     chmod 500 "$userspool"
+    find "$userspool" -type f -exec chmod 400 {} +
     $CLIENT "$SOCK" tempfail --body-size 3000000 || die "unspoolable body not tempfailed"
     chmod 700 "$userspool"
     grep -q "error: QFAIL: internal error at body: creating body spool in $userspool: Permission denied .*; answering tempfail" "$FM_DIR/user.log" \

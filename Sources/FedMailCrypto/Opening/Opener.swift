@@ -65,7 +65,22 @@ public struct Opener: Sendable {
         defer { OpenSSLErrorQueue.clear() }
         return try OpenError.mappingLocalFailures {
             try openStages(outputPath: outputPath, now: now, authorize: authorize) { () throws in
-                try SealedEnvelope.read(path: sealedPath, temporaryDirectory: temporaryDirectory)
+                try SealedEnvelope.read(.file(path: sealedPath), temporaryDirectory: temporaryDirectory)
+            }
+        }
+    }
+
+    /// Opens a sealed message wherever its bytes are (``SealedMessageInput``:
+    /// a milter's header fields and spooled body need not be written out
+    /// again), exactly as ``open(sealedPath:outputPath:now:authorize:)``.
+    public func open(_ input: SealedMessageInput, outputPath: String, now: Date = Date(),
+                     authorize: (_ seal: VerifiedSeal, _ outerTokens: [FedMailTokenHeader]) throws(OpenError) -> Void)
+        throws(OpenError) -> OpenedMessage {
+        OpenSSLErrorQueue.clear()
+        defer { OpenSSLErrorQueue.clear() }
+        return try OpenError.mappingLocalFailures {
+            try openStages(outputPath: outputPath, now: now, authorize: authorize) { () throws in
+                try SealedEnvelope.read(input, temporaryDirectory: temporaryDirectory)
             }
         }
     }

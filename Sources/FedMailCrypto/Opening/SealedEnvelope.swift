@@ -3,7 +3,7 @@ import FedMailCore
 import SystemIO
 import Foundation
 
-/// The first stage of opening: a sealed message read from its file — the
+/// The first stage of opening: a sealed message read (``SealedMessageInput``) — the
 /// outer header, and the CMS envelope split into its structure (parsed)
 /// and its ciphertext (a private file).
 ///
@@ -28,18 +28,33 @@ struct SealedEnvelope {
     }
 
     /// Reads the sealed message at `path`.
+    static func read(path: String, temporaryDirectory: String?, requireAEAD: Bool = true,
+                     keepContent: Bool = true) throws -> SealedEnvelope {
+        try read(.file(path: path), temporaryDirectory: temporaryDirectory, requireAEAD: requireAEAD, keepContent: keepContent)
+    }
+
+    /// Reads a sealed message.
     ///
     /// - Parameters:
     ///   - requireAEAD: refuse anything but AuthEnvelopedData (``OpenError/Code/notAEAD``).
     ///   - keepContent: write the ciphertext to ``encryptedContent`` (else it is only read over).
     /// - Throws: ``OpenError``, or a local failure (``CryptoError``) that
     ///   the caller maps once.
-    static func read(path: String, temporaryDirectory: String?, requireAEAD: Bool = true,
+    static func read(_ input: SealedMessageInput, temporaryDirectory: String?, requireAEAD: Bool = true,
                      keepContent: Bool = true) throws -> SealedEnvelope {
         let header: MessageHeaderSection
-        do { header = try Sealer.readHeaderSection(path: path, limit: headerLimit) } catch {
-            if error.code == .io { throw OpenError(.internalError, error.message) }
-            throw OpenError(.malformed, "not a message: \(error.message)")
+        switch input {
+        case .file(let path):
+            do { header = try Sealer.readHeaderSection(path: path, limit: headerLimit) } catch {
+                if error.code == .io { throw OpenError(.internalError, error.message) }
+                throw OpenError(.malformed, "not a message: \(error.message)")
+            }
+        case .parts(let bytes, _):
+            guard bytes.count <= headerLimit else { throw OpenError(.malformed, "not a message: the header section is over \(headerLimit) bytes") }
+            header = MessageHeaderSection.parse(bytes)
+            guard header.fields.contains(where: { !$0.name.isEmpty }), header.length == bytes.count else {
+                throw OpenError(.malformed, "not a message: no header section")
+            }
         }
         guard header.hasSeparator else { throw OpenError(.malformed, "the sealed message has no body") }
         guard let ct = header.first("Content-Type").flatMap({ MIMEContentType.parse($0.value) }),
@@ -54,12 +69,27 @@ struct SealedEnvelope {
         let accepted = requireAEAD ? [NID_id_smime_ct_authEnvelopedData] : [NID_id_smime_ct_authEnvelopedData, NID_pkcs7_enveloped]
         let split: CMSContentSplitter.Result
         do {
-            let input = try FileDescriptorIO.openRead(path)
-            defer { close(input) }
+            // The base64 body: after the header section in the message's
+            // file, or apart (a file of its own, or memory).
+            let bodyFile: (path: String, offset: Int)?
+            switch input {
+            case .file(let path): bodyFile = (path, header.length)
+            case .parts(_, .file(let path)): bodyFile = (path, 0)
+            case .parts(_, .bytes): bodyFile = nil
+            }
+            let body = try bodyFile.map { file throws(CryptoError) in try FileDescriptorIO.openRead(file.path) }
+            defer { if let body { close(body) } }
             let output = try content.map { file throws(CryptoError) in try FileDescriptorIO.openWrite(file.path) }
             defer { if let output { close(output) } }
-            do {
-                let source = try Base64ByteSource(fd: input, offset: header.length, size: FileDescriptorIO.size(of: input), name: path)
+            do throws(BERError) {
+                let source: Base64ByteSource
+                if let body, let bodyFile {
+                    source = try Base64ByteSource(fd: body, offset: bodyFile.offset, size: FileDescriptorIO.size(of: body), name: bodyFile.path)
+                } else if case .parts(_, .bytes(let bytes)) = input {
+                    source = try Base64ByteSource(bytes: bytes)
+                } else {
+                    throw BERError(.io, "no body to read")
+                }
                 split = try CMSContentSplitter.split(reader: BERReader(source: source), layout: .enveloped, acceptedTypes: accepted,
                                                      contentTo: output, contentName: content?.path ?? "")
             } catch {

@@ -31,10 +31,17 @@ public final class SplitSealedMessage {
     ///   which ``Opener/open(split:outputPath:now:authorize:)`` then refuses.
     public static func read(sealedPath: String, temporaryDirectory: String? = nil,
                             requireAEAD: Bool = true) throws(OpenError) -> SplitSealedMessage {
+        try read(.file(path: sealedPath), temporaryDirectory: temporaryDirectory, requireAEAD: requireAEAD)
+    }
+
+    /// Reads and splits a sealed message wherever its bytes are, as
+    /// ``read(sealedPath:temporaryDirectory:requireAEAD:)`` reads a file.
+    public static func read(_ input: SealedMessageInput, temporaryDirectory: String? = nil,
+                            requireAEAD: Bool = true) throws(OpenError) -> SplitSealedMessage {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }
         return try OpenError.mappingLocalFailures {
-            try SplitSealedMessage(envelope: SealedEnvelope.read(path: sealedPath, temporaryDirectory: temporaryDirectory,
+            try SplitSealedMessage(envelope: SealedEnvelope.read(input, temporaryDirectory: temporaryDirectory,
                                                                   requireAEAD: requireAEAD, keepContent: true))
         }
     }

@@ -12,12 +12,16 @@ protocol BERByteSource: AnyObject {
     func read(maxCount: Int) throws(BERError) -> [UInt8]
 }
 
-/// The bytes a base64 text in a file decodes to, from an offset on (the
-/// body of a MIME entity). Invalid or truncated base64 is ``BERError/Kind/malformed``.
-/// The file descriptor is borrowed.
+/// The bytes a base64 text decodes to: in a file from an offset on (the
+/// body of a MIME entity), or in memory. Invalid or truncated base64 is
+/// ``BERError/Kind/malformed``. A file descriptor is borrowed.
 final class Base64ByteSource: BERByteSource {
-    private let fd: Int32
-    private let name: String
+    private enum Text {
+        case file(fd: Int32, name: String)
+        case memory([UInt8], offset: Int)
+    }
+
+    private var text: Text
     private let decoder: Base64Decoder
     private var pending: [UInt8] = []
     private var finished = false
@@ -27,18 +31,33 @@ final class Base64ByteSource: BERByteSource {
     init(fd: Int32, offset: Int, size: Int, name: String) throws(BERError) {
         guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw BERError(.io, "cannot seek \(name)") }
         do { decoder = try Base64Decoder() } catch { throw BERError(.io, error.message) }
-        self.fd = fd
-        self.name = name
+        text = .file(fd: fd, name: name)
         // Four characters make at most three bytes.
         self.capacity = max(0, size - offset) / 4 * 3 + 3
     }
 
+    /// Decodes `bytes`.
+    init(bytes: [UInt8]) throws(BERError) {
+        do { decoder = try Base64Decoder() } catch { throw BERError(.io, error.message) }
+        text = .memory(bytes, offset: 0)
+        self.capacity = bytes.count / 4 * 3 + 3
+    }
+
+    /// The next piece of base64 text, at most `count` characters; empty at the end.
+    private func nextText(count: Int) throws(BERError) -> [UInt8] {
+        switch text {
+        case .file(let fd, let name):
+            do { return try FileDescriptorIO.read(fd: fd, count: count, name: name) } catch { throw BERError(.io, error.message) }
+        case .memory(let bytes, let offset):
+            let end = min(bytes.count, offset + count)
+            text = .memory(bytes, offset: end)
+            return Array(bytes[offset..<end])
+        }
+    }
+
     func read(maxCount: Int) throws(BERError) -> [UInt8] {
         while pending.isEmpty && !finished {
-            let text: [UInt8]
-            do { text = try FileDescriptorIO.read(fd: fd, count: max(4096, maxCount / 3 * 4), name: name) } catch {
-                throw BERError(.io, error.message)
-            }
+            let text = try nextText(count: max(4096, maxCount / 3 * 4))
             do {
                 if text.isEmpty {
                     finished = true

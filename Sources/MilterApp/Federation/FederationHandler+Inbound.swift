@@ -91,12 +91,11 @@ extension FederationHandler {
         let identities = runtime.openingIdentities()
         guard !identities.isEmpty else { return .notOurs("no OrgKey to open with") }
         let ourKeys = identities.flatMap { [$0.certificate.subjectKeyIdentifier, $0.certificate.publicKeyIdentifier].compactMap { $0 } }
-        let spooled = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
-        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: spooled.path)
+        let input = try MessageFiles.sealedInput(transaction, rawValues: rawValues)
         // Read with EnvelopedData accepted (S/MIME for somebody's own key is
         // not ours, whatever its algorithm); the open refuses all but AEAD.
         let split: SplitSealedMessage
-        do { split = try SplitSealedMessage.read(sealedPath: spooled.path, temporaryDirectory: spoolDirectory, requireAEAD: false) } catch {
+        do { split = try SplitSealedMessage.read(input, temporaryDirectory: spoolDirectory, requireAEAD: false) } catch {
             if error.code == .internalError { throw error }
             return .notOurs("S/MIME that does not parse as enveloped CMS (\(error.code.name))")
         }
@@ -130,13 +129,8 @@ extension FederationHandler {
         }
         let popEnvelopes = envelopes
 
-        // Not split yet (it carried a token for us): written and split here.
-        var sealedFile: SpoolFile?
-        if split == nil {
-            let file = try SpoolFile(directory: spoolDirectory, prefix: "inbound")
-            try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: file.path)
-            sealedFile = file
-        }
+        // Not split yet (it carried a token for us): read and split by the open.
+        let input = split == nil ? try MessageFiles.sealedInput(transaction, rawValues: rawValues) : nil
         let openedFile = try SpoolFile(directory: spoolDirectory, prefix: "opened")
         var opener = Opener(identities: runtime.openingIdentities(), brokerCA: runtime.brokerCA,
                             maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)
@@ -190,8 +184,8 @@ extension FederationHandler {
             }
             if let split {
                 opened = try opener.open(split: split, outputPath: openedFile.path, authorize: authorize)
-            } else if let sealedFile {
-                opened = try opener.open(sealedPath: sealedFile.path, outputPath: openedFile.path, authorize: authorize)
+            } else if let input {
+                opened = try opener.open(input, outputPath: openedFile.path, authorize: authorize)
             } else {
                 throw OpenError(.internalError, "no sealed message to open")
             }

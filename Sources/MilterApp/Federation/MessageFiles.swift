@@ -1,5 +1,6 @@
 import SystemIO
 import FedMailCore
+import FedMailCrypto
 import Milter
 #if canImport(Glibc)
 import Glibc
@@ -52,14 +53,27 @@ enum MessageFiles {
         return out
     }
 
+    /// The header section of `transaction` as received, with the empty line that ends it.
+    static func headerSection(_ transaction: MilterTransaction, rawValues: Bool) -> [UInt8] {
+        var head: [UInt8] = []
+        for field in transaction.headers { head += rawField(field, rawValues: rawValues) }
+        head += [13, 10]
+        return head
+    }
+
+    /// The message of `transaction` for opening, not written out again: the
+    /// header section, and the body where it is (its spool file, or memory).
+    static func sealedInput(_ transaction: MilterTransaction, rawValues: Bool) throws -> SealedMessageInput {
+        let head = headerSection(transaction, rawValues: rawValues)
+        if transaction.body.isSpooled, let path = transaction.body.path { return .parts(header: head, body: .file(path: path)) }
+        return .parts(header: head, body: .bytes(try transaction.body.bytes()))
+    }
+
     /// Writes the message of `transaction` (headers as received, empty line, body) to `path`.
     static func writeOriginal(_ transaction: MilterTransaction, rawValues: Bool, to path: String) throws {
         let fd = try openForWriting(path)
         defer { FileIO.close(fd) }
-        var head: [UInt8] = []
-        for field in transaction.headers { head += rawField(field, rawValues: rawValues) }
-        head += [13, 10]
-        try writeAll(fd, head, path)
+        try writeAll(fd, headerSection(transaction, rawValues: rawValues), path)
         try transaction.body.forEachChunk { chunk in try writeAll(fd, chunk, path) }
     }
 
