@@ -47,8 +47,8 @@ public enum RecycledTemporaryFiles {
     static func take(directory: String, prefix: String) -> (fd: Int32, path: String)? {
         let key = directory + "/" + prefix
         while let path = state.withLock({ $0.idle[key]?.popLast() }) {
-            let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-            if fd >= 0, isEmptyPrivateFile(fd) { return (fd, path) }
+            let fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            if fd >= 0, isEmptyPrivateFile(fd), fcntl(fd, F_SETFL, 0) == 0 { return (fd, path) }
             if fd >= 0 { close(fd) }
             unlink(path)
         }
@@ -56,7 +56,10 @@ public enum RecycledTemporaryFiles {
     }
 
     /// Ends the use of the work file at `path`: emptied and kept when its
-    /// directory recycles and there is room, else deleted.
+    /// directory recycles and there is room, else deleted. Its holder must
+    /// have closed it and must never use the path again: a descriptor
+    /// still open would see it emptied, and the path may be handed to the
+    /// next message.
     public static func discard(_ path: String) {
         guard let slash = path.lastIndex(of: "/") else { unlink(path); return }
         let directory = String(path[..<slash])
@@ -66,7 +69,9 @@ public enum RecycledTemporaryFiles {
             unlink(path)
             return
         }
-        let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO put in its place must not hang the open (it is
+        // then refused as not a regular file).
+        let fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { unlink(path); return }
         // Checked before it is emptied: never truncate a file with another
         // name (a hard link would lose its content too).

@@ -66,7 +66,7 @@ import Testing
         #expect(d.path != a.path && d.path != b.path)
     }
 
-    @Test("a kept file changed behind our back is deleted, not handed out", arguments: ["symlink", "mode", "link", "content"])
+    @Test("a kept file changed behind our back is deleted, not handed out", arguments: ["symlink", "mode", "link", "content", "fifo"])
     func tampered(change: String) throws {
         let directory = try Directory(recycling: true)
         let file = try make(in: directory)
@@ -80,6 +80,9 @@ import Testing
             symlink(target, file.path)
         case "mode": chmod(file.path, 0o644)
         case "link": link(file.path, directory.path + "/second-name")
+        case "fifo":
+            unlink(file.path)
+            mkfifo(file.path, 0o600)
         default: try Data("appeared".utf8).write(to: URL(fileURLWithPath: file.path))
         }
         let next = try make(in: directory)
@@ -100,6 +103,20 @@ import Testing
         RecycledTemporaryFiles.discard(file.path)
         #expect(!FileManager.default.fileExists(atPath: file.path))
         #expect(String(decoding: FileManager.default.contents(atPath: other) ?? Data(), as: UTF8.self) == "kept elsewhere")
+    }
+
+    @Test("a FIFO in a held file's place is deleted at discard, without hanging")
+    func fifoAtDiscard() throws {
+        let directory = try Directory(recycling: true)
+        let file = try make(in: directory)
+        close(file.fd)
+        unlink(file.path)
+        #expect(mkfifo(file.path, 0o600) == 0)
+        RecycledTemporaryFiles.discard(file.path)
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+        let next = try make(in: directory)
+        close(next.fd)
+        #expect(next.path != file.path)
     }
 
     @Test("at most capacityPerPrefix files are kept; the rest are deleted")

@@ -91,7 +91,8 @@ private struct CallbackBIOMethod: @unchecked Sendable {
     let pointer: OpaquePointer
 
     static let shared: CallbackBIOMethod? = {
-        guard let method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "fedmail streaming") else { return nil }
+        let index = BIO_get_new_index()
+        guard index > 0, let method = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK, "fedmail streaming") else { return nil }
         BIO_meth_set_read(method) { bio, buffer, length in
             guard let owner = CallbackBIO.of(bio), let buffer, length >= 0 else { return -1 }
             return owner.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(length)))
@@ -100,10 +101,12 @@ private struct CallbackBIOMethod: @unchecked Sendable {
             guard let owner = CallbackBIO.of(bio), let bytes, length >= 0 else { return -1 }
             return owner.write(UnsafeRawBufferPointer(start: bytes, count: Int(length)))
         }
-        BIO_meth_set_ctrl(method) { _, command, _, _ in
-            // Nothing is buffered here: a flush is done as soon as asked;
-            // nothing is pending; every other request is unsupported.
-            command == BIO_CTRL_FLUSH ? 1 : 0
+        BIO_meth_set_ctrl(method) { bio, command, _, _ in
+            // Nothing is buffered here: a flush is done as soon as asked
+            // (unless the source or sink failed); nothing is pending; every
+            // other request is unsupported.
+            guard command == BIO_CTRL_FLUSH, let owner = CallbackBIO.of(bio) else { return 0 }
+            return owner.failure == nil ? 1 : 0
         }
         return CallbackBIOMethod(pointer: method)
     }()

@@ -10,7 +10,9 @@ final class OpenSSLBIO {
 
     /// A file BIO (`mode` as for fopen: `rb`, `wb`) under a 256 KiB buffer:
     /// OpenSSL's streaming reads and writes 1 to 4 KiB at a time, a system
-    /// call each without it.
+    /// call each without it. A writer must end with ``flush()``: freeing
+    /// the chain drops what the buffer still holds — on purpose, so that
+    /// the tail of a decryption that failed never reaches the file.
     static func file(_ path: String, mode: String) throws(CryptoError) -> OpenSSLBIO {
         guard let file = BIO_new_file(path, mode) else {
             throw CryptoError.openSSL("cannot open \(path)", code: .io)

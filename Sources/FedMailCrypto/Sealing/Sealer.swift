@@ -56,7 +56,10 @@ public struct Sealer: Sendable {
             let source = try CallbackBIO.source { (buffer) throws(CryptoError) in try reader.read(into: buffer) }
             let sink = try CallbackBIO.sink { (bytes) throws(CryptoError) in try base64.write(bytes) }
             try Self.signAndEncrypt(from: source, to: sink, signer: signer, recipients: recipients, signingTime: signingTime)
-            if reader.boundaryOccurs { continue }
+            if reader.boundaryOccurs {
+                ftruncate(fd, 0) // never a sealed message whose boundary the original holds
+                continue
+            }
             try base64.finish()
             return
         }
