@@ -22,7 +22,7 @@ struct RedTeamReplayDetailTests {
         for spelling in ["<bob+1@b.example>", "<bob+2@b.example>", "<bob+@b.example>", "<\"bob+x\"@b.example>"] {
             let claim = cache.claim(sealID: seal, recipients: [spelling], queueID: "Q2", now: t0.addingTimeInterval(60))
             #expect(claim.fresh.isEmpty, "\(spelling) is fresh again")
-            cache.release(sealID: seal, recipients: claim.fresh)
+            cache.release(sealID: seal, claim: claim)
         }
     }
 }

@@ -25,7 +25,7 @@ struct RedTeamReplayTests {
         for spelling in ["<\"bob\"@b.example>", "<\"b\\ob\"@b.example>", "<bob@b.example.>", "<@relay.example:bob@b.example>"] {
             let claim = cache.claim(sealID: seal, recipients: [spelling], queueID: "Q2", now: t0.addingTimeInterval(60))
             #expect(claim.fresh.isEmpty, "\(spelling) is fresh again")
-            cache.release(sealID: seal, recipients: claim.fresh)
+            cache.release(sealID: seal, claim: claim)
         }
     }
 

@@ -59,7 +59,7 @@ struct ReplayCacheTests {
     func firstThenDuplicate() throws {
         let cache = ReplayCache(maxAge: fiveDays)
         let first = cache.claim(sealID: seal(1), recipients: ["alice@example.org"], queueID: "4AbC1", now: t0)
-        #expect(first == ReplayCache.Claim(fresh: ["alice@example.org"], duplicates: []))
+        #expect(first.fresh == ["alice@example.org"] && first.duplicates.isEmpty)
         try cache.commit(sealID: seal(1), recipients: first.fresh, now: t0)
         #expect(cache.count == 1)
         let second = cache.claim(sealID: seal(1), recipients: ["alice@example.org"], queueID: "5DeF2", now: t0 + 10)
@@ -141,15 +141,33 @@ struct ReplayCacheTests {
         let cache = ReplayCache(maxAge: fiveDays)
         let first = cache.claim(sealID: seal(1), recipients: ["a@x.example", "b@x.example"], queueID: "Q1", now: t0)
         #expect(first.fresh.count == 2)
-        cache.release(sealID: seal(1), recipients: first.fresh)
+        cache.release(sealID: seal(1), claim: first)
         #expect(cache.reservationCount == 0)
         let retry = cache.claim(sealID: seal(1), recipients: ["a@x.example", "b@x.example"], queueID: "Q2", now: t0 + 60)
         #expect(retry.fresh == ["a@x.example", "b@x.example"])
         try cache.commit(sealID: seal(1), recipients: retry.fresh, now: t0 + 61)
         // Release never drops a committed record.
-        cache.release(sealID: seal(1), recipients: ["a@x.example"])
+        cache.release(sealID: seal(1), claim: retry)
         #expect(cache.claim(sealID: seal(1), recipients: ["a@x.example"], queueID: "Q3", now: t0 + 62).duplicates
             == [.init(recipient: "a@x.example", firstQueueID: "Q2")])
+    }
+
+    @Test("a claim whose reservation lapsed and was taken over releases nothing of the new owner's")
+    func releaseAfterTakeover() throws {
+        let cache = ReplayCache(maxAge: fiveDays, maxEntries: 100, reservationLifetime: 600)
+        let slow = cache.claim(sealID: seal(1), recipients: ["a@x.example"], queueID: "Q1", now: t0)
+        #expect(slow.fresh == ["a@x.example"])
+        // Q1 is still working when its reservation lapses; Q2 takes it over.
+        let takeover = cache.claim(sealID: seal(1), recipients: ["a@x.example"], queueID: "Q2", now: t0 + 601)
+        #expect(takeover.fresh == ["a@x.example"])
+        // Q1 fails and releases: Q2's reservation stays, so a third copy is held back.
+        cache.release(sealID: seal(1), claim: slow)
+        let third = cache.claim(sealID: seal(1), recipients: ["a@x.example"], queueID: "Q3", now: t0 + 602)
+        #expect(third.fresh.isEmpty)
+        #expect(third.duplicates == [.init(recipient: "a@x.example", firstQueueID: "Q2", pending: true)])
+        // Q2's own release does drop it.
+        cache.release(sealID: seal(1), claim: takeover)
+        #expect(cache.claim(sealID: seal(1), recipients: ["a@x.example"], queueID: "Q4", now: t0 + 603).fresh == ["a@x.example"])
     }
 
     @Test("a reservation is a (pending) duplicate for a concurrent claim, and lapses when abandoned")
@@ -415,7 +433,7 @@ struct ReplayCacheTests {
             // Unrelated seals in parallel.
             let own = cache.claim(sealID: seal(UInt8(100 + index)), recipients: ["a@x.example"], queueID: "O\(index)", now: t0)
             if own.fresh.count == 1 {
-                cache.release(sealID: seal(UInt8(100 + index)), recipients: own.fresh)
+                cache.release(sealID: seal(UInt8(100 + index)), claim: own)
             }
             results.add(index, claim.fresh.count)
         }

@@ -208,7 +208,7 @@ extension FederationHandler {
         let recipients = transaction.recipients.map(\.address)
         let claim = replayCache.claim(sealID: report.sealID, recipients: recipients, queueID: log.queueID)
         var committed = false
-        defer { if !committed { replayCache.release(sealID: report.sealID, recipients: claim.fresh) } }
+        defer { if !committed { replayCache.release(sealID: report.sealID, claim: claim) } }
         metrics?.recordDuplicates(ledger: "replay", count: claim.duplicates.count)
         if claim.fresh.isEmpty {
             let first = claim.duplicates.first?.firstQueueID ?? "?"

@@ -141,7 +141,7 @@ extension FederationHandler {
         }
         // A reservation not committed (any failure below) is released, so a retry re-injects.
         var splitCommitted = false
-        defer { if let split, !splitCommitted { split.ledger?.release(sealID: split.id.bytes, recipients: split.claim.fresh) } }
+        defer { if let split, !splitCommitted { split.ledger?.release(sealID: split.id.bytes, claim: split.claim) } }
         if let split, split.claim.duplicates.contains(where: \.pending) {
             log.warning("direction=outbound decision=tempfail (split=\(split.id.shortHex) is being re-injected by another transaction)")
             return .tempfail(with: try Self.smtpReply(.splitInProgress))

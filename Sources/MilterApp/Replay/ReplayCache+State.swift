@@ -21,6 +21,8 @@ extension ReplayCache {
     struct Reservation: Sendable {
         var queueID: String
         var until: Date
+        /// The claim that made it (``Claim/owner``).
+        var owner: UInt64
     }
 
     /// The fixed configuration.
@@ -64,6 +66,8 @@ extension ReplayCache {
         let settings: Settings
         var entries: [Key: ReplayEntry] = [:]
         var reservations: [Key: Reservation] = [:]
+        /// The owner of the last claim.
+        var lastOwner: UInt64 = 0
         /// The cache file, opened O_APPEND; -1 in memory.
         var fd: Int32 = -1
         /// Lines in the file (valid ones; a torn line is not counted).
@@ -83,7 +87,8 @@ extension ReplayCache {
 
         mutating func claim(sealID: [UInt8], recipients: [String], queueID: String, now: Date) -> Claim {
             purgeIfDue(now: now)
-            var claim = Claim()
+            lastOwner += 1
+            var claim = Claim(owner: lastOwner)
             for recipient in recipients {
                 let key = Key(seal: sealID, recipient: ReplayCache.normalized(recipient, delimiters: settings.recipientDelimiters))
                 if let entry = entries[key], entry.expires > now {
@@ -92,7 +97,7 @@ extension ReplayCache {
                     claim.duplicates.append(Duplicate(recipient: recipient, firstQueueID: reservation.queueID,
                                                       pending: true))
                 } else {
-                    reservations[key] = Reservation(queueID: queueID, until: now + settings.reservationLifetime)
+                    reservations[key] = Reservation(queueID: queueID, until: now + settings.reservationLifetime, owner: lastOwner)
                     claim.fresh.append(recipient)
                 }
             }

@@ -30,7 +30,7 @@ public struct ReplayEntry: Sendable, Hashable {
 /// the ones not delivered before are *reserved* (a concurrent transaction with
 /// the same seal sees them as duplicates), then ``commit(sealID:recipients:now:)``
 /// makes them permanent once the message is accepted, or
-/// ``release(sealID:recipients:)`` drops them when it is not (tempfail,
+/// ``release(sealID:claim:)`` drops them when it is not (tempfail,
 /// reject, error), so a retry is not taken for a duplicate. A reservation
 /// that is neither committed nor released lapses after 10 minutes.
 ///
@@ -86,10 +86,14 @@ public final class ReplayCache: Sendable {
         public var fresh: [String]
         /// Recipients already delivered with this seal, with the queue id of the first delivery.
         public var duplicates: [Duplicate]
+        /// Which claim holds the reservations of ``fresh`` (unique per
+        /// cache): ``ReplayCache/release(sealID:claim:)`` drops only its own.
+        public var owner: UInt64
 
-        public init(fresh: [String] = [], duplicates: [Duplicate] = []) {
+        public init(fresh: [String] = [], duplicates: [Duplicate] = [], owner: UInt64 = 0) {
             self.fresh = fresh
             self.duplicates = duplicates
+            self.owner = owner
         }
     }
 
@@ -216,12 +220,16 @@ public final class ReplayCache: Sendable {
         }
     }
 
-    /// Drops the reservations of `recipients` with `sealID` (the message was
-    /// not delivered), so a retry is fresh. Committed records are untouched.
-    public func release(sealID: [UInt8], recipients: [String]) {
+    /// Drops the reservations `claim` made for its fresh recipients with
+    /// `sealID` (the message was not delivered), so a retry is fresh.
+    /// Committed records are untouched, and so is a reservation another
+    /// claim holds now (this one's expired and was taken over: dropping it
+    /// would let a third copy through).
+    public func release(sealID: [UInt8], claim: Claim) {
         state.withLock { state in
-            for recipient in recipients {
-                state.reservations.removeValue(forKey: Key(seal: sealID, recipient: Self.normalized(recipient, delimiters: settings.recipientDelimiters)))
+            for recipient in claim.fresh {
+                let key = Key(seal: sealID, recipient: Self.normalized(recipient, delimiters: settings.recipientDelimiters))
+                if state.reservations[key]?.owner == claim.owner { state.reservations.removeValue(forKey: key) }
             }
         }
     }
