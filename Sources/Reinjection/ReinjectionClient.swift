@@ -40,8 +40,9 @@ public struct ReinjectionReceipt: Sendable, Hashable {
 /// EHLO, MAIL FROM, one RCPT TO per sealed recipient (with the ESMTP
 /// parameters that travel, see ``ReinjectionEnvelope``), DATA with
 /// dot-stuffing, QUIT. Plain TCP on a trusted local service; connecting,
-/// every reply and every write has a timeout, so a stuck service fails the message (tempfail)
-/// well within the MTA's milter timeout.
+/// every reply and every write has a timeout, and the whole exchange
+/// ``totalTimeout``, so a stuck or trickling service fails the message
+/// (tempfail) within the MTA's milter timeout.
 public struct ReinjectionClient: Sendable {
     public var host: String
     public var port: Int
@@ -49,6 +50,11 @@ public struct ReinjectionClient: Sendable {
     public var heloName: String
     /// Seconds for connect and for each reply.
     public var timeout: Int
+    /// The whole exchange, connect to the reply to the end of data: under
+    /// Postfix's 300 s milter content timeout with room for the milter's
+    /// own work, whatever the number of recipients and however slowly the
+    /// service answers each step.
+    public var totalTimeout: Duration = .seconds(240)
 
     public init(host: String, port: Int, heloName: String, timeout: Int = 30) {
         self.host = host
@@ -85,7 +91,7 @@ public struct ReinjectionClient: Sendable {
     @discardableResult
     public func send(messageAt path: String, envelope: ReinjectionEnvelope) throws(ReinjectionError) -> ReinjectionReceipt {
         guard !envelope.recipients.isEmpty else { throw ReinjectionError("no recipients to re-inject") }
-        let connection = try SMTPConnection(host: host, port: port, timeout: timeout)
+        let connection = try SMTPConnection(host: host, port: port, timeout: timeout, until: ContinuousClock.now + totalTimeout)
         try connection.expect(2, after: nil)
         let ehlo = try connection.expectLines(2, after: "EHLO \(heloName)")
         let commands = try envelope.commands(serviceExtensions: Self.extensions(ofEHLOReply: ehlo))
@@ -127,18 +133,22 @@ public struct ReinjectionClient: Sendable {
 }
 
 /// One SMTP connection to the re-injection service, over SystemIO's
-/// ``DeadlineSocket``: connecting and each reply within `timeout`.
+/// ``DeadlineSocket``: connecting and each reply within `timeout`, and
+/// everything before `until`.
 final class SMTPConnection {
     private let socket: DeadlineSocket
     private var buffer: [UInt8] = []
     private let name: String
     private let timeout: Duration
+    /// The end of the whole exchange.
+    private let until: ContinuousClock.Instant
 
-    init(host: String, port: Int, timeout: Int) throws(ReinjectionError) {
+    init(host: String, port: Int, timeout: Int, until: ContinuousClock.Instant) throws(ReinjectionError) {
         name = "\(host):\(port)"
         self.timeout = .seconds(timeout)
+        self.until = until
         do {
-            socket = try DeadlineSocket(host: host, port: port, family: .any, deadline: ContinuousClock.now + self.timeout)
+            socket = try DeadlineSocket(host: host, port: port, family: .any, deadline: min(ContinuousClock.now + self.timeout, until))
         } catch {
             throw ReinjectionError("cannot connect to the re-injection service \(name): \(error.message)")
         }
@@ -193,13 +203,13 @@ final class SMTPConnection {
     }
 
     private func write(_ bytes: [UInt8]) throws(ReinjectionError) {
-        do { try socket.send(bytes, deadline: ContinuousClock.now + timeout) } catch {
+        do { try socket.send(bytes, deadline: min(ContinuousClock.now + timeout, until)) } catch {
             throw ReinjectionError(transport: "writing to the re-injection service \(name): \(error.message)")
         }
     }
 
     private func readLine(timeout: Duration) throws(ReinjectionError) -> String {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = min(ContinuousClock.now + timeout, until)
         while true {
             if let newline = buffer.firstIndex(of: 10) {
                 var line = Array(buffer[..<newline])

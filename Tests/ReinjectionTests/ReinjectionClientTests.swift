@@ -23,7 +23,8 @@ private final class ScriptedSMTPServer: @unchecked Sendable {
 
     /// - Parameter dataReply: the reply to the end of data; nil closes the
     ///   connection without one (the reply lost).
-    init(rcptReply: String, dataReply: String? = "250 2.0.0 Ok: queued") throws {
+    /// - Parameter replyDelay: seconds before each reply (a service that trickles).
+    init(rcptReply: String, dataReply: String? = "250 2.0.0 Ok: queued", replyDelay: Double = 0) throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.listener = listener
         var address = sockaddr_in()
@@ -38,7 +39,10 @@ private final class ScriptedSMTPServer: @unchecked Sendable {
         Thread.detachNewThread { [self] in
             let fd = accept(listener, nil, nil)
             defer { close(fd); done.signal() }
-            func say(_ line: String) { _ = Array((line + "\r\n").utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } }
+            func say(_ line: String) {
+                if replyDelay > 0 { Thread.sleep(forTimeInterval: replyDelay) }
+                _ = Array((line + "\r\n").utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            }
             func readLine() -> String? {
                 var line: [UInt8] = []
                 var byte: UInt8 = 0
@@ -198,6 +202,28 @@ struct ReinjectionEnvelopeTests {
         sender: "<alice@a.example>", senderParameters: ["SIZE=99", "BODY=8BITMIME", "ret=hdrs", "ENVID=x+2B1", "AUTH=<>"],
         recipients: [.init(address: "<bob@b.example>", parameters: ["NOTIFY=SUCCESS", "ORCPT=rfc822;bob@b.example", "XFOO=1"]),
                      .init(address: "carol@b.example")])
+
+    @Test("a service that answers every step in time but trickles fails within the whole exchange's limit")
+    func tricklingService() throws {
+        // Each reply well inside the per-reply timeout (5 s), the exchange
+        // (greeting, EHLO, MAIL, three RCPT, DATA, end of data) far over the
+        // total given here (1 s).
+        let server = try ScriptedSMTPServer(rcptReply: "250 2.1.5 Ok", replyDelay: 0.3)
+        let directory = temporaryDirectory()
+        let path = directory + "/sealed.eml"
+        try Data("Subject: s\r\n\r\nbody\r\n".utf8).write(to: URL(fileURLWithPath: path))
+        var client = ReinjectionClient(host: "127.0.0.1", port: server.port, heloName: "gw", timeout: 5)
+        client.totalTimeout = .seconds(1)
+        let started = ContinuousClock.now
+        do {
+            try client.send(messageAt: path, sender: "a@a.example", recipients: ["b@b.example", "c@b.example", "d@b.example"])
+            Issue.record("a trickling service must fail the re-injection")
+        } catch {
+            #expect(error.message.contains("no answer"), "\(error.message)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(4), "stopped at the total limit, not after every step's own timeout")
+        _ = server.transcript()
+    }
 
     @Test("DSN parameters travel when the service offers DSN; SIZE, BODY, AUTH and unknown ones never")
     func withDSN() throws {
