@@ -61,13 +61,7 @@ public struct Opener: Sendable {
     public func open(sealedPath: String, outputPath: String, now: Date = Date(),
                      authorize: (_ seal: VerifiedSeal, _ outerTokens: [FedMailTokenHeader]) throws(OpenError) -> Void)
         throws(OpenError) -> OpenedMessage {
-        OpenSSLErrorQueue.clear()
-        defer { OpenSSLErrorQueue.clear() }
-        return try OpenError.mappingLocalFailures {
-            try openStages(outputPath: outputPath, now: now, authorize: authorize) { () throws in
-                try SealedEnvelope.read(.file(path: sealedPath), temporaryDirectory: temporaryDirectory)
-            }
-        }
+        try open(.file(path: sealedPath), outputPath: outputPath, now: now, authorize: authorize)
     }
 
     /// Opens a sealed message wherever its bytes are (``SealedMessageInput``:
