@@ -48,7 +48,7 @@ public enum RecycledTemporaryFiles {
         let key = directory + "/" + prefix
         while let path = state.withLock({ $0.idle[key]?.popLast() }) {
             let fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-            if fd >= 0, isEmptyPrivateFile(fd), fcntl(fd, F_SETFL, 0) == 0 { return (fd, path) }
+            if fd >= 0, privateFileSize(fd) == 0, fcntl(fd, F_SETFL, 0) == 0 { return (fd, path) }
             if fd >= 0 { close(fd) }
             unlink(path)
         }
@@ -75,7 +75,7 @@ public enum RecycledTemporaryFiles {
         guard fd >= 0 else { unlink(path); return }
         // Checked before it is emptied: never truncate a file with another
         // name (a hard link would lose its content too).
-        let emptied = isPrivateFile(fd) && ftruncate(fd, 0) == 0 && isEmptyPrivateFile(fd)
+        let emptied = privateFileSize(fd) != nil && ftruncate(fd, 0) == 0
         close(fd)
         guard emptied else { unlink(path); return }
         let kept = state.withLock { state -> Bool in
@@ -86,15 +86,12 @@ public enum RecycledTemporaryFiles {
         if !kept { unlink(path) }
     }
 
-    /// A regular file of ours, mode 0600, with this one name.
-    private static func isPrivateFile(_ fd: Int32) -> Bool {
+    /// The size of `fd` when it is a regular file of ours, mode 0600, with
+    /// this one name; nil otherwise.
+    private static func privateFileSize(_ fd: Int32) -> Int? {
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return false }
-        return info.st_mode & S_IFMT == S_IFREG && info.st_mode & 0o777 == 0o600 && info.st_uid == geteuid() && info.st_nlink == 1
-    }
-
-    private static func isEmptyPrivateFile(_ fd: Int32) -> Bool {
-        var info = stat()
-        return isPrivateFile(fd) && fstat(fd, &info) == 0 && info.st_size == 0
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_mode & 0o777 == 0o600,
+              info.st_uid == geteuid(), info.st_nlink == 1 else { return nil }
+        return Int(info.st_size)
     }
 }
