@@ -107,9 +107,11 @@ public struct Opener: Sendable {
             throw OpenError(.internalError, "\(outputPath) is not a regular file; the original is only written to a new or regular file")
         }
         var checks: [String] = []
-        let decrypted = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: ".fedmail-dec-")
+        let verification = SignerVerification(brokerCA: brokerCA, pinnedSigners: pinnedSigners, temporaryDirectory: temporaryDirectory,
+                                              certificateCache: certificateCache)
         let tokenHeaders: [FedMailTokenHeader]
         let recipient: SealedMessageSummary.Recipient
+        let parts: SignerVerification.SignedParts
         do {
             // 1. The envelope without its ciphertext (small) + the ciphertext in a private file.
             let envelope = try readEnvelope()
@@ -118,17 +120,23 @@ public struct Opener: Sendable {
             // 2. The recipientInfo naming one of our keys: unwrap the content key.
             recipient = try unwrapContentKey(cms)
             checks.append("recipient")
-            // 3. AES-GCM into a private file; the tag is checked at the end,
-            // and on failure the file is deleted unread.
-            try envelope.decrypt(to: decrypted.path)
+            // 3. AES-GCM, read as the signed entity is taken apart into
+            // private files. The tag is checked at the end of the
+            // ciphertext, before anything taken apart is used — also when
+            // taking apart failed, so an altered message says so.
+            let decrypted = try envelope.decryptionStream()
+            do { parts = try verification.split(decrypted: decrypted) } catch {
+                try decrypted.finish()
+                throw error
+            }
+            try decrypted.finish()
         }
         checks.append("gcm-tag")
 
         // 4. Signature, then the signer's chain to the broker CA (or its pin).
         // `verified` holds the signed content, released only once the signature verified.
-        let verification = SignerVerification(brokerCA: brokerCA, pinnedSigners: pinnedSigners, temporaryDirectory: temporaryDirectory,
-                                              certificateCache: certificateCache)
-        let (signer, verified) = try verification.verify(decryptedPath: decrypted.path, now: now, checks: &checks)
+        let signer = try verification.verify(parts, now: now, checks: &checks)
+        let verified = parts.content
 
         // 5. Inner entity: original + control part.
         let inner = try InnerEntity.read(path: verified.path)

@@ -135,16 +135,11 @@ struct SealedEnvelope {
         }
     }
 
-    /// Decrypts the ciphertext (as detached content) into `outputPath`
-    /// once the content key was unwrapped into ``cms``. The GCM tag is
-    /// checked at the end; on failure the caller deletes the file unread.
-    func decrypt(to outputPath: String) throws {
+    /// The decryption of the ciphertext (as detached content), read on
+    /// demand, once the content key was unwrapped into ``cms``. Its
+    /// plaintext is unauthenticated until ``DecryptionStream/finish()``.
+    func decryptionStream() throws -> DecryptionStream {
         guard let cms, let encryptedContent else { throw OpenError(.internalError, "the sealed message was not split") }
-        let input = try OpenSSLBIO.file(encryptedContent.path, mode: "rb")
-        let out = try OpenSSLBIO.file(outputPath, mode: "wb")
-        guard CMS_decrypt(cms.pointer, nil, nil, input.pointer, out.pointer, UInt32(CMS_BINARY)) == 1 else {
-            throw OpenError(.tagMismatch, "AES-GCM authentication failed: the message was altered (\(OpenSSLErrorQueue.drain()))")
-        }
-        try out.flush()
+        return try DecryptionStream(cms: cms, contentPath: encryptedContent.path)
     }
 }

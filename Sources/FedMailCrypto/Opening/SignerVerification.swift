@@ -34,46 +34,78 @@ struct SignerVerification {
     /// The most of the signed entity's head read to find its header.
     static let entityHeadLimit = 64 * 1024
 
-    /// Verifies the signed entity in `decryptedPath` and the signer's chain;
-    /// returns the signer and the file holding the signed content (deleted
-    /// with the returned value, so on any failure it goes away unreleased).
-    func verify(decryptedPath: String, now: Date, checks: inout [String]) throws -> (Signer, PrivateTemporaryFile) {
-        // The signed entity: opaque SignedData (FedMail's own), or multipart/signed (S/MIME clients, openssl cms -sign).
-        let head: [UInt8]
-        do {
-            let fd = try FileDescriptorIO.openRead(decryptedPath)
-            defer { close(fd) }
-            head = try FileDescriptorIO.read(fd: fd, count: Self.entityHeadLimit, name: decryptedPath)
+    /// The signed entity taken apart: its SignedData (without the content)
+    /// and the file holding the signed content (deleted with this value, so
+    /// on any failure it goes away unreleased).
+    struct SignedParts {
+        var signed: CMSContentInfo
+        /// FedMail's own SignedData: its certificates, apart from the
+        /// structure (each parsed once per configuration load); nil when
+        /// they stayed in the structure, as in multipart/signed.
+        var certificates: [OpenSSLCertificate]?
+        var content: PrivateTemporaryFile
+    }
+
+    /// Reads the decrypted signed entity from `decrypted` to its end and
+    /// takes it apart — opaque SignedData (FedMail's own) is split as it
+    /// is decrypted; multipart/signed (S/MIME clients, openssl cms -sign)
+    /// goes through a private file first. Nothing here is authentic: the
+    /// caller checks the GCM tag (``DecryptionStream/finish()``) before
+    /// ``verify(_:now:checks:)``, and on failure too.
+    func split(decrypted: DecryptionStream) throws -> SignedParts {
+        var head: [UInt8] = []
+        while head.count < Self.entityHeadLimit {
+            let piece = try decrypted.read(maxCount: Self.entityHeadLimit - head.count)
+            if piece.isEmpty { break }
+            head += piece
         }
         let entityHeader = MessageHeaderSection.parse(head)
         let entityType = entityHeader.first("Content-Type").flatMap { MIMEContentType.parse($0.value) }
         // Either way the signed content ends up alone in `content` and is
         // verified as detached content, streaming from that file.
         let content = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: ".fedmail-ver-")
-        let signed: CMSContentInfo
-        // FedMail's own SignedData: its certificates come apart from the
-        // structure, each parsed once per configuration load (nil: they
-        // stayed in the structure, as in multipart/signed).
-        var messageCertificates: [OpenSSLCertificate]?
         if entityHeader.hasSeparator, let entityType, entityType.mediaType == "multipart/signed" {
             guard let boundary = entityType.parameters["boundary"], !boundary.isEmpty else {
                 throw OpenError(.badSignature, "multipart/signed without a boundary")
             }
-            signed = try MultipartSignedEntity.split(path: decryptedPath, header: entityHeader, boundary: boundary, contentPath: content.path)
-        } else {
-            guard entityHeader.hasSeparator, let entityType,
-                  entityType.mediaType == "application/pkcs7-mime" || entityType.mediaType == "application/x-pkcs7-mime" else {
-                throw OpenError(.badSignature, "the decrypted content is not an S/MIME signed entity (no application/pkcs7-mime or multipart/signed header)")
+            let entity = try PrivateTemporaryFile(directory: temporaryDirectory, prefix: ".fedmail-dec-")
+            do {
+                let fd = try FileDescriptorIO.openWrite(entity.path)
+                defer { close(fd) }
+                var piece = head
+                while !piece.isEmpty {
+                    try FileDescriptorIO.writeAll(fd: fd, piece, name: entity.path)
+                    piece = try decrypted.read(maxCount: FileDescriptorIO.chunkSize)
+                }
             }
-            let encoding = entityHeader.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
-            guard encoding == "base64" else {
-                throw OpenError(.badSignature, "the signed entity has Content-Transfer-Encoding \(encoding) where base64 is expected")
-            }
-            let split = try Self.splitSignedData(path: decryptedPath, offset: entityHeader.length,
-                                                 contentPath: content.path, certificateCache: certificateCache)
-            signed = split.0
-            messageCertificates = split.1
+            let signed = try MultipartSignedEntity.split(path: entity.path, header: entityHeader, boundary: boundary,
+                                                         contentPath: content.path)
+            return SignedParts(signed: signed, certificates: nil, content: content)
         }
+        guard entityHeader.hasSeparator, let entityType,
+              entityType.mediaType == "application/pkcs7-mime" || entityType.mediaType == "application/x-pkcs7-mime" else {
+            throw OpenError(.badSignature, "the decrypted content is not an S/MIME signed entity (no application/pkcs7-mime or multipart/signed header)")
+        }
+        let encoding = entityHeader.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
+        guard encoding == "base64" else {
+            throw OpenError(.badSignature, "the signed entity has Content-Transfer-Encoding \(encoding) where base64 is expected")
+        }
+        let (signed, certificates) = try Self.splitSignedData(
+            prefix: Array(head[entityHeader.length...]), textCapacity: decrypted.ciphertextSize - entityHeader.length,
+            next: { count throws(BERError) in
+                do throws(CryptoError) { return try decrypted.read(maxCount: count) } catch { throw BERError(.io, error.message) }
+            },
+            contentPath: content.path, certificateCache: certificateCache)
+        return SignedParts(signed: signed, certificates: certificates, content: content)
+    }
+
+    /// Verifies the signature of a signed entity taken apart by
+    /// ``split(decrypted:)`` (once the GCM tag verified) and the signer's
+    /// chain or pin; returns the signer.
+    func verify(_ parts: SignedParts, now: Date, checks: inout [String]) throws -> Signer {
+        let signed = parts.signed
+        let messageCertificates = parts.certificates
+        let content = parts.content
         guard signed.contentTypeNID == NID_pkcs7_signed else {
             throw OpenError(.badSignature, "the decrypted content is \(signed.contentTypeName), not SignedData")
         }
@@ -132,25 +164,24 @@ struct SignerVerification {
               EVP_Digest(signatureBytes, signatureBytes.count, &digest, &digestLength, EVP_sha256(), nil) == 1 else {
             throw OpenError(.internalError, "cannot digest the signature (\(OpenSSLErrorQueue.drain()))")
         }
-        return (Signer(certificate: certificate, signingTime: signingTime, pinned: pinned,
-                       signatureDigest: Array(digest.prefix(Int(digestLength)))), content)
+        return Signer(certificate: certificate, signingTime: signingTime, pinned: pinned,
+                      signatureDigest: Array(digest.prefix(Int(digestLength))))
     }
 
-    /// Splits the base64 SignedData body (from `offset`) of an opaque S/MIME
-    /// signed entity, streaming: eContent to `contentPath`, the SignedData
-    /// without it parsed and returned, with its certificates apart (from
+    /// Splits the base64 SignedData body of an opaque S/MIME signed entity
+    /// (`prefix`, then what `next` reads; at most `textCapacity` bytes of
+    /// text), streaming: eContent to `contentPath`, the SignedData without
+    /// it parsed and returned, with its certificates apart (from
     /// `certificateCache` when it holds them; nil when they stayed in the
     /// SignedData).
-    static func splitSignedData(path: String, offset: Int, contentPath: String,
-                                certificateCache: ParsedCertificateCache? = nil) throws -> (CMSContentInfo, [OpenSSLCertificate]?) {
+    static func splitSignedData(prefix: [UInt8], textCapacity: Int, next: @escaping (Int) throws(BERError) -> [UInt8],
+                                contentPath: String, certificateCache: ParsedCertificateCache? = nil) throws -> (CMSContentInfo, [OpenSSLCertificate]?) {
         let split: CMSContentSplitter.Result
         do {
-            let input = try FileDescriptorIO.openRead(path)
-            defer { close(input) }
             let output = try FileDescriptorIO.openWrite(contentPath)
             defer { close(output) }
             do {
-                let source = try Base64ByteSource(fd: input, offset: offset, size: FileDescriptorIO.size(of: input), name: path)
+                let source = try Base64ByteSource(prefix: prefix, textCapacity: textCapacity, next: next)
                 split = try CMSContentSplitter.split(reader: BERReader(source: source), layout: .signed, acceptedTypes: [NID_pkcs7_signed],
                                                      contentTo: output, contentName: contentPath, certificatesApart: true)
             } catch {

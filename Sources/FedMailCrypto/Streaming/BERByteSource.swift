@@ -13,12 +13,14 @@ protocol BERByteSource: AnyObject {
 }
 
 /// The bytes a base64 text decodes to: in a file from an offset on (the
-/// body of a MIME entity), or in memory. Invalid or truncated base64 is
+/// body of a MIME entity), in memory, or read on demand after a first
+/// piece in memory (a decryption's output). Invalid or truncated base64 is
 /// ``BERError/Kind/malformed``. A file descriptor is borrowed.
 final class Base64ByteSource: BERByteSource {
     private enum Text {
         case file(fd: Int32, name: String)
         case memory([UInt8], offset: Int)
+        case stream(next: (Int) throws(BERError) -> [UInt8])
     }
 
     private var text: Text
@@ -43,6 +45,22 @@ final class Base64ByteSource: BERByteSource {
         self.capacity = bytes.count / 4 * 3 + 3
     }
 
+    /// Decodes `prefix`, then the text `next` gives (at most its argument
+    /// in bytes per call; empty at the end), at most `textCapacity` bytes
+    /// of text in all.
+    init(prefix: [UInt8], textCapacity: Int, next: @escaping (Int) throws(BERError) -> [UInt8]) throws(BERError) {
+        do { decoder = try Base64Decoder() } catch { throw BERError(.io, error.message) }
+        var prefixPending = prefix.isEmpty ? nil : prefix
+        text = .stream(next: { count throws(BERError) in
+            if let first = prefixPending {
+                prefixPending = nil
+                return first
+            }
+            return try next(count)
+        })
+        self.capacity = max(0, textCapacity) / 4 * 3 + 3
+    }
+
     /// The next piece of base64 text, at most `count` characters; empty at the end.
     private func nextText(count: Int) throws(BERError) -> [UInt8] {
         switch text {
@@ -52,6 +70,8 @@ final class Base64ByteSource: BERByteSource {
             let end = min(bytes.count, offset + count)
             text = .memory(bytes, offset: end)
             return Array(bytes[offset..<end])
+        case .stream(let next):
+            return try next(count)
         }
     }
 

@@ -1,0 +1,80 @@
+internal import COpenSSL
+
+/// The AES-GCM decryption of a split AuthEnvelopedData as plaintext read
+/// on demand (OpenSSL's `CMS_dataInit` over the ciphertext file), so the
+/// opener feeds the signed entity straight into its own split instead of
+/// writing a decrypted file and reading it back.
+///
+/// **Nothing read from it is authentic before ``finish()`` returned.**
+/// The GCM tag is checked only at the end of the ciphertext, and OpenSSL
+/// hands out plaintext before that. A reader may only parse it into
+/// private intermediate files, and must call ``finish()`` — on success and
+/// on failure alike, so a tampered ciphertext is reported as such rather
+/// than as whatever its garbled plaintext looked like — before anything
+/// it produced is used.
+final class DecryptionStream {
+    private let input: OpenSSLBIO
+    /// The cipher BIO(s) `CMS_dataInit` pushed on `input`.
+    private let chain: OpaquePointer
+    /// The ciphertext's size: GCM's plaintext is exactly as long.
+    let ciphertextSize: Int
+    private var delivered = 0
+    private var ended = false
+    /// Set at the end of the ciphertext: whether the tag verified.
+    private var tagVerified = false
+
+    /// Starts decrypting `contentPath` with the content key already
+    /// unwrapped into `cms` (``Opener/unwrapContentKey(_:)``).
+    init(cms: CMSContentInfo, contentPath: String) throws {
+        ciphertextSize = FileDescriptorIO.size(of: contentPath) ?? 0
+        input = try OpenSSLBIO.file(contentPath, mode: "rb")
+        guard let chain = CMS_dataInit(cms.pointer, input.pointer) else {
+            throw OpenError(.tagMismatch, "the content key does not decrypt this message (\(OpenSSLErrorQueue.drain()))")
+        }
+        self.chain = chain
+    }
+
+    deinit {
+        // Free what CMS_dataInit pushed, down to (not including) `input`,
+        // which frees itself.
+        var top: OpaquePointer? = chain
+        while let bio = top, bio != input.pointer {
+            top = BIO_pop(bio)
+            BIO_free(bio)
+        }
+    }
+
+    /// The next plaintext bytes, at most `maxCount`; empty at the end of
+    /// the ciphertext. Unauthenticated until ``finish()``.
+    func read(maxCount: Int) throws(CryptoError) -> [UInt8] {
+        guard !ended, maxCount > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: min(maxCount, Int(Int32.max)))
+        let count = bytes.withUnsafeMutableBytes { BIO_read(chain, $0.baseAddress, Int32($0.count)) }
+        if count > 0 {
+            delivered += Int(count)
+            bytes.removeSubrange(Int(count)...)
+            return bytes
+        }
+        // End of the ciphertext (or a read that failed): the cipher BIO ran
+        // EVP_CipherFinal, which checked the tag.
+        ended = true
+        tagVerified = BIO_ctrl(chain, BIO_C_GET_CIPHER_STATUS, 0, nil) > 0
+        return []
+    }
+
+    /// Reads what is left and checks the GCM tag; only after this returned
+    /// is what was read authentic. Bounded by the ciphertext's size.
+    func finish() throws(OpenError) {
+        do {
+            while !ended { _ = try read(maxCount: 256 * 1024) }
+        } catch {
+            throw OpenError(.internalError, "reading the ciphertext: \(error.message)")
+        }
+        guard tagVerified else {
+            if delivered != ciphertextSize {
+                throw OpenError(.internalError, "the ciphertext could not be read to its end (\(delivered) of \(ciphertextSize) bytes; \(OpenSSLErrorQueue.drain()))")
+            }
+            throw OpenError(.tagMismatch, "AES-GCM authentication failed: the message was altered (\(OpenSSLErrorQueue.drain()))")
+        }
+    }
+}
