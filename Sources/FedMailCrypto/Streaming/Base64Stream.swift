@@ -1,4 +1,3 @@
-internal import COpenSSL
 import Foundation
 
 /// Streaming base64 decoding (RFC 2045) between files; encoding is
@@ -31,65 +30,138 @@ enum Base64Stream {
 }
 
 /// Incremental, strict base64 decoding (RFC 2045 bodies): line breaks and
-/// spaces are ignored; anything else outside the alphabet, or data after
-/// the padding, is an error. Validation uses `strspn` and decoding
-/// OpenSSL's EVP_Decode*, so large bodies decode at C speed.
+/// spaces (CR, LF, space, tab) are ignored wherever they are; anything else
+/// outside the alphabet, padding anywhere but at the end of the last group
+/// of four, data after the padding, or a last group left incomplete is an
+/// error. One pass over the text: validating and decoding are the same
+/// table lookup, four characters at a time on the common path (a message
+/// body crosses two base64 layers when it is opened, so this runs over
+/// every byte twice).
 final class Base64Decoder {
-    private let context: OpaquePointer
-    private var sawPadding = false
-    private var total = 0
-    private static let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n \t"
-    private static let afterPadding = "=\r\n \t"
+    /// Per character: its 6-bit value, or one of the markers below.
+    private static let table: [UInt8] = {
+        var table = [UInt8](repeating: invalid, count: 256)
+        for (value, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
+            table[Int(character)] = UInt8(value)
+        }
+        for character in "\r\n \t".utf8 { table[Int(character)] = skip }
+        table[Int(UInt8(ascii: "="))] = pad
+        return table
+    }()
+    private static let skip: UInt8 = 0x40
+    private static let pad: UInt8 = 0x41
+    private static let invalid: UInt8 = 0xFF
 
-    init() throws(Base64Stream.DecodeError) {
-        guard let context = EVP_ENCODE_CTX_new() else { throw Base64Stream.DecodeError(message: "EVP_ENCODE_CTX_new failed") }
-        EVP_DecodeInit(context)
-        self.context = context
+    private enum Padding {
+        case none
+        /// `xx=` seen: one more `=` ends the group.
+        case needsOne
+        /// The last group ended with padding: only white space may follow.
+        case ended
     }
 
-    deinit { EVP_ENCODE_CTX_free(context) }
+    /// The 6-bit values of the group of four being read (`held` of them).
+    private var accumulator: UInt32 = 0
+    private var held = 0
+    private var padding = Padding.none
+    private var total = 0
+
+    init() throws(Base64Stream.DecodeError) {}
 
     /// Decodes the next piece of base64 text (any length, split anywhere).
     func update(_ text: [UInt8]) throws(Base64Stream.DecodeError) -> [UInt8] {
         guard !text.isEmpty else { return [] }
-        let count = text.count
-        var chunk = text
-        chunk.append(0)
-        let valid: Bool = chunk.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { text in
-                guard let base = text.baseAddress else { return false }
-                if sawPadding { return strspn(base, Self.afterPadding) == count }
-                guard strspn(base, Self.alphabet) == count else { return false }
-                if let padding = memchr(base, Int32(UInt8(ascii: "=")), count) {
-                    sawPadding = true
-                    let start = UnsafePointer<CChar>(padding.assumingMemoryBound(to: CChar.self))
-                    return strspn(start, Self.afterPadding) == count - base.distance(to: start)
-                }
-                return true
+        // Four characters make at most three bytes.
+        var output = [UInt8](repeating: 0, count: (text.count + held) / 4 * 3 + 3)
+        let produced = output.withUnsafeMutableBufferPointer { out in
+            text.withUnsafeBufferPointer { input in
+                Self.table.withUnsafeBufferPointer { table in decode(input, into: out, table: table) }
             }
         }
-        guard valid else { throw Base64Stream.DecodeError(message: "the data holds characters outside the base64 alphabet or after its padding") }
-        // EVP_DecodeUpdate writes at most 3/4 of its input plus what it held back.
-        var output = [UInt8](repeating: 0, count: count / 4 * 3 + 80)
-        var produced: Int32 = 0
-        let status = output.withUnsafeMutableBufferPointer { out in
-            chunk.withUnsafeBufferPointer { EVP_DecodeUpdate(context, out.baseAddress, &produced, $0.baseAddress, Int32(count)) }
+        guard produced >= 0 else {
+            throw Base64Stream.DecodeError(message: "the data holds characters outside the base64 alphabet, misplaced padding or data after its padding")
         }
-        guard status >= 0 else { throw Base64Stream.DecodeError(message: "invalid base64") }
-        output.removeSubrange(Int(produced)...)
-        total += output.count
+        output.removeSubrange(produced...)
+        total += produced
         return output
     }
 
-    /// Ends the text: returns the last bytes, or throws when it was truncated or empty.
+    /// Decodes `input` into `out`; returns how many bytes it wrote, or -1
+    /// for text that is not base64.
+    private func decode(_ input: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>,
+                        table: UnsafeBufferPointer<UInt8>) -> Int {
+        var index = 0
+        var produced = 0
+        let count = input.count
+        while index < count {
+            // Whole groups of four alphabet characters, three bytes each.
+            if held == 0, case .none = padding {
+                while index + 4 <= count {
+                    let a = table[Int(input[index])], b = table[Int(input[index + 1])]
+                    let c = table[Int(input[index + 2])], d = table[Int(input[index + 3])]
+                    if (a | b | c | d) & 0xC0 != 0 { break }
+                    let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    out[produced] = UInt8(truncatingIfNeeded: group >> 16)
+                    out[produced + 1] = UInt8(truncatingIfNeeded: group >> 8)
+                    out[produced + 2] = UInt8(truncatingIfNeeded: group)
+                    produced += 3
+                    index += 4
+                }
+                if index >= count { break }
+            }
+            // One character at a time: white space, a group split by a line
+            // break or a chunk's end, padding, or an error.
+            let value = table[Int(input[index])]
+            index += 1
+            switch value {
+            case Self.skip:
+                continue
+            case Self.pad:
+                switch padding {
+                case .none where held == 3:
+                    // xxx= : two bytes.
+                    out[produced] = UInt8(truncatingIfNeeded: accumulator >> 10)
+                    out[produced + 1] = UInt8(truncatingIfNeeded: accumulator >> 2)
+                    produced += 2
+                    padding = .ended
+                case .none where held == 2:
+                    padding = .needsOne
+                    continue
+                case .needsOne:
+                    // xx== : one byte.
+                    out[produced] = UInt8(truncatingIfNeeded: accumulator >> 4)
+                    produced += 1
+                    padding = .ended
+                default:
+                    return -1
+                }
+                held = 0
+                accumulator = 0
+            case Self.invalid:
+                return -1
+            default:
+                guard case .none = padding else { return -1 }
+                accumulator = accumulator << 6 | UInt32(value)
+                held += 1
+                if held == 4 {
+                    out[produced] = UInt8(truncatingIfNeeded: accumulator >> 16)
+                    out[produced + 1] = UInt8(truncatingIfNeeded: accumulator >> 8)
+                    out[produced + 2] = UInt8(truncatingIfNeeded: accumulator)
+                    produced += 3
+                    held = 0
+                    accumulator = 0
+                }
+            }
+        }
+        return produced
+    }
+
+    /// Ends the text: returns the last bytes (none: every group was
+    /// complete), or throws when it was truncated or empty.
     func finish() throws(Base64Stream.DecodeError) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: 80)
-        var produced: Int32 = 0
-        let status = output.withUnsafeMutableBufferPointer { EVP_DecodeFinal(context, $0.baseAddress, &produced) }
-        guard status == 1 else { throw Base64Stream.DecodeError(message: "base64 data is truncated") }
-        output.removeSubrange(Int(produced)...)
-        total += output.count
+        guard held == 0 else { throw Base64Stream.DecodeError(message: "base64 data is truncated") }
+        if case .needsOne = padding { throw Base64Stream.DecodeError(message: "base64 data is truncated") }
         if total == 0 { throw Base64Stream.DecodeError(message: "no base64 data") }
-        return output
+        return []
     }
 }
