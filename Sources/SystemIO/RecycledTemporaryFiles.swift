@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// Work files kept, emptied, for the next message instead of deleted, in
 /// the private directories that ask for it (the milter's disk spool).
@@ -20,13 +19,13 @@ public enum RecycledTemporaryFiles {
     /// The most empty files kept per directory and name prefix.
     public static let capacityPerPrefix = 64
 
-    private struct State: ~Copyable {
+    private struct State {
         var directories: Set<String> = []
         /// Empty files by "directory/prefix".
         var idle: [String: [String]] = [:]
     }
 
-    private static let state = Mutex(State())
+    private static let state = BlockingMutex(State())
 
     /// Keeps the work files of `directory` (a private directory) for reuse.
     public static func enable(directory: String) {

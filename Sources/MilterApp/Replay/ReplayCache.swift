@@ -124,7 +124,7 @@ public final class ReplayCache: Sendable {
     public let malformedLines: Int
 
     private let settings: Settings
-    private let state: Mutex<State>
+    private let state: BlockingMutex<State>
 
     /// Opens (creating it with mode 0600) the file `directory/replay-cache` and
     /// loads its unexpired records, then compacts it.
@@ -181,7 +181,7 @@ public final class ReplayCache: Sendable {
 
     private init(settings: Settings, state: State?, malformedLines: Int) {
         self.settings = settings
-        self.state = Mutex(state ?? State(settings: settings))
+        self.state = BlockingMutex(state ?? State(settings: settings))
         self.malformedLines = malformedLines
     }
 
