@@ -95,7 +95,8 @@ struct MilterMetricsTests {
                        "fedmail_milter_broker_cache_hits_total", "fedmail_milter_broker_cache_misses_total",
                        "fedmail_milter_clamd_scan_duration_seconds_count", #"fedmail_milter_clamd_scans_total{verdict="infected"}"#,
                        #"fedmail_milter_reinjections_total{result="ok"}"#, #"fedmail_milter_duplicates_discarded_total{ledger="replay"}"#,
-                       #"fedmail_milter_config_reloads_total{result="refused"}"#, "fedmail_milter_spool_bytes"] {
+                       #"fedmail_milter_config_reloads_total{result="refused"}"#, "fedmail_milter_spool_bytes",
+                       "fedmail_milter_split_in_doubt_copies", "fedmail_milter_split_in_doubt_bytes"] {
             #expect(Self.value(series, in: text) == 0, "\(series)")
         }
     }
@@ -150,6 +151,28 @@ struct MilterMetricsTests {
         let metrics = MilterMetrics(cacheStatistics: LookupCacheStatistics())
         metrics.setSpoolDirectories([directory, directory + "/missing"])
         #expect(Self.value("fedmail_milter_spool_bytes", in: metrics.exposition()) == 1234)
+    }
+
+    @Test("copies in doubt: counted with their bytes at each scrape, temporary files aside, nothing removed")
+    func splitInDoubt() throws {
+        let parent = NSTemporaryDirectory() + "fedmail-doubt-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        let store = try InDoubtSealedCopies(directory: parent + "/copies", retention: 3600)
+        let metrics = MilterMetrics(cacheStatistics: LookupCacheStatistics())
+        metrics.setSplitInDoubt(store)
+        var text = metrics.exposition()
+        #expect(Self.value("fedmail_milter_split_in_doubt_copies", in: text) == 0)
+        #expect(Self.value("fedmail_milter_split_in_doubt_bytes", in: text) == 0)
+        try Data(count: 700).write(to: URL(fileURLWithPath: parent + "/copies/" + String(repeating: "a", count: 64) + ".700.x"))
+        try Data(count: 300).write(to: URL(fileURLWithPath: parent + "/copies/" + String(repeating: "b", count: 64) + ".300.y"))
+        try Data(count: 50).write(to: URL(fileURLWithPath: parent + "/copies/.keep.abcdef"))
+        text = metrics.exposition()
+        #expect(Self.value("fedmail_milter_split_in_doubt_copies", in: text) == 2)
+        #expect(Self.value("fedmail_milter_split_in_doubt_bytes", in: text) == 1000)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent + "/copies").count == 3, "a scrape removes nothing")
+        try FileManager.default.removeItem(atPath: parent + "/copies/" + String(repeating: "a", count: 64) + ".700.x")
+        #expect(Self.value("fedmail_milter_split_in_doubt_copies", in: metrics.exposition()) == 1)
     }
 
     @Test("many threads counting at once lose nothing")

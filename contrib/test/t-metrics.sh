@@ -248,7 +248,8 @@ MA='job="fedmail-milter",gateway="a"' MB='job="fedmail-milter",gateway="b"' BR='
 for family in fedmail_milter_messages_total fedmail_milter_seal_duration_seconds_bucket fedmail_milter_open_duration_seconds_bucket \
     fedmail_milter_broker_lookup_duration_seconds_bucket fedmail_milter_broker_cache_hits_total fedmail_milter_broker_cache_misses_total \
     fedmail_milter_clamd_scan_duration_seconds_bucket fedmail_milter_clamd_scans_total fedmail_milter_reinjections_total \
-    fedmail_milter_duplicates_discarded_total fedmail_milter_spool_bytes fedmail_milter_config_reloads_total; do
+    fedmail_milter_duplicates_discarded_total fedmail_milter_spool_bytes fedmail_milter_config_reloads_total \
+    fedmail_milter_split_in_doubt_copies fedmail_milter_split_in_doubt_bytes; do
     want_value "both milters export $family" "count(count by (gateway) ($family{job=\"fedmail-milter\"}))" 2 10
 done
 for family in fedmail_broker_enrollments_total fedmail_broker_issued_total fedmail_broker_lookup_duration_seconds_bucket \
@@ -269,6 +270,7 @@ want_value "A: clamd clean verdicts" "fedmail_milter_clamd_scans_total{$MA,verdi
 want_value "A: clamd infected verdicts" "fedmail_milter_clamd_scans_total{$MA,verdict=\"infected\"}" 1
 want_value "A: clamd scan latency count" "fedmail_milter_clamd_scan_duration_seconds_count{$MA}" 4
 want_value "A: no re-injection (no mixed recipients)" "sum(fedmail_milter_reinjections_total{$MA})" 0
+want_value "A: no sealed copy kept in doubt" "fedmail_milter_split_in_doubt_copies{$MA}" 0
 # B
 want_value "B: opened" "fedmail_milter_messages_total{$MB,direction=\"inbound\",decision=\"opened\",check=\"none\"}" 3
 want_value "B: open latency histogram count" "fedmail_milter_open_duration_seconds_count{$MB}" 3

@@ -164,6 +164,7 @@ public enum MilterDaemon {
         let memorySpoolPath = memorySpool?.path
         let metrics = MilterMetrics()
         metrics.setSpoolDirectories([spoolPath] + (memorySpoolPath.map { [$0] } ?? []))
+        metrics.setSplitInDoubt(splitInDoubt)
         let server = MilterServer.Configuration(
             name: FedMailMilterVersion.name,
             requirements: FederationHandler.requirements,

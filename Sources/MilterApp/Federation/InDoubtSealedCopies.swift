@@ -195,7 +195,20 @@ public final class InDoubtSealedCopies: Sendable {
     }
 
     /// How many copies there are.
-    public var count: Int { names().filter { !$0.hasPrefix(".") }.count }
+    public var count: Int { usage.copies }
+
+    /// The copies kept now and their bytes, temporary files aside; only
+    /// looked at, nothing removed (the metrics read it at each scrape).
+    public var usage: (copies: Int, bytes: Int) {
+        var usage = (copies: 0, bytes: 0)
+        for name in names() where !name.hasPrefix(".") {
+            var info = stat()
+            guard lstat(directory + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            usage.copies += 1
+            usage.bytes += Int(info.st_size)
+        }
+        return usage
+    }
 
     /// Removes copies older than `retention`, and temporary files older
     /// than a minute; returns how many copies remain and their bytes.

@@ -26,6 +26,10 @@ public final class MilterMetrics: Sendable {
     let cacheHits: Counter
     let cacheMisses: Counter
     let spoolBytes: Gauge
+    let inDoubtCopies: Gauge
+    let inDoubtBytes: Gauge
+    /// The store of sealed copies whose re-injection is in doubt (a sealing milter's).
+    private let inDoubt = Mutex<InDoubtSealedCopies?>(nil)
     /// The directories whose files count as spool bytes in use.
     private let spoolDirectories: Mutex<[String]>
     /// Broker cache counts already added to the counters (they are read
@@ -55,6 +59,10 @@ public final class MilterMetrics: Sendable {
                                                                  help: "Recipient domains asked of the broker (not cached)"))
         spoolBytes = registry.makeGauge(descriptor: Self.name("spool", unit: "bytes",
                                                               help: "Bytes of message files in the milter's private spool directories"))
+        inDoubtCopies = registry.makeGauge(descriptor: Self.name("split_in_doubt_copies", unit: "",
+                                                                 help: "Sealed copies of split messages kept because their re-injection is or may be in doubt (re-sent, not sealed again, when the client retries)"))
+        inDoubtBytes = registry.makeGauge(descriptor: Self.name("split_in_doubt", unit: "bytes",
+                                                                help: "Bytes of the sealed copies kept in doubt (at most 1 GiB are kept)"))
         // Every known outcome without a check exists from the start (at 0),
         // so rate() and absent() work before the first message.
         for direction in ["inbound", "outbound"] {
@@ -167,12 +175,22 @@ public final class MilterMetrics: Sendable {
         spoolDirectories.withLock { $0 = paths }
     }
 
+    /// The in-doubt store counted by `fedmail_milter_split_in_doubt_copies` and `_bytes`.
+    public func setSplitInDoubt(_ store: InDoubtSealedCopies?) {
+        inDoubt.withLock { $0 = store }
+    }
+
     // MARK: exposition
 
     /// The Prometheus text exposition, with the values read at scrape time
-    /// (spool bytes, broker cache counts) brought up to date first.
+    /// (spool bytes, copies in doubt, broker cache counts) brought up to date first.
     public func exposition() -> String {
         spoolBytes.set(Double(SpoolUsage.bytes(in: spoolDirectories.withLock { $0 })))
+        if let store = inDoubt.withLock({ $0 }) {
+            let usage = store.usage
+            inDoubtCopies.set(Double(usage.copies))
+            inDoubtBytes.set(Double(usage.bytes))
+        }
         let now = cacheStatistics.counts
         cacheExported.withLock { exported in
             if now.hits > exported.hits { cacheHits.increment(by: Int64(now.hits - exported.hits)) }
