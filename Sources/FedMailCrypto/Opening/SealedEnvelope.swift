@@ -71,24 +71,19 @@ struct SealedEnvelope {
         do {
             // The base64 body: after the header section in the message's
             // file, or apart (a file of its own, or memory).
-            let bodyFile: (path: String, offset: Int)?
-            switch input {
-            case .file(let path): bodyFile = (path, header.length)
-            case .parts(_, .file(let path)): bodyFile = (path, 0)
-            case .parts(_, .bytes): bodyFile = nil
-            }
-            let body = try bodyFile.map { file throws(CryptoError) in try FileDescriptorIO.openRead(file.path) }
-            defer { if let body { close(body) } }
+            var body: Int32 = -1
+            defer { if body >= 0 { close(body) } }
             let output = try content.map { file throws(CryptoError) in try FileDescriptorIO.openWrite(file.path) }
             defer { if let output { close(output) } }
             do throws(BERError) {
                 let source: Base64ByteSource
-                if let body, let bodyFile {
-                    source = try Base64ByteSource(fd: body, offset: bodyFile.offset, size: FileDescriptorIO.size(of: body), name: bodyFile.path)
-                } else if case .parts(_, .bytes(let bytes)) = input {
+                switch input {
+                case .file(let path), .parts(_, .file(let path)):
+                    do throws(CryptoError) { body = try FileDescriptorIO.openRead(path) } catch { throw BERError(.io, error.message) }
+                    let offset = if case .file = input { header.length } else { 0 }
+                    source = try Base64ByteSource(fd: body, offset: offset, size: FileDescriptorIO.size(of: body), name: path)
+                case .parts(_, .bytes(let bytes)):
                     source = try Base64ByteSource(bytes: bytes)
-                } else {
-                    throw BERError(.io, "no body to read")
                 }
                 split = try CMSContentSplitter.split(reader: BERReader(source: source), layout: .enveloped, acceptedTypes: accepted,
                                                      contentTo: output, contentName: content?.path ?? "")
