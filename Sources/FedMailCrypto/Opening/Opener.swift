@@ -165,10 +165,14 @@ public struct Opener: Sendable {
         try authorize(seal, tokenHeaders)
         checks.append("policy")
 
-        guard rename(original.path, outputPath) == 0 else {
-            throw OpenError(.internalError, "cannot move the original to \(outputPath): \(String(cString: strerror(errno)))")
+        // Atomically in place. Over an existing file the two are swapped,
+        // and the old one goes with `original` (a recycled work file of a
+        // milter's spool stays one: no inode made or freed per message).
+        let swapped: Bool
+        do { swapped = try FileIO.replace(outputPath, with: original.path) } catch {
+            throw OpenError(.internalError, "cannot move the original to \(outputPath): \(error.message)")
         }
-        original.keep()
+        if !swapped { original.keep() }
 
         let report = VerificationReport(
             signerOrganization: seal.signer.organization,
