@@ -3,27 +3,6 @@ import COpenSSL
 import Foundation
 import Testing
 
-/// Bytes in memory as a ``BERByteSource``, handed out `chunk` bytes at a
-/// time (to exercise every buffer boundary), with an optional claimed capacity.
-final class MemoryByteSource: BERByteSource {
-    private let bytes: [UInt8]
-    private let chunk: Int
-    private var position = 0
-    let capacity: Int
-
-    init(_ bytes: [UInt8], chunk: Int = 1 << 20, capacity: Int? = nil) {
-        self.bytes = bytes
-        self.chunk = chunk
-        self.capacity = capacity ?? bytes.count
-    }
-
-    func read(maxCount: Int) throws(BERError) -> [UInt8] {
-        let n = min(maxCount, chunk, bytes.count - position)
-        defer { position += n }
-        return Array(bytes[position..<(position + n)])
-    }
-}
-
 /// A source that never ends (zeros), claiming a huge capacity.
 final class EndlessZeroSource: BERByteSource {
     let capacity = Int.max / 4

@@ -18,6 +18,10 @@ struct SealedEnvelope {
     var cms: CMSContentInfo?
     /// The encryptedContent octets (when asked for).
     var encryptedContent: PrivateTemporaryFile?
+    /// The contentEncryptionAlgorithm and the fields after the content
+    /// info, as encoded (``AEADParameters``).
+    var contentEncryptionAlgorithm: [UInt8]? = nil
+    var fieldsAfterContent: [[UInt8]] = []
 
     /// The largest outer header section read.
     static let headerLimit = 4 << 20
@@ -104,11 +108,11 @@ struct SealedEnvelope {
             throw OpenError(.malformed, "the CMS structure is invalid (\(OpenSSLErrorQueue.drain()))")
         }
         let cms = CMSContentInfo(taking: pointer)
-        if requireAEAD && cms.contentTypeNID != NID_id_smime_ct_authEnvelopedData {
-            throw OpenError(.notAEAD, "CMS content type \(cms.contentTypeName) refused: only AuthEnvelopedData (AES-256-GCM) is accepted")
-        }
-        return SealedEnvelope(header: header, contentTypeNID: cms.contentTypeNID, contentTypeName: cms.contentTypeName,
-                              cms: cms, encryptedContent: content)
+        let envelope = SealedEnvelope(header: header, contentTypeNID: cms.contentTypeNID, contentTypeName: cms.contentTypeName,
+                                      cms: cms, encryptedContent: content, contentEncryptionAlgorithm: split.contentEncryptionAlgorithm,
+                                      fieldsAfterContent: split.fieldsAfterContent)
+        if requireAEAD { try envelope.checkAEAD() }
+        return envelope
     }
 
     /// The smime-type check of `requireAEAD`: absent or authEnveloped-data.
@@ -120,7 +124,8 @@ struct SealedEnvelope {
 
     /// What ``read(path:temporaryDirectory:requireAEAD:keepContent:)``
     /// refuses with `requireAEAD`, checked on an envelope read without it:
-    /// the smime-type, then the CMS content type (AuthEnvelopedData only).
+    /// the smime-type, the CMS content type (AuthEnvelopedData only), then
+    /// its AEAD parameters (``AEADParameters``: AES-256-GCM, 16-byte tag).
     func checkAEAD() throws(OpenError) {
         if let contentType = header.first("Content-Type").flatMap({ MIMEContentType.parse($0.value) }) {
             try Self.checkAEADType(contentType)
@@ -128,6 +133,7 @@ struct SealedEnvelope {
         guard cms != nil, contentTypeNID == NID_id_smime_ct_authEnvelopedData else {
             throw OpenError(.notAEAD, "CMS content type \(contentTypeName) refused: only AuthEnvelopedData (AES-256-GCM) is accepted")
         }
+        try AEADParameters.check(algorithm: contentEncryptionAlgorithm, fieldsAfterContent: fieldsAfterContent)
     }
 
     /// The decryption of the ciphertext (as detached content), read on

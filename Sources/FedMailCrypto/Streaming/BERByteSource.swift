@@ -98,3 +98,25 @@ final class Base64ByteSource: BERByteSource {
         return head
     }
 }
+
+/// Bytes in memory as a ``BERByteSource`` (a small structure already
+/// held), handed out at most `chunk` bytes at a time (tests use small
+/// chunks to exercise every buffer boundary), with an optional claimed capacity.
+final class MemoryByteSource: BERByteSource {
+    private let bytes: [UInt8]
+    private let chunk: Int
+    private var position = 0
+    let capacity: Int
+
+    init(_ bytes: [UInt8], chunk: Int = 1 << 20, capacity: Int? = nil) {
+        self.bytes = bytes
+        self.chunk = max(1, chunk)
+        self.capacity = capacity ?? bytes.count
+    }
+
+    func read(maxCount: Int) throws(BERError) -> [UInt8] {
+        let n = min(maxCount, chunk, bytes.count - position)
+        defer { position += n }
+        return Array(bytes[position..<(position + n)])
+    }
+}

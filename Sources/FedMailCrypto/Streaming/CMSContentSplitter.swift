@@ -41,6 +41,11 @@ enum CMSContentSplitter {
         /// of ``structure``; nil when the field was kept (absent, or holding
         /// a choice other than a plain Certificate).
         var certificates: [[UInt8]]? = nil
+        /// Enveloped layout: the contentEncryptionAlgorithm, as encoded.
+        var contentEncryptionAlgorithm: [UInt8]? = nil
+        /// The fields after the content info, each as encoded (for
+        /// AuthEnvelopedData: authAttrs [1], mac, unauthAttrs [2]).
+        var fieldsAfterContent: [[UInt8]] = []
     }
 
     /// How much of the structure (everything but the content) may be held in memory.
@@ -88,6 +93,8 @@ enum CMSContentSplitter {
         var before: [UInt8] = []
         var after: [UInt8] = []
         var contentInfo: [UInt8]?
+        var algorithm: [UInt8]?
+        var trailing: [[UInt8]] = []
         var contentLength = 0
         var certificates: [[UInt8]]?
         // Fields seen after the content info: the certificates are only
@@ -103,6 +110,7 @@ enum CMSContentSplitter {
                 let split = try splitContentInfo(child, reader: reader, layout: layout, budget: &budget, to: fd, name: contentName)
                 contentInfo = split.encoded
                 contentLength = split.length
+                algorithm = split.algorithm
             } else if contentInfo == nil {
                 before += try reader.remainder(of: child, depth: 3, budget: &budget)
             } else if certificatesApart, layout == .signed, child.isContext(0), fieldsAfterContent > 0 {
@@ -124,8 +132,12 @@ enum CMSContentSplitter {
                     after += BERReader.encode(tag: 0xA0, content: elements.flatMap { $0 })
                 }
             } else {
-                if contentInfo != nil { fieldsAfterContent += 1 }
-                after += try reader.remainder(of: child, depth: 3, budget: &budget)
+                let encoded = try reader.remainder(of: child, depth: 3, budget: &budget)
+                if contentInfo != nil {
+                    fieldsAfterContent += 1
+                    trailing.append(encoded)
+                }
+                after += encoded
             }
         }
         guard let contentInfo else { throw BERError(.malformed, "the \(name) has no content info") }
@@ -136,15 +148,16 @@ enum CMSContentSplitter {
         let body = BERReader.encode(tag: 0x30, content: before + contentInfo + after)
         let structure = BERReader.encode(tag: 0x30, content: typeEncoded + BERReader.encode(tag: 0xA0, content: body))
         return Result(contentTypeNID: nid, contentTypeName: name, structure: structure, contentLength: contentLength,
-                      certificates: certificates)
+                      certificates: certificates, contentEncryptionAlgorithm: algorithm, fieldsAfterContent: trailing)
     }
 
     /// Splits the (Encrypted|Encapsulated)ContentInfo whose header was read:
     /// its fields without the content, and the content streamed to `fd`.
     private static func splitContentInfo(_ header: BERHeader, reader: BERReader, layout: Layout, budget: inout Int,
-                                         to fd: Int32?, name: String) throws(BERError) -> (encoded: [UInt8], length: Int) {
+                                         to fd: Int32?, name: String) throws(BERError) -> (encoded: [UInt8], length: Int, algorithm: [UInt8]?) {
         let end = header.length.map { reader.offset + $0 }
         var fields: [UInt8] = []
+        var algorithm: [UInt8]?
         // enveloped: contentType, contentEncryptionAlgorithm; signed: eContentType.
         let leading = layout == .enveloped ? 2 : 1
         for i in 0..<leading {
@@ -156,6 +169,7 @@ enum CMSContentSplitter {
                 throw BERError(.malformed, i == 0 ? "the content info has no content type" : "the content info has no encryption algorithm")
             }
             fields += encoded
+            if i == 1 { algorithm = encoded }
         }
         guard try reader.hasMoreContent(before: end) else {
             throw BERError(.malformed, "the content is absent (detached content is not accepted)")
@@ -178,7 +192,7 @@ enum CMSContentSplitter {
             guard try !reader.hasMoreContent(before: wrapperEnd) else { throw BERError(.malformed, "data after eContent") }
         }
         guard try !reader.hasMoreContent(before: end) else { throw BERError(.malformed, "data after the content") }
-        return (BERReader.encode(tag: 0x30, content: fields), length)
+        return (BERReader.encode(tag: 0x30, content: fields), length, algorithm)
     }
 
     /// The NID and long name of an encoded OBJECT IDENTIFIER (NID_undef, "unknown" when OpenSSL does not know it).
