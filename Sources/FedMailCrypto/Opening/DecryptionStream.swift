@@ -26,8 +26,11 @@ final class DecryptionStream {
     /// Starts decrypting `contentPath` with the content key already
     /// unwrapped into `cms` (``Opener/unwrapContentKey(_:)``).
     init(cms: CMSContentInfo, contentPath: String) throws {
-        ciphertextSize = FileDescriptorIO.size(of: contentPath) ?? 0
         input = try OpenSSLBIO.file(contentPath, mode: "rb")
+        guard let size = FileDescriptorIO.size(of: contentPath) else {
+            throw OpenError(.internalError, "cannot read the size of the ciphertext \(contentPath)")
+        }
+        ciphertextSize = size
         guard let chain = CMS_dataInit(cms.pointer, input.pointer) else {
             throw OpenError(.tagMismatch, "the content key does not decrypt this message (\(OpenSSLErrorQueue.drain()))")
         }
@@ -70,10 +73,14 @@ final class DecryptionStream {
         } catch {
             throw OpenError(.internalError, "reading the ciphertext: \(error.message)")
         }
+        // GCM's plaintext is exactly as long as its ciphertext. A read that
+        // ended early never reached EVP_CipherFinal, and OpenSSL 3.0's
+        // cipher BIO then still says "ok" (its status starts at 1): only
+        // the whole length with the tag verified counts.
+        guard delivered == ciphertextSize else {
+            throw OpenError(.internalError, "the ciphertext could not be decrypted to its end (\(delivered) of \(ciphertextSize) bytes; \(OpenSSLErrorQueue.drain()))")
+        }
         guard tagVerified else {
-            if delivered != ciphertextSize {
-                throw OpenError(.internalError, "the ciphertext could not be read to its end (\(delivered) of \(ciphertextSize) bytes; \(OpenSSLErrorQueue.drain()))")
-            }
             throw OpenError(.tagMismatch, "AES-GCM authentication failed: the message was altered (\(OpenSSLErrorQueue.drain()))")
         }
     }

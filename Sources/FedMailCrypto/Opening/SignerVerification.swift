@@ -39,10 +39,11 @@ struct SignerVerification {
     /// on any failure it goes away unreleased).
     struct SignedParts {
         var signed: CMSContentInfo
-        /// FedMail's own SignedData: its certificates, apart from the
-        /// structure (each parsed once per configuration load); nil when
-        /// they stayed in the structure, as in multipart/signed.
-        var certificates: [OpenSSLCertificate]?
+        /// FedMail's own SignedData: the DER of its certificates, apart
+        /// from the structure (parsed in ``verify(_:now:checks:)``, once the
+        /// tag verified, each once per configuration load); nil when they
+        /// stayed in the structure, as in multipart/signed.
+        var certificates: [[UInt8]]?
         var content: PrivateTemporaryFile
     }
 
@@ -95,7 +96,7 @@ struct SignerVerification {
             next: { count throws(BERError) in
                 do throws(CryptoError) { return try decrypted.read(maxCount: count) } catch { throw BERError(.io, error.message) }
             },
-            contentPath: content.path, certificateCache: certificateCache)
+            contentPath: content.path)
         return SignedParts(signed: signed, certificates: certificates, content: content)
     }
 
@@ -104,7 +105,9 @@ struct SignerVerification {
     /// chain or pin; returns the signer.
     func verify(_ parts: SignedParts, now: Date, checks: inout [String]) throws -> Signer {
         let signed = parts.signed
-        let messageCertificates = parts.certificates
+        let messageCertificates = try parts.certificates.map { encoded in
+            try encoded.map { der in try certificateCache?.certificate(der: der) ?? ParsedCertificateCache.parse(der: der) }
+        }
         let content = parts.content
         guard signed.contentTypeNID == NID_pkcs7_signed else {
             throw OpenError(.badSignature, "the decrypted content is \(signed.contentTypeName), not SignedData")
@@ -171,11 +174,10 @@ struct SignerVerification {
     /// Splits the base64 SignedData body of an opaque S/MIME signed entity
     /// (`prefix`, then what `next` reads; at most `textCapacity` bytes of
     /// text), streaming: eContent to `contentPath`, the SignedData without
-    /// it parsed and returned, with its certificates apart (from
-    /// `certificateCache` when it holds them; nil when they stayed in the
-    /// SignedData).
+    /// it parsed and returned, with the DER of its certificates apart (nil
+    /// when they stayed in the SignedData).
     static func splitSignedData(prefix: [UInt8], textCapacity: Int, next: @escaping (Int) throws(BERError) -> [UInt8],
-                                contentPath: String, certificateCache: ParsedCertificateCache? = nil) throws -> (CMSContentInfo, [OpenSSLCertificate]?) {
+                                contentPath: String) throws -> (CMSContentInfo, [[UInt8]]?) {
         let split: CMSContentSplitter.Result
         do {
             let output = try FileDescriptorIO.openWrite(contentPath)
@@ -197,16 +199,7 @@ struct SignerVerification {
             throw OpenError(.malformed, "the signed entity is not a valid CMS SignedData (\(OpenSSLErrorQueue.drain()))")
         }
         let cms = CMSContentInfo(taking: pointer)
-        guard let encoded = split.certificates else { return (cms, nil) }
-        var certificates: [OpenSSLCertificate] = []
-        for der in encoded {
-            if let certificateCache {
-                certificates.append(try certificateCache.certificate(der: der))
-            } else {
-                certificates.append(try ParsedCertificateCache.parse(der: der))
-            }
-        }
-        return (cms, certificates)
+        return (cms, split.certificates)
     }
 
     /// The signed signingTime attribute (UTCTime or GeneralizedTime).
