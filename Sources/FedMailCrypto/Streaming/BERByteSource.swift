@@ -32,7 +32,7 @@ final class Base64ByteSource: BERByteSource {
     /// Decodes `fd` from `offset` on; `size` is the file size.
     init(fd: Int32, offset: Int, size: Int, name: String) throws(BERError) {
         guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw BERError(.io, "cannot seek \(name)") }
-        do { decoder = try Base64Decoder() } catch { throw BERError(.io, error.message) }
+        decoder = Base64Decoder()
         text = .file(fd: fd, name: name)
         // Four characters make at most three bytes.
         self.capacity = max(0, size - offset) / 4 * 3 + 3
@@ -40,7 +40,7 @@ final class Base64ByteSource: BERByteSource {
 
     /// Decodes `bytes`.
     init(bytes: [UInt8]) throws(BERError) {
-        do { decoder = try Base64Decoder() } catch { throw BERError(.io, error.message) }
+        decoder = Base64Decoder()
         text = .memory(bytes, offset: 0)
         self.capacity = bytes.count / 4 * 3 + 3
     }
@@ -49,7 +49,7 @@ final class Base64ByteSource: BERByteSource {
     /// in bytes per call; empty at the end), at most `textCapacity` bytes
     /// of text in all.
     init(prefix: [UInt8], textCapacity: Int, next: @escaping (Int) throws(BERError) -> [UInt8]) throws(BERError) {
-        do { decoder = try Base64Decoder() } catch { throw BERError(.io, error.message) }
+        decoder = Base64Decoder()
         var prefixPending = prefix.isEmpty ? nil : prefix
         text = .stream(next: { count throws(BERError) in
             if let first = prefixPending {

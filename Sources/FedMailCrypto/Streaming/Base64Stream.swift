@@ -11,7 +11,7 @@ enum Base64Stream {
     /// the padding, is an error (see ``Base64Decoder``).
     static func decode(input: Int32, offset: Int, to fd: Int32, inputName: String, outputName: String) throws(DecodeError) {
         guard lseek(input, off_t(offset), SEEK_SET) >= 0 else { throw DecodeError(message: "cannot seek \(inputName)") }
-        let decoder = try Base64Decoder()
+        let decoder = Base64Decoder()
         while true {
             let chunk: [UInt8]
             do { chunk = try FileDescriptorIO.read(fd: input, count: 1 << 20, name: inputName) } catch { throw DecodeError(message: error.message) }
@@ -66,7 +66,7 @@ final class Base64Decoder {
     private var padding = Padding.none
     private var total = 0
 
-    init() throws(Base64Stream.DecodeError) {}
+    init() {}
 
     /// Decodes the next piece of base64 text (any length, split anywhere).
     func update(_ text: [UInt8]) throws(Base64Stream.DecodeError) -> [UInt8] {
