@@ -51,11 +51,14 @@ final class DecryptionStream {
     /// the ciphertext. Unauthenticated until ``finish()``.
     func read(maxCount: Int) throws(CryptoError) -> [UInt8] {
         guard !ended, maxCount > 0 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: min(maxCount, Int(Int32.max)))
-        let count = bytes.withUnsafeMutableBytes { BIO_read(chain, $0.baseAddress, Int32($0.count)) }
+        // Filled by OpenSSL as it is: no zeroing of a buffer that is overwritten.
+        var count: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: min(maxCount, Int(Int32.max))) { buffer, initialized in
+            count = BIO_read(chain, buffer.baseAddress, Int32(buffer.count))
+            initialized = max(0, Int(count))
+        }
         if count > 0 {
             delivered += Int(count)
-            bytes.removeSubrange(Int(count)...)
             return bytes
         }
         // End of the ciphertext (or a read that failed): the cipher BIO ran
