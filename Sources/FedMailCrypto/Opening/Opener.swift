@@ -64,10 +64,10 @@ public struct Opener: Sendable {
         try open(.file(path: sealedPath), outputPath: outputPath, now: now, authorize: authorize)
     }
 
-    /// Opens a sealed message wherever its bytes are (``SealedMessageInput``:
+    /// Opens a sealed message wherever its bytes are (``MessageInput``:
     /// a milter's header fields and spooled body need not be written out
     /// again), exactly as ``open(sealedPath:outputPath:now:authorize:)``.
-    public func open(_ input: SealedMessageInput, outputPath: String, now: Date = Date(),
+    public func open(_ input: MessageInput, outputPath: String, now: Date = Date(),
                      authorize: (_ seal: VerifiedSeal, _ outerTokens: [FedMailTokenHeader]) throws(OpenError) -> Void)
         throws(OpenError) -> OpenedMessage {
         OpenSSLErrorQueue.clear()
@@ -149,7 +149,7 @@ public struct Opener: Sendable {
         let originalSize = try inner.extractOriginal(from: verified.path, to: original.path, temporaryDirectory: temporaryDirectory)
 
         let originalHeader: MessageHeaderSection
-        do { originalHeader = try Sealer.readHeaderSection(path: original.path) } catch {
+        do { originalHeader = try MessageInput.file(path: original.path).headerSection() } catch {
             throw OpenError(.malformed, "the sealed original has no header section")
         }
         let seal = VerifiedSeal(
@@ -234,9 +234,15 @@ public struct Opener: Sendable {
 
     /// Reads what a sealed message shows without decrypting.
     public static func inspect(sealedPath: String, temporaryDirectory: String? = nil) throws(OpenError) -> SealedMessageSummary {
+        try inspect(.file(path: sealedPath), temporaryDirectory: temporaryDirectory)
+    }
+
+    /// Reads what a sealed message shows without decrypting, wherever its
+    /// bytes are (a milter's header fields and spooled body: not written out).
+    public static func inspect(_ input: MessageInput, temporaryDirectory: String? = nil) throws(OpenError) -> SealedMessageSummary {
         defer { OpenSSLErrorQueue.clear() }
         return try OpenError.mappingLocalFailures {
-            let envelope = try SealedEnvelope.read(path: sealedPath, temporaryDirectory: temporaryDirectory,
+            let envelope = try SealedEnvelope.read(input, temporaryDirectory: temporaryDirectory,
                                                    requireAEAD: false, keepContent: false)
             return SealedMessageSummary(
                 contentType: envelope.contentTypeName, isAEAD: envelope.contentTypeNID == NID_id_smime_ct_authEnvelopedData,

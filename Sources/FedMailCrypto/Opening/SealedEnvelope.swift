@@ -3,7 +3,7 @@ import FedMailCore
 import SystemIO
 import Foundation
 
-/// The first stage of opening: a sealed message read (``SealedMessageInput``) — the
+/// The first stage of opening: a sealed message read (``MessageInput``) — the
 /// outer header, and the CMS envelope split into its structure (parsed)
 /// and its ciphertext (a private file).
 ///
@@ -44,21 +44,12 @@ struct SealedEnvelope {
     ///   - keepContent: write the ciphertext to ``encryptedContent`` (else it is only read over).
     /// - Throws: ``OpenError``, or a local failure (``CryptoError``) that
     ///   the caller maps once.
-    static func read(_ input: SealedMessageInput, temporaryDirectory: String?, requireAEAD: Bool = true,
+    static func read(_ input: MessageInput, temporaryDirectory: String?, requireAEAD: Bool = true,
                      keepContent: Bool = true) throws -> SealedEnvelope {
         let header: MessageHeaderSection
-        switch input {
-        case .file(let path):
-            do { header = try Sealer.readHeaderSection(path: path, limit: headerLimit) } catch {
-                if error.code == .io { throw OpenError(.internalError, error.message) }
-                throw OpenError(.malformed, "not a message: \(error.message)")
-            }
-        case .parts(let bytes, _):
-            guard bytes.count <= headerLimit else { throw OpenError(.malformed, "not a message: the header section is over \(headerLimit) bytes") }
-            header = MessageHeaderSection.parse(bytes)
-            guard header.fields.contains(where: { !$0.name.isEmpty }), header.length == bytes.count else {
-                throw OpenError(.malformed, "not a message: no header section")
-            }
+        do { header = try input.headerSection(limit: headerLimit) } catch {
+            if error.code == .io { throw OpenError(.internalError, error.message) }
+            throw OpenError(.malformed, "not a message: \(error.message)")
         }
         guard header.hasSeparator else { throw OpenError(.malformed, "the sealed message has no body") }
         guard let ct = header.first("Content-Type").flatMap({ MIMEContentType.parse($0.value) }),

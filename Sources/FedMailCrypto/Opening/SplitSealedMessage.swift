@@ -36,7 +36,7 @@ public final class SplitSealedMessage {
 
     /// Reads and splits a sealed message wherever its bytes are, as
     /// ``read(sealedPath:temporaryDirectory:requireAEAD:)`` reads a file.
-    public static func read(_ input: SealedMessageInput, temporaryDirectory: String? = nil,
+    public static func read(_ input: MessageInput, temporaryDirectory: String? = nil,
                             requireAEAD: Bool = true) throws(OpenError) -> SplitSealedMessage {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }

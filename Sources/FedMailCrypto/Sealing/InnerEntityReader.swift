@@ -2,14 +2,13 @@ import FedMailCore
 import Foundation
 
 /// The inner entity of a sealed message (``SealedInnerEntity``: its prefix,
-/// the exact original read from its file, the control part), produced piece
+/// the exact original read where it is, the control part), produced piece
 /// by piece as the signer reads it — never written to a file. The original
 /// is searched for the entity's delimiter on the way: when it occurs
 /// (``boundaryOccurs``), the entity is unusable and is made again with
 /// another boundary.
 final class InnerEntityReader {
-    private let original: Int32
-    private let originalPath: String
+    private let original: MessageInputReader
     private var head: [UInt8]
     private var tail: [UInt8]
     private var headOffset = 0
@@ -24,10 +23,9 @@ final class InnerEntityReader {
     /// (known once the whole entity was read).
     var boundaryOccurs: Bool { scanner.match != nil }
 
-    /// Reads the original at `originalPath` (opened now, closed on deinit).
-    init(entity: SealedInnerEntity, controlJSON: [UInt8], originalPath: String) throws(CryptoError) {
-        original = try FileDescriptorIO.openRead(originalPath)
-        self.originalPath = originalPath
+    /// Reads `original` (its file opened now, closed with the reader).
+    init(entity: SealedInnerEntity, controlJSON: [UInt8], original: MessageInput) throws(CryptoError) {
+        self.original = try MessageInputReader(original)
         head = entity.prefix
         tail = entity.suffix(controlJSON: controlJSON)
         scanner = PatternScanner(pattern: entity.delimiterPattern)
@@ -35,15 +33,13 @@ final class InnerEntityReader {
         scanner.feed([10])
     }
 
-    deinit { close(original) }
-
     /// Fills `target` with the next bytes of the entity; 0 once it is all read.
     func read(into target: UnsafeMutableRawBufferPointer) throws(CryptoError) -> Int {
         guard let base = target.baseAddress, !target.isEmpty else { return 0 }
         if headOffset < head.count { return copy(from: head, offset: &headOffset, to: base, capacity: target.count) }
         if !originalDone {
             if bufferOffset == buffer.count {
-                buffer = try FileDescriptorIO.read(fd: original, count: 256 * 1024, name: originalPath)
+                buffer = try original.next(maxCount: 256 * 1024)
                 bufferOffset = 0
                 if buffer.isEmpty { originalDone = true } else { scanner.feed(buffer) }
             }

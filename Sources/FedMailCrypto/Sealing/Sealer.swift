@@ -15,10 +15,22 @@ public struct Sealer: Sendable {
         self.signer = signer
     }
 
-    /// Seals the message in the file at `originalPath` into `outputPath`.
+    /// Seals the message in the file at `originalPath` into `outputPath`
+    /// (``seal(_:outputPath:recipients:control:tokens:protectSubject:signingTime:)``
+    /// of a whole-message file).
+    public func seal(originalPath: String, outputPath: String, recipients: [RecipientOrganization],
+                     control: ControlFlags, tokens: [FedMailTokenHeader] = [],
+                     protectSubject: Bool = false, signingTime: Int64? = nil) throws(CryptoError) {
+        try seal(.file(path: originalPath), outputPath: outputPath, recipients: recipients, control: control,
+                 tokens: tokens, protectSubject: protectSubject, signingTime: signingTime)
+    }
+
+    /// Seals `original` into `outputPath`.
     ///
     /// - Parameters:
-    ///   - originalPath: the original message, exactly as received.
+    ///   - original: the original message, exactly as received: one file,
+    ///     or a milter's header section and spooled body (read where they
+    ///     are, not written out first).
     ///   - outputPath: where the sealed message is written (replaced).
     ///   - recipients: one entry per recipient organization.
     ///   - control: the control flags (its `tokens` list the token ids). Every
@@ -27,12 +39,12 @@ public struct Sealer: Sendable {
     ///     with the domains its certificate names.
     ///   - tokens: `FedMail-Token` header fields to add, one per organization.
     ///   - protectSubject: put `Subject: [sealed]` outside, the real one only inside.
-    public func seal(originalPath: String, outputPath: String, recipients: [RecipientOrganization],
+    public func seal(_ original: MessageInput, outputPath: String, recipients: [RecipientOrganization],
                      control: ControlFlags, tokens: [FedMailTokenHeader] = [],
                      protectSubject: Bool = false, signingTime: Int64? = nil) throws(CryptoError) {
         guard !recipients.isEmpty else { throw CryptoError(code: .badInput, message: "no recipient organization") }
         try signer.certificate.validateForFedMail(source: "signer certificate")
-        let header = try Self.readHeaderSection(path: originalPath)
+        let header = try original.headerSection()
         var control = control
         for organization in recipients where !control.recipients.contains(where: { $0.keyId == organization.keyIdentifierHex }) {
             control.recipients.append(.init(keyId: organization.keyIdentifierHex, domains: organization.certifiedDomains))
@@ -47,21 +59,24 @@ public struct Sealer: Sendable {
         // base64-encoded into the output as it comes. A boundary found in
         // the original (never, in practice: 144 random bits) makes it again.
         for _ in 0..<4 {
-            let entity = try Self.randomInnerEntity()
+            let reader = try InnerEntityReader(entity: try Self.randomInnerEntity(), controlJSON: json, original: original)
             let fd = try FileDescriptorIO.openWrite(outputPath, mode: 0o644)
-            defer { close(fd) }
-            try FileDescriptorIO.writeAll(fd: fd, outer, name: outputPath)
-            let base64 = Base64LineWriter(fd: fd, lineEnding: lineEnding, name: outputPath)
-            let reader = try InnerEntityReader(entity: entity, controlJSON: json, originalPath: originalPath)
-            let source = try CallbackBIO.source { (buffer) throws(CryptoError) in try reader.read(into: buffer) }
-            let sink = try CallbackBIO.sink { (bytes) throws(CryptoError) in try base64.write(bytes) }
-            try Self.signAndEncrypt(from: source, to: sink, signer: signer, recipients: recipients, signingTime: signingTime)
-            if reader.boundaryOccurs {
-                ftruncate(fd, 0) // never a sealed message whose boundary the original holds
-                continue
+            defer { FileDescriptorIO.close(fd) }
+            do throws(CryptoError) {
+                try FileDescriptorIO.writeAll(fd: fd, outer, name: outputPath)
+                let base64 = Base64LineWriter(fd: fd, lineEnding: lineEnding, name: outputPath)
+                let source = try CallbackBIO.source { (buffer) throws(CryptoError) in try reader.read(into: buffer) }
+                let sink = try CallbackBIO.sink { (bytes) throws(CryptoError) in try base64.write(bytes) }
+                try Self.signAndEncrypt(from: source, to: sink, signer: signer, recipients: recipients, signingTime: signingTime)
+                if !reader.boundaryOccurs {
+                    try base64.finish()
+                    return
+                }
+            } catch {
+                ftruncate(fd, 0) // a failed seal leaves no part of a sealed message
+                throw error
             }
-            try base64.finish()
-            return
+            ftruncate(fd, 0) // never a sealed message whose boundary the original holds
         }
         throw CryptoError(code: .badInput, message: "no usable MIME boundary found for the original")
     }
@@ -109,7 +124,7 @@ public struct Sealer: Sendable {
     func writeInnerEntity(originalPath: String, to path: String, control: ControlFlags) throws(CryptoError) {
         let json = try Self.controlJSON(control)
         for _ in 0..<4 {
-            let reader = try InnerEntityReader(entity: try Self.randomInnerEntity(), controlJSON: json, originalPath: originalPath)
+            let reader = try InnerEntityReader(entity: try Self.randomInnerEntity(), controlJSON: json, original: .file(path: originalPath))
             let output = try FileDescriptorIO.openWrite(path)
             defer { close(output) }
             let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 1)
@@ -122,18 +137,5 @@ public struct Sealer: Sendable {
             if !reader.boundaryOccurs { return }
         }
         throw CryptoError(code: .badInput, message: "no usable MIME boundary found for the original")
-    }
-
-    /// Reads and parses the header section at the start of a message file.
-    static func readHeaderSection(path: String, limit: Int = 8 << 20) throws(CryptoError) -> MessageHeaderSection {
-        let fd = try FileDescriptorIO.openRead(path)
-        defer { close(fd) }
-        let header = try MessageHeaderSection.read(limit: limit) { () throws(CryptoError) in
-            try FileDescriptorIO.read(fd: fd, count: 256 * 1024, name: path)
-        }
-        guard header.fields.contains(where: { !$0.name.isEmpty }) else {
-            throw CryptoError(code: .badInput, message: "\(path) does not start with a message header section")
-        }
-        return header
     }
 }

@@ -39,6 +39,8 @@ enum FileDescriptorIO {
         try mapped { () throws(SystemIOError) in try FileIO.openRead(path) }
     }
 
+    static func close(_ fd: Int32) { FileIO.close(fd) }
+
     static func openWrite(_ path: String, mode: mode_t = 0o600) throws(CryptoError) -> Int32 {
         try mapped { () throws(SystemIOError) in try FileIO.openWrite(path, mode: mode) }
     }

@@ -91,7 +91,7 @@ extension FederationHandler {
         let identities = runtime.openingIdentities()
         guard !identities.isEmpty else { return .notOurs("no OrgKey to open with") }
         let ourKeys = identities.flatMap { [$0.certificate.subjectKeyIdentifier, $0.certificate.publicKeyIdentifier].compactMap { $0 } }
-        let input = try MessageFiles.sealedInput(transaction, rawValues: rawValues)
+        let input = try MessageFiles.messageInput(transaction, rawValues: rawValues)
         // Read with EnvelopedData accepted (S/MIME for somebody's own key is
         // not ours, whatever its algorithm); the open refuses all but AEAD.
         let split: SplitSealedMessage
@@ -130,7 +130,7 @@ extension FederationHandler {
         let popEnvelopes = envelopes
 
         // Not split yet (it carried a token for us): read and split by the open.
-        let input = split == nil ? try MessageFiles.sealedInput(transaction, rawValues: rawValues) : nil
+        let input = split == nil ? try MessageFiles.messageInput(transaction, rawValues: rawValues) : nil
         let openedFile = try SpoolFile(directory: spoolDirectory, prefix: "opened")
         var opener = Opener(identities: runtime.openingIdentities(), brokerCA: runtime.brokerCA,
                             maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)

@@ -99,11 +99,11 @@ extension FederationHandler {
         guard let sealer = runtime.sealer() else {
             throw FederationLoadError("no OrgKey/OrgCertificate to seal with")
         }
-        // The original, spooled, scanned before anything is sealed or re-injected.
-        let original = try SpoolFile(directory: spoolDirectory, prefix: "original")
-        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: original.path)
+        // The original where the milter holds it (header fields, spooled
+        // body), scanned before anything is sealed or re-injected.
+        let original = try MessageFiles.messageInput(transaction, rawValues: rawValues)
         let virusFlag: ControlFlags.ScanResult, spamFlag: ControlFlags.ScanResult, scanSummary: String
-        switch try scanOutbound(originalPath: original.path, fromInternalHost: fromInternalHost, actions: actions, log: log) {
+        switch try scanOutbound(original: original, fromInternalHost: fromInternalHost, actions: actions, log: log) {
         case .stop(let response):
             return response
         case .flags(let virus, let spam, let summary):
@@ -218,7 +218,7 @@ extension FederationHandler {
         let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "sealed")
         let control = ControlFlags(sealedBy: runtime.hostname, tokens: tokenIDs, recipients: controlRecipients,
                                    virusScan: virusFlag, spamScan: spamFlag)
-        try sealer.seal(originalPath: original.path, outputPath: sealedFile.path, recipients: organizations,
+        try sealer.seal(original, outputPath: sealedFile.path, recipients: organizations,
                         control: control, tokens: tokenFields, protectSubject: settings.protectSubject)
 
         let tokensText = (tokenIDs + staticPartners.map { "static:\($0)" }).joined(separator: ",")

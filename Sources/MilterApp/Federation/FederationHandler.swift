@@ -261,10 +261,9 @@ public final class FederationHandler: MilterHandler {
             .filter { !settings.directionPolicy.isLocal($0) }
         let needKeys = remote.filter { !tokenDomains.contains($0) }
         guard !remote.isEmpty, needKeys.allSatisfy({ runtime.partnerCertificate(for: $0) != nil }) else { return false }
-        let spooled = try SpoolFile(directory: spoolDirectory, prefix: "outbound")
-        try MessageFiles.writeOriginal(transaction, rawValues: rawValues, to: spooled.path)
+        let input = try MessageFiles.messageInput(transaction, rawValues: rawValues)
         let summary: SealedMessageSummary
-        do { summary = try Opener.inspect(sealedPath: spooled.path, temporaryDirectory: spoolDirectory) } catch {
+        do { summary = try Opener.inspect(input, temporaryDirectory: spoolDirectory) } catch {
             if error.code == .internalError { throw error }
             return false
         }

@@ -61,20 +61,13 @@ enum MessageFiles {
         return head
     }
 
-    /// The message of `transaction` for opening, not written out again: the
-    /// header section, and the body where it is (its spool file, or memory).
-    static func sealedInput(_ transaction: MilterTransaction, rawValues: Bool) throws -> SealedMessageInput {
+    /// The message of `transaction` for sealing, scanning or opening, not
+    /// written out again: the header section as received, and the body
+    /// where it is (its spool file, or memory).
+    static func messageInput(_ transaction: MilterTransaction, rawValues: Bool) throws -> MessageInput {
         let head = headerSection(transaction, rawValues: rawValues)
         if transaction.body.isSpooled, let path = transaction.body.path { return .parts(header: head, body: .file(path: path)) }
         return .parts(header: head, body: .bytes(try transaction.body.bytes()))
-    }
-
-    /// Writes the message of `transaction` (headers as received, empty line, body) to `path`.
-    static func writeOriginal(_ transaction: MilterTransaction, rawValues: Bool, to path: String) throws {
-        let fd = try openForWriting(path)
-        defer { FileIO.close(fd) }
-        try writeAll(fd, headerSection(transaction, rawValues: rawValues), path)
-        try transaction.body.forEachChunk { chunk in try writeAll(fd, chunk, path) }
     }
 
     /// Reads and parses the header section at the start of a message file.
@@ -169,18 +162,6 @@ enum MessageFiles {
             index = next
         }
         return out
-    }
-
-    static func openForWriting(_ path: String) throws(MilterError) -> Int32 {
-        try spool { () throws(SystemIOError) in try FileIO.openWrite(path) }
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(MilterError) {
-        try spool { () throws(SystemIOError) in try FileIO.writeAll(fd, bytes, name: path) }
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String) throws(MilterError) {
-        try spool { () throws(SystemIOError) in try FileIO.writeAll(fd, bytes, name: path) }
     }
 
     /// Runs spool file I/O, mapping its failure once to a ``MilterError`` (`spoolFailure`).

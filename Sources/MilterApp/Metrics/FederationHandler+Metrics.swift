@@ -1,4 +1,5 @@
 import FedMailCore
+import FedMailCrypto
 import Milter
 
 /// Where the handler's work is measured for ``MilterMetrics``: each message
@@ -24,9 +25,9 @@ extension FederationHandler {
     }
 
     /// A clamd scan, timed and counted by verdict.
-    func measuredScan(_ scanner: MessageScanner, fileAt path: String) -> LocalScanOutcome {
+    func measuredScan(_ scanner: MessageScanner, _ message: MessageInput) -> LocalScanOutcome {
         let start = ContinuousClock.now
-        let outcome = scanner.scan(fileAt: path)
+        let outcome = scanner.scan(message)
         if let metrics {
             let verdict: MilterMetrics.ScanVerdict
             switch outcome {

@@ -1,4 +1,5 @@
 import FedMailCore
+import FedMailCrypto
 import Foundation
 import Milter
 
@@ -25,20 +26,20 @@ extension FederationHandler {
         case stop(FailureDecision)
     }
 
-    /// Outbound, before sealing: scans the spooled original with clamd when
+    /// Outbound, before sealing: scans the original with clamd when
     /// `ClamdSocket` is set, else reads `UpstreamVirusHeader` (trusted only
     /// from an internal host); the spam verdict comes from `UpstreamSpamHeader`
     /// under the same rule. Infected mail and scan failures end in
     /// `On-Infected` / `On-ScanError` before anything is sealed or re-injected.
-    func scanOutbound(originalPath: String, fromInternalHost: Bool, actions: any MilterMessageActions,
+    func scanOutbound(original: MessageInput, fromInternalHost: Bool, actions: any MilterMessageActions,
                       log: MessageLog) throws -> OutboundScan {
         let now = Self.rfc3339(Date())
-        let header = try MessageFiles.readHeader(path: originalPath)
+        let header = try original.headerSection()
         let policy = scanning.verdictPolicy
         let decision: ScanVerdictDecision
         let source: String
         if let scanner = runtime.scanner {
-            decision = policy.decide(measuredScan(scanner, fileAt: originalPath), at: now)
+            decision = policy.decide(measuredScan(scanner, original), at: now)
             source = "clamd"
         } else {
             let reading = scanning.upstream.virusScan(in: header, fromInternalHost: fromInternalHost, at: now)
@@ -74,7 +75,7 @@ extension FederationHandler {
             notes.append("virus=trusted")
         case .scanLocally(let reason):
             if let scanner = runtime.scanner {
-                switch scanning.verdictPolicy.decide(measuredScan(scanner, fileAt: openedPath), at: Self.rfc3339(Date())) {
+                switch scanning.verdictPolicy.decide(measuredScan(scanner, .file(path: openedPath)), at: Self.rfc3339(Date())) {
                 case .refuse(let action, let reject, let tempfail, let why):
                     return .stop(.scan(action: action, reject: reject, tempfail: tempfail, reason: "\(why) (scanned after opening: \(reason))"))
                 case .proceed(let flag, let note):

@@ -1,4 +1,5 @@
 import FedMailCore
+import FedMailCrypto
 import Scanner
 import Synchronization
 
@@ -28,9 +29,24 @@ final class MessageScanner: Sendable {
         client = ClamdClient(address: address, options: options)
     }
 
-    /// Scans a spooled message file (streamed in chunks, never loaded whole).
-    func scan(fileAt path: String) -> LocalScanOutcome {
-        switch client.scan(fileAt: path) {
+    /// Scans a message where it is (a file, or header fields and a spooled
+    /// body), streamed in chunks, never loaded whole.
+    func scan(_ message: MessageInput) -> LocalScanOutcome {
+        let result: ScanResult
+        switch message {
+        case .file(let path):
+            result = client.scan(fileAt: path)
+        case .parts:
+            result = client.scan { stream in
+                let reader = try MessageInputReader(message)
+                while true {
+                    let chunk = try reader.next(maxCount: 256 * 1024)
+                    if chunk.isEmpty { return }
+                    try stream.write(chunk)
+                }
+            }
+        }
+        switch result {
         case .clean:
             return .clean(engine: engine())
         case .infected(let signature):
