@@ -8,18 +8,18 @@ import Testing
 /// stream fails the seal, never a short message passed as whole (OpenSSL
 /// itself ignores some of its BIOs' I/O results).
 @Suite struct StreamingSealTests {
-    @Test("base64 lines as Foundation writes them, whatever the pieces", arguments: [0, 1, 56, 57, 58, 57 * 1024 - 1, 57 * 1024, 57 * 1024 + 1, 200_003])
+    @Test("base64 lines as Foundation writes them, whatever the pieces", arguments: [0, 1, 2, 3, 4, 5, 56, 57, 58, 113, 114, 57 * 1024 - 1, 57 * 1024, 57 * 1024 + 1, 200_003])
     func base64Lines(size: Int) throws {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        for ending in [[UInt8]([13, 10]), [10]] {
+        for (ending, largestPiece) in [([UInt8]([13, 10]), 70_000), ([10], 70_000), ([13, 10], 100)] {
             let scratch = try Scratch()
             let path = scratch.file("out")
             let fd = try FileDescriptorIO.openWrite(path)
             let writer = Base64LineWriter(fd: fd, lineEnding: ending, name: path)
             var offset = 0
             while offset < bytes.count {
-                let piece = min(Int.random(in: 1...70_000, using: &generator), bytes.count - offset)
+                let piece = min(Int.random(in: 1...largestPiece, using: &generator), bytes.count - offset)
                 var failure: CryptoError?
                 bytes[offset..<offset + piece].withUnsafeBytes { raw in
                     do throws(CryptoError) { try writer.write(raw) } catch { failure = error }
@@ -34,7 +34,7 @@ import Testing
                 : [.lineLength76Characters, .endLineWithLineFeed]
             var expected = [UInt8](Data(bytes).base64EncodedData(options: options))
             if !bytes.isEmpty { expected += ending }
-            #expect(scratch.read("out") == expected, "size \(size), line ending \(ending)")
+            #expect(scratch.read("out") == expected, "size \(size), line ending \(ending), pieces up to \(largestPiece)")
         }
     }
 

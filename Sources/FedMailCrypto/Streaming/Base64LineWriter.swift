@@ -1,67 +1,123 @@
-internal import COpenSSL
-
 /// Base64 (RFC 2045: 76-character lines, each ended by `lineEnding`)
 /// written to a file as the bytes arrive, in any pieces: what a sealed
-/// message's body is. Holds less than one output block, whatever the size
-/// of the stream.
+/// message's body is. Holds less than one line of input and one block of
+/// output, whatever the size of the stream.
 final class Base64LineWriter {
     /// The bytes of one encoded line.
     static let lineInput = 57
     private static let lineOutput = 76
-    /// Input bytes encoded per write: whole lines.
-    private static let blockInput = lineInput * 1024
+    /// Encoded lines collected per write to the file.
+    private static let linesPerWrite = 1024
+
+    /// Per 12 bits of input, the two characters that encode them (the
+    /// first at the lower address: stored little-endian).
+    private static let pairs: [UInt16] = {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        return (0..<4096).map { bits in (UInt16(alphabet[bits >> 6]) | UInt16(alphabet[bits & 63]) << 8).littleEndian }
+    }()
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     private let fd: Int32
     private let name: String
     private let lineEnding: [UInt8]
-    /// Input not yet encoded: less than a block.
+    /// Input not yet encoded: less than a line.
     private var pending: [UInt8] = []
-    private var output: [UInt8]
+    /// Encoded lines not yet written (`filled` bytes of `output`).
+    private let output: UnsafeMutableRawBufferPointer
+    private var filled = 0
 
     init(fd: Int32, lineEnding: [UInt8], name: String) {
         self.fd = fd
         self.name = name
         self.lineEnding = lineEnding
-        pending.reserveCapacity(Self.blockInput)
-        output = [UInt8](repeating: 0, count: (Self.blockInput / Self.lineInput) * (Self.lineOutput + 1 + lineEnding.count))
+        pending.reserveCapacity(Self.lineInput)
+        output = .allocate(byteCount: Self.linesPerWrite * (Self.lineOutput + lineEnding.count), alignment: 16)
     }
 
-    /// Encodes and writes every whole block of `bytes` (with what was pending).
+    deinit { output.deallocate() }
+
+    /// Encodes every whole line of `bytes` (with what was pending) and
+    /// writes the lines once a block of them is collected.
     func write(_ bytes: UnsafeRawBufferPointer) throws(CryptoError) {
-        var rest = bytes[...]
-        while !rest.isEmpty {
-            let take = min(rest.count, Self.blockInput - pending.count)
-            pending.append(contentsOf: rest.prefix(take))
-            rest = rest.dropFirst(take)
-            if pending.count == Self.blockInput { try flushPending() }
+        guard let base = bytes.baseAddress else { return }
+        var index = 0
+        if !pending.isEmpty {
+            index = min(Self.lineInput - pending.count, bytes.count)
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<index]))
+            if pending.count < Self.lineInput { return }
+            try encodePending()
         }
+        while bytes.count - index >= Self.lineInput {
+            try encodeLine(base + index, count: Self.lineInput)
+            index += Self.lineInput
+        }
+        if index < bytes.count { pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index...])) }
     }
 
     /// Writes what is pending: the last line, ended like every other.
     func finish() throws(CryptoError) {
-        try flushPending()
+        try encodePending()
+        try flush()
     }
 
-    /// Encodes `pending` line by line (OpenSSL's `EVP_EncodeBlock`, at C
-    /// speed) and writes the lines.
-    private func flushPending() throws(CryptoError) {
+    /// Encodes what is pending as one line (whole, or the last).
+    private func encodePending() throws(CryptoError) {
         guard !pending.isEmpty else { return }
-        let ending = lineEnding
-        let length: Int = pending.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out in
-                guard let source = input.baseAddress, let target = out.baseAddress else { return 0 }
-                var read = 0, written = 0
-                while read < input.count {
-                    let line = min(Self.lineInput, input.count - read)
-                    // EVP_EncodeBlock writes the line and a NUL, overwritten next.
-                    written += Int(EVP_EncodeBlock(target + written, source + read, Int32(line)))
-                    for byte in ending { target[written] = byte; written += 1 }
-                    read += line
-                }
-                return written
-            }
+        var failure: CryptoError?
+        pending.withUnsafeBytes { line in
+            do throws(CryptoError) {
+                if let start = line.baseAddress { try encodeLine(start, count: line.count) }
+            } catch { failure = error }
         }
         pending.removeAll(keepingCapacity: true)
-        try FileDescriptorIO.writeAll(fd: fd, output, count: length, name: name)
+        if let failure { throw failure }
+    }
+
+    /// Encodes one line (`count` ≤ 57 bytes; fewer only for the last) and its line ending.
+    private func encodeLine(_ source: UnsafeRawPointer, count: Int) throws(CryptoError) {
+        if output.count - filled < Self.lineOutput + lineEnding.count { try flush() }
+        guard let target = output.baseAddress else { return }
+        filled += Self.encode(source, count: count, into: target + filled)
+        for byte in lineEnding {
+            target.storeBytes(of: byte, toByteOffset: filled, as: UInt8.self)
+            filled += 1
+        }
+    }
+
+    private func flush() throws(CryptoError) {
+        guard filled > 0 else { return }
+        try FileDescriptorIO.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: output[..<filled]), name: name)
+        filled = 0
+    }
+
+    /// Encodes `count` bytes at `source` into `target` (padded with `=`);
+    /// returns the number of characters written, 4 per started 3 bytes.
+    static func encode(_ source: UnsafeRawPointer, count: Int, into target: UnsafeMutableRawPointer) -> Int {
+        var read = 0, written = 0
+        pairs.withUnsafeBufferPointer { pairs in
+            while count - read >= 3 {
+                let group = UInt32(source.load(fromByteOffset: read, as: UInt8.self)) << 16
+                    | UInt32(source.load(fromByteOffset: read + 1, as: UInt8.self)) << 8
+                    | UInt32(source.load(fromByteOffset: read + 2, as: UInt8.self))
+                target.storeBytes(of: pairs[Int(group >> 12)], toByteOffset: written, as: UInt16.self)
+                target.storeBytes(of: pairs[Int(group & 0xFFF)], toByteOffset: written + 2, as: UInt16.self)
+                read += 3
+                written += 4
+            }
+        }
+        let left = count - read
+        guard left > 0 else { return written }
+        let first = UInt32(source.load(fromByteOffset: read, as: UInt8.self))
+        let second = left == 2 ? UInt32(source.load(fromByteOffset: read + 1, as: UInt8.self)) : 0
+        let group = first << 16 | second << 8
+        let characters: [UInt8] = [
+            alphabet[Int(group >> 18)], alphabet[Int(group >> 12 & 63)],
+            left == 2 ? alphabet[Int(group >> 6 & 63)] : UInt8(ascii: "="), UInt8(ascii: "="),
+        ]
+        for character in characters {
+            target.storeBytes(of: character, toByteOffset: written, as: UInt8.self)
+            written += 1
+        }
+        return written
     }
 }
