@@ -47,16 +47,13 @@ public final class PrivateDirectory: Sendable {
     ///   lack of permission, is left and not listed).
     @discardableResult
     public static func removeStale(parent: String, prefix: String = "fedmail-milter") -> [String] {
-        guard let dir = opendir(parent) else { return [] }
         var stale: [String] = []
-        while let entry = readdir(dir) {
-            let name = entryName(entry)
+        for name in FileIO.names(in: parent) {
             let parts = name.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count == 3, parts[0] == prefix, let pid = pid_t(parts[1]), pid > 0,
                   pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
             stale.append(parent + "/" + name)
         }
-        closedir(dir)
         for path in stale {
             var info = stat()
             // Only real directories, never a symbolic link planted in /tmp.
@@ -66,31 +63,17 @@ public final class PrivateDirectory: Sendable {
         return stale.filter { access($0, F_OK) != 0 }
     }
 
-    private static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
-        withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-        }
-    }
-
     /// Removes a directory of plain files and of directories of plain files
     /// (a spool holds work files, and the milter's in-doubt copies when it
     /// has no StateDirectory). A symbolic link is removed, never followed.
     private static func removeTree(_ path: String, depth: Int = 0) {
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = entryName(entry)
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names {
-                let child = path + "/" + name
-                var info = stat()
-                if depth == 0, lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                    removeTree(child, depth: depth + 1)
-                } else {
-                    unlink(child)
-                }
+        for name in FileIO.names(in: path) {
+            let child = path + "/" + name
+            var info = stat()
+            if depth == 0, lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                removeTree(child, depth: depth + 1)
+            } else {
+                unlink(child)
             }
         }
         rmdir(path)

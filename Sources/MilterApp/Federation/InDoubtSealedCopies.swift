@@ -202,10 +202,9 @@ public final class InDoubtSealedCopies: Sendable {
     public var usage: (copies: Int, bytes: Int) {
         var usage = (copies: 0, bytes: 0)
         for name in names() where !name.hasPrefix(".") {
-            var info = stat()
-            guard lstat(directory + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            guard let size = FileIO.regularFileSize(directory + "/" + name) else { continue }
             usage.copies += 1
-            usage.bytes += Int(info.st_size)
+            usage.bytes += size
         }
         return usage
     }
@@ -250,16 +249,5 @@ public final class InDoubtSealedCopies: Sendable {
         }
     }
 
-    private func names() -> [String] {
-        guard let stream = opendir(directory) else { return [] }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
+    private func names() -> [String] { FileIO.names(in: directory) }
 }

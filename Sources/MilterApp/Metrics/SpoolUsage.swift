@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemIO
 
 /// The bytes of the files in the milter's spool directories (the private
 /// spool holds flat work files only), read at scrape time.
@@ -15,20 +16,6 @@ enum SpoolUsage {
     }
 
     static func bytes(in directory: String) -> Int {
-        guard let handle = opendir(directory) else { return 0 }
-        defer { closedir(handle) }
-        var total = 0
-        var seen = 0
-        while seen < maxEntries, let entry = readdir(handle) {
-            seen += 1
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
-            var info = stat()
-            guard lstat(directory + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-            total += Int(info.st_size)
-        }
-        return total
+        FileIO.names(in: directory, limit: maxEntries).reduce(0) { $0 + (FileIO.regularFileSize(directory + "/" + $1) ?? 0) }
     }
 }

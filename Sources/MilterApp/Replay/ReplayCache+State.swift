@@ -356,17 +356,8 @@ extension ReplayCache {
         /// Removes `NAME.tmp.*` (NAME: the file's name, e.g. `replay-cache`)
         /// left by a compaction that was interrupted.
         static func removeStaleTemporaryFiles(directory: String, fileName: String) {
-            guard let dir = opendir(directory) else { return }
             let prefix = fileName + ".tmp."
-            var stale: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-                }
-                if name.hasPrefix(prefix) { stale.append(name) }
-            }
-            closedir(dir)
-            for name in stale { unlink(directory + "/" + name) }
+            for name in FileIO.names(in: directory) where name.hasPrefix(prefix) { unlink(directory + "/" + name) }
         }
     }
 }
