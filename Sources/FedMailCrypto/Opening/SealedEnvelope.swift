@@ -78,7 +78,7 @@ struct SealedEnvelope {
                     let offset = if case .file = input { header.length } else { 0 }
                     source = try Base64ByteSource(fd: body, offset: offset, size: FileDescriptorIO.size(of: body), name: path)
                 case .parts(_, .bytes(let bytes)):
-                    source = try Base64ByteSource(bytes: bytes)
+                    source = Base64ByteSource(bytes: bytes)
                 }
                 split = try CMSContentSplitter.split(reader: BERReader(source: source), layout: .enveloped, acceptedTypes: accepted,
                                                      contentTo: output, contentName: content?.path ?? "")

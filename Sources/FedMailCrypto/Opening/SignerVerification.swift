@@ -183,7 +183,7 @@ struct SignerVerification {
             let output = try FileDescriptorIO.openWrite(contentPath)
             defer { close(output) }
             do {
-                let source = try Base64ByteSource(prefix: prefix, textCapacity: textCapacity, next: next)
+                let source = Base64ByteSource(prefix: prefix, textCapacity: textCapacity, next: next)
                 split = try CMSContentSplitter.split(reader: BERReader(source: source), layout: .signed, acceptedTypes: [NID_pkcs7_signed],
                                                      contentTo: output, contentName: contentPath, certificatesApart: true)
             } catch {

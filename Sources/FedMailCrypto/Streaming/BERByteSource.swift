@@ -39,7 +39,7 @@ final class Base64ByteSource: BERByteSource {
     }
 
     /// Decodes `bytes`.
-    init(bytes: [UInt8]) throws(BERError) {
+    init(bytes: [UInt8]) {
         decoder = Base64Decoder()
         text = .memory(bytes, offset: 0)
         self.capacity = bytes.count / 4 * 3 + 3
@@ -48,7 +48,7 @@ final class Base64ByteSource: BERByteSource {
     /// Decodes `prefix`, then the text `next` gives (at most its argument
     /// in bytes per call; empty at the end), at most `textCapacity` bytes
     /// of text in all.
-    init(prefix: [UInt8], textCapacity: Int, next: @escaping (Int) throws(BERError) -> [UInt8]) throws(BERError) {
+    init(prefix: [UInt8], textCapacity: Int, next: @escaping (Int) throws(BERError) -> [UInt8]) {
         decoder = Base64Decoder()
         var prefixPending = prefix.isEmpty ? nil : prefix
         text = .stream(next: { count throws(BERError) in
