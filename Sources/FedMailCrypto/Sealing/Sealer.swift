@@ -58,8 +58,7 @@ public struct Sealer: Sendable {
         // S/MIME entity is encrypted as it is written, and the DER is
         // base64-encoded into the output as it comes. A boundary found in
         // the original (never, in practice: 144 random bits) makes it again.
-        for _ in 0..<4 {
-            let reader = try InnerEntityReader(entity: try Self.randomInnerEntity(), controlJSON: json, original: original)
+        try Self.withUsableBoundary(original: original, controlJSON: json) { (reader) throws(CryptoError) in
             let fd = try FileDescriptorIO.openWrite(outputPath, mode: 0o644)
             defer { FileDescriptorIO.close(fd) }
             do throws(CryptoError) {
@@ -70,13 +69,27 @@ public struct Sealer: Sendable {
                 try Self.signAndEncrypt(from: source, to: sink, signer: signer, recipients: recipients, signingTime: signingTime)
                 if !reader.boundaryOccurs {
                     try base64.finish()
-                    return
+                    return true
                 }
             } catch {
                 ftruncate(fd, 0) // a failed seal leaves no part of a sealed message
                 throw error
             }
             ftruncate(fd, 0) // never a sealed message whose boundary the original holds
+            return false
+        }
+    }
+
+    /// Runs `attempt` with a reader of the inner entity under a fresh
+    /// random boundary until it returns true (it returns false when the
+    /// original turned out to hold that boundary's delimiter: it must leave
+    /// nothing of that entity behind); after four such attempts (never, in
+    /// practice: 144 random bits) the original is refused.
+    static func withUsableBoundary(original: MessageInput, controlJSON: [UInt8],
+                                   _ attempt: (InnerEntityReader) throws(CryptoError) -> Bool) throws(CryptoError) {
+        for _ in 0..<4 {
+            let reader = try InnerEntityReader(entity: try randomInnerEntity(), controlJSON: controlJSON, original: original)
+            if try attempt(reader) { return }
         }
         throw CryptoError(code: .badInput, message: "no usable MIME boundary found for the original")
     }
@@ -123,10 +136,9 @@ public struct Sealer: Sendable {
     /// signs without writing it; tests build altered sealed messages from it).
     func writeInnerEntity(originalPath: String, to path: String, control: ControlFlags) throws(CryptoError) {
         let json = try Self.controlJSON(control)
-        for _ in 0..<4 {
-            let reader = try InnerEntityReader(entity: try Self.randomInnerEntity(), controlJSON: json, original: .file(path: originalPath))
+        try Self.withUsableBoundary(original: .file(path: originalPath), controlJSON: json) { (reader) throws(CryptoError) in
             let output = try FileDescriptorIO.openWrite(path)
-            defer { close(output) }
+            defer { FileDescriptorIO.close(output) }
             let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 1)
             defer { chunk.deallocate() }
             while true {
@@ -134,8 +146,7 @@ public struct Sealer: Sendable {
                 if count == 0 { break }
                 try FileDescriptorIO.writeAll(fd: output, UnsafeRawBufferPointer(rebasing: chunk[..<count]), name: path)
             }
-            if !reader.boundaryOccurs { return }
+            return !reader.boundaryOccurs
         }
-        throw CryptoError(code: .badInput, message: "no usable MIME boundary found for the original")
     }
 }
