@@ -90,12 +90,9 @@ public enum FileIO {
 
     /// Copies `length` bytes (or to end of file when nil) from `offset` of
     /// `source` (or from where it stands when `offset` is nil) to `fd`.
-    /// Between two files the kernel copies (``copyInKernel``); otherwise,
-    /// or for what it does not take, the bytes go through a buffer.
     public static func copy(from source: Int32, offset: Int?, length: Int?, to fd: Int32, name: String) throws(SystemIOError) {
         if let offset { try seek(source, to: offset, name: name) }
         var remaining = length ?? Int.max
-        remaining -= copyInKernel(from: source, to: fd, count: remaining)
         while remaining > 0 {
             let chunk = try read(source, count: min(chunkSize, remaining), name: name)
             if chunk.isEmpty { break }
