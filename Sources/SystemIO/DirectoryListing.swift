@@ -10,16 +10,17 @@ extension FileIO {
     /// looked at (a caller on a hot path stays cheap whatever the
     /// directory holds). Empty when the directory cannot be read.
     public static func names(in directory: String, limit: Int = .max) -> [String] {
-        guard let stream = opendir(directory) else { return [] }
+        guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name),
+              let stream = opendir(directory) else { return [] }
         defer { closedir(stream) }
         var names: [String] = []
         var seen = 0
         while seen < limit, let entry = readdir(stream) {
             seen += 1
-            // d_name is a fixed array ended by a NUL: its bytes up to that NUL.
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            // The name, read in place up to its NUL: a record is only as
+            // long as its name, so copying the whole d_name array would
+            // read past the last record of the C library's buffer.
+            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
         return names
