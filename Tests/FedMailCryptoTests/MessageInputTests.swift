@@ -122,6 +122,37 @@ import Testing
         }
     }
 
+    @Test("a body file of known length: read to that length; one that ends sooner is an error, for the reader and the seal")
+    func knownBodyLength() throws {
+        let pki = try TestPKI.get()
+        let scratch = try Scratch()
+        let header = Array("From: a@sender.example\r\n\r\n".utf8)
+        let body = Array(repeating: UInt8(ascii: "b"), count: 300_000)
+        let path = scratch.write("body", body)
+        func readAll(_ input: MessageInput) throws -> [UInt8] {
+            let reader = try MessageInputReader(input)
+            var all: [UInt8] = []
+            while true {
+                let chunk = try reader.next(maxCount: 65_536)
+                if chunk.isEmpty { return all }
+                all += chunk
+            }
+        }
+        #expect(try readAll(.parts(header: header, body: .file(path: path, length: body.count))) == header + body)
+        #expect(try readAll(.parts(header: header, body: .file(path: path, length: 1000))) == header + Array(body.prefix(1000)))
+        #expect(throws: CryptoError.self) { try readAll(.parts(header: header, body: .file(path: path, length: body.count + 1))) }
+        // A spool that lost its tail is never sealed as a shorter message.
+        do {
+            try Sealer(signer: pki.sender).seal(.parts(header: header, body: .file(path: path, length: body.count + 10)),
+                                                outputPath: scratch.file("sealed.eml"), recipients: [.certificate(pki.ecOrg.certificate)],
+                                                control: ControlFlags(sealedBy: "gw"))
+            Issue.record("sealed a body shorter than its length")
+        } catch {
+            #expect(error.code == .io, "\(error.message)")
+        }
+        #expect((FileDescriptorIO.size(of: scratch.file("sealed.eml")) ?? 0) == 0, "nothing sealed left")
+    }
+
     @Test("a seal refuses parts that are not a header section, and a body file it cannot read, and writes nothing sealed")
     func sealRefusesBadParts() throws {
         let pki = try TestPKI.get()

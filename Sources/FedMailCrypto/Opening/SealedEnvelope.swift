@@ -73,7 +73,7 @@ struct SealedEnvelope {
             do throws(BERError) {
                 let source: Base64ByteSource
                 switch input {
-                case .file(let path), .parts(_, .file(let path)):
+                case .file(let path), .parts(_, .file(let path, _)):
                     do throws(CryptoError) { body = try FileDescriptorIO.openRead(path) } catch { throw BERError(.io, error.message) }
                     let offset = if case .file = input { header.length } else { 0 }
                     source = try Base64ByteSource(fd: body, offset: offset, size: FileDescriptorIO.size(of: body), name: path)

@@ -12,8 +12,11 @@ public enum MessageInput: Sendable {
 
     /// The body of ``parts(header:body:)``.
     public enum Body: Sendable {
-        /// The whole body in a file (from its first byte).
-        case file(path: String)
+        /// The whole body in a file (from its first byte). `length`, when
+        /// known (a milter's spooled body records it), is the body's size:
+        /// a reader takes that many bytes, and a file that ends sooner is
+        /// an error, never a shorter message.
+        case file(path: String, length: Int? = nil)
         /// The whole body in memory.
         case bytes([UInt8])
     }

@@ -66,7 +66,7 @@ enum MessageFiles {
     /// where it is (its spool file, or memory).
     static func messageInput(_ transaction: MilterTransaction, rawValues: Bool) throws -> MessageInput {
         let head = headerSection(transaction, rawValues: rawValues)
-        if transaction.body.isSpooled, let path = transaction.body.path { return .parts(header: head, body: .file(path: path)) }
+        if transaction.body.isSpooled, let path = transaction.body.path { return .parts(header: head, body: .file(path: path, length: transaction.body.count)) }
         return .parts(header: head, body: .bytes(try transaction.body.bytes()))
     }
 
