@@ -11,10 +11,10 @@ final class Base64LineWriter {
 
     /// Per 12 bits of input, the two characters that encode them (the
     /// first at the lower address: stored little-endian).
-    private static let pairs: [UInt16] = {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        return (0..<4096).map { bits in (UInt16(alphabet[bits >> 6]) | UInt16(alphabet[bits & 63]) << 8).littleEndian }
-    }()
+    private static let pairs: [UInt16] = (0..<4096).map { bits in
+        (UInt16(alphabet[bits >> 6]) | UInt16(alphabet[bits & 63]) << 8).littleEndian
+    }
+    /// The 64 characters, for the padded end.
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     private let fd: Int32
