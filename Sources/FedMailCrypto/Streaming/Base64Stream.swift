@@ -48,6 +48,21 @@ final class Base64Decoder {
         table[Int(UInt8(ascii: "="))] = pad
         return table
     }()
+    /// The whole-group path's table: per position in a group of four
+    /// (256 entries each), a character's 6 bits already shifted into place
+    /// in a 24-bit group, or ``notInGroup`` for anything that is not an
+    /// alphabet character; OR-ing four entries gives the group or a value
+    /// above 24 bits.
+    private static let groupTable: [UInt32] = {
+        var groupTable = [UInt32](repeating: notInGroup, count: 4 * 256)
+        for (character, value) in table.enumerated() where value < 64 {
+            for position in 0..<4 {
+                groupTable[position * 256 + character] = UInt32(value) << (18 - 6 * UInt32(position))
+            }
+        }
+        return groupTable
+    }()
+    private static let notInGroup: UInt32 = 1 << 24
     private static let skip: UInt8 = 0x40
     private static let pad: UInt8 = 0x41
     private static let invalid: UInt8 = 0xFF
@@ -71,17 +86,22 @@ final class Base64Decoder {
     /// Decodes the next piece of base64 text (any length, split anywhere).
     func update(_ text: [UInt8]) throws(Base64Stream.DecodeError) -> [UInt8] {
         guard !text.isEmpty else { return [] }
-        // Four characters make at most three bytes.
-        var output = [UInt8](repeating: 0, count: (text.count + held) / 4 * 3 + 3)
-        let produced = output.withUnsafeMutableBufferPointer { out in
-            text.withUnsafeBufferPointer { input in
-                Self.table.withUnsafeBufferPointer { table in decode(input, into: out, table: table) }
+        // Four characters make at most three bytes; one byte more because
+        // a group is stored as four bytes (the fourth is the next group's).
+        var produced = 0
+        let output = [UInt8](unsafeUninitializedCapacity: (text.count + held) / 4 * 3 + 4) { out, initialized in
+            produced = text.withUnsafeBufferPointer { input in
+                Self.table.withUnsafeBufferPointer { table in
+                    Self.groupTable.withUnsafeBufferPointer { groupTable in
+                        decode(input, into: out, table: table, groupTable: groupTable)
+                    }
+                }
             }
+            initialized = max(0, produced)
         }
         guard produced >= 0 else {
             throw Base64Stream.DecodeError(message: "the data holds characters outside the base64 alphabet, misplaced padding or data after its padding")
         }
-        output.removeSubrange(produced...)
         total += produced
         return output
     }
@@ -89,7 +109,9 @@ final class Base64Decoder {
     /// Decodes `input` into `out`; returns how many bytes it wrote, or -1
     /// for text that is not base64.
     private func decode(_ input: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>,
-                        table: UnsafeBufferPointer<UInt8>) -> Int {
+                        table: UnsafeBufferPointer<UInt8>, groupTable: UnsafeBufferPointer<UInt32>) -> Int {
+        guard let outBase = out.baseAddress else { return input.isEmpty ? 0 : -1 }
+        let outBytes = UnsafeMutableRawPointer(outBase)
         var index = 0
         var produced = 0
         let count = input.count
@@ -97,13 +119,12 @@ final class Base64Decoder {
             // Whole groups of four alphabet characters, three bytes each.
             if held == 0, case .none = padding {
                 while index + 4 <= count {
-                    let a = table[Int(input[index])], b = table[Int(input[index + 1])]
-                    let c = table[Int(input[index + 2])], d = table[Int(input[index + 3])]
-                    if (a | b | c | d) & 0xC0 != 0 { break }
-                    let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                    out[produced] = UInt8(truncatingIfNeeded: group >> 16)
-                    out[produced + 1] = UInt8(truncatingIfNeeded: group >> 8)
-                    out[produced + 2] = UInt8(truncatingIfNeeded: group)
+                    let group = groupTable[Int(input[index])] | groupTable[256 + Int(input[index + 1])]
+                        | groupTable[512 + Int(input[index + 2])] | groupTable[768 + Int(input[index + 3])]
+                    if group >= Self.notInGroup { break }
+                    // The three bytes, big-endian, and one byte the next
+                    // group (or nothing: it is past `produced`) overwrites.
+                    outBytes.storeBytes(of: (group << 8).bigEndian, toByteOffset: produced, as: UInt32.self)
                     produced += 3
                     index += 4
                 }
