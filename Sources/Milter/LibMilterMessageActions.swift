@@ -7,6 +7,7 @@ final class LibMilterMessageActions: MilterMessageActions {
     private var context: OpaquePointer?
     private let granted: MilterActions
     private let rawHeaderValues: Bool
+    private(set) var hasSentChanges = false
 
     init(context: OpaquePointer, granted: MilterActions, rawHeaderValues: Bool) {
         self.context = context
@@ -20,6 +21,7 @@ final class LibMilterMessageActions: MilterMessageActions {
     func addHeader(name: String, value: [UInt8]) throws(MilterError) {
         let ctx = try check(.addHeaders, "add header")
         try MilterActionRules.validate(name: name, value: value)
+        hasSentChanges = true
         let result = withMutableCString(name) { n in
             withMutableCString(bytes: wireValue(value)) { v in smfi_addheader(ctx, n, v) }
         }
@@ -30,6 +32,7 @@ final class LibMilterMessageActions: MilterMessageActions {
         let ctx = try check(.addHeaders, "insert header")
         try MilterActionRules.validate(name: name, value: value)
         try MilterActionRules.validate(index: index)
+        hasSentChanges = true
         let result = withMutableCString(name) { n in
             withMutableCString(bytes: wireValue(value)) { v in smfi_insheader(ctx, Int32(index), n, v) }
         }
@@ -40,6 +43,7 @@ final class LibMilterMessageActions: MilterMessageActions {
         let ctx = try check(.changeHeaders, "change header")
         try MilterActionRules.validate(name: name, value: value)
         try MilterActionRules.validate(occurrence: occurrence)
+        hasSentChanges = true
         let result = withMutableCString(name) { n in
             withMutableCString(bytes: wireValue(value)) { v in smfi_chgheader(ctx, n, Int32(occurrence), v) }
         }
@@ -50,6 +54,7 @@ final class LibMilterMessageActions: MilterMessageActions {
         let ctx = try check(.changeHeaders, "delete header")
         try MilterActionRules.validate(name: name, value: "")
         try MilterActionRules.validate(occurrence: occurrence)
+        hasSentChanges = true
         let result = withMutableCString(name) { n in smfi_chgheader(ctx, n, Int32(occurrence), nil) }
         try Self.check(result, "smfi_chgheader(\(name), delete)")
     }
@@ -62,6 +67,7 @@ final class LibMilterMessageActions: MilterMessageActions {
             while offset < chunk.count {
                 let end = min(chunk.count, offset + MilterActionRules.replacementChunkSize)
                 let piece = UnsafeRawBufferPointer(rebasing: chunk[offset..<end])
+                hasSentChanges = true
                 let result = smfi_replacebody(ctx, UnsafeMutablePointer(mutating: piece.baseAddress!.assumingMemoryBound(to: UInt8.self)), Int32(piece.count))
                 try Self.check(result, "smfi_replacebody")
                 wroteAnything = true
@@ -73,6 +79,7 @@ final class LibMilterMessageActions: MilterMessageActions {
             // stays: libmilter sends one zero-length SMFIR_REPLBODY, which
             // Postfix and Sendmail take as "the body is now empty".
             var none: UInt8 = 0
+            hasSentChanges = true
             try Self.check(smfi_replacebody(ctx, &none, 0), "smfi_replacebody")
         }
     }
@@ -80,6 +87,7 @@ final class LibMilterMessageActions: MilterMessageActions {
     func addRecipient(_ address: String, arguments: [String]) throws(MilterError) {
         let (action, what) = MilterActionRules.addRecipientAction(arguments: arguments)
         let ctx = try check(action, what)
+        hasSentChanges = true
         if arguments.isEmpty {
             let result = withMutableCString(address) { smfi_addrcpt(ctx, $0) }
             try Self.check(result, "smfi_addrcpt")
@@ -93,12 +101,14 @@ final class LibMilterMessageActions: MilterMessageActions {
 
     func deleteRecipient(_ address: String) throws(MilterError) {
         let ctx = try check(.deleteRecipients, "delete recipient")
+        hasSentChanges = true
         let result = withMutableCString(address) { smfi_delrcpt(ctx, $0) }
         try Self.check(result, "smfi_delrcpt")
     }
 
     func changeSender(_ address: String, arguments: [String]) throws(MilterError) {
         let ctx = try check(.changeSender, "change sender")
+        hasSentChanges = true
         let result = withMutableCString(address) { a in
             withOptionalMutableCString(arguments.isEmpty ? nil : arguments.joined(separator: " ")) { smfi_chgfrom(ctx, a, $0) }
         }

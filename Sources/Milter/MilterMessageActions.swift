@@ -8,8 +8,10 @@
 /// occurrences, indexes and reasons are ones the MTA accepts — and throws
 /// ``MilterError`` otherwise, so a test double refuses exactly what the
 /// bridge refuses. A thrown error goes to the handler's failure policy
-/// (tempfail by default), so a message is never half-modified and passed on
-/// silently.
+/// (tempfail by default). Changes reach the MTA as they are made, and the
+/// MTA keeps them unless the answer is tempfail or reject: once
+/// ``hasSentChanges`` is true, a failure must be answered with one of
+/// those, so a half-modified message is never passed on or held.
 ///
 /// Header values are bytes: the `[UInt8]` requirements pass them exactly
 /// (8-bit, bare CR and all); the `String` conveniences send the UTF-8 of
@@ -17,6 +19,12 @@
 /// the MTA passes them to the milter. Names are printable ASCII (validated),
 /// so a `String` name is exact.
 public protocol MilterMessageActions: AnyObject {
+    /// Whether a change to the message — a header field, the body, a
+    /// recipient, the sender — has been sent to the MTA in this end of
+    /// message, counting one that then failed part-way (a body replaced
+    /// up to a broken chunk).
+    var hasSentChanges: Bool { get }
+
     /// Appends a header field whose value is `value`'s exact bytes.
     func addHeader(name: String, value: [UInt8]) throws(MilterError)
 

@@ -74,6 +74,9 @@ public struct MilterHarness {
     /// FAILURE INJECTION: every `smfi_delrcpt` fails as libmilter's would
     /// (`MI_FAILURE`), e.g. the MTA's connection dropped at end of message.
     public var failsRecipientDeletion = false
+    /// FAILURE INJECTION: the new body fails after this many bytes
+    /// (``RecordingMessageActions/failsBodyReplacementAfter``).
+    public var failsBodyReplacementAfter: Int?
 
     public init(requirements: MilterRequirements, spoolDirectory: String, spoolThreshold: Int = 1 << 20,
                 bodyChunkSize: Int = 65_535, offeredActions: UInt = UInt(UInt32.max), offeredProtocol: UInt = UInt(UInt32.max)) {
@@ -184,6 +187,7 @@ public struct MilterHarness {
         let actions = RecordingMessageActions(granted: MilterActions(rawValue: negotiation.actions),
                                               rawHeaderValues: negotiation.rawHeaderValues)
         actions.failsRecipientDeletion = failsRecipientDeletion
+        actions.failsBodyReplacementAfter = failsBodyReplacementAfter
         response = step(.endOfMessage) { try handler.endOfMessage(session: session, actions: actions) }
         actions.close()
         session.endMessage()

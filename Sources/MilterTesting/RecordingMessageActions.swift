@@ -48,6 +48,9 @@ public final class RecordingMessageActions: MilterMessageActions {
     public private(set) var recorded: [RecordedAction] = []
     /// False once end of message returned: any later call throws, as with libmilter.
     public private(set) var isOpen = true
+    /// Set as libmilter's implementation sets it: when a change is about
+    /// to be sent, so also by a change that then fails.
+    public private(set) var hasSentChanges = false
 
     public init(granted: MilterActions, rawHeaderValues: Bool) {
         self.granted = granted
@@ -60,6 +63,7 @@ public final class RecordingMessageActions: MilterMessageActions {
     public func addHeader(name: String, value: [UInt8]) throws(MilterError) {
         try MilterActionRules.check(.addHeaders, granted: granted, isOpen: isOpen, "add header")
         try MilterActionRules.validate(name: name, value: value)
+        hasSentChanges = true
         recorded.append(.addHeader(name: name, value: value))
     }
 
@@ -67,6 +71,7 @@ public final class RecordingMessageActions: MilterMessageActions {
         try MilterActionRules.check(.addHeaders, granted: granted, isOpen: isOpen, "insert header")
         try MilterActionRules.validate(name: name, value: value)
         try MilterActionRules.validate(index: index)
+        hasSentChanges = true
         recorded.append(.insertHeader(index: index, name: name, value: value))
     }
 
@@ -74,6 +79,7 @@ public final class RecordingMessageActions: MilterMessageActions {
         try MilterActionRules.check(.changeHeaders, granted: granted, isOpen: isOpen, "change header")
         try MilterActionRules.validate(name: name, value: value)
         try MilterActionRules.validate(occurrence: occurrence)
+        hasSentChanges = true
         recorded.append(.changeHeader(name: name, occurrence: occurrence, value: value))
     }
 
@@ -81,8 +87,15 @@ public final class RecordingMessageActions: MilterMessageActions {
         try MilterActionRules.check(.changeHeaders, granted: granted, isOpen: isOpen, "delete header")
         try MilterActionRules.validate(name: name, value: "")
         try MilterActionRules.validate(occurrence: occurrence)
+        hasSentChanges = true
         recorded.append(.deleteHeader(name: name, occurrence: occurrence))
     }
+
+    /// FAILURE INJECTION: ``replaceBody(_:)`` fails once this many bytes of
+    /// the new body have reached the MTA, as when the writer's source breaks
+    /// half-way (a spool file that cannot be read) or `smfi_replacebody`
+    /// returns `MI_FAILURE`; what was written before stays recorded.
+    public var failsBodyReplacementAfter: Int?
 
     public func replaceBody(_ writer: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         try MilterActionRules.check(.replaceBody, granted: granted, isOpen: isOpen, "replace body")
@@ -91,20 +104,28 @@ public final class RecordingMessageActions: MilterMessageActions {
         // What was written reaches the MTA even when the writer then fails
         // (the failure policy then decides the message's fate).
         defer { recorded.append(.replaceBody(bytes, largestChunk: largest)) }
+        let failAfter = failsBodyReplacementAfter
         try writer { chunk in
             var offset = 0
             while offset < chunk.count {
-                let end = min(chunk.count, offset + MilterActionRules.replacementChunkSize)
+                hasSentChanges = true
+                var end = min(chunk.count, offset + MilterActionRules.replacementChunkSize)
+                if let failAfter { end = min(end, offset + max(0, failAfter - bytes.count)) }
                 bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[offset..<end]))
                 largest = max(largest, end - offset)
                 offset = end
+                if let failAfter, bytes.count >= failAfter, offset < chunk.count {
+                    throw MilterError(code: .libmilterFailure, message: "smfi_replacebody failed after \(bytes.count) bytes (injected)")
+                }
             }
         }
+        hasSentChanges = true // an empty new body is a change too
     }
 
     public func addRecipient(_ address: String, arguments: [String]) throws(MilterError) {
         let (action, what) = MilterActionRules.addRecipientAction(arguments: arguments)
         try MilterActionRules.check(action, granted: granted, isOpen: isOpen, what)
+        hasSentChanges = true
         recorded.append(.addRecipient(address, arguments: arguments))
     }
 
@@ -114,6 +135,7 @@ public final class RecordingMessageActions: MilterMessageActions {
 
     public func deleteRecipient(_ address: String) throws(MilterError) {
         try MilterActionRules.check(.deleteRecipients, granted: granted, isOpen: isOpen, "delete recipient")
+        hasSentChanges = true
         if failsRecipientDeletion {
             throw MilterError(code: .libmilterFailure, message: "smfi_delrcpt failed (injected)")
         }
@@ -122,6 +144,7 @@ public final class RecordingMessageActions: MilterMessageActions {
 
     public func changeSender(_ address: String, arguments: [String]) throws(MilterError) {
         try MilterActionRules.check(.changeSender, granted: granted, isOpen: isOpen, "change sender")
+        hasSentChanges = true
         recorded.append(.changeSender(address, arguments: arguments))
     }
 

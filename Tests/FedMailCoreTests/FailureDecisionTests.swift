@@ -30,4 +30,21 @@ import Testing
         #expect(FailureDecision.internalError(action: .accept).reply == nil)
         #expect(DecisionReply.otherRecipientClass.code == "452")
     }
+
+    @Test("after a partial change, accept and quarantine become tempfail with the same reply; tempfail and reject stand")
+    func afterPartialChange() {
+        for action in MilterConfiguration.FailureAction.allCases {
+            let decision = FailureDecision.internalError(action: action).afterPartialChange()
+            switch action {
+            case .accept, .quarantine:
+                #expect(decision.action == .tempfail)
+                #expect(decision.reply == DecisionReply(code: "451", enhancedCode: "4.3.0", text: "FedMail: internal error"))
+                #expect(decision.reason.hasSuffix("(after part of the message was changed)"))
+            case .tempfail, .reject:
+                #expect(decision == FailureDecision.internalError(action: action))
+            }
+        }
+        let bad = FailureDecision.badSeal(check: "gcm-tag", action: .accept).afterPartialChange()
+        #expect(bad.reply == DecisionReply(code: "451", enhancedCode: "4.7.1", text: "FedMail: gcm-tag"))
+    }
 }

@@ -254,6 +254,38 @@ struct FailureActionTableTests {
         #expect(run.actions.isEmpty)
     }
 
+    /// A failure after FedMail began to change the message (the new body
+    /// broke half-way) must never pass the half-changed message on: the
+    /// MTA keeps the changes it received when the answer is accept, and
+    /// holds them when it is quarantine. Tempfail (or the configured
+    /// reject) makes the MTA drop them; the sender's retry starts afresh.
+    @Test("On-InternalError once the message is partly changed: never accept or quarantine a half-changed message", arguments: [
+        ("accept", MilterResponse.Status.tempfail, "451 4.3.0 FedMail: internal error" as String?),
+        ("quarantine", MilterResponse.Status.tempfail, "451 4.3.0 FedMail: internal error"),
+        ("tempfail", MilterResponse.Status.tempfail, "451 4.3.0 FedMail: internal error"),
+        ("reject", MilterResponse.Status.reject, "550 5.3.0 FedMail: internal error"),
+    ])
+    func internalErrorAfterAPartialChange(setting: String, status: MilterResponse.Status, reply: String?) throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"], settings: ["On-InternalError \(setting)"])
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"], settings: ["On-InternalError \(setting)"])
+        let original = Mail.message(body: String(repeating: "a line of the original body\r\n", count: 4_000))
+        // Outbound: the sealed body breaks after 1000 bytes.
+        var sealing = a.harness
+        sealing.failsBodyReplacementAfter = 1_000
+        let sealRun = try sealing.run(a.handler(), message: original, envelope: Gateway.internalClient)
+        #expect(sealRun.response.status == status)
+        #expect(sealRun.response.replyText == reply)
+        #expect(sealRun.result.quarantineReason == nil)
+        // Inbound: the opened original breaks after 1000 bytes.
+        let sealed = try a.submit(original)
+        var opening = b.harness
+        opening.failsBodyReplacementAfter = 1_000
+        let openRun = try opening.run(b.handler(), message: Mail.relayed(sealed), envelope: Gateway.internetClient)
+        #expect(openRun.response.status == status)
+        #expect(openRun.response.replyText == reply)
+        #expect(openRun.result.quarantineReason == nil)
+    }
+
     @Test("a broker that cannot be reached: the reply and X-FedMail-Plaintext name only the kind of failure, never the broker's address")
     func brokerFailureDetailStaysInTheLog() throws {
         let partners = try StaticPartners.get()

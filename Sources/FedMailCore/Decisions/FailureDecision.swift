@@ -18,6 +18,20 @@ public struct FailureDecision: Sendable, Hashable {
         self.reason = reason
     }
 
+    /// This decision for a failure that came after changes to the message
+    /// were sent to the MTA (a new header section or body begun, not
+    /// finished): the MTA keeps the changes it received when the answer is
+    /// accept, and holds them with the message when it is quarantine, so
+    /// both become tempfail — the MTA then drops the changes and the
+    /// sender's retry starts afresh. Tempfail and reject stand.
+    public func afterPartialChange() -> FailureDecision {
+        guard action == .accept || action == .quarantine else { return self }
+        var decision = self
+        decision.action = .tempfail
+        decision.reason = "\(reason) (after part of the message was changed)"
+        return decision
+    }
+
     /// A sealed message failed an opening check (`On-BadSeal`, `On-NotForUs`):
     /// `550 5.7.1 FedMail: <check>`.
     public static func badSeal(check: String, action: MilterConfiguration.FailureAction) -> FailureDecision {

@@ -23,13 +23,14 @@ extension FederationHandler {
             return try open(transaction: transaction, actions: actions, rawValues: rawValues, split: split,
                             ourTokens: ourTokens, log: log)
         } catch let failure as OpeningFailure {
-            let decision: FailureDecision
+            var decision: FailureDecision
             switch failure.kind {
             case .badSeal: decision = .badSeal(check: failure.check, action: settings.onBadSeal)
             case .notForUs: decision = .badSeal(check: failure.check, action: settings.onNotForUs)
             case .internalError: decision = .openingInternalError(check: failure.check, action: runtime.configuration.onInternalError)
             case .revocationUnknown: decision = .revocationUnknown(check: failure.check)
             }
+            if actions.hasSentChanges { decision = decision.afterPartialChange() }
             log.warning("direction=inbound decision=\(decision.action.rawValue) (\(failure.check): \(failure.message))")
             if decision.action == .accept || decision.action == .quarantine {
                 // Accepted or quarantined as it is, and it says it failed.

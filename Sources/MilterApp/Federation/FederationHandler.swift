@@ -156,9 +156,15 @@ public final class FederationHandler: MilterHandler {
         do {
             return try process(session: session, transaction: transaction, actions: actions, log: log)
         } catch {
-            log.error("internal error: \(error)")
-            outcome.note(.internalError(direction: outcome.current?.direction, action: runtime.configuration.onInternalError.rawValue))
-            return respond(.internalError(action: runtime.configuration.onInternalError), actions: actions, log: log)
+            var decision = FailureDecision.internalError(action: runtime.configuration.onInternalError)
+            if actions.hasSentChanges {
+                decision = decision.afterPartialChange()
+                log.error("internal error after part of the message was changed (decision=\(decision.action.rawValue)): \(error)")
+            } else {
+                log.error("internal error: \(error)")
+            }
+            outcome.note(.internalError(direction: outcome.current?.direction, action: decision.action.rawValue))
+            return respond(decision, actions: actions, log: log)
         }
     }
 
