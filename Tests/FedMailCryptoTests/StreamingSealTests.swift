@@ -90,4 +90,62 @@ import Testing
         #expect(scratch.read("opened.eml") == original)
         #expect(opened.control.sealedBy == "gw")
     }
+
+    /// The streamed seal (a milter's new message, through no file): the
+    /// header section first and once, then the body in blocks of whole
+    /// lines within one 64 KiB milter chunk; header + body opens to the
+    /// exact original, from a file or from parts.
+    @Test("a streamed seal: header once and first, body in blocks of whole lines of at most 65,520 bytes, opens to the exact original",
+          arguments: [0, 1, 57, 65_519, 200_003, 1 << 20])
+    func streamedSeal(bodySize: Int) throws {
+        let pki = try TestPKI.get()
+        let scratch = try Scratch()
+        let header = Array("From: a@sender.example\r\nTo: b@ec.example\r\nSubject: streamed\r\n\r\n".utf8)
+        let body = (0..<bodySize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 7) }
+        var headers: [[UInt8]] = []
+        var blocks: [[UInt8]] = []
+        var bodyBeforeHeader = false
+        try Sealer(signer: pki.sender).seal(.parts(header: header, body: .bytes(body)), recipients: [.certificate(pki.ecOrg.certificate)],
+                                            control: ControlFlags(sealedBy: "gw"),
+                                            header: { (section) throws(CryptoError) in headers.append(section) },
+                                            body: { (block) throws(CryptoError) in
+                                                if headers.isEmpty { bodyBeforeHeader = true }
+                                                blocks.append(Array(block))
+                                            })
+        #expect(headers.count == 1)
+        #expect(!bodyBeforeHeader)
+        #expect(blocks.allSatisfy { $0.count <= 65_520 && $0.last == 10 }, "blocks of whole lines within 64 KiB")
+        #expect(blocks.dropLast().allSatisfy { $0.count == 65_520 })
+        let sealed = scratch.write("sealed.eml", (headers.first ?? []) + blocks.flatMap { $0 })
+        try Opener(identities: [pki.ecOrg], brokerCA: pki.ca, temporaryDirectory: scratch.path)
+            .open(sealedPath: sealed, outputPath: scratch.file("opened.eml"))
+        #expect(scratch.read("opened.eml") == header + body)
+    }
+
+    @Test("a streamed seal whose body sink fails part way stops with the sink's error; one whose header sink fails gives no body")
+    func streamedSealFailures() throws {
+        let pki = try TestPKI.get()
+        let original = MessageInput.parts(header: Array("From: a@sender.example\r\n\r\n".utf8),
+                                          body: .bytes([UInt8](repeating: 0x61, count: 300_000)))
+        let sealer = Sealer(signer: pki.sender)
+        var blocksAfterFailure = 0
+        var failed = false
+        #expect(throws: CryptoError(code: .io, message: "the MTA went away (test)")) {
+            try sealer.seal(original, recipients: [.certificate(pki.ecOrg.certificate)], control: ControlFlags(sealedBy: "gw"),
+                            header: { (_) throws(CryptoError) in },
+                            body: { (_) throws(CryptoError) in
+                                if failed { blocksAfterFailure += 1 }
+                                failed = true
+                                throw CryptoError(code: .io, message: "the MTA went away (test)")
+                            })
+        }
+        #expect(failed && blocksAfterFailure == 0)
+        var bodyBlocks = 0
+        #expect(throws: CryptoError(code: .io, message: "cannot write the header (test)")) {
+            try sealer.seal(original, recipients: [.certificate(pki.ecOrg.certificate)], control: ControlFlags(sealedBy: "gw"),
+                            header: { (_) throws(CryptoError) in throw CryptoError(code: .io, message: "cannot write the header (test)") },
+                            body: { (_) throws(CryptoError) in bodyBlocks += 1 })
+        }
+        #expect(bodyBlocks == 0)
+    }
 }

@@ -246,9 +246,13 @@ struct FailureActionTableTests {
         ("accept", MilterResponse.Status.continue, nil),
     ])
     func internalError(setting: String, status: MilterResponse.Status, reply: String?) throws {
-        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"], settings: ["On-InternalError \(setting)"],
+        // Mixed recipients: the sealed copy for the split is written to the
+        // spool before anything is changed (a message sealed for all its
+        // recipients goes to the MTA through no file).
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["On-InternalError \(setting)", "Reinject inet:1@127.0.0.1"],
                             spoolDirectory: "/nonexistent/fedmail-spool")
-        let run = try a.submit(Mail.message())
+        let run = try a.submit(Mail.message(to: ["bob@b.example", "nina@plain.example"]))
         #expect(run.response.status == status)
         #expect(run.response.replyText == reply)
         #expect(run.actions.isEmpty)

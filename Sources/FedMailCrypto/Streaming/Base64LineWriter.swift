@@ -1,13 +1,14 @@
 /// Base64 (RFC 2045: 76-character lines, each ended by `lineEnding`)
-/// written to a file as the bytes arrive, in any pieces: what a sealed
-/// message's body is. Holds less than one line of input and one block of
-/// output, whatever the size of the stream.
+/// written to a file, or handed to a sink, as the bytes arrive, in any
+/// pieces: what a sealed message's body is. Holds less than one line of
+/// input and one block of output, whatever the size of the stream.
 final class Base64LineWriter {
     /// The bytes of one encoded line.
     static let lineInput = 57
     private static let lineOutput = 76
-    /// Encoded lines collected per write to the file.
-    private static let linesPerWrite = 1024
+    /// Encoded lines collected per write: 840 lines of 78 bytes are 65,520
+    /// bytes, one block within a milter's 64 KiB body chunk.
+    private static let linesPerWrite = 840
 
     /// Per 12 bits of input, the two characters that encode them (the
     /// first at the lower address: stored little-endian).
@@ -17,8 +18,8 @@ final class Base64LineWriter {
     /// The 64 characters, for the padded end.
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    private let fd: Int32
-    private let name: String
+    /// Where each block of lines goes.
+    private let sink: (UnsafeRawBufferPointer) throws(CryptoError) -> Void
     private let lineEnding: [UInt8]
     /// Input not yet encoded: less than a line.
     private var pending: [UInt8] = []
@@ -26,9 +27,16 @@ final class Base64LineWriter {
     private let output: UnsafeMutableRawBufferPointer
     private var filled = 0
 
-    init(fd: Int32, lineEnding: [UInt8], name: String) {
-        self.fd = fd
-        self.name = name
+    /// Writes the lines to `fd` (`name` for errors).
+    convenience init(fd: Int32, lineEnding: [UInt8], name: String) {
+        self.init(lineEnding: lineEnding) { (block) throws(CryptoError) in
+            try FileDescriptorIO.writeAll(fd: fd, block, name: name)
+        }
+    }
+
+    /// Hands the lines to `sink`, a block of whole lines at a time.
+    init(lineEnding: [UInt8], sink: @escaping (UnsafeRawBufferPointer) throws(CryptoError) -> Void) {
+        self.sink = sink
         self.lineEnding = lineEnding
         pending.reserveCapacity(Self.lineInput)
         output = .allocate(byteCount: Self.linesPerWrite * (Self.lineOutput + lineEnding.count), alignment: 16)
@@ -86,8 +94,8 @@ final class Base64LineWriter {
 
     private func flush() throws(CryptoError) {
         guard filled > 0 else { return }
-        try FileDescriptorIO.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: output[..<filled]), name: name)
-        filled = 0
+        defer { filled = 0 }
+        try sink(UnsafeRawBufferPointer(rebasing: output[..<filled]))
     }
 
     /// Encodes `count` bytes at `source` into `target` (padded with `=`);

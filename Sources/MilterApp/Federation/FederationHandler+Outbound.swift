@@ -215,19 +215,31 @@ extension FederationHandler {
             controlRecipients.append(.init(keyId: organization.keyIdentifierHex, domains: groupDomains))
         }
 
-        let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "sealed")
         let control = ControlFlags(sealedBy: runtime.hostname, tokens: tokenIDs, recipients: controlRecipients,
                                    virusScan: virusFlag, spamScan: spamFlag)
-        try sealer.seal(original, outputPath: sealedFile.path, recipients: organizations,
-                        control: control, tokens: tokenFields, protectSubject: settings.protectSubject)
-
         let tokensText = (tokenIDs + staticPartners.map { "static:\($0)" }).joined(separator: ",")
         if let split {
+            // The sealed copy goes to the re-injection service (and may be
+            // kept in doubt): a file.
+            let sealedFile = try SpoolFile(directory: spoolDirectory, prefix: "sealed")
+            try sealer.seal(original, outputPath: sealedFile.path, recipients: organizations,
+                            control: control, tokens: tokenFields, protectSubject: settings.protectSubject)
             return try reinject(split, messageAt: sealedFile.path, keptAs: nil, committed: &splitCommitted,
                                 sealedRecipients: sealedRecipients, plaintext: plaintext, notes: notes,
                                 summary: "tokens=\(tokensText) \(scanSummary)", transaction: transaction, actions: actions, log: log)
         }
-        try MessageFiles.replaceMessage(in: transaction, with: sealedFile.path, actions: actions)
+        // Sealed straight into the MTA's new body, through no file; a seal
+        // that fails part-way tempfails (the MTA has part of a new body).
+        try MessageFiles.replaceMessage(in: transaction, actions: actions) { header, body in
+            try sealer.seal(original, recipients: organizations, control: control, tokens: tokenFields,
+                            protectSubject: settings.protectSubject,
+                            header: { (section) throws(CryptoError) in header(section) },
+                            body: { (chunk) throws(CryptoError) in
+                                do { try body(chunk) } catch let error as CryptoError { throw error } catch {
+                                    throw CryptoError(code: .io, message: "the MTA did not take the sealed body: \(error)")
+                                }
+                            })
+        }
         log.info("direction=outbound decision=sealed sealed=\(sealedRecipients.count) plain=0 organizations=\(organizations.count) tokens=\(tokensText) \(scanSummary)")
         return .continue
     }

@@ -112,12 +112,49 @@ enum MessageFiles {
                                keeping: Set<String> = [],
                                skip: (MessageHeaderField) -> Bool = { _ in false }) throws {
         let header = try readHeader(path: path)
+        try replaceHeaderSection(of: transaction, with: header, actions: actions, keeping: keeping, skip: skip)
+        try actions.replaceBody { write in
+            try forEachChunk(path: path, from: header.length) { try write($0) }
+        }
+    }
+
+    /// Replaces the message in the MTA by the one `produce` makes as it
+    /// goes, written to no file: `produce` gives the header section (its
+    /// fields and the empty line that ends it) once, then the body in
+    /// pieces, each sent on at once; the header fields are then replaced as
+    /// ``replaceMessage(in:with:actions:keeping:skip:)`` replaces them.
+    /// When `produce` fails part-way the MTA has part of a new body: the
+    /// caller's failure must be answered with tempfail (``MilterMessageActions/hasSentChanges``).
+    static func replaceMessage(in transaction: MilterTransaction, actions: any MilterMessageActions,
+                               producedBy produce: (_ header: ([UInt8]) -> Void, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        var headerPart: [UInt8]?
+        try actions.replaceBody { write in
+            try withoutActuallyEscaping(write) { write in
+                try produce({ headerPart = $0 }) { chunk in
+                    guard headerPart != nil else {
+                        throw MilterError(code: .spoolFailure, message: "a new body came before its header section")
+                    }
+                    try write(chunk)
+                }
+            }
+        }
+        guard let headerPart else { throw MilterError(code: .spoolFailure, message: "the new message has no header section") }
+        let header: MessageHeaderSection
+        do { header = try MessageInput.parts(header: headerPart, body: .bytes([])).headerSection() } catch {
+            throw MilterError(code: .spoolFailure, message: "the new message's header section: \(error.message)")
+        }
+        try replaceHeaderSection(of: transaction, with: header, actions: actions, keeping: [], skip: { _ in false })
+    }
+
+    /// Deletes every header field of the transaction (except those named
+    /// in `keeping`) and appends `header`'s fields in order (except those
+    /// `skip` returns true for; see ``appendIndex``).
+    private static func replaceHeaderSection(of transaction: MilterTransaction, with header: MessageHeaderSection,
+                                             actions: any MilterMessageActions, keeping: Set<String>,
+                                             skip: (MessageHeaderField) -> Bool) throws {
         try deleteAllHeaders(of: transaction, actions: actions, keeping: keeping)
         for field in header.fields where !field.name.isEmpty && !skip(field) {
             try actions.insertHeader(at: appendIndex, name: field.name, value: milterValue(of: field))
-        }
-        try actions.replaceBody { write in
-            try forEachChunk(path: path, from: header.length) { try write($0) }
         }
     }
 
