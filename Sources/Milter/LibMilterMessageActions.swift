@@ -19,9 +19,8 @@ final class LibMilterMessageActions: MilterMessageActions {
     func invalidate() { context = nil }
 
     func addHeader(name: String, value: [UInt8]) throws(MilterError) {
-        let ctx = try check(.addHeaders, "add header")
         try MilterActionRules.validate(name: name, value: value)
-        hasSentChanges = true
+        let ctx = try admitChange(.addHeaders, "add header")
         let result = withMutableCString(name) { n in
             withMutableCString(bytes: wireValue(value)) { v in smfi_addheader(ctx, n, v) }
         }
@@ -29,10 +28,9 @@ final class LibMilterMessageActions: MilterMessageActions {
     }
 
     func insertHeader(at index: Int, name: String, value: [UInt8]) throws(MilterError) {
-        let ctx = try check(.addHeaders, "insert header")
         try MilterActionRules.validate(name: name, value: value)
         try MilterActionRules.validate(index: index)
-        hasSentChanges = true
+        let ctx = try admitChange(.addHeaders, "insert header")
         let result = withMutableCString(name) { n in
             withMutableCString(bytes: wireValue(value)) { v in smfi_insheader(ctx, Int32(index), n, v) }
         }
@@ -40,10 +38,9 @@ final class LibMilterMessageActions: MilterMessageActions {
     }
 
     func changeHeader(name: String, occurrence: Int, value: [UInt8]) throws(MilterError) {
-        let ctx = try check(.changeHeaders, "change header")
         try MilterActionRules.validate(name: name, value: value)
         try MilterActionRules.validate(occurrence: occurrence)
-        hasSentChanges = true
+        let ctx = try admitChange(.changeHeaders, "change header")
         let result = withMutableCString(name) { n in
             withMutableCString(bytes: wireValue(value)) { v in smfi_chgheader(ctx, n, Int32(occurrence), v) }
         }
@@ -51,28 +48,19 @@ final class LibMilterMessageActions: MilterMessageActions {
     }
 
     func deleteHeader(name: String, occurrence: Int) throws(MilterError) {
-        let ctx = try check(.changeHeaders, "delete header")
         try MilterActionRules.validate(name: name, value: "")
         try MilterActionRules.validate(occurrence: occurrence)
-        hasSentChanges = true
+        let ctx = try admitChange(.changeHeaders, "delete header")
         let result = withMutableCString(name) { n in smfi_chgheader(ctx, n, Int32(occurrence), nil) }
         try Self.check(result, "smfi_chgheader(\(name), delete)")
     }
 
     func replaceBody(_ writer: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let ctx = try check(.replaceBody, "replace body")
-        var wroteAnything = false
-        try writer { chunk in
-            var offset = 0
-            while offset < chunk.count {
-                let end = min(chunk.count, offset + MilterActionRules.replacementChunkSize)
-                let piece = UnsafeRawBufferPointer(rebasing: chunk[offset..<end])
-                hasSentChanges = true
-                let result = smfi_replacebody(ctx, UnsafeMutablePointer(mutating: piece.baseAddress!.assumingMemoryBound(to: UInt8.self)), Int32(piece.count))
-                try Self.check(result, "smfi_replacebody")
-                wroteAnything = true
-                offset = end
-            }
+        let wroteAnything = try MilterActionRules.replaceBody(writer, willSend: { hasSentChanges = true }) { piece in
+            guard let base = piece.baseAddress else { return }
+            let result = smfi_replacebody(ctx, UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self)), Int32(piece.count))
+            try Self.check(result, "smfi_replacebody")
         }
         if !wroteAnything {
             // An empty replacement still has to reach the MTA, or the old body
@@ -86,8 +74,7 @@ final class LibMilterMessageActions: MilterMessageActions {
 
     func addRecipient(_ address: String, arguments: [String]) throws(MilterError) {
         let (action, what) = MilterActionRules.addRecipientAction(arguments: arguments)
-        let ctx = try check(action, what)
-        hasSentChanges = true
+        let ctx = try admitChange(action, what)
         if arguments.isEmpty {
             let result = withMutableCString(address) { smfi_addrcpt(ctx, $0) }
             try Self.check(result, "smfi_addrcpt")
@@ -100,15 +87,13 @@ final class LibMilterMessageActions: MilterMessageActions {
     }
 
     func deleteRecipient(_ address: String) throws(MilterError) {
-        let ctx = try check(.deleteRecipients, "delete recipient")
-        hasSentChanges = true
+        let ctx = try admitChange(.deleteRecipients, "delete recipient")
         let result = withMutableCString(address) { smfi_delrcpt(ctx, $0) }
         try Self.check(result, "smfi_delrcpt")
     }
 
     func changeSender(_ address: String, arguments: [String]) throws(MilterError) {
-        let ctx = try check(.changeSender, "change sender")
-        hasSentChanges = true
+        let ctx = try admitChange(.changeSender, "change sender")
         let result = withMutableCString(address) { a in
             withOptionalMutableCString(arguments.isEmpty ? nil : arguments.joined(separator: " ")) { smfi_chgfrom(ctx, a, $0) }
         }
@@ -135,6 +120,13 @@ final class LibMilterMessageActions: MilterMessageActions {
             throw MilterError(code: .actionOutsideEndOfMessage, message: "\(what) outside end of message")
         }
         return ctx
+    }
+
+    /// ``check(_:_:)`` for a change to the message: from here on it counts
+    /// as sent (``MilterActionRules/admitChange(_:granted:isOpen:_:sentChanges:)``).
+    private func admitChange(_ action: MilterActions, _ what: String) throws(MilterError) -> OpaquePointer {
+        try MilterActionRules.admitChange(action, granted: granted, isOpen: context != nil, what, sentChanges: &hasSentChanges)
+        return try check(action, what)
     }
 
     private func wireValue(_ value: [UInt8]) -> [UInt8] {

@@ -92,7 +92,11 @@ func makeFilterDescription(name: UnsafeMutablePointer<CChar>?, flags: UInt) -> s
                     actions.invalidate()
                     session.endMessage()
                 }
-                return try connection.handler.endOfMessage(session: session, actions: actions)
+                do { return try connection.handler.endOfMessage(session: session, actions: actions) } catch {
+                    // Never continue with a half-changed message.
+                    return MilterActionRules.answerAfterFailure(connection.handler.failed(error, stage: .endOfMessage, session: session),
+                                                                sentChanges: actions.hasSentChanges)
+                }
             }
         },
         xxfi_abort: { ctx in

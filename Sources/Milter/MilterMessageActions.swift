@@ -136,6 +136,54 @@ public enum MilterActionRules {
         }
     }
 
+    /// ``check(_:granted:isOpen:_:)`` for a change to the message (a header
+    /// field, a recipient, the sender): once it passes, the change is about
+    /// to be sent, and `sentChanges` (the implementation's
+    /// ``MilterMessageActions/hasSentChanges``) becomes true — also for a
+    /// change that then fails on the way.
+    public static func admitChange(_ action: MilterActions, granted: MilterActions, isOpen: Bool, _ what: String,
+                                   sentChanges: inout Bool) throws(MilterError) {
+        try check(action, granted: granted, isOpen: isOpen, what)
+        sentChanges = true
+    }
+
+    /// The body replacement both implementations run: `writer`'s chunks
+    /// cut into pieces of at most ``replacementChunkSize`` bytes, each given
+    /// to `send` (`smfi_replacebody`, or a recording) right after
+    /// `willSend` (where the implementation sets
+    /// ``MilterMessageActions/hasSentChanges``). Returns whether any piece
+    /// was sent; when `writer` returns without writing, the caller sends an
+    /// empty body. A writer that fails before its first byte sends nothing.
+    public static func replaceBody(_ writer: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void,
+                                   willSend: () -> Void,
+                                   send: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        var sentAnything = false
+        try withoutActuallyEscaping(willSend) { willSend in
+            try withoutActuallyEscaping(send) { send in
+                try writer { chunk in
+                    var offset = 0
+                    while offset < chunk.count {
+                        let end = min(chunk.count, offset + replacementChunkSize)
+                        willSend()
+                        sentAnything = true
+                        try send(UnsafeRawBufferPointer(rebasing: chunk[offset..<end]))
+                        offset = end
+                    }
+                }
+            }
+        }
+        return sentAnything
+    }
+
+    /// The answer to an end of message whose handler failed (threw), given
+    /// the handler's failure answer: when a change was already sent, the
+    /// MTA would keep the half-changed message on continue or accept, so
+    /// the answer is tempfail; any other answer stands.
+    public static func answerAfterFailure(_ response: MilterResponse, sentChanges: Bool) -> MilterResponse {
+        guard sentChanges, response.status == .continue || response.status == .accept else { return response }
+        return .tempfail
+    }
+
     /// The action a recipient addition needs: with ESMTP arguments or without.
     public static func addRecipientAction(arguments: [String]) -> (action: MilterActions, what: String) {
         arguments.isEmpty ? (.addRecipients, "add recipient") : (.addRecipientsWithArguments, "add recipient with arguments")

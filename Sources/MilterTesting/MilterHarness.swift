@@ -188,7 +188,13 @@ public struct MilterHarness {
                                               rawHeaderValues: negotiation.rawHeaderValues)
         actions.failsRecipientDeletion = failsRecipientDeletion
         actions.failsBodyReplacementAfter = failsBodyReplacementAfter
-        response = step(.endOfMessage) { try handler.endOfMessage(session: session, actions: actions) }
+        response = step(.endOfMessage) {
+            do { return try handler.endOfMessage(session: session, actions: actions) } catch {
+                // As the bridge: never continue with a half-changed message.
+                return MilterActionRules.answerAfterFailure(handler.failed(error, stage: .endOfMessage, session: session),
+                                                            sentChanges: actions.hasSentChanges)
+            }
+        }
         actions.close()
         session.endMessage()
         return MilterRun(stage: .endOfMessage, response: response, recipientResponses: recipientResponses,

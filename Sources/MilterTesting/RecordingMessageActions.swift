@@ -61,33 +61,29 @@ public final class RecordingMessageActions: MilterMessageActions {
     public func close() { isOpen = false }
 
     public func addHeader(name: String, value: [UInt8]) throws(MilterError) {
-        try MilterActionRules.check(.addHeaders, granted: granted, isOpen: isOpen, "add header")
         try MilterActionRules.validate(name: name, value: value)
-        hasSentChanges = true
+        try MilterActionRules.admitChange(.addHeaders, granted: granted, isOpen: isOpen, "add header", sentChanges: &hasSentChanges)
         recorded.append(.addHeader(name: name, value: value))
     }
 
     public func insertHeader(at index: Int, name: String, value: [UInt8]) throws(MilterError) {
-        try MilterActionRules.check(.addHeaders, granted: granted, isOpen: isOpen, "insert header")
         try MilterActionRules.validate(name: name, value: value)
         try MilterActionRules.validate(index: index)
-        hasSentChanges = true
+        try MilterActionRules.admitChange(.addHeaders, granted: granted, isOpen: isOpen, "insert header", sentChanges: &hasSentChanges)
         recorded.append(.insertHeader(index: index, name: name, value: value))
     }
 
     public func changeHeader(name: String, occurrence: Int, value: [UInt8]) throws(MilterError) {
-        try MilterActionRules.check(.changeHeaders, granted: granted, isOpen: isOpen, "change header")
         try MilterActionRules.validate(name: name, value: value)
         try MilterActionRules.validate(occurrence: occurrence)
-        hasSentChanges = true
+        try MilterActionRules.admitChange(.changeHeaders, granted: granted, isOpen: isOpen, "change header", sentChanges: &hasSentChanges)
         recorded.append(.changeHeader(name: name, occurrence: occurrence, value: value))
     }
 
     public func deleteHeader(name: String, occurrence: Int) throws(MilterError) {
-        try MilterActionRules.check(.changeHeaders, granted: granted, isOpen: isOpen, "delete header")
         try MilterActionRules.validate(name: name, value: "")
         try MilterActionRules.validate(occurrence: occurrence)
-        hasSentChanges = true
+        try MilterActionRules.admitChange(.changeHeaders, granted: granted, isOpen: isOpen, "delete header", sentChanges: &hasSentChanges)
         recorded.append(.deleteHeader(name: name, occurrence: occurrence))
     }
 
@@ -101,31 +97,29 @@ public final class RecordingMessageActions: MilterMessageActions {
         try MilterActionRules.check(.replaceBody, granted: granted, isOpen: isOpen, "replace body")
         var bytes: [UInt8] = []
         var largest = 0
+        var finished = false
         // What was written reaches the MTA even when the writer then fails
-        // (the failure policy then decides the message's fate).
-        defer { recorded.append(.replaceBody(bytes, largestChunk: largest)) }
+        // (the failure policy then decides the message's fate); a writer
+        // that fails before its first byte sends nothing, as with libmilter.
+        defer { if finished || !bytes.isEmpty { recorded.append(.replaceBody(bytes, largestChunk: largest)) } }
         let failAfter = failsBodyReplacementAfter
-        try writer { chunk in
-            var offset = 0
-            while offset < chunk.count {
-                hasSentChanges = true
-                var end = min(chunk.count, offset + MilterActionRules.replacementChunkSize)
-                if let failAfter { end = min(end, offset + max(0, failAfter - bytes.count)) }
-                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[offset..<end]))
-                largest = max(largest, end - offset)
-                offset = end
-                if let failAfter, bytes.count >= failAfter, offset < chunk.count {
-                    throw MilterError(code: .libmilterFailure, message: "smfi_replacebody failed after \(bytes.count) bytes (injected)")
-                }
+        let wroteAnything = try MilterActionRules.replaceBody(writer, willSend: { hasSentChanges = true }) { piece in
+            if let failAfter, bytes.count + piece.count > failAfter {
+                let taken = max(0, failAfter - bytes.count)
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: piece[..<taken]))
+                largest = max(largest, taken)
+                throw MilterError(code: .libmilterFailure, message: "smfi_replacebody failed after \(bytes.count) bytes (injected)")
             }
+            bytes.append(contentsOf: piece)
+            largest = max(largest, piece.count)
         }
-        hasSentChanges = true // an empty new body is a change too
+        if !wroteAnything { hasSentChanges = true } // the empty new body
+        finished = true
     }
 
     public func addRecipient(_ address: String, arguments: [String]) throws(MilterError) {
         let (action, what) = MilterActionRules.addRecipientAction(arguments: arguments)
-        try MilterActionRules.check(action, granted: granted, isOpen: isOpen, what)
-        hasSentChanges = true
+        try MilterActionRules.admitChange(action, granted: granted, isOpen: isOpen, what, sentChanges: &hasSentChanges)
         recorded.append(.addRecipient(address, arguments: arguments))
     }
 
@@ -134,8 +128,7 @@ public final class RecordingMessageActions: MilterMessageActions {
     public var failsRecipientDeletion = false
 
     public func deleteRecipient(_ address: String) throws(MilterError) {
-        try MilterActionRules.check(.deleteRecipients, granted: granted, isOpen: isOpen, "delete recipient")
-        hasSentChanges = true
+        try MilterActionRules.admitChange(.deleteRecipients, granted: granted, isOpen: isOpen, "delete recipient", sentChanges: &hasSentChanges)
         if failsRecipientDeletion {
             throw MilterError(code: .libmilterFailure, message: "smfi_delrcpt failed (injected)")
         }
@@ -143,8 +136,7 @@ public final class RecordingMessageActions: MilterMessageActions {
     }
 
     public func changeSender(_ address: String, arguments: [String]) throws(MilterError) {
-        try MilterActionRules.check(.changeSender, granted: granted, isOpen: isOpen, "change sender")
-        hasSentChanges = true
+        try MilterActionRules.admitChange(.changeSender, granted: granted, isOpen: isOpen, "change sender", sentChanges: &hasSentChanges)
         recorded.append(.changeSender(address, arguments: arguments))
     }
 

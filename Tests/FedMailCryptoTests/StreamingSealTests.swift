@@ -92,60 +92,87 @@ import Testing
     }
 
     /// The streamed seal (a milter's new message, through no file): the
-    /// header section first and once, then the body in blocks of whole
-    /// lines within one 64 KiB milter chunk; header + body opens to the
-    /// exact original, from a file or from parts.
-    @Test("a streamed seal: header once and first, body in blocks of whole lines of at most 65,520 bytes, opens to the exact original",
+    /// header section made before any body byte, then the body in blocks
+    /// of whole lines within one 64 KiB milter chunk; header + body opens
+    /// to the exact original.
+    @Test("a streamed seal: body in blocks of whole lines of at most 65,520 bytes, header + body opens to the exact original",
           arguments: [0, 1, 57, 65_519, 200_003, 1 << 20])
     func streamedSeal(bodySize: Int) throws {
         let pki = try TestPKI.get()
         let scratch = try Scratch()
         let header = Array("From: a@sender.example\r\nTo: b@ec.example\r\nSubject: streamed\r\n\r\n".utf8)
         let body = (0..<bodySize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 7) }
-        var headers: [[UInt8]] = []
+        let seal = try Sealer(signer: pki.sender).prepare(.parts(header: header, body: .bytes(body)),
+                                                          recipients: [.certificate(pki.ecOrg.certificate)],
+                                                          control: ControlFlags(sealedBy: "gw"))
         var blocks: [[UInt8]] = []
-        var bodyBeforeHeader = false
-        try Sealer(signer: pki.sender).seal(.parts(header: header, body: .bytes(body)), recipients: [.certificate(pki.ecOrg.certificate)],
-                                            control: ControlFlags(sealedBy: "gw"),
-                                            header: { (section) throws(CryptoError) in headers.append(section) },
-                                            body: { (block) throws(CryptoError) in
-                                                if headers.isEmpty { bodyBeforeHeader = true }
-                                                blocks.append(Array(block))
-                                            })
-        #expect(headers.count == 1)
-        #expect(!bodyBeforeHeader)
+        try seal.writeBody { (block) throws(CryptoError) in blocks.append(Array(block)) }
         #expect(blocks.allSatisfy { $0.count <= 65_520 && $0.last == 10 }, "blocks of whole lines within 64 KiB")
         #expect(blocks.dropLast().allSatisfy { $0.count == 65_520 })
-        let sealed = scratch.write("sealed.eml", (headers.first ?? []) + blocks.flatMap { $0 })
+        let sealed = scratch.write("sealed.eml", seal.header + blocks.flatMap { $0 })
         try Opener(identities: [pki.ecOrg], brokerCA: pki.ca, temporaryDirectory: scratch.path)
             .open(sealedPath: sealed, outputPath: scratch.file("opened.eml"))
         #expect(scratch.read("opened.eml") == header + body)
     }
 
-    @Test("a streamed seal whose body sink fails part way stops with the sink's error; one whose header sink fails gives no body")
-    func streamedSealFailures() throws {
+    /// The streamed form and the file form make the same message: the same
+    /// header section byte for byte (tokens, the protected Subject, the
+    /// S/MIME fields, the original's line ends), and bodies of the same
+    /// shape (lines of 76 characters with the original's line end).
+    @Test("a streamed seal has the file form's header section byte for byte, tokens and protected Subject included, for CRLF and LF originals")
+    func streamedHeaderIsTheFileForms() throws {
+        let pki = try TestPKI.get()
+        let scratch = try Scratch()
+        let tokens = [FedMailTokenHeader(domain: "ec.example", token: "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")]
+        for ending in ["\r\n", "\n"] {
+            let original = MessageInput.parts(header: Array("From: Alice <a@sender.example>\(ending)To: b@ec.example\(ending)Subject: secret plans\(ending)Message-ID: <1@sender.example>\(ending)\(ending)".utf8),
+                                              body: .bytes(Array("body\(ending)".utf8)))
+            let sealer = Sealer(signer: pki.sender)
+            let recipients: [RecipientOrganization] = [.certificate(pki.ecOrg.certificate)]
+            let seal = try sealer.prepare(original, recipients: recipients, control: ControlFlags(sealedBy: "gw"), tokens: tokens, protectSubject: true)
+            try sealer.seal(original, outputPath: scratch.file("sealed.eml"), recipients: recipients, control: ControlFlags(sealedBy: "gw"),
+                            tokens: tokens, protectSubject: true)
+            let file = try #require(scratch.read("sealed.eml"))
+            #expect(Array(file.prefix(seal.header.count)) == seal.header, "line end \(ending.debugDescription)")
+            let text = String(decoding: seal.header, as: UTF8.self)
+            #expect(text.contains("Subject: [sealed]") && !text.contains("secret plans") && text.contains("FedMail-Token:"))
+            var body: [UInt8] = []
+            try seal.writeBody { (block) throws(CryptoError) in body.append(contentsOf: block) }
+            let streamedLines = String(decoding: body, as: UTF8.self).components(separatedBy: ending).map(\.count)
+            let fileLines = String(decoding: file.dropFirst(seal.header.count), as: UTF8.self).components(separatedBy: ending).map(\.count)
+            #expect(streamedLines.dropLast(2).allSatisfy { $0 == 76 } && fileLines.dropLast(2).allSatisfy { $0 == 76 })
+            #expect(streamedLines.last == 0 && fileLines.last == 0, "both end with a line end")
+        }
+    }
+
+    @Test("a streamed seal whose body sink fails part way stops with the sink's error, given nothing more")
+    func streamedSealFailure() throws {
         let pki = try TestPKI.get()
         let original = MessageInput.parts(header: Array("From: a@sender.example\r\n\r\n".utf8),
                                           body: .bytes([UInt8](repeating: 0x61, count: 300_000)))
-        let sealer = Sealer(signer: pki.sender)
-        var blocksAfterFailure = 0
-        var failed = false
+        let seal = try Sealer(signer: pki.sender).prepare(original, recipients: [.certificate(pki.ecOrg.certificate)],
+                                                          control: ControlFlags(sealedBy: "gw"))
+        var calls = 0
         #expect(throws: CryptoError(code: .io, message: "the MTA went away (test)")) {
-            try sealer.seal(original, recipients: [.certificate(pki.ecOrg.certificate)], control: ControlFlags(sealedBy: "gw"),
-                            header: { (_) throws(CryptoError) in },
-                            body: { (_) throws(CryptoError) in
-                                if failed { blocksAfterFailure += 1 }
-                                failed = true
-                                throw CryptoError(code: .io, message: "the MTA went away (test)")
-                            })
+            try seal.writeBody { (_) throws(CryptoError) in
+                calls += 1
+                throw CryptoError(code: .io, message: "the MTA went away (test)")
+            }
         }
-        #expect(failed && blocksAfterFailure == 0)
-        var bodyBlocks = 0
-        #expect(throws: CryptoError(code: .io, message: "cannot write the header (test)")) {
-            try sealer.seal(original, recipients: [.certificate(pki.ecOrg.certificate)], control: ControlFlags(sealedBy: "gw"),
-                            header: { (_) throws(CryptoError) in throw CryptoError(code: .io, message: "cannot write the header (test)") },
-                            body: { (_) throws(CryptoError) in bodyBlocks += 1 })
+        #expect(calls == 1)
+    }
+
+    @Test("what a streamed seal refuses, it refuses when prepared, before any body byte")
+    func streamedSealRefusesEarly() throws {
+        let pki = try TestPKI.get()
+        let sealer = Sealer(signer: pki.sender)
+        #expect(throws: CryptoError.self) {
+            _ = try sealer.prepare(.parts(header: Array("not a header\r\n".utf8), body: .bytes([])),
+                                   recipients: [.certificate(pki.ecOrg.certificate)], control: ControlFlags(sealedBy: "gw"))
         }
-        #expect(bodyBlocks == 0)
+        #expect(throws: CryptoError.self) {
+            _ = try sealer.prepare(.parts(header: Array("From: a@sender.example\r\n\r\n".utf8), body: .bytes([])),
+                                   recipients: [], control: ControlFlags(sealedBy: "gw"))
+        }
     }
 }

@@ -79,6 +79,87 @@ struct RecordingMessageActionsTests {
     }
 }
 
+/// What counts as a change sent to the MTA (``MilterMessageActions/hasSentChanges``):
+/// the shared rules both implementations run, so the double answers for the bridge.
+@Suite("changes sent to the MTA (MilterActionRules)")
+struct SentChangesTests {
+    static let all: MilterActions = [.addHeaders, .changeHeaders, .replaceBody, .addRecipients, .deleteRecipients, .quarantine, .changeSender]
+    struct WriterFailure: Error {}
+
+    @Test("a header, recipient or sender change counts as sent; quarantine, progress and a refused change do not")
+    func whatCounts() throws {
+        let changes: [(RecordingMessageActions) throws -> Void] = [
+            { try $0.addHeader(name: "X-A", value: "1") }, { try $0.insertHeader(at: 0, name: "X-A", value: "1") },
+            { try $0.changeHeader(name: "X-A", occurrence: 1, value: "2") }, { try $0.deleteHeader(name: "X-A", occurrence: 1) },
+            { try $0.addRecipient("<a@b.example>") }, { try $0.deleteRecipient("<a@b.example>") }, { try $0.changeSender("<s@b.example>") },
+        ]
+        for change in changes {
+            let actions = RecordingMessageActions(granted: Self.all, rawHeaderValues: true)
+            #expect(!actions.hasSentChanges)
+            try change(actions)
+            #expect(actions.hasSentChanges)
+        }
+        let actions = RecordingMessageActions(granted: Self.all, rawHeaderValues: true)
+        try actions.quarantine(reason: "held")
+        try actions.progress()
+        #expect(throws: MilterError.self) { try actions.addHeader(name: "Bad Name", value: "x") }
+        #expect(!actions.hasSentChanges)
+    }
+
+    @Test("a new body: a writer that fails before its first byte sends and records nothing; one that fails after sends what it wrote")
+    func bodyReplacement() throws {
+        let early = RecordingMessageActions(granted: Self.all, rawHeaderValues: true)
+        #expect(throws: WriterFailure.self) { try early.replaceBody { _ in throw WriterFailure() } }
+        #expect(!early.hasSentChanges)
+        #expect(early.recorded.isEmpty)
+
+        let late = RecordingMessageActions(granted: Self.all, rawHeaderValues: true)
+        #expect(throws: WriterFailure.self) {
+            try late.replaceBody { write in
+                try [UInt8](repeating: 0x61, count: 70_000).withUnsafeBytes { try write($0) }
+                throw WriterFailure()
+            }
+        }
+        #expect(late.hasSentChanges)
+        #expect(late.recorded == [.replaceBody([UInt8](repeating: 0x61, count: 70_000), largestChunk: MilterActionRules.replacementChunkSize)])
+
+        let empty = RecordingMessageActions(granted: Self.all, rawHeaderValues: true)
+        try empty.replaceBody { _ in }
+        #expect(empty.hasSentChanges)
+        #expect(empty.recorded == [.replaceBody([], largestChunk: 0)])
+    }
+
+    @Test("the answer to a failed end of message: continue or accept become tempfail once a change was sent; others stand")
+    func answerAfterFailure() {
+        for response in [MilterResponse.continue, .accept] {
+            #expect(MilterActionRules.answerAfterFailure(response, sentChanges: true) == .tempfail)
+            #expect(MilterActionRules.answerAfterFailure(response, sentChanges: false) == response)
+        }
+        for response in [MilterResponse.tempfail, .reject, .discard] {
+            #expect(MilterActionRules.answerAfterFailure(response, sentChanges: true) == response)
+        }
+    }
+
+    /// A handler whose failure policy says continue (On-InternalError accept).
+    final class AcceptingAfterAChange: MilterHandler {
+        let changeFirst: Bool
+        init(changeFirst: Bool) { self.changeFirst = changeFirst }
+        func endOfMessage(session: MilterSession, actions: any MilterMessageActions) throws -> MilterResponse {
+            if changeFirst { try actions.addHeader(name: "X-Half", value: "done") }
+            throw MilterError(code: .invalidArgument, message: "failed (test)")
+        }
+        func failed(_ error: any Error, stage: MilterStage, session: MilterSession) -> MilterResponse { .continue }
+    }
+
+    @Test("a handler that throws after a change is answered tempfail even when its failure policy says continue; before any change, continue stands")
+    func bridgeFallback() throws {
+        let harness = MilterHarness(requirements: MilterRequirements(actions: [.addHeaders], stages: []), spoolDirectory: "/tmp")
+        let message = MilterMessage(eml: Array("A: 1\n\nbody\n".utf8), sender: "<s@x.example>", recipients: ["<r@x.example>"])
+        #expect(try harness.run(AcceptingAfterAChange(changeFirst: true), message: message).response.status == .tempfail)
+        #expect(try harness.run(AcceptingAfterAChange(changeFirst: false), message: message).response.status == .continue)
+    }
+}
+
 /// The harness drives a handler through the steps in order, with the bridge's rules.
 @Suite("milter harness (MilterTesting)")
 struct MilterHarnessTests {

@@ -18,9 +18,9 @@ public struct FailureDecision: Sendable, Hashable {
         self.reason = reason
     }
 
-    /// This decision for a failure that came after changes to the message
-    /// were sent to the MTA (a new header section or body begun, not
-    /// finished): the MTA keeps the changes it received when the answer is
+    /// This decision for a failure that came after a change of the message
+    /// was sent to the MTA (a header field added or removed, part of a new
+    /// body): the MTA keeps the changes it received when the answer is
     /// accept, and holds them with the message when it is quarantine, so
     /// both become tempfail — the MTA then drops the changes and the
     /// sender's retry starts afresh. Tempfail and reject stand.

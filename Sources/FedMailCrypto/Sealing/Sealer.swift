@@ -42,17 +42,18 @@ public struct Sealer: Sendable {
     public func seal(_ original: MessageInput, outputPath: String, recipients: [RecipientOrganization],
                      control: ControlFlags, tokens: [FedMailTokenHeader] = [],
                      protectSubject: Bool = false, signingTime: Int64? = nil) throws(CryptoError) {
-        let prepared = try prepare(original, recipients: recipients, control: control, tokens: tokens, protectSubject: protectSubject)
+        let seal = try prepare(original, recipients: recipients, control: control, tokens: tokens,
+                               protectSubject: protectSubject, signingTime: signingTime)
         // A boundary found in the original (never, in practice: 144 random
         // bits) makes it again, over an emptied file.
-        try Self.withUsableBoundary(original: original, controlJSON: prepared.controlJSON) { (reader) throws(CryptoError) in
+        try Self.withUsableBoundary(original: original, controlJSON: seal.controlJSON) { (reader) throws(CryptoError) in
             let fd = try FileDescriptorIO.openWrite(outputPath, mode: 0o644)
             defer { FileDescriptorIO.close(fd) }
-            let write = { (bytes: UnsafeRawBufferPointer) throws(CryptoError) in try FileDescriptorIO.writeAll(fd: fd, bytes, name: outputPath) }
             do throws(CryptoError) {
-                let whole = try writeSealed(from: reader, prepared: prepared, recipients: recipients, signingTime: signingTime,
-                                            header: { (section) throws(CryptoError) in try FileDescriptorIO.writeAll(fd: fd, section, name: outputPath) },
-                                            body: write)
+                try FileDescriptorIO.writeAll(fd: fd, seal.header, name: outputPath)
+                let whole = try seal.writeBody(from: reader) { (bytes) throws(CryptoError) in
+                    try FileDescriptorIO.writeAll(fd: fd, bytes, name: outputPath)
+                }
                 if whole { return true }
             } catch {
                 ftruncate(fd, 0) // a failed seal leaves no part of a sealed message
@@ -63,41 +64,17 @@ public struct Sealer: Sendable {
         }
     }
 
-    /// Seals `original` as a stream, for a caller that hands the sealed
-    /// message on as it is made (a milter replacing the message): `header`
-    /// gets the sealed message's header section (its fields and the empty
-    /// line that ends it) once, before any body byte; `body` gets the body,
-    /// base64 lines in blocks of at most 65,520 bytes, as they are made.
+    /// Checks what a seal of `original` needs and makes its header section,
+    /// for a caller that hands the sealed message on as it is made (a
+    /// milter replacing the message): everything that can fail before the
+    /// first byte of the body fails here, so a caller that changes
+    /// nothing until this returned has changed nothing on such a failure.
+    /// Then ``PreparedSeal/header`` and ``PreparedSeal/writeBody(_:)``.
     ///
-    /// Nothing is taken back: when this throws after `body` was called,
-    /// what it was given is not a sealed message and must be discarded (a
-    /// milter answers tempfail, and the MTA drops the changes). That
-    /// includes the original turning out to hold the inner entity's
-    /// boundary, which the file form answers by sealing again (never, in
-    /// practice: 144 random bits, drawn afresh for each seal).
-    public func seal(_ original: MessageInput, recipients: [RecipientOrganization], control: ControlFlags,
-                     tokens: [FedMailTokenHeader] = [], protectSubject: Bool = false, signingTime: Int64? = nil,
-                     header: ([UInt8]) throws(CryptoError) -> Void,
-                     body: (UnsafeRawBufferPointer) throws(CryptoError) -> Void) throws(CryptoError) {
-        let prepared = try prepare(original, recipients: recipients, control: control, tokens: tokens, protectSubject: protectSubject)
-        let reader = try InnerEntityReader(entity: try Self.randomInnerEntity(), controlJSON: prepared.controlJSON, original: original)
-        let whole = try writeSealed(from: reader, prepared: prepared, recipients: recipients, signingTime: signingTime,
-                                    header: header, body: body)
-        guard whole else {
-            throw CryptoError(code: .badInput, message: "the original holds the MIME boundary drawn for its seal; what was written is not a sealed message")
-        }
-    }
-
-    /// What every seal of `original` starts from: the checks, the control
-    /// flags naming every recipient organization, and the outer header.
-    private struct Prepared {
-        var controlJSON: [UInt8]
-        var outerHeader: [UInt8]
-        var lineEnding: [UInt8]
-    }
-
-    private func prepare(_ original: MessageInput, recipients: [RecipientOrganization], control: ControlFlags,
-                         tokens: [FedMailTokenHeader], protectSubject: Bool) throws(CryptoError) -> Prepared {
+    /// - Parameters: as ``seal(_:outputPath:recipients:control:tokens:protectSubject:signingTime:)``.
+    public func prepare(_ original: MessageInput, recipients: [RecipientOrganization], control: ControlFlags,
+                        tokens: [FedMailTokenHeader] = [], protectSubject: Bool = false,
+                        signingTime: Int64? = nil) throws(CryptoError) -> PreparedSeal {
         guard !recipients.isEmpty else { throw CryptoError(code: .badInput, message: "no recipient organization") }
         try signer.certificate.validateForFedMail(source: "signer certificate")
         let header = try original.headerSection()
@@ -105,30 +82,10 @@ public struct Sealer: Sendable {
         for organization in recipients where !control.recipients.contains(where: { $0.keyId == organization.keyIdentifierHex }) {
             control.recipients.append(.init(keyId: organization.keyIdentifierHex, domains: organization.certifiedDomains))
         }
-        return Prepared(controlJSON: try Self.controlJSON(control),
-                        outerHeader: SealedMessageHeaders.build(original: header, protectSubject: protectSubject, tokens: tokens),
-                        lineEnding: header.lineEnding.bytes)
-    }
-
-    /// One pass, no intermediate file: the outer header to `header`; the
-    /// inner entity `reader` gives (the exact original + the control JSON)
-    /// signed as it is read, the signed S/MIME entity encrypted as it is
-    /// written, and the DER base64-encoded into `body` as it comes.
-    /// Returns false when the original held the reader's boundary (what
-    /// was written must then be discarded).
-    private func writeSealed(from reader: InnerEntityReader, prepared: Prepared, recipients: [RecipientOrganization],
-                             signingTime: Int64?, header: ([UInt8]) throws(CryptoError) -> Void,
-                             body: (UnsafeRawBufferPointer) throws(CryptoError) -> Void) throws(CryptoError) -> Bool {
-        try header(prepared.outerHeader)
-        return try withoutActuallyEscaping(body) { (body) throws(CryptoError) -> Bool in
-            let base64 = Base64LineWriter(lineEnding: prepared.lineEnding, sink: body)
-            let source = try CallbackBIO.source { (buffer) throws(CryptoError) in try reader.read(into: buffer) }
-            let sink = try CallbackBIO.sink { (bytes) throws(CryptoError) in try base64.write(bytes) }
-            try Self.signAndEncrypt(from: source, to: sink, signer: signer, recipients: recipients, signingTime: signingTime)
-            guard !reader.boundaryOccurs else { return false }
-            try base64.finish()
-            return true
-        }
+        return PreparedSeal(sealer: self, original: original, recipients: recipients, signingTime: signingTime,
+                            controlJSON: try Self.controlJSON(control),
+                            header: SealedMessageHeaders.build(original: header, protectSubject: protectSubject, tokens: tokens),
+                            lineEnding: header.lineEnding.bytes)
     }
 
     /// Runs `attempt` with a reader of the inner entity under a fresh

@@ -228,17 +228,17 @@ extension FederationHandler {
                                 sealedRecipients: sealedRecipients, plaintext: plaintext, notes: notes,
                                 summary: "tokens=\(tokensText) \(scanSummary)", transaction: transaction, actions: actions, log: log)
         }
-        // Sealed straight into the MTA's new body, through no file; a seal
-        // that fails part-way tempfails (the MTA has part of a new body).
-        try MessageFiles.replaceMessage(in: transaction, actions: actions) { header, body in
-            try sealer.seal(original, recipients: organizations, control: control, tokens: tokenFields,
-                            protectSubject: settings.protectSubject,
-                            header: { (section) throws(CryptoError) in header(section) },
-                            body: { (chunk) throws(CryptoError) in
-                                do { try body(chunk) } catch let error as CryptoError { throw error } catch {
-                                    throw CryptoError(code: .io, message: "the MTA did not take the sealed body: \(error)")
-                                }
-                            })
+        // Sealed straight into the MTA's new body, through no file. What can
+        // fail before the body's first byte fails before anything is sent;
+        // a seal that fails part-way tempfails (the MTA has part of a new body).
+        let seal = try sealer.prepare(original, recipients: organizations, control: control, tokens: tokenFields,
+                                      protectSubject: settings.protectSubject)
+        try MessageFiles.replaceMessage(in: transaction, actions: actions, headerPart: seal.header) { write in
+            try seal.writeBody { (block) throws(CryptoError) in
+                do { try write(block) } catch let error as CryptoError { throw error } catch {
+                    throw CryptoError(code: .io, message: "the MTA did not take the sealed body: \(error)")
+                }
+            }
         }
         log.info("direction=outbound decision=sealed sealed=\(sealedRecipients.count) plain=0 organizations=\(organizations.count) tokens=\(tokensText) \(scanSummary)")
         return .continue

@@ -118,31 +118,22 @@ enum MessageFiles {
         }
     }
 
-    /// Replaces the message in the MTA by the one `produce` makes as it
-    /// goes, written to no file: `produce` gives the header section (its
-    /// fields and the empty line that ends it) once, then the body in
-    /// pieces, each sent on at once; the header fields are then replaced as
-    /// ``replaceMessage(in:with:actions:keeping:skip:)`` replaces them.
-    /// When `produce` fails part-way the MTA has part of a new body: the
-    /// caller's failure must be answered with tempfail (``MilterMessageActions/hasSentChanges``).
-    static func replaceMessage(in transaction: MilterTransaction, actions: any MilterMessageActions,
-                               producedBy produce: (_ header: ([UInt8]) -> Void, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        var headerPart: [UInt8]?
-        try actions.replaceBody { write in
-            try withoutActuallyEscaping(write) { write in
-                try produce({ headerPart = $0 }) { chunk in
-                    guard headerPart != nil else {
-                        throw MilterError(code: .spoolFailure, message: "a new body came before its header section")
-                    }
-                    try write(chunk)
-                }
-            }
-        }
-        guard let headerPart else { throw MilterError(code: .spoolFailure, message: "the new message has no header section") }
+    /// Replaces the message in the MTA by one whose header section is
+    /// `headerPart` (its fields and the empty line that ends it) and whose
+    /// body `writeBody` makes as it goes, written to no file: each piece is
+    /// sent on at once, then the header fields are replaced as
+    /// ``replaceMessage(in:with:actions:keeping:skip:)`` replaces them. A
+    /// header part that is not a header section fails before anything is
+    /// sent. When `writeBody` fails part-way the MTA has part of a new
+    /// body, and the failure must be answered with tempfail
+    /// (``MilterMessageActions/hasSentChanges``).
+    static func replaceMessage(in transaction: MilterTransaction, actions: any MilterMessageActions, headerPart: [UInt8],
+                               writeBody: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let header: MessageHeaderSection
         do { header = try MessageInput.parts(header: headerPart, body: .bytes([])).headerSection() } catch {
             throw MilterError(code: .spoolFailure, message: "the new message's header section: \(error.message)")
         }
+        try actions.replaceBody(writeBody)
         try replaceHeaderSection(of: transaction, with: header, actions: actions, keeping: [], skip: { _ in false })
     }
 
