@@ -16,7 +16,9 @@ import Testing
             let scratch = try Scratch()
             let path = scratch.file("out")
             let fd = try FileDescriptorIO.openWrite(path)
-            let writer = Base64LineWriter(fd: fd, lineEnding: ending, name: path)
+            let writer = Base64LineWriter(lineEnding: ending) { (block) throws(CryptoError) in
+                try FileDescriptorIO.writeAll(fd: fd, block, name: path)
+            }
             var offset = 0
             while offset < bytes.count {
                 let piece = min(Int.random(in: 1...largestPiece, using: &generator), bytes.count - offset)

@@ -1,5 +1,5 @@
 /// Base64 (RFC 2045: 76-character lines, each ended by `lineEnding`)
-/// written to a file, or handed to a sink, as the bytes arrive, in any
+/// handed to a sink (a file, the MTA's new body) as the bytes arrive, in any
 /// pieces: what a sealed message's body is. Holds less than one line of
 /// input and one block of output, whatever the size of the stream.
 final class Base64LineWriter {
@@ -26,13 +26,6 @@ final class Base64LineWriter {
     /// Encoded lines not yet written (`filled` bytes of `output`).
     private let output: UnsafeMutableRawBufferPointer
     private var filled = 0
-
-    /// Writes the lines to `fd` (`name` for errors).
-    convenience init(fd: Int32, lineEnding: [UInt8], name: String) {
-        self.init(lineEnding: lineEnding) { (block) throws(CryptoError) in
-            try FileDescriptorIO.writeAll(fd: fd, block, name: name)
-        }
-    }
 
     /// Hands the lines to `sink`, a block of whole lines at a time.
     init(lineEnding: [UInt8], sink: @escaping (UnsafeRawBufferPointer) throws(CryptoError) -> Void) {
