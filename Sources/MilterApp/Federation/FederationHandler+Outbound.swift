@@ -235,7 +235,7 @@ extension FederationHandler {
                                       protectSubject: settings.protectSubject)
         try MessageFiles.replaceMessage(in: transaction, actions: actions, headerPart: seal.header) { write in
             try seal.writeBody { (block) throws(CryptoError) in
-                do { try write(block) } catch let error as CryptoError { throw error } catch {
+                do { try write(block) } catch {
                     throw CryptoError(code: .io, message: "the MTA did not take the sealed body: \(error)")
                 }
             }
