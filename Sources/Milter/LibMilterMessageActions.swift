@@ -67,7 +67,6 @@ final class LibMilterMessageActions: MilterMessageActions {
             // stays: libmilter sends one zero-length SMFIR_REPLBODY, which
             // Postfix and Sendmail take as "the body is now empty".
             var none: UInt8 = 0
-            hasSentChanges = true
             try Self.check(smfi_replacebody(ctx, &none, 0), "smfi_replacebody")
         }
     }

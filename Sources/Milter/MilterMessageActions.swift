@@ -152,8 +152,9 @@ public enum MilterActionRules {
     /// to `send` (`smfi_replacebody`, or a recording) right after
     /// `willSend` (where the implementation sets
     /// ``MilterMessageActions/hasSentChanges``). Returns whether any piece
-    /// was sent; when `writer` returns without writing, the caller sends an
-    /// empty body. A writer that fails before its first byte sends nothing.
+    /// was sent; when `writer` returns without writing, `willSend` is
+    /// called once more and the caller sends an empty body. A writer that
+    /// fails before its first byte sends nothing.
     public static func replaceBody(_ writer: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void,
                                    willSend: () -> Void,
                                    send: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
@@ -172,6 +173,7 @@ public enum MilterActionRules {
                 }
             }
         }
+        if !sentAnything { willSend() } // the empty new body the caller sends
         return sentAnything
     }
 

@@ -103,7 +103,7 @@ public final class RecordingMessageActions: MilterMessageActions {
         // that fails before its first byte sends nothing, as with libmilter.
         defer { if finished || !bytes.isEmpty { recorded.append(.replaceBody(bytes, largestChunk: largest)) } }
         let failAfter = failsBodyReplacementAfter
-        let wroteAnything = try MilterActionRules.replaceBody(writer, willSend: { hasSentChanges = true }) { piece in
+        _ = try MilterActionRules.replaceBody(writer, willSend: { hasSentChanges = true }) { piece in
             if let failAfter, bytes.count + piece.count > failAfter {
                 let taken = max(0, failAfter - bytes.count)
                 bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: piece[..<taken]))
@@ -113,7 +113,6 @@ public final class RecordingMessageActions: MilterMessageActions {
             bytes.append(contentsOf: piece)
             largest = max(largest, piece.count)
         }
-        if !wroteAnything { hasSentChanges = true } // the empty new body
         finished = true
     }
 
