@@ -19,8 +19,15 @@
  *   macros    connect: j {daemon_name} {client_addr}; MAIL: i {auth_type}
  *             {auth_authen}; end of message: i
  *
- * Usage: null-milter SOCKET   (libmilter form, e.g. unix:/run/x/null.sock);
- * runs in the foreground until SIGTERM. Build:
+ * With --replace-body it is the floor of a milter that rewrites every
+ * message (contrib/bench/throughput.sh's "copymilter" mode): it takes the
+ * body (kept in memory), and at end of message gives the same bytes back
+ * with smfi_replacebody in chunks of 65,535 bytes (libmilter's largest),
+ * then accepts. What it costs per MB is what moving a body through the
+ * milter protocol twice costs, before any work on it.
+ *
+ * Usage: null-milter SOCKET [--replace-body]   (libmilter form, e.g.
+ * unix:/run/x/null.sock); runs in the foreground until SIGTERM. Build:
  *   cc -O2 -o null-milter null-milter.c $(pkg-config --cflags --libs milter) -lpthread
  */
 #include <stdint.h>
@@ -37,11 +44,19 @@
 #define NO_REPLY (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR)
 
 /*
- * The protocol flags granted to this connection, kept in libmilter's
- * private pointer (an integer, never allocated; SMFIP_NOUNKNOWN is set
- * whenever it is offered, so the pointer is not NULL once negotiated).
+ * Per connection, in libmilter's private pointer: the protocol flags
+ * granted, and with --replace-body the body taken so far.
  */
-static unsigned long granted(SMFICTX *ctx) { return (unsigned long)(uintptr_t)smfi_getpriv(ctx); }
+struct connection {
+    unsigned long flags;
+    unsigned char *body;
+    size_t length, capacity;
+};
+
+static int replace_body = 0;
+
+static struct connection *connection(SMFICTX *ctx) { return (struct connection *)smfi_getpriv(ctx); }
+static unsigned long granted(SMFICTX *ctx) { return connection(ctx) ? connection(ctx)->flags : 0; }
 
 /* Continue at a step FedMail asks the MTA not to wait for (NOREPLY when granted). */
 static sfsistat pass(SMFICTX *ctx, unsigned long flag)
@@ -67,7 +82,10 @@ static sfsistat nm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
     *pf1 = flags;
     *pf2 = 0;
     *pf3 = 0;
-    smfi_setpriv(ctx, (void *)(uintptr_t)flags);
+    struct connection *state = connection(ctx);
+    if (state == NULL && (state = calloc(1, sizeof *state)) == NULL) return SMFIS_TEMPFAIL;
+    state->flags = flags;
+    smfi_setpriv(ctx, state);
     return SMFIS_CONTINUE;
 }
 
@@ -82,11 +100,50 @@ static sfsistat nm_envfrom(SMFICTX *ctx, char **argv) { (void)argv; return pass(
 static sfsistat nm_envrcpt(SMFICTX *ctx, char **argv) { (void)ctx; (void)argv; return SMFIS_CONTINUE; }
 static sfsistat nm_header(SMFICTX *ctx, char *name, char *value) { (void)name; (void)value; return pass(ctx, SMFIP_NR_HDR); }
 /* FedMail's untouched path: accept here, the MTA sends no body and no end of message. */
-static sfsistat nm_eoh(SMFICTX *ctx) { (void)ctx; return SMFIS_ACCEPT; }
-static sfsistat nm_body(SMFICTX *ctx, unsigned char *b, size_t n) { (void)ctx; (void)b; (void)n; return SMFIS_CONTINUE; }
-static sfsistat nm_eom(SMFICTX *ctx) { (void)ctx; return SMFIS_ACCEPT; }
-static sfsistat nm_abort(SMFICTX *ctx) { (void)ctx; return SMFIS_CONTINUE; }
-static sfsistat nm_close(SMFICTX *ctx) { smfi_setpriv(ctx, NULL); return SMFIS_CONTINUE; }
+static sfsistat nm_eoh(SMFICTX *ctx)
+{
+    if (!replace_body || connection(ctx) == NULL) return SMFIS_ACCEPT;
+    connection(ctx)->length = 0;
+    return SMFIS_CONTINUE;
+}
+static sfsistat nm_body(SMFICTX *ctx, unsigned char *b, size_t n)
+{
+    struct connection *state = connection(ctx);
+    if (state == NULL) return SMFIS_TEMPFAIL;
+    if (state->length + n > state->capacity) {
+        size_t capacity = state->capacity ? state->capacity : 65536;
+        while (capacity < state->length + n) capacity *= 2;
+        unsigned char *grown = realloc(state->body, capacity);
+        if (grown == NULL) return SMFIS_TEMPFAIL;
+        state->body = grown;
+        state->capacity = capacity;
+    }
+    memcpy(state->body + state->length, b, n);
+    state->length += n;
+    return SMFIS_CONTINUE;
+}
+/* Only reached with --replace-body: the same bytes back, then accept. */
+static sfsistat nm_eom(SMFICTX *ctx)
+{
+    struct connection *state = connection(ctx);
+    if (state == NULL) return SMFIS_TEMPFAIL;
+    size_t at = 0;
+    do {
+        size_t n = state->length - at < 65535 ? state->length - at : 65535;
+        if (smfi_replacebody(ctx, state->body + at, (int)n) != MI_SUCCESS) return SMFIS_TEMPFAIL;
+        at += n;
+    } while (at < state->length);
+    state->length = 0;
+    return SMFIS_ACCEPT;
+}
+static sfsistat nm_abort(SMFICTX *ctx) { if (connection(ctx)) connection(ctx)->length = 0; return SMFIS_CONTINUE; }
+static sfsistat nm_close(SMFICTX *ctx)
+{
+    struct connection *state = connection(ctx);
+    if (state) { free(state->body); free(state); }
+    smfi_setpriv(ctx, NULL);
+    return SMFIS_CONTINUE;
+}
 static sfsistat nm_data(SMFICTX *ctx) { (void)ctx; return SMFIS_CONTINUE; }
 
 int main(int argc, char **argv)
@@ -96,8 +153,9 @@ int main(int argc, char **argv)
         nm_connect, nm_helo, nm_envfrom, nm_envrcpt, nm_header, nm_eoh, nm_body, nm_eom,
         nm_abort, nm_close, NULL, nm_data, nm_negotiate,
     };
-    if (argc != 2) {
-        fprintf(stderr, "usage: null-milter SOCKET (e.g. unix:/run/x/null.sock)\n");
+    if (argc == 3 && strcmp(argv[2], "--replace-body") == 0) replace_body = 1;
+    else if (argc != 2) {
+        fprintf(stderr, "usage: null-milter SOCKET [--replace-body] (e.g. unix:/run/x/null.sock)\n");
         return 64;
     }
     umask(007);

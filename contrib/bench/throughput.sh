@@ -17,6 +17,11 @@
 #              does (steps, no-reply flags, macros, actions) and accepting
 #              at end of headers, recipient at c.example; every copy must
 #              carry its original body
+#   copymilter the floor of a milter that rewrites every body: the same
+#              null milter with --replace-body at A and B, which takes the
+#              body and gives the same bytes back (smfi_replacebody) at end
+#              of message; recipient at c.example; every copy must carry
+#              its original body (use it with -Kmb, beside fedmail-Kmb)
 #   split      fedmail-milter at A and B, one recipient at b.example (sealed,
 #              re-injected) and one at c.example (plaintext) per message
 #   rsa3072    as fedmail, both organizations RSA-3072
@@ -39,7 +44,7 @@
 # MODE@before with DIR/fedmail-milter (e.g. a build of the previous commit).
 #
 # Usage (root; installs postfix, opendkim and opendkim-tools when missing,
-# and for nullmilter gcc, pkg-config and libmilter-dev; builds release
+# and for nullmilter and copymilter gcc, pkg-config and libmilter-dev; builds release
 # binaries in .build-release unless FEDMAIL_BIN is set):
 #   flock /tmp/fedmail-e2e.lock bash contrib/bench/throughput.sh
 #   N=200 RUNS=1 MODES="plain fedmail" bash contrib/bench/throughput.sh
@@ -78,7 +83,7 @@ mode_warm_size() { local k; k=$(mode_mib "$1"); if [ -n "$k" ] && ((k >= 10)); t
 if [ -n "${BEFORE_BIN:-}" ]; then
     for mode in $MODES; do
         case $mode in *@before) continue ;; esac
-        case $(mode_chain "$mode") in plain|dkim|nullmilter) ;; *) MODES+=" $mode@before" ;; esac
+        case $(mode_chain "$mode") in plain|dkim|nullmilter|copymilter) ;; *) MODES+=" $mode@before" ;; esac
     done
 fi
 
@@ -88,8 +93,8 @@ command -v postfix >/dev/null || need+=(postfix)
 command -v opendkim >/dev/null || need+=(opendkim)
 command -v opendkim-genkey >/dev/null || need+=(opendkim-tools)
 command -v python3 >/dev/null || need+=(python3)
-NULL_MILTER=""     # built below when a nullmilter mode runs
-case " $MODES " in *" nullmilter"[\ -]*)
+NULL_MILTER=""     # built below when a nullmilter or copymilter mode runs
+case " $MODES " in *" nullmilter"[\ -]*|*" copymilter"[\ -]*)
     NULL_MILTER=yes
     command -v cc >/dev/null || need+=(gcc libc6-dev)
     command -v pkg-config >/dev/null || need+=(pkg-config)
@@ -239,15 +244,16 @@ start_filters() {
             done
             pf_set a "smtpd_milters = unix:$DK/sign.sock" "non_smtpd_milters ="
             pf_set b "smtpd_milters = unix:$DK/verify.sock" "non_smtpd_milters =" ;;
-        nullmilter)
+        nullmilter|copymilter)
             # As user postfix (setpriv execs: $! is the milter), its socket
             # beside OpenDKIM's in $DK.
-            local sock
+            local sock copy=()
+            [ "$(mode_chain "$mode")" = copymilter ] && copy=(--replace-body)
             for org in a b; do
                 sock=$DK/null-$org.sock
                 rm -f "$sock"
                 setpriv --reuid=postfix --regid=postfix --init-groups \
-                    "$NULL_MILTER" "unix:$sock" 2>>"$DK/null-$org.log" &
+                    "$NULL_MILTER" "unix:$sock" "${copy[@]}" 2>>"$DK/null-$org.log" &
                 NULL_PIDS+=("$!"); FILTER_PIDS+=("null-$org $!")
                 for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
                 [ -S "$sock" ] || { echo "null-milter $org did not start:"; cat "$DK/null-$org.log"; return 1; }
@@ -293,7 +299,7 @@ drive() {
         plain) args=(--rcpt bob@b.example) ;;
         dkim) args=(--rcpt bob@b.example --expect '^Authentication-Results: mx\.b\.test;.*dkim=pass') ;;
         fedmail|rsa3072) args=(--rcpt bob@b.example --expect '^Authentication-Results: mx\.b\.test; fedmail=pass') ;;
-        untouched|nullmilter) args=(--rcpt carol@c.example) ;;
+        untouched|nullmilter|copymilter) args=(--rcpt carol@c.example) ;;
         split) args=(--rcpt bob@b.example --plain carol@c.example --expect '^Authentication-Results: mx\.b\.test; fedmail=pass') ;;
     esac
     python3 "$DRIVE" --host "$(fed_addr a)" --port "$(fed_port a)" --source "$(fed_client a)" \
