@@ -63,6 +63,7 @@ enum MultipartSignedEntity {
         guard let der = Data(base64Encoded: Data(text)), !der.isEmpty else {
             throw OpenError(.badSignature, "the signature part is not valid base64")
         }
+        try SignedDataShape.check(contentInfo: [UInt8](der))
         let bio = try OpenSSLBIO.memory([UInt8](der))
         guard let cms = d2i_CMS_bio(bio.pointer, nil) else {
             throw OpenError(.badSignature, "the signature part is not CMS (\(OpenSSLErrorQueue.drain()))")

@@ -194,6 +194,7 @@ struct SignerVerification {
         guard let structure = split.structure else {
             throw OpenError(.badSignature, "the decrypted content is \(split.contentTypeName), not SignedData")
         }
+        try SignedDataShape.check(contentInfo: structure, certificatesApart: split.certificates?.count ?? 0)
         let bio = try OpenSSLBIO.memory(structure)
         guard let pointer = d2i_CMS_bio(bio.pointer, nil) else {
             throw OpenError(.malformed, "the signed entity is not a valid CMS SignedData (\(OpenSSLErrorQueue.drain()))")
