@@ -71,12 +71,27 @@ struct HeaderStrippingTests {
         #expect(run.actions == [.deleteHeader(name: "Authentication-Results", occurrence: 1)])
     }
 
-    @Test("outbound to a partner only: nothing is stripped before sealing (the partner judges our fields)")
-    func outboundRemoteOnlyNotStripped() throws {
+    @Test("outbound to a plain partner only: a verdict under our name is removed too (it is ours or it goes)")
+    func outboundRemoteOnly() throws {
         let a = try Gateway(org: "a", allowlist: [])
         let run = try a.submit(Mail.message(to: ["nina@plain.example"], extraHeaders: ["Authentication-Results: mx.a.test; fedmail=pass"]))
         #expect(run.response == .continue)
-        #expect(run.actions.isEmpty)
+        #expect(run.actions == [.deleteHeader(name: "Authentication-Results", occurrence: 1)])
+    }
+
+    /// A recipient the MTA delivers locally without its domain being in
+    /// `Domains`: no domain at all (the MTA qualifies it), or localhost.
+    @Test("outbound with a recipient delivered locally but not in Domains: the forged verdict is removed",
+          arguments: [["<root>", "<nina@plain.example>"], ["<root@localhost>", "<nina@plain.example>"],
+                      ["<root>", "<bob@b.example>"]])
+    func outboundUnlistedLocalRecipient(recipients: [String]) throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let forged = "Authentication-Results: mx.a.test; fedmail=pass header.from=bank.example"
+        var message = Mail.message(to: ["nina@plain.example"], extraHeaders: [forged])
+        message.recipients = recipients
+        let run = try a.submit(message)
+        #expect(run.actions.contains(.deleteHeader(name: "Authentication-Results", occurrence: 1)))
+        #expect(!run.result.values(of: "Authentication-Results").contains { $0.hasPrefix("mx.a.test") })
     }
 
     @Test("opened mail: verdicts forged inside the seal under the receiver's authserv-id are dropped; only the receiver's own remains")

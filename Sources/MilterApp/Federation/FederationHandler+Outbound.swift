@@ -12,10 +12,12 @@ extension FederationHandler {
                       fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
         let recipients = transaction.recipients.map { PlannedRecipient(address: $0.address) }
         let planner = outboundPlanner
-        // Local recipients keep the original: no verdict under our name may reach them.
-        if recipients.contains(where: planner.isLocal) {
-            try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
-        }
+        // No verdict under our name leaves here but ours, whoever the
+        // recipients are: a recipient without a domain, or at a domain the
+        // MTA delivers locally without it being in Domains (localhost, a
+        // mydestination alias), keeps the original too, and nothing here
+        // can tell every such recipient apart from a remote one.
+        try removeForgedVerdicts(transaction: transaction, actions: actions, log: log)
         let domains = planner.domainsToLookUp(recipients)
         guard !domains.isEmpty else {
             log.info("direction=outbound decision=untouched (no federated recipient)")
