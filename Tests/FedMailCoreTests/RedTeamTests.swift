@@ -24,6 +24,35 @@ struct RedTeamVerdictTests {
         }
     }
 
+    // Invisible characters inside or around the authserv-id, and bytes
+    // that are not UTF-8 (a Latin-1 reader sees 0xA0 as a space and 0xAD as
+    // nothing), hid it from us and not from readers: the reading stopped at
+    // the invisible character, and the fallback for unreadable values
+    // searched the raw text. (Second review, 2026-12-07.)
+    @Test("an invisible character or a byte that is not UTF-8 inside or around the authserv-id does not hide it")
+    func invisibleInsideAuthservID() {
+        let latin1 = { (bytes: [UInt8]) in String(decoding: bytes, as: UTF8.self) }
+        let values = [
+            " mx.b\u{200B}.test; fedmail=pass",
+            "mx.b\u{00AD}.test; fedmail=pass",
+            "\u{2060}mx.b.test\u{2060}; fedmail=pass",
+            "(" + String(repeating: "c", count: 5000) + ") mx.b\u{200B}.test; fedmail=pass",
+            "\"mx.b\u{200B}.test; fedmail=pass",
+            "\"mx.b\u{200B}.test\"; fedmail=pass",
+            latin1(Array("mx.b.test".utf8) + [0xA0] + Array("; fedmail=pass".utf8)),
+            latin1([0xA0] + Array("mx.b.test; fedmail=pass".utf8)),
+            latin1(Array("mx.b".utf8) + [0xAD] + Array(".test; fedmail=pass".utf8)),
+        ]
+        for value in values {
+            #expect(AuthenticationResults.fieldValue(value, claims: "mx.b.test"),
+                    "kept: \(value.unicodeScalars.prefix(40).map { $0.value < 128 ? String($0) : "U+\(String($0.value, radix: 16))" }.joined())")
+        }
+        // Still not ours: another id, or ours only as a property.
+        #expect(!AuthenticationResults.fieldValue("mx.b.test.evil; fedmail=pass", claims: "mx.b.test"))
+        #expect(!AuthenticationResults.fieldValue("other.example; dkim=pass header.i=@mx.b.test", claims: "mx.b.test"))
+        #expect(!AuthenticationResults.fieldValue("mx.b\u{200B}.test.evil; fedmail=pass", claims: "mx.b.test"))
+    }
+
     // `mx.b.test.` is the same host name (fully qualified); a reader that
     // normalizes host names, or a human, takes it for ours. Delivered (R2).
     @Test("the authserv-id with a trailing dot is ours too")

@@ -64,8 +64,11 @@ public struct AuthenticationResults: Sendable, Hashable {
     /// The authserv-id a field value claims (RFC 8601 `authserv-id`, a
     /// token or a quoted-string, after optional CFWS), unescaped; `nil` when
     /// the value does not start with one. White space is any Unicode white
-    /// space or invisible format character (U+00A0, U+3000, U+FEFF...):
-    /// readers trim those too.
+    /// space (U+00A0, U+3000...): readers trim those too. Invisible
+    /// characters (U+200B, U+FEFF, a soft hyphen...) and bytes that are not
+    /// UTF-8 (U+FFFD here; in Latin-1 0xA0 is a space and 0xAD invisible)
+    /// are skipped wherever they are: a reader does not see them, so
+    /// `mx.b<U+200B>.test` is `mx.b.test` to it and to us.
     public static func authservID(ofFieldValue value: String) -> String? {
         let scalars = Array(value.unicodeScalars.prefix(4096))
         var index = 0
@@ -80,7 +83,7 @@ public struct AuthenticationResults: Sendable, Hashable {
                 continue
             }
             if c == "(" { depth = 1; index += 1; continue }
-            if isBlank(c) { index += 1; continue }
+            if isBlank(c) || isInvisible(c) { index += 1; continue }
             break
         }
         guard depth == 0, index < scalars.count else { return nil }
@@ -92,7 +95,7 @@ public struct AuthenticationResults: Sendable, Hashable {
                     index += 1
                     guard index < scalars.count else { return nil }
                 }
-                id.append(scalars[index])
+                if !isInvisible(scalars[index]) { id.append(scalars[index]) }
                 index += 1
             }
             guard index < scalars.count else { return nil }  // unterminated
@@ -100,7 +103,7 @@ public struct AuthenticationResults: Sendable, Hashable {
             while index < scalars.count {
                 let c = scalars[index]
                 if isBlank(c) || c == ";" || c == "(" || c == "\"" { break }
-                id.append(c)
+                if !isInvisible(c) { id.append(c) }
                 index += 1
             }
         }
@@ -108,17 +111,30 @@ public struct AuthenticationResults: Sendable, Hashable {
         return text.isEmpty ? nil : text
     }
 
-    /// White space or an invisible character a reader would trim.
+    /// White space a reader would trim or break a token at.
     static func isBlank(_ c: Unicode.Scalar) -> Bool {
-        c.properties.isWhitespace || c.properties.isDefaultIgnorableCodePoint || c.properties.generalCategory == .format
+        c.properties.isWhitespace
     }
 
-    /// An authserv-id as compared: invisible characters dropped,
-    /// lower-cased, without the trailing dot of a fully qualified name.
-    static func comparable(_ id: String) -> String {
+    /// A character a reader does not show: default-ignorable and format
+    /// characters, and U+FFFD, which stands here for a byte that is not
+    /// UTF-8 (and may be an invisible or a space in the reader's charset).
+    static func isInvisible(_ c: Unicode.Scalar) -> Bool {
+        c == "\u{FFFD}" || c.properties.isDefaultIgnorableCodePoint || c.properties.generalCategory == .format
+    }
+
+    /// Text as compared: white space and invisible characters dropped,
+    /// lower-cased.
+    static func visible(_ text: String) -> String {
         var scalars = String.UnicodeScalarView()
-        for c in id.unicodeScalars where !isBlank(c) { scalars.append(c) }
-        var text = String(scalars).lowercased()
+        for c in text.unicodeScalars where !isBlank(c) && !isInvisible(c) { scalars.append(c) }
+        return String(scalars).lowercased()
+    }
+
+    /// An authserv-id as compared: white space and invisible characters
+    /// dropped, lower-cased, without the trailing dot of a fully qualified name.
+    static func comparable(_ id: String) -> String {
+        var text = visible(id)
         while text.hasSuffix(".") { text.removeLast() }
         return text
     }
@@ -127,13 +143,15 @@ public struct AuthenticationResults: Sendable, Hashable {
     /// `TrustedAuthservIDs`): its authserv-id is one of them, compared
     /// case-insensitively, with or without a trailing dot, whether written
     /// as a token or a quoted-string. A value whose authserv-id cannot be
-    /// read counts as claiming one when it mentions one anywhere: only we
-    /// may speak under our name, so doubt removes the field.
+    /// read (an unterminated quote or comment, or past the first 4,096
+    /// characters) counts as claiming one when it mentions one anywhere,
+    /// white space and invisible characters left out: only we may speak
+    /// under our name, so doubt removes the field.
     public static func fieldValue(_ value: String, claimsAnyOf authservIDs: [String]) -> Bool {
-        let ids = authservIDs.map(comparable)
+        let ids = authservIDs.map(comparable).filter { !$0.isEmpty }
         if let id = authservID(ofFieldValue: value) { return ids.contains(comparable(id)) }
-        let lowered = value.lowercased()
-        return ids.contains { lowered.contains($0) }
+        let text = visible(value)
+        return ids.contains { text.contains($0) }
     }
 
     /// Whether a field value claims `authservID` (case-insensitive).
