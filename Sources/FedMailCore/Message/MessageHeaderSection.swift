@@ -121,3 +121,22 @@ extension String {
         return String(scalars[start..<end])
     }
 }
+
+extension MessageHeaderSection {
+    /// What in these fields a reader may take apart differently from this
+    /// parser, which breaks lines at LF only: a CR not followed by LF (some
+    /// readers break the line there, so one field can hide another inside
+    /// its value: `Subject: hi<CR>From: ceo@b.example`) or a NUL (C strings,
+    /// libmilter's among them, end there); nil when there is none.
+    public var ambiguousByte: String? {
+        for field in fields {
+            for (index, byte) in field.raw.enumerated() {
+                if byte == 0 { return "a NUL byte in the \(field.name.isEmpty ? "header" : field.name) field" }
+                if byte == 13, index + 1 >= field.raw.count || field.raw[index + 1] != 10 {
+                    return "a CR not followed by LF in the \(field.name.isEmpty ? "header" : field.name) field"
+                }
+            }
+        }
+        return nil
+    }
+}

@@ -152,6 +152,11 @@ public struct Opener: Sendable {
         do { originalHeader = try MessageInput.file(path: original.path).headerSection() } catch {
             throw OpenError(.malformed, "the sealed original has no header section")
         }
+        // Its fields go back to the MTA one by one, under our verdict: each
+        // must read the same to every reader.
+        if let ambiguous = originalHeader.ambiguousByte {
+            throw OpenError(.malformed, "the sealed original's header section has \(ambiguous)")
+        }
         let seal = VerifiedSeal(
             signer: VerifiedSeal.Signer(
                 organization: signer.certificate.organization ?? signer.certificate.subject,
