@@ -138,6 +138,23 @@ import Testing
             try SealedInnerEntityLayout.parse(head: Array("Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x--\r\n".utf8))
         }
     }
+
+    /// A boundary of 100 KB in a 256 KiB head made the delimiter search copy
+    /// the boundary at every line start (about 10^10 bytes): RFC 2046 allows 70.
+    @Test func boundaryLongerThanRFC2046IsRefused() throws {
+        func entity(_ boundary: String) -> [UInt8] {
+            let e = SealedInnerEntity(boundary: boundary)
+            return e.prefix + Array("From: a@b\r\n\r\nhi\r\n".utf8) + e.suffix(controlJSON: Array("{\"v\":1}".utf8))
+        }
+        let longest = String(repeating: "b", count: SealedInnerEntityLayout.maximumBoundaryLength)
+        #expect(try SealedInnerEntityLayout.parse(head: entity(longest)).boundary == longest)
+        #expect(throws: SealedInnerEntityLayout.LayoutError.self) {
+            try SealedInnerEntityLayout.parse(head: entity(longest + "b"))
+        }
+        #expect(throws: SealedInnerEntityLayout.LayoutError.self) {
+            try SealedInnerEntityLayout.parseControlPart(tail: Array("\r\n".utf8), boundary: longest + "b")
+        }
+    }
 }
 
 @Suite struct ControlFlagsTests {

@@ -71,12 +71,15 @@ public struct SealedInnerEntityLayout: Sendable, Hashable {
               ct.mediaType == "multipart/mixed", let boundary = ct.parameters["boundary"], !boundary.isEmpty else {
             throw LayoutError(message: "inner entity is not multipart/mixed with a boundary")
         }
+        guard boundary.utf8.count <= maximumBoundaryLength else {
+            throw LayoutError(message: "inner entity's boundary is longer than \(maximumBoundaryLength) characters (RFC 2046)")
+        }
         let dash = Array("--\(boundary)".utf8)
         // Find the first delimiter line at the start of the body or after an LF.
         var i = header.length
         var found: Int?
         while i + dash.count <= head.count {
-            if (i == header.length || head[i - 1] == 10) && Array(head[i..<(i + dash.count)]) == dash {
+            if (i == header.length || head[i - 1] == 10) && head[i..<(i + dash.count)].elementsEqual(dash) {
                 found = i
                 break
             }
@@ -101,9 +104,15 @@ public struct SealedInnerEntityLayout: Sendable, Hashable {
         return SealedInnerEntityLayout(boundary: boundary, originalOffset: partStart + partHeader.length, originalTransferEncoding: encoding)
     }
 
+    /// The longest boundary accepted (RFC 2046 §5.1.1: 1 to 70 characters).
+    public static let maximumBoundaryLength = 70
+
     /// Parses the control part: `tail` starts right after the `--boundary`
     /// delimiter that ends part 1.
     public static func parseControlPart(tail: [UInt8], boundary: String) throws(LayoutError) -> [UInt8] {
+        guard boundary.utf8.count <= maximumBoundaryLength else {
+            throw LayoutError(message: "inner entity's boundary is longer than \(maximumBoundaryLength) characters (RFC 2046)")
+        }
         var i = 0
         while i < tail.count && tail[i] != 10 { i += 1 }
         if i > 0 && tail[0] == UInt8(ascii: "-") && i >= 2 && tail[1] == UInt8(ascii: "-") {
@@ -125,7 +134,7 @@ public struct SealedInnerEntityLayout: Sendable, Hashable {
         let dash = Array("--\(boundary)".utf8)
         var j = 0
         while j + dash.count <= body.count {
-            if (j == 0 || body[j - 1] == 10) && Array(body[j..<(j + dash.count)]) == dash {
+            if (j == 0 || body[j - 1] == 10) && body[j..<(j + dash.count)].elementsEqual(dash) {
                 var end = j
                 if end > 0 && body[end - 1] == 10 { end -= 1 }
                 if end > 0 && body[end - 1] == 13 { end -= 1 }
