@@ -329,3 +329,37 @@ struct OpeningPolicyTests {
         #expect(verdict(seal(signingTime: now - 59), tokens: [token(iat: now - 100)], policy: short) == "pass")
     }
 }
+
+@Suite("opening policy: recipient-address")
+struct RecipientAddressPolicyTests {
+    static func seal(addresses: [String]?, others: [String]? = nil) -> VerifiedSeal {
+        var recipients = [ControlFlags.Recipient(keyId: "abcd", domains: ["b.example"], addresses: addresses)]
+        if let others { recipients.append(.init(keyId: "ef01", domains: ["c.example"], addresses: others)) }
+        return VerifiedSeal(
+            signer: .init(organization: "A", domains: ["a.example"], certificateSHA256: "00", pinned: false, signingTime: 1_000_000,
+                          serial: "01"),
+            recipientKeyID: "abcd", control: ControlFlags(recipients: recipients), fromFields: ["alice@a.example"],
+            senderFields: [], sealID: [1])
+    }
+
+    static func verdict(_ seal: VerifiedSeal, _ recipients: [OpeningFacts.EnvelopeRecipient]?) -> OpeningFailure.Check? {
+        let policy = OpeningPolicy(ourDomains: [DomainName("b.example")!], maxMessageAge: 3600, tokenRule: .checkedIfPresent)
+        switch policy.evaluate(OpeningFacts(seal: seal, tokens: [], envelopeSender: nil, now: 1_000_000, envelopeRecipients: recipients)) {
+        case .pass: return nil
+        case .fail(let failure): return failure.check
+        }
+    }
+
+    @Test("every envelope recipient must be listed (for us or another organization of the copy), when the seal lists any")
+    func listed() {
+        let r = { (address: String, digest: String?) in OpeningFacts.EnvelopeRecipient(address: address, digest: digest) }
+        let seal = Self.seal(addresses: ["d1", "d2"], others: ["d3"])
+        #expect(Self.verdict(seal, [r("bob", "d1")]) == nil)
+        #expect(Self.verdict(seal, [r("bob", "d1"), r("carol", "D2"), r("dave", "d3")]) == nil)
+        #expect(Self.verdict(seal, [r("bob", "d1"), r("eve", "d9")]) == .recipientAddress)
+        #expect(Self.verdict(seal, [r("root", nil)]) == .recipientAddress)
+        // Nothing to check (a command-line open), or a seal that binds none (fedmailctl seal).
+        #expect(Self.verdict(seal, nil) == nil)
+        #expect(Self.verdict(Self.seal(addresses: nil), [r("eve", "d9")]) == nil)
+    }
+}

@@ -32,10 +32,17 @@ public struct ControlFlags: Codable, Sendable, Hashable {
         public var keyId: String
         /// The recipient domains of that organization, canonical form.
         public var domains: [String]
+        /// The envelope recipients the message was sealed for at that
+        /// organization, each as its ``RecipientAddressBinding`` digest
+        /// under ``ControlFlags/addressSalt`` (hashed: the other recipient
+        /// organizations of a shared copy must not read who was Bcc'd).
+        /// `nil` when the sealer did not bind recipients (`fedmailctl seal`).
+        public var addresses: [String]?
 
-        public init(keyId: String, domains: [String]) {
+        public init(keyId: String, domains: [String], addresses: [String]? = nil) {
             self.keyId = keyId
             self.domains = domains
+            self.addresses = addresses
         }
     }
 
@@ -48,22 +55,26 @@ public struct ControlFlags: Codable, Sendable, Hashable {
     /// The recipient organizations the message was sealed for (signed, so
     /// a recipient cannot re-encrypt the signed entity to somebody else).
     public var recipients: [Recipient]
+    /// The salt of the recipients' address digests (base64url of 16
+    /// random bytes), when they are bound.
+    public var addressSalt: String?
     /// The virus scan, if one ran before sealing.
     public var virusScan: ScanResult?
     /// The spam scan, if one ran before sealing.
     public var spamScan: ScanResult?
 
-    public init(sealedBy: String? = nil, tokens: [String] = [], recipients: [Recipient] = [],
+    public init(sealedBy: String? = nil, tokens: [String] = [], recipients: [Recipient] = [], addressSalt: String? = nil,
                 virusScan: ScanResult? = nil, spamScan: ScanResult? = nil) {
         self.v = 1
         self.sealedBy = sealedBy
         self.tokens = tokens
         self.recipients = recipients
+        self.addressSalt = addressSalt
         self.virusScan = virusScan
         self.spamScan = spamScan
     }
 
-    enum CodingKeys: String, CodingKey { case v, sealedBy, tokens, recipients, virusScan, spamScan }
+    enum CodingKeys: String, CodingKey { case v, sealedBy, tokens, recipients, addressSalt, virusScan, spamScan }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -71,6 +82,7 @@ public struct ControlFlags: Codable, Sendable, Hashable {
         sealedBy = try c.decodeIfPresent(String.self, forKey: .sealedBy)
         tokens = try c.decodeIfPresent([String].self, forKey: .tokens) ?? []
         recipients = try c.decodeIfPresent([Recipient].self, forKey: .recipients) ?? []
+        addressSalt = try c.decodeIfPresent(String.self, forKey: .addressSalt)
         virusScan = try c.decodeIfPresent(ScanResult.self, forKey: .virusScan)
         spamScan = try c.decodeIfPresent(ScanResult.self, forKey: .spamScan)
     }

@@ -9,6 +9,7 @@
 /// | check name | what must hold |
 /// |---|---|
 /// | `recipient-binding` | the signed control part names the key we opened with, for one of our domains |
+/// | `recipient-address` | when the control part lists our recipients' address digests (a gateway always does), every envelope recipient of this delivery is listed there (for us or another recipient organization of the copy) |
 /// | `revocation-unknown` | (a temporary failure) a broker-issued signer can be checked against a current broker CRL (``SignerRevocation``) |
 /// | `signer-revoked` | the signer certificate is not on the broker's CRL for key compromise, nor for another reason dated at or before signingTime |
 /// | `token-signature` | every FedMail-Token for one of our domains verified against the pinned broker CA |
@@ -96,6 +97,19 @@ public struct OpeningPolicy: Sendable {
             let named = namingUs.flatMap(\.domains).compactMap { DomainName($0) }
             guard named.contains(where: ourDomains.contains) else {
                 throw OpeningFailure(.recipientBinding, "the signed control part names our key for \(namingUs.flatMap(\.domains).joined(separator: ", ")), none of them our domain")
+            }
+        }
+
+        // 1a. The envelope recipients, when the sealer bound them: each one
+        //     this delivery reaches was listed, for us or for another
+        //     recipient organization of the same copy (a copy taken off the
+        //     wire is not opened for another mailbox of ours).
+        if let recipients = facts.envelopeRecipients {
+            if namingUs.contains(where: { $0.addresses != nil }) {
+                let listed = Set(seal.control.recipients.compactMap(\.addresses).joined().map { $0.lowercased() })
+                for recipient in recipients where !(recipient.digest.map { listed.contains($0.lowercased()) } ?? false) {
+                    throw OpeningFailure(.recipientAddress, "the envelope recipient \(recipient.address) is not one the message was sealed for")
+                }
             }
         }
 
@@ -239,9 +253,25 @@ public struct OpeningFacts: Sendable, Hashable {
         case unverifiable(domain: String, reason: String)
     }
 
+    /// One envelope recipient of the transaction, with its digest under
+    /// the message's address salt (`RecipientAddressBinding`; nil when
+    /// the address has no canonical mailbox).
+    public struct EnvelopeRecipient: Sendable, Hashable {
+        public var address: String
+        public var digest: String?
+
+        public init(address: String, digest: String?) {
+            self.address = address
+            self.digest = digest
+        }
+    }
+
     public var seal: VerifiedSeal
     /// The tokens of the message for our domains.
     public var tokens: [Token]
+    /// The envelope recipients the message is about to be delivered to;
+    /// nil when there are none to check (a command-line open).
+    public var envelopeRecipients: [EnvelopeRecipient]?
     /// The envelope sender (MAIL FROM) as the MTA gave it; nil when not known.
     public var envelopeSender: String?
     /// Now, seconds since the epoch.
@@ -250,9 +280,10 @@ public struct OpeningFacts: Sendable, Hashable {
     public var revocation: RevocationState
 
     public init(seal: VerifiedSeal, tokens: [Token], envelopeSender: String?, now: Int64,
-                revocation: RevocationState = .notChecked) {
+                revocation: RevocationState = .notChecked, envelopeRecipients: [EnvelopeRecipient]? = nil) {
         self.seal = seal
         self.tokens = tokens
+        self.envelopeRecipients = envelopeRecipients
         self.envelopeSender = envelopeSender
         self.now = now
         self.revocation = revocation
@@ -284,6 +315,7 @@ public struct OpeningFailure: Error, Sendable, Hashable, CustomStringConvertible
         public var description: String { name }
 
         public static let recipientBinding = Check("recipient-binding")
+        public static let recipientAddress = Check("recipient-address")
         public static let tokenSignature = Check("token-signature")
         public static let tokenMissing = Check("token-missing")
         public static let tokenAudience = Check("token-audience")

@@ -1,5 +1,6 @@
 import FedMailCore
 import FedMailCrypto
+import FederationProtocol
 import Foundation
 import Milter
 import Synchronization
@@ -177,7 +178,9 @@ extension FederationHandler {
                     }
                 }
                 let facts = OpeningFacts(seal: seal, tokens: tokens, envelopeSender: envelopeSender,
-                                         now: Int64(Date().timeIntervalSince1970), revocation: revocation)
+                                         now: Int64(Date().timeIntervalSince1970), revocation: revocation,
+                                         envelopeRecipients: RecipientAddressBinding.bound(
+                                             transaction.recipients.map(\.address), salt: seal.control.addressSalt))
                 switch policy.evaluate(facts) {
                 case .pass(let pass): passed = pass
                 case .fail(let failure): throw OpenError(policy: failure)

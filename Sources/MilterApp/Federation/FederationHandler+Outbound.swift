@@ -1,5 +1,6 @@
 import FedMailCore
 import FedMailCrypto
+import FederationProtocol
 import Foundation
 import Milter
 import Reinjection
@@ -175,6 +176,10 @@ extension FederationHandler {
         var tokenIDs: [String] = []
         var sealedRecipients: [String] = []
         var staticPartners: [String] = []
+        // Each organization's envelope recipients, bound into the signed
+        // control part (RecipientAddressBinding): its gateway opens the
+        // copy for them only.
+        let addressSalt = RecipientAddressBinding.newSalt()
         for key in groups.keys.sorted() {
             let addresses = groups[key] ?? []
             sealedRecipients += addresses
@@ -214,11 +219,16 @@ extension FederationHandler {
                 tokenIDs.append(tokenID)
             }
             organizations.append(organization)
-            controlRecipients.append(.init(keyId: organization.keyIdentifierHex, domains: groupDomains))
+            let digests = addresses.map { RecipientAddressBinding.digest(of: $0, salt: addressSalt) }
+            guard digests.allSatisfy({ $0 != nil }) else {
+                throw FederationLoadError("a recipient of organization \(key) has no mailbox to bind: \(addresses.joined(separator: ", "))")
+            }
+            controlRecipients.append(.init(keyId: organization.keyIdentifierHex, domains: groupDomains,
+                                           addresses: digests.compactMap { $0 }))
         }
 
         let control = ControlFlags(sealedBy: runtime.hostname, tokens: tokenIDs, recipients: controlRecipients,
-                                   virusScan: virusFlag, spamScan: spamFlag)
+                                   addressSalt: addressSalt, virusScan: virusFlag, spamScan: spamFlag)
         let tokensText = (tokenIDs + staticPartners.map { "static:\($0)" }).joined(separator: ",")
         if let split {
             // The sealed copy goes to the re-injection service (and may be
