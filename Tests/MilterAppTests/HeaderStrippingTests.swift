@@ -158,3 +158,79 @@ struct HeaderStrippingTests {
         #expect(opened.result.body == original.body)
     }
 }
+
+/// Spellings of our authserv-id that a reader reads as ours and that the
+/// first reading of the rule missed. (Second review, 2026-12-07.)
+@Suite("header stripping: every reading of the authserv-id")
+struct AuthservIDReadingTests {
+    static func eml(_ field: [UInt8]) -> [UInt8] {
+        Array("Received: from x by mx.b.test; Mon, 1 Dec 2025 10:00:00 +0000\r\nFrom: x@else.example\r\nTo: bob@b.example\r\nSubject: hi\r\n".utf8)
+            + field + Array("\r\n\r\nbody\r\n".utf8)
+    }
+
+    /// Whether B delivers the field (plaintext inbound).
+    static func kept(_ field: [UInt8]) throws -> Bool {
+        let b = try Gateway(org: "b", allowlist: [])
+        let run = try b.receive(MilterMessage(eml: eml(field), sender: "<x@else.example>", recipients: ["<bob@b.example>"]))
+        return run.result.headers.contains { $0.hasName("Authentication-Results") }
+    }
+
+    @Test("a comment of any length before the id (once cut at 4,096 characters: a shortened id, not ours)")
+    func longComment() throws {
+        for n in [4075, 4085, 4092, 4095, 10_000] {
+            let value = "(" + String(repeating: "c", count: n) + ") mx.b.test; fedmail=pass header.from=a.example"
+            #expect(!(try Self.kept(Array("Authentication-Results: \(value)".utf8))), "kept with a comment of \(n)")
+        }
+        var folded = "Authentication-Results:"
+        for _ in 0..<58 { folded += "\r\n\t(" + String(repeating: "x", count: 66) + ")" }
+        for pad in [23, 27, 30] {
+            let field = folded + "\r\n\t(" + String(repeating: "y", count: pad) + ") mx.b.test; fedmail=pass"
+            #expect(!(try Self.kept(Array(field.utf8))), "kept with folded comments and a pad of \(pad)")
+        }
+    }
+
+    @Test("an RFC 2047 encoded word (mail libraries decode it in any field)", arguments: [
+        "=?us-ascii?q?mx.b.test?= ; fedmail=pass header.from=a.example",
+        "=?utf-8?b?bXguYi50ZXN0?=; fedmail=pass header.from=a.example",
+    ])
+    func encodedWord(value: String) throws {
+        #expect(!(try Self.kept(Array("Authentication-Results: \(value)".utf8))))
+    }
+
+    @Test("a byte that is not UTF-8 read as a space (Latin-1 0xA0) before an authres-version")
+    func latin1Space() throws {
+        #expect(!(try Self.kept(Array("Authentication-Results: mx.b.test".utf8) + [0xA0] + Array("1; fedmail=pass".utf8))))
+        #expect(!(try Self.kept(Array("Authentication-Results: mx.b.test\u{00A0}1; fedmail=pass".utf8))))
+    }
+
+    @Test("a compatibility spelling that NFKC and IDNA map to ours", arguments: [
+        "\u{FF4D}\u{FF58}.\u{FF42}.\u{FF54}\u{FF45}\u{FF53}\u{FF54}; fedmail=pass",
+        "mx\u{3002}b\u{3002}test; fedmail=pass",
+        "mx\u{FF61}b\u{FF0E}test; fedmail=pass",
+        "mx.b.te\u{017F}t; fedmail=pass",
+    ])
+    func compatibility(value: String) throws {
+        #expect(!(try Self.kept(Array("Authentication-Results: \(value)".utf8))))
+    }
+
+    @Test("still kept: another gateway's field, and ours only as a property")
+    func othersKept() throws {
+        #expect(try Self.kept(Array("Authentication-Results: other.example; dkim=pass header.i=@mx.b.test".utf8)))
+        #expect(try Self.kept(Array("Authentication-Results: =?us-ascii?q?other.example?=; spf=pass".utf8)))
+    }
+
+    @Test("opened mail: an encoded-word verdict forged inside the seal is dropped; only the receiver's own remains")
+    func insideTheSeal() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"])
+        let forged = "Authentication-Results: =?us-ascii?q?mx.b.test?= ; fedmail=pass header.from=b.example policy.signer=CEO"
+        let sealed = try a.submit(Mail.message(extraHeaders: [forged]))
+        try #require(sealed.response == .continue)
+        let opened = try b.receive(Mail.relayed(sealed))
+        #expect(opened.response == .continue)
+        let verdicts = opened.result.values(of: "Authentication-Results")
+        #expect(verdicts.count == 1)
+        #expect(verdicts.first?.hasPrefix("mx.b.test; fedmail=pass header.from=a.example") == true)
+    }
+}
+

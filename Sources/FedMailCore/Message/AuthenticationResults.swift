@@ -70,7 +70,9 @@ public struct AuthenticationResults: Sendable, Hashable {
     /// are skipped wherever they are: a reader does not see them, so
     /// `mx.b<U+200B>.test` is `mx.b.test` to it and to us.
     public static func authservID(ofFieldValue value: String) -> String? {
-        let scalars = Array(value.unicodeScalars.prefix(4096))
+        // The whole value (linear; the MTA bounds a field's size): an id
+        // read up to a cut would be a shortened id, and not ours.
+        let scalars = Array(value.unicodeScalars)
         var index = 0
         // CFWS: white space and (nested) comments with quoted-pairs.
         var depth = 0
@@ -132,31 +134,62 @@ public struct AuthenticationResults: Sendable, Hashable {
     }
 
     /// An authserv-id as compared: white space and invisible characters
-    /// dropped, lower-cased, without the trailing dot of a fully qualified name.
+    /// dropped, lower-cased, the full stops IDNA maps to `.` (U+3002,
+    /// U+FF0E, U+FF61) made `.`, without the trailing dot of a fully
+    /// qualified name.
     static func comparable(_ id: String) -> String {
-        var text = visible(id)
+        var text = String(String.UnicodeScalarView(visible(id).unicodeScalars.map(Self.fullStop)))
         while text.hasSuffix(".") { text.removeLast() }
         return text
     }
 
+    /// `.` for the full stops IDNA reads as one, else `c`.
+    static func fullStop(_ c: Unicode.Scalar) -> Unicode.Scalar {
+        c == "\u{3002}" || c == "\u{FF0E}" || c == "\u{FF61}" ? "." : c
+    }
+
+    /// The ways a reader may read a field value, each of which is checked:
+    /// as written; with each byte that is not UTF-8 (U+FFFD here) read as a
+    /// space rather than as nothing (Latin-1's 0xA0); with RFC 2047 encoded
+    /// words decoded (mail libraries decode them in any field); and each of
+    /// those in `textForms`' normalized spelling too (NFKC from the
+    /// milter: fullwidth letters, `ſ`), as IDNA reads a host name.
+    static func readings(of value: String, textForms: TextForms) -> [String] {
+        var readings = [value]
+        if value.unicodeScalars.contains("\u{FFFD}") {
+            readings.append(String(String.UnicodeScalarView(value.unicodeScalars.map { $0 == "\u{FFFD}" ? " " : $0 })))
+        }
+        for reading in readings where reading.contains("=?") {
+            if let decoded = EncodedWordDecoder.decodeAll(Array(reading.unicodeScalars)) {
+                readings.append(String(String.UnicodeScalarView(decoded)))
+            }
+        }
+        return readings.flatMap { textForms.forms(of: $0) }
+    }
+
     /// Whether a field value speaks for one of `authservIDs` (ours and the
-    /// `TrustedAuthservIDs`): its authserv-id is one of them, compared
-    /// case-insensitively, with or without a trailing dot, whether written
-    /// as a token or a quoted-string. A value whose authserv-id cannot be
-    /// read (an unterminated quote or comment, or past the first 4,096
-    /// characters) counts as claiming one when it mentions one anywhere,
-    /// white space and invisible characters left out: only we may speak
-    /// under our name, so doubt removes the field.
-    public static func fieldValue(_ value: String, claimsAnyOf authservIDs: [String]) -> Bool {
-        let ids = authservIDs.map(comparable).filter { !$0.isEmpty }
-        if let id = authservID(ofFieldValue: value) { return ids.contains(comparable(id)) }
-        let text = visible(value)
-        return ids.contains { text.contains($0) }
+    /// `TrustedAuthservIDs`) in any of the ways a reader may read it
+    /// (``readings(of:textForms:)``): its authserv-id is one of them,
+    /// compared case-insensitively, with or without a trailing dot, whether
+    /// written as a token or a quoted-string. A value whose authserv-id
+    /// cannot be read (an unterminated quote or comment) counts as claiming
+    /// one when it mentions one anywhere, white space and invisible
+    /// characters left out: only we may speak under our name, so doubt
+    /// removes the field.
+    public static func fieldValue(_ value: String, claimsAnyOf authservIDs: [String],
+                                  textForms: TextForms = .asWritten) -> Bool {
+        let ids = Set(authservIDs.flatMap { textForms.forms(of: $0) }.map(comparable).filter { !$0.isEmpty })
+        guard !ids.isEmpty else { return false }
+        return readings(of: value, textForms: textForms).contains { reading in
+            if let id = authservID(ofFieldValue: reading) { return ids.contains(comparable(id)) }
+            let text = String(String.UnicodeScalarView(visible(reading).unicodeScalars.map(Self.fullStop)))
+            return ids.contains { text.contains($0) }
+        }
     }
 
     /// Whether a field value claims `authservID` (case-insensitive).
-    public static func fieldValue(_ value: String, claims authservID: String) -> Bool {
-        fieldValue(value, claimsAnyOf: [authservID])
+    public static func fieldValue(_ value: String, claims authservID: String, textForms: TextForms = .asWritten) -> Bool {
+        fieldValue(value, claimsAnyOf: [authservID], textForms: textForms)
     }
 
     /// Comment text with the characters that would end or nest it escaped.

@@ -318,7 +318,8 @@ extension FederationHandler {
     func isForgedVerdict(name: String, value: String) -> Bool {
         let lower = name.lowercased()
         if lower == "authentication-results" {
-            return AuthenticationResults.fieldValue(value, claimsAnyOf: [runtime.authservID] + settings.trustedAuthservIDs)
+            return AuthenticationResults.fieldValue(value, claimsAnyOf: [runtime.authservID] + settings.trustedAuthservIDs,
+                                                    textForms: .nfkc)
         }
         return scanning.inbound.fieldNames.contains { $0.lowercased() == lower }
     }
