@@ -14,9 +14,9 @@ import Foundation
 /// SHA-256 over the message's salt (16 random bytes), a zero byte and the
 /// canonical mailbox, in lower-case hex. The canonical mailbox is the one
 /// the MTA routes the RCPT TO argument to (``AddressListParser/routedEnvelopePath(_:)``:
-/// `<bob@b.example >` and `<bob @ b.example>` are bob@b.example), local
-/// part and domain lower-cased (mail systems treat `Bob@` and `bob@` as
-/// one mailbox).
+/// `<bob@b.example >` and `<bob @ b.example>` are bob@b.example), the
+/// local part lower-cased (mail systems treat `Bob@` and `bob@` as one
+/// mailbox) and the domain in its ASCII form (``canonicalMailbox(_:)``).
 public enum RecipientAddressBinding {
     /// A new salt: base64url of 16 random bytes.
     public static func newSalt() -> String {
@@ -24,11 +24,16 @@ public enum RecipientAddressBinding {
         return Base64URL.encode(Data((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }))
     }
 
-    /// The canonical mailbox of an envelope recipient (`local@domain`,
-    /// lower-cased); nil when it has no domain or does not parse.
+    /// The canonical mailbox of an envelope recipient: the local part in
+    /// NFC, lower-cased, `@`, the domain in its canonical (ASCII, `xn--`)
+    /// form, as ``DomainName`` and the replay cache spell it, so a hop that
+    /// converts `bücher.example` to `xn--bcher-kva.example` changes nothing;
+    /// nil when it has no domain or does not parse.
     public static func canonicalMailbox(_ address: String) -> String? {
         guard let mailbox = try? AddressListParser.routedEnvelopePath(address), !mailbox.domain.isEmpty else { return nil }
-        return "\(mailbox.localPart)@\(mailbox.domain)".lowercased()
+        let written = mailbox.domain.precomposedStringWithCanonicalMapping
+        let domain = DomainName(written)?.value ?? written.lowercased()
+        return "\(mailbox.localPart.precomposedStringWithCanonicalMapping.lowercased())@\(domain)"
     }
 
     /// The digest of `address` under `salt` (``ControlFlags/addressSalt``;

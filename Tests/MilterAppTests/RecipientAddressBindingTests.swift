@@ -62,3 +62,19 @@ struct RecipientAddressBindingTests {
         #expect(RecipientAddressBinding.digest(of: "<postmaster>", salt: salt) == nil)
     }
 }
+
+extension RecipientAddressBindingTests {
+    /// A hop that converts an internationalized domain to its ASCII form
+    /// (or a client that writes it decomposed) must not make B refuse the
+    /// mail: the digest is over the domain's canonical form, as the replay
+    /// cache and the in-doubt store spell it. (Second review, 2026-12-07.)
+    @Test("an internationalized domain in any of its spellings has one digest")
+    func internationalizedDomain() throws {
+        let salt = RecipientAddressBinding.newSalt()
+        let unicode = try #require(RecipientAddressBinding.digest(of: "<bob@bücher.example>", salt: salt))
+        #expect(RecipientAddressBinding.digest(of: "<bob@xn--bcher-kva.example>", salt: salt) == unicode)
+        #expect(RecipientAddressBinding.digest(of: "<bob@bu\u{0308}cher.example>", salt: salt) == unicode)
+        #expect(RecipientAddressBinding.digest(of: "<bob@BÜCHER.example>", salt: salt) == unicode)
+        #expect(RecipientAddressBinding.digest(of: "<bob@bucher.example>", salt: salt) != unicode)
+    }
+}
