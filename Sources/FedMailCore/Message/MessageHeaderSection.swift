@@ -124,16 +124,22 @@ extension String {
 
 extension MessageHeaderSection {
     /// What in these fields a reader may take apart differently from this
-    /// parser, which breaks lines at LF only: a CR not followed by LF (some
-    /// readers break the line there, so one field can hide another inside
-    /// its value: `Subject: hi<CR>From: ceo@b.example`) or a NUL (C strings,
-    /// libmilter's among them, end there); nil when there is none.
+    /// parser, which breaks lines at LF only: a CR that is neither part of
+    /// a CRLF nor followed by a space or tab (some readers break the line
+    /// at a bare CR, so one field can hide another inside its value,
+    /// `Subject: hi<CR>From: ceo@b.example`, or end the header section
+    /// early; followed by white space it is a fold to either reader), or a
+    /// NUL (C strings, libmilter's among them, end there); nil when there
+    /// is none.
     public var ambiguousByte: String? {
         for field in fields {
+            let name = field.name.isEmpty ? "header" : field.name
             for (index, byte) in field.raw.enumerated() {
-                if byte == 0 { return "a NUL byte in the \(field.name.isEmpty ? "header" : field.name) field" }
-                if byte == 13, index + 1 >= field.raw.count || field.raw[index + 1] != 10 {
-                    return "a CR not followed by LF in the \(field.name.isEmpty ? "header" : field.name) field"
+                if byte == 0 { return "a NUL byte in the \(name) field" }
+                guard byte == 13 else { continue }
+                let next = index + 1 < field.raw.count ? field.raw[index + 1] : nil
+                if next != 10 && next != 32 && next != 9 {
+                    return "a CR that may start a new line (not followed by LF, space or tab) in the \(name) field"
                 }
             }
         }
