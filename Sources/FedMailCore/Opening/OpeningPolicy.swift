@@ -9,7 +9,6 @@
 /// | check name | what must hold |
 /// |---|---|
 /// | `recipient-binding` | the signed control part names the key we opened with, for one of our domains |
-/// | `recipient-address` | when the control part lists our recipients' address digests (a gateway always does), every envelope recipient of this delivery is listed there (for us or another recipient organization of the copy) |
 /// | `revocation-unknown` | (a temporary failure) a broker-issued signer can be checked against a current broker CRL (``SignerRevocation``) |
 /// | `signer-revoked` | the signer certificate is not on the broker's CRL for key compromise, nor for another reason dated at or before signingTime |
 /// | `token-signature` | every FedMail-Token for one of our domains verified against the pinned broker CA |
@@ -26,6 +25,7 @@
 /// | `token-sender-domain` | ... and is in every token's `sdom` |
 /// | `envelope-sender-unparseable`, `envelope-sender-domain` | the envelope sender's domain is a signer domain or a subdomain of one |
 /// | `too-old` | signingTime is within `maxMessageAge` of now and not in the future |
+/// | `recipient-address` | when the control part lists our recipients' address digests (a gateway always does), every envelope recipient of this delivery is listed there (for us or another recipient organization of the copy) |
 ///
 /// Replay (exactly-once delivery) is decided by the milter's replay cache
 /// afterwards, since it needs state.
@@ -97,19 +97,6 @@ public struct OpeningPolicy: Sendable {
             let named = namingUs.flatMap(\.domains).compactMap { DomainName($0) }
             guard named.contains(where: ourDomains.contains) else {
                 throw OpeningFailure(.recipientBinding, "the signed control part names our key for \(namingUs.flatMap(\.domains).joined(separator: ", ")), none of them our domain")
-            }
-        }
-
-        // 1a. The envelope recipients, when the sealer bound them: each one
-        //     this delivery reaches was listed, for us or for another
-        //     recipient organization of the same copy (a copy taken off the
-        //     wire is not opened for another mailbox of ours).
-        if let recipients = facts.envelopeRecipients {
-            if namingUs.contains(where: { $0.addresses != nil }) {
-                let listed = Set(seal.control.recipients.compactMap(\.addresses).joined().map { $0.lowercased() })
-                for recipient in recipients where !(recipient.digest.map { listed.contains($0.lowercased()) } ?? false) {
-                    throw OpeningFailure(.recipientAddress, "the envelope recipient \(recipient.address) is not one the message was sealed for")
-                }
             }
         }
 
@@ -216,6 +203,19 @@ public struct OpeningPolicy: Sendable {
         if signer.signingTime > facts.now + allowedClockSkew {
             throw OpeningFailure(.messageAge, "signed at \(signer.signingTime), in the future (now \(facts.now))")
         }
+        // 6. The envelope recipients, when the sealer bound them: each one
+        //    this delivery reaches was listed, for us or for another
+        //    recipient organization of the same copy (a copy taken off the
+        //    wire is not opened for another mailbox of ours).
+        if let recipients = facts.envelopeRecipients {
+            if namingUs.contains(where: { $0.addresses != nil }) {
+                let listed = Set(seal.control.recipients.compactMap(\.addresses).joined().map { $0.lowercased() })
+                for recipient in recipients where !(recipient.digest.map { listed.contains($0.lowercased()) } ?? false) {
+                    throw OpeningFailure(.recipientAddress, "the envelope recipient \(recipient.address) is not one the message was sealed for")
+                }
+            }
+        }
+
         return OpeningPass(authorDomains: authorDomains, tokenIDs: tokens.map(\.jti), signerPinned: signer.pinned)
     }
 
