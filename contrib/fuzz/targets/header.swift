@@ -1,7 +1,9 @@
 // libFuzzer target: the header section of a message (MessageHeaderSection)
 // and the layout of a sealed message's inner entity
 // (SealedInnerEntityLayout: the multipart/mixed header, its first part's
-// header, and the control part). Built with Sources/FedMailCore by
+// header, and the control part), the ambiguity check of an opened
+// original's fields (ambiguousByte), and whether each field value claims
+// an authserv-id (AuthenticationResults: every reading of it). Built with Sources/FedMailCore by
 // contrib/fuzz/build.sh. Input: the first bytes of a message or entity
 // (the opener reads up to 256 KiB of it).
 //
@@ -24,8 +26,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var joined: [UInt8] = []
     for field in section.fields {
         joined += field.raw
-        _ = field.value
+        let value = field.value
+        // Our own id in the value is always a claim, in every reading.
+        if AuthenticationResults.fieldValue("mx.b.test; " + value, claims: "mx.b.test") == false {
+            violated("'mx.b.test; <value>' is not read as claiming mx.b.test", bytes)
+        }
+        _ = AuthenticationResults.fieldValue(value, claimsAnyOf: ["mx.b.test", "trusted.example"])
     }
+    _ = section.ambiguousByte
     if !bytes[..<section.length].starts(with: joined) {
         violated("the fields' bytes are not the start of the input", bytes)
     }
