@@ -24,16 +24,18 @@ public enum RecipientAddressBinding {
         return Base64URL.encode(Data((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }))
     }
 
-    /// The canonical mailbox of an envelope recipient: the local part in
-    /// NFC, lower-cased, `@`, the domain in its canonical (ASCII, `xn--`)
-    /// form, as ``DomainName`` and the replay cache spell it, so a hop that
-    /// converts `bücher.example` to `xn--bcher-kva.example` changes nothing;
-    /// nil when it has no domain or does not parse.
+    /// The canonical mailbox of an envelope recipient: the address in NFC,
+    /// then ``AddressListParser/deliveredMailbox(_:cuttingExtensionAt:)``
+    /// with no extension cut (the sender cannot know the receiver's
+    /// delimiter), the rule the replay cache and the split ledger compare
+    /// by, so a hop that converts `bücher.example` to
+    /// `xn--bcher-kva.example` changes nothing; nil when it has no domain
+    /// or does not parse.
     public static func canonicalMailbox(_ address: String) -> String? {
-        guard let mailbox = try? AddressListParser.routedEnvelopePath(address), !mailbox.domain.isEmpty else { return nil }
-        let written = mailbox.domain.precomposedStringWithCanonicalMapping
-        let domain = DomainName(written)?.value ?? written.lowercased()
-        return "\(mailbox.localPart.precomposedStringWithCanonicalMapping.lowercased())@\(domain)"
+        // NFC first: a decomposed `bu\u{308}cher` is the same name.
+        guard let mailbox = AddressListParser.deliveredMailbox(address.precomposedStringWithCanonicalMapping),
+              !mailbox.hasSuffix("@") else { return nil }
+        return mailbox
     }
 
     /// The digest of `address` under `salt` (``ControlFlags/addressSalt``;

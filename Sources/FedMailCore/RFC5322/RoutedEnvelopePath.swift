@@ -64,3 +64,21 @@ extension AddressListParser {
         scalar == " " || scalar == "\t" || scalar == "\r" || scalar == "\n"
     }
 }
+
+extension AddressListParser {
+    /// The mailbox an SMTP path argument is delivered to, as one comparable
+    /// text: ``routedEnvelopePath(_:)`` (quoted local part unquoted, source
+    /// route dropped), the address extension from the first `delimiters`
+    /// character on dropped (`bob+news@` is bob's mailbox; none when
+    /// empty), `@`, the domain in its canonical form (``DomainName``: ASCII,
+    /// no trailing dot), all lower-cased. Nil when the path does not parse
+    /// or is the null path. The one rule the replay cache, the split ledger
+    /// and the recipient binding compare recipients by.
+    public static func deliveredMailbox(_ path: String, cuttingExtensionAt delimiters: String = "") -> String? {
+        guard let mailbox = try? routedEnvelopePath(path) else { return nil }
+        let domain = DomainName(mailbox.domain)?.value ?? mailbox.domain.lowercased()
+        var local = Substring(mailbox.localPart)
+        if let cut = local.firstIndex(where: { delimiters.contains($0) }) { local = local[..<cut] }
+        return (local + "@" + domain).lowercased()
+    }
+}

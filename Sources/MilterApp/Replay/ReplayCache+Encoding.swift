@@ -19,13 +19,8 @@ extension ReplayCache {
     /// dot), lower-cased; what does not parse: surrounding blanks and one
     /// pair of angle brackets removed, lower-cased.
     static func normalized(_ recipient: String, delimiters: String = defaultRecipientDelimiters) -> String {
-        if let mailbox = try? AddressListParser.routedEnvelopePath(recipient) {
-            let domain = DomainName(mailbox.domain)?.value ?? mailbox.domain.lowercased()
-            // The address extension (bob+news@) reaches bob's mailbox: it is bob.
-            var local = Substring(mailbox.localPart)
-            if let cut = local.firstIndex(where: { delimiters.contains($0) }) { local = local[..<cut] }
-            return (local + "@" + domain).lowercased()
-        }
+        // The address extension (bob+news@) reaches bob's mailbox: it is bob.
+        if let mailbox = AddressListParser.deliveredMailbox(recipient, cuttingExtensionAt: delimiters) { return mailbox }
         var text = Substring(recipient)
         while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
         while let last = text.last, last == " " || last == "\t" { text.removeLast() }
