@@ -82,6 +82,17 @@ import Testing
         do { return .success(try opener.open(sealedPath: path, outputPath: scratch.file("out.eml"))) } catch { return .failure(error) }
     }
 
+    /// The error of opening the sender's opaque SignedData with its fields
+    /// edited by `edit`, sealed to us; nil (and an issue) when it opened.
+    static func refusal(_ edit: (inout [[UInt8]]) -> Void) throws -> OpenError? {
+        let pki = try TestPKI.get()
+        let scratch = try Scratch()
+        let signed = editSignedData(try signedDER(pki, scratch: scratch), edit)
+        let path = try sealEntity(opaqueEntity(signed), pki, scratch: scratch)
+        guard case .failure(let error) = open(path, pki, scratch) else { Issue.record("opened"); return nil }
+        return error
+    }
+
     @Test func theUntouchedSignedDataOpens() throws {
         // The control: the same construction, unedited, opens.
         let pki = try TestPKI.get()
@@ -110,45 +121,32 @@ import Testing
     }
 
     @Test func manyCertificatesAreRefused() throws {
-        let pki = try TestPKI.get()
-        let scratch = try Scratch()
-        let signed = Self.editSignedData(try Self.signedDER(pki, scratch: scratch)) { fields in
-            let index = try? #require(fields.firstIndex { $0.first == 0xA0 })
-            guard let index else { return }
+        let error = try Self.refusal { fields in
+            guard let index = fields.firstIndex(where: { $0.first == 0xA0 }) else { return }
             let certificate = Self.children(fields[index])[0]
             fields[index] = Self.der(0xA0, Array([[UInt8]](repeating: certificate, count: SignedDataShape.maximumCertificates + 1).joined()))
         }
-        let path = try Self.sealEntity(Self.opaqueEntity(signed), pki, scratch: scratch)
-        guard case .failure(let error) = Self.open(path, pki, scratch) else { Issue.record("opened"); return }
-        #expect(error.code == .badSignature)
-        #expect(error.message.contains("certificates"))
+        #expect(error?.code == .badSignature)
+        #expect(error?.message.contains("certificates") == true)
     }
 
     @Test func crlsInTheMessageAreRefused() throws {
-        let pki = try TestPKI.get()
-        let scratch = try Scratch()
-        let signed = Self.editSignedData(try Self.signedDER(pki, scratch: scratch)) { fields in
+        let error = try Self.refusal { fields in
             // crls [1] right after the certificates: one empty SEQUENCE (as a CRL would be).
             let index = (fields.firstIndex { $0.first == 0xA0 } ?? 2) + 1
             fields.insert(Self.der(0xA1, Self.der(0x30, [])), at: index)
         }
-        let path = try Self.sealEntity(Self.opaqueEntity(signed), pki, scratch: scratch)
-        guard case .failure(let error) = Self.open(path, pki, scratch) else { Issue.record("opened"); return }
-        #expect(error.code == .badSignature)
-        #expect(error.message.contains("CRL"))
+        #expect(error?.code == .badSignature)
+        #expect(error?.message.contains("CRL") == true)
     }
 
     @Test func twoSignerInfosAreRefused() throws {
-        let pki = try TestPKI.get()
-        let scratch = try Scratch()
-        let signed = Self.editSignedData(try Self.signedDER(pki, scratch: scratch)) { fields in
+        let error = try Self.refusal { fields in
             let signerInfo = Self.children(fields[fields.count - 1])[0]
             fields[fields.count - 1] = Self.der(0x31, signerInfo + signerInfo)
         }
-        let path = try Self.sealEntity(Self.opaqueEntity(signed), pki, scratch: scratch)
-        guard case .failure(let error) = Self.open(path, pki, scratch) else { Issue.record("opened"); return }
-        #expect(error.code == .badSignature)
-        #expect(error.message.contains("exactly one signer"))
+        #expect(error?.code == .badSignature)
+        #expect(error?.message.contains("exactly one signer") == true)
     }
 
     @Test func multipartSignedWithManyDigestAlgorithmsIsRefused() throws {
