@@ -20,6 +20,12 @@ public struct CryptoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unsupportedCertificate = Code("unsupported-certificate")
         /// Input that cannot be sealed (e.g. no header section).
         public static let badInput = Code("bad-input")
+        /// An original that FedMail will not seal, whoever sends it: its
+        /// header section has no end within the limit, holds a byte that
+        /// readers take differently (``MessageHeaderSection/ambiguousByte``),
+        /// or copies more outside than an opener reads. Permanent: sending
+        /// it again gives the same answer.
+        public static let unsealableOriginal = Code("unsealable-original")
         /// An OpenSSL operation failed.
         public static let openSSL = Code("openssl")
 

@@ -171,7 +171,7 @@ import Testing
 @Suite("header section read from chunks")
 struct HeaderSectionReadingTests {
     /// Feeds `message` in chunks of `size` bytes, counting how many were asked for.
-    private func read(_ message: String, chunk size: Int, limit: Int = 1 << 20) -> (MessageHeaderSection, Int) {
+    private func read(_ message: String, chunk size: Int, limit: Int = 1 << 20) -> (MessageHeaderSection?, Int) {
         let bytes = Array(message.utf8)
         var offset = 0
         var asked = 0
@@ -187,7 +187,8 @@ struct HeaderSectionReadingTests {
     @Test("stops at the empty line even when it straddles two chunks, LF or CRLF", arguments: [1, 2, 3, 7, 64])
     func straddling(size: Int) {
         for message in ["A: 1\r\nB: 2\r\n\r\n" + String(repeating: "x", count: 500), "A: 1\nB: 2\n\n" + String(repeating: "x", count: 500)] {
-            let (section, asked) = read(message, chunk: size)
+            let (read, asked) = read(message, chunk: size)
+            guard let section = read else { Issue.record("no section"); continue }
             #expect(section.hasSeparator)
             #expect(section.fields.map(\.name) == ["A", "B"])
             // It did not read the whole 500-byte body to find the end of the header.
@@ -198,9 +199,27 @@ struct HeaderSectionReadingTests {
     @Test("an empty header section is found at once; a section without an end stops at the limit")
     func emptyAndUnterminated() {
         let (empty, asked) = read("\r\nbody " + String(repeating: "x", count: 5000), chunk: 16)
-        #expect(empty.hasSeparator && empty.fields.isEmpty)
+        #expect(empty?.hasSeparator == true && empty?.fields.isEmpty == true)
         #expect(asked == 1)
-        let (_, askedForever) = read(String(repeating: "X: y\r\n", count: 10_000), chunk: 100, limit: 1000)
+        let (unterminated, askedForever) = read(String(repeating: "X: y\r\n", count: 10_000), chunk: 100, limit: 1000)
         #expect(askedForever == 10)
+        // Not the part that was read, as if it were the section: a field past the limit would go unseen.
+        #expect(unterminated == nil)
+    }
+
+    @Test("a second From past the limit: no section at all, never the first part of one")
+    func fieldPastTheLimit() {
+        let message = "From: a@a.example\r\n" + String(repeating: "X-Filler: 0123456789\r\n", count: 100)
+            + "From: ceo@b.example\r\n\r\nbody\r\n"
+        #expect(read(message, chunk: 64, limit: 1024).0 == nil)
+        // With room for the whole section, both fields are there.
+        #expect(read(message, chunk: 64, limit: 1 << 20).0?.all("From").count == 2)
+    }
+
+    @Test("a message that ends before the limit without an empty line is all header")
+    func headerOnly() {
+        let (section, _) = read("From: a@a.example\r\nSubject: x\r\n", chunk: 5)
+        #expect(section?.hasSeparator == false)
+        #expect(section?.fields.map(\.name) == ["From", "Subject"])
     }
 }

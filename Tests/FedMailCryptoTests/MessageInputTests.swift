@@ -159,10 +159,10 @@ import Testing
         let scratch = try Scratch()
         let sealer = Sealer(signer: pki.sender)
         let cases: [(String, MessageInput, CryptoError.Code)] = [
-            ("no field", .parts(header: Array("\r\n".utf8), body: .bytes(Array("body".utf8))), .badInput),
-            ("no empty line", .parts(header: Array("From: a@sender.example\r\n".utf8), body: .bytes([])), .badInput),
+            ("no field", .parts(header: Array("\r\n".utf8), body: .bytes(Array("body".utf8))), .unsealableOriginal),
+            ("no empty line", .parts(header: Array("From: a@sender.example\r\n".utf8), body: .bytes([])), .unsealableOriginal),
             ("oversized", .parts(header: Array("X-Big: ".utf8) + Array(repeating: UInt8(ascii: "x"), count: 8 << 20) + Array("\r\n\r\n".utf8),
-                                 body: .bytes([])), .badInput),
+                                 body: .bytes([])), .unsealableOriginal),
             ("missing body file", .parts(header: Array("From: a@sender.example\r\n\r\n".utf8), body: .file(path: scratch.file("nothing"))), .io),
         ]
         for (name, input, code) in cases {

@@ -49,6 +49,7 @@ struct MilterMetricsTests {
         ("direction=outbound decision=tempfail (split=ab12 is being re-injected by another transaction)", "outbound", "tempfail", "split-in-progress"),
         ("direction=outbound decision=tempfail (re-injection of the sealed copy failed: timeout)", "outbound", "tempfail", "reinjection-failed"),
         ("direction=inbound decision=reject (cannot tell the domain of recipient bob%b.example@a.example)", "inbound", "reject", "recipient-unreadable"),
+        ("direction=outbound decision=reject (FedMail: cannot seal this message: the header section has a CR that may start a new line (not followed by LF, space or tab) in the Subject field)", "outbound", "reject", "unsealable-original"),
         ("direction=inbound decision=reject (Something Unexpected happened)", "inbound", "reject", "other"),
         ("direction=sideways decision=exploded", "other", "other", "none"),
     ])

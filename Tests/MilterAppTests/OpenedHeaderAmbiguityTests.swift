@@ -14,18 +14,16 @@ import Testing
 /// review, 2026-12-07.)
 @Suite("opened originals whose header fields read differently to different readers")
 struct OpenedHeaderAmbiguityTests {
-    @Test("a bare CR in a header field of the sealed original: refused as malformed, never restored under a pass",
+    @Test("a bare CR in a header field: the sending gateway rejects it (550 5.6.0) and seals nothing the partner would have to refuse",
           arguments: ["hi\rFrom: CEO <ceo@b.example>\rReply-To: x@evil.example", "trailing\r"])
     func bareCR(subject: String) throws {
+        // The opener's own refusal of such an original, sealed by a sender
+        // that does not check: UnsealableOriginalTests.ambiguousByteIsRefusedByTheOpener.
         let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
-        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"])
         let sealed = try a.submit(Mail.message(subject: subject))
-        try #require(sealed.response == .continue)
-        let opened = try b.receive(Mail.relayed(sealed))
-        #expect(opened.response != .continue)
-        #expect(opened.response.replyText?.contains("5.7") == true, "\(opened.response)")
-        #expect(!opened.result.values(of: "Authentication-Results").contains { $0.contains("fedmail=pass") })
-        #expect(!opened.result.headers.contains { $0.rawBytes.contains(13) })
+        #expect(sealed.response.status == .reject)
+        #expect(sealed.response.replyText?.contains("5.6.0") == true, "\(sealed.response)")
+        #expect(!sealed.result.values(of: "Content-Type").contains { $0.contains("pkcs7-mime") })
     }
 
     @Test("a CR that ends a line with LF (CRLF folding) is not ambiguous: the message opens")

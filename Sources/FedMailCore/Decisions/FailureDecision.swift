@@ -88,6 +88,21 @@ public struct FailureDecision: Sendable, Hashable {
                                reason: "FedMail: foreign-from: \(reason)")
     }
 
+    /// An original FedMail will not seal for any recipient (its header
+    /// section does not end within the limit, holds a byte that readers
+    /// take apart differently, or copies more outside than an opener
+    /// reads): always reject, `550 5.6.0 FedMail: cannot seal this
+    /// message: its header section is malformed or too large`; `reason`
+    /// (which names the sender's own field) goes to the log only. Sending
+    /// it again gives the same answer, and sending it unsealed to a partner
+    /// that requires sealed mail is not an option.
+    public static func unsealable(_ reason: String) -> FailureDecision {
+        let text = "FedMail: cannot seal this message: its header section is malformed or too large"
+        return FailureDecision(action: .reject, reject: .init(code: "550", enhancedCode: "5.6.0", text: text),
+                               tempfail: .init(code: "451", enhancedCode: "4.6.0", text: text),
+                               reason: "FedMail: cannot seal this message: \(reason)")
+    }
+
     /// A scan verdict that stops the message (`On-Infected`, `On-ScanError`).
     public static func scan(action: MilterConfiguration.FailureAction, reject: DecisionReply, tempfail: DecisionReply,
                             reason: String) -> FailureDecision {

@@ -4,18 +4,25 @@ extension MessageHeaderSection {
     /// is the end) until the empty line that ends the section has been
     /// read or `limit` bytes were, then parses what was read. Bounded: at
     /// most `limit` plus one chunk is held, and each byte is scanned once.
-    public static func read<Failure: Error>(limit: Int, nextChunk: () throws(Failure) -> [UInt8]) throws(Failure) -> MessageHeaderSection {
+    ///
+    /// - Returns: the section, or `nil` when `limit` bytes were read
+    ///   without the empty line that ends it: the section goes on past
+    ///   what was read (or ends exactly there), so no decision may be made
+    ///   on the part read — a field further on (a second `From`) would go
+    ///   unseen. A message that ends before `limit` without an empty line
+    ///   is all header (``hasSeparator`` false).
+    public static func read<Failure: Error>(limit: Int, nextChunk: () throws(Failure) -> [UInt8]) throws(Failure) -> MessageHeaderSection? {
         var bytes: [UInt8] = []
         var scanned = 0
         while bytes.count < limit {
             let chunk = try nextChunk()
-            if chunk.isEmpty { break }
+            if chunk.isEmpty { return parse(bytes) }
             bytes += chunk
             // An empty line is LF LF or LF CR LF; it may straddle chunks.
-            if let _ = firstEmptyLine(in: bytes, from: max(0, scanned - 2)) { break }
+            if let _ = firstEmptyLine(in: bytes, from: max(0, scanned - 2)) { return parse(bytes) }
             scanned = bytes.count
         }
-        return parse(bytes)
+        return nil
     }
 
     /// The offset of the first LF that starts an empty line (LF LF or LF CR LF) at or after `from`.

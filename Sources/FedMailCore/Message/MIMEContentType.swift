@@ -21,69 +21,39 @@ public struct MIMEContentType: Sendable, Hashable {
     public static let maxValueLength = 128 * 1024
 
     /// Parses a field value; `nil` when there is no `type/subtype`.
-    /// Linear and without recursion: comments (nested, with quoted-pairs)
-    /// are skipped in a loop, whatever their number.
+    /// Linear and without recursion (``MIMEValueScanner``).
     public static func parse(_ value: String) -> MIMEContentType? {
         guard value.utf8.count <= maxValueLength else { return nil }
-        let scalars = Array(value.unicodeScalars)
-        var index = 0
-        func isSpace(_ c: Unicode.Scalar) -> Bool { c == " " || c == "\t" || c == "\r" || c == "\n" }
-        func skipSpace() {
-            while index < scalars.count {
-                let c = scalars[index]
-                if isSpace(c) { index += 1; continue }
-                guard c == "(" else { return }
-                var depth = 0
-                while index < scalars.count {
-                    let c = scalars[index]
-                    index += 1
-                    if c == "\\" { index += 1; continue }
-                    if c == "(" { depth += 1 } else if c == ")" { depth -= 1; if depth == 0 { break } }
-                }
-            }
-        }
-        func token() -> String {
-            var out = String.UnicodeScalarView()
-            while index < scalars.count {
-                let c = scalars[index]
-                if c == ";" || c == "=" || c == "/" || c == "\"" || c == "(" || isSpace(c) { break }
-                out.append(c)
-                index += 1
-            }
-            return String(out)
-        }
-        func peek() -> Unicode.Scalar? { index < scalars.count ? scalars[index] : nil }
-        skipSpace()
-        let type = token().lowercased()
-        skipSpace()
-        guard peek() == "/" else { return nil }
-        index += 1
-        skipSpace()
-        let subtype = token().lowercased()
+        var scanner = MIMEValueScanner(value)
+        scanner.skipSpaceAndComments()
+        let type = scanner.token().lowercased()
+        scanner.skipSpaceAndComments()
+        guard scanner.peek() == "/" else { return nil }
+        scanner.advance()
+        scanner.skipSpaceAndComments()
+        let subtype = scanner.token().lowercased()
         guard !type.isEmpty, !subtype.isEmpty else { return nil }
         var parameters: [String: String] = [:]
         while true {
-            skipSpace()
-            guard peek() == ";" else { break }
-            index += 1
-            skipSpace()
-            let name = token().lowercased()
-            skipSpace()
-            guard peek() == "=" else { if name.isEmpty { continue } else { break } }
-            index += 1
-            skipSpace()
+            scanner.skipSpaceAndComments()
+            guard scanner.peek() == ";" else { break }
+            scanner.advance()
+            scanner.skipSpaceAndComments()
+            let name = scanner.token().lowercased()
+            scanner.skipSpaceAndComments()
+            guard scanner.peek() == "=" else { if name.isEmpty { continue } else { break } }
+            scanner.advance()
+            scanner.skipSpaceAndComments()
             var val = String.UnicodeScalarView()
-            if peek() == "\"" {
-                index += 1
-                while index < scalars.count {
-                    let c = scalars[index]
-                    index += 1
-                    if c == "\\", index < scalars.count { val.append(scalars[index]); index += 1; continue }
+            if scanner.peek() == "\"" {
+                scanner.advance()
+                while let c = scanner.next() {
+                    if c == "\\", let quoted = scanner.next() { val.append(quoted); continue }
                     if c == "\"" { break }
                     val.append(c)
                 }
             } else {
-                val = token().unicodeScalars
+                val = scanner.token().unicodeScalars
             }
             if !name.isEmpty { parameters[name] = String(val) }
         }

@@ -97,7 +97,7 @@ public struct SealedInnerEntityLayout: Sendable, Hashable {
               partCT.mediaType == "message/rfc822" else {
             throw LayoutError(message: "first part is not message/rfc822")
         }
-        let encoding = partHeader.first("Content-Transfer-Encoding")?.value.lowercased() ?? "7bit"
+        let encoding = MIMETransferEncoding.mechanism(of: partHeader.first("Content-Transfer-Encoding")?.value, default: "7bit") ?? "unreadable"
         guard ["7bit", "8bit", "binary", "base64"].contains(encoding) else {
             throw LayoutError(message: "first part has unsupported transfer encoding \(encoding)")
         }
@@ -126,7 +126,7 @@ public struct SealedInnerEntityLayout: Sendable, Hashable {
               ct.mediaType == SealedInnerEntity.controlMediaType else {
             throw LayoutError(message: "second part is not \(SealedInnerEntity.controlMediaType)")
         }
-        let encoding = header.first("Content-Transfer-Encoding")?.value.lowercased() ?? "7bit"
+        let encoding = MIMETransferEncoding.mechanism(of: header.first("Content-Transfer-Encoding")?.value, default: "7bit") ?? "unreadable"
         guard ["7bit", "8bit", "binary"].contains(encoding) else {
             throw LayoutError(message: "control part has unsupported transfer encoding \(encoding)")
         }

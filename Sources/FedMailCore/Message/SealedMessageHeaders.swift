@@ -7,6 +7,9 @@ public enum SealedMessageHeaders {
     ]
     /// The Subject of a sealed message when the original one is protected.
     public static let protectedSubject = "[sealed]"
+    /// The largest outer header section of a sealed message: what an
+    /// opener reads of it, and so the most a seal may copy outside.
+    public static let sectionLimit = 4 << 20
     /// The Content-Type value of a sealed message.
     public static let contentType = "application/pkcs7-mime; smime-type=authEnveloped-data; name=smime.p7m"
 

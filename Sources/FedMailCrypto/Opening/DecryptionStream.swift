@@ -84,7 +84,8 @@ final class DecryptionStream {
             throw OpenError(.internalError, "the ciphertext could not be decrypted to its end (\(delivered) of \(ciphertextSize) bytes; \(OpenSSLErrorQueue.drain()))")
         }
         guard tagVerified else {
-            throw OpenError(.tagMismatch, "AES-GCM authentication failed: the message was altered (\(OpenSSLErrorQueue.drain()))")
+            let queue = OpenSSLErrorQueue.drain()
+            throw OpenError(.tagMismatch, "AES-GCM authentication failed: the message was altered" + (queue.isEmpty ? "" : " (\(queue))"))
         }
     }
 }

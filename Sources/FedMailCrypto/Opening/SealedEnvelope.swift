@@ -24,7 +24,7 @@ struct SealedEnvelope {
     var fieldsAfterContent: [[UInt8]] = []
 
     /// The largest outer header section read.
-    static let headerLimit = 4 << 20
+    static let headerLimit = SealedMessageHeaders.sectionLimit
 
     /// The outer `FedMail-Token` fields (unverified).
     var tokenHeaders: [FedMailTokenHeader] {
@@ -57,7 +57,7 @@ struct SealedEnvelope {
             throw OpenError(.malformed, "not a sealed message (Content-Type is not application/pkcs7-mime)")
         }
         if requireAEAD { try checkAEADType(ct) }
-        let encoding = header.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
+        let encoding = MIMETransferEncoding.mechanism(of: header.first("Content-Transfer-Encoding")?.value, default: "base64") ?? "unreadable"
         guard encoding == "base64" else { throw OpenError(.malformed, "Content-Transfer-Encoding \(encoding) where base64 is expected") }
 
         let content = keepContent ? try PrivateTemporaryFile(directory: temporaryDirectory, prefix: ".fedmail-ct-") : nil

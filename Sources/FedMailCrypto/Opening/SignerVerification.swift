@@ -87,7 +87,7 @@ struct SignerVerification {
               entityType.mediaType == "application/pkcs7-mime" || entityType.mediaType == "application/x-pkcs7-mime" else {
             throw OpenError(.badSignature, "the decrypted content is not an S/MIME signed entity (no application/pkcs7-mime or multipart/signed header)")
         }
-        let encoding = entityHeader.first("Content-Transfer-Encoding")?.value.lowercased() ?? "base64"
+        let encoding = MIMETransferEncoding.mechanism(of: entityHeader.first("Content-Transfer-Encoding")?.value, default: "base64") ?? "unreadable"
         guard encoding == "base64" else {
             throw OpenError(.badSignature, "the signed entity has Content-Transfer-Encoding \(encoding) where base64 is expected")
         }

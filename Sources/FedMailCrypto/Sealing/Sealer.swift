@@ -77,15 +77,34 @@ public struct Sealer: Sendable {
                         signingTime: Int64? = nil) throws(CryptoError) -> PreparedSeal {
         guard !recipients.isEmpty else { throw CryptoError(code: .badInput, message: "no recipient organization") }
         try signer.certificate.validateForFedMail(source: "signer certificate")
-        let header = try original.headerSection()
+        let header = try Self.sealableHeader(of: original)
         var control = control
         for organization in recipients where !control.recipients.contains(where: { $0.keyId == organization.keyIdentifierHex }) {
             control.recipients.append(.init(keyId: organization.keyIdentifierHex, domains: organization.certifiedDomains))
         }
+        let outer = SealedMessageHeaders.build(original: header, protectSubject: protectSubject, tokens: tokens)
+        guard outer.count <= SealedMessageHeaders.sectionLimit else {
+            throw CryptoError(code: .unsealableOriginal, message: "the header fields a seal copies outside (From, To, Cc, Subject, ...) "
+                              + "come to \(outer.count) bytes, over the \(SealedMessageHeaders.sectionLimit) an opener reads")
+        }
         return PreparedSeal(sealer: self, original: original, recipients: recipients, signingTime: signingTime,
-                            controlJSON: try Self.controlJSON(control),
-                            header: SealedMessageHeaders.build(original: header, protectSubject: protectSubject, tokens: tokens),
-                            lineEnding: header.lineEnding.bytes)
+                            controlJSON: try Self.controlJSON(control), header: outer, lineEnding: header.lineEnding.bytes)
+    }
+
+    /// The header section of `original` when it is one FedMail seals: one
+    /// that ends within the read limit and whose fields read the same to
+    /// every reader — the rules the opener applies, so nothing is sealed
+    /// that the partner must refuse. `unsealableOriginal` otherwise; a
+    /// file that cannot be read stays `io`.
+    static func sealableHeader(of original: MessageInput) throws(CryptoError) -> MessageHeaderSection {
+        let header: MessageHeaderSection
+        do { header = try original.headerSection() } catch {
+            throw error.code == .badInput ? CryptoError(code: .unsealableOriginal, message: error.message) : error
+        }
+        if let ambiguous = header.ambiguousByte {
+            throw CryptoError(code: .unsealableOriginal, message: "the header section has \(ambiguous)")
+        }
+        return header
     }
 
     /// Runs `attempt` with a reader of the inner entity under a fresh

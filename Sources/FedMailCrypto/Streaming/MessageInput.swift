@@ -24,7 +24,7 @@ public enum MessageInput: Sendable {
     /// The message's header section, parsed: read from the start of the
     /// file (at most `limit` bytes), or the header part as it is. Fails
     /// (`badInput`) unless there is a header section with at least one
-    /// field within `limit` bytes — a header part must be whole, ended by
+    /// field that ends within `limit` bytes (or the file ends first) — a header part must be whole, ended by
     /// its empty line, as the body follows it; a file that cannot be read
     /// is `io`.
     public func headerSection(limit: Int = 8 << 20) throws(CryptoError) -> MessageHeaderSection {
@@ -32,8 +32,11 @@ public enum MessageInput: Sendable {
         case .file(let path):
             let fd = try FileDescriptorIO.openRead(path)
             defer { FileDescriptorIO.close(fd) }
-            let header = try MessageHeaderSection.read(limit: limit) { () throws(CryptoError) in
+            let read = try MessageHeaderSection.read(limit: limit) { () throws(CryptoError) in
                 try FileDescriptorIO.read(fd: fd, count: 256 * 1024, name: path)
+            }
+            guard let header = read else {
+                throw CryptoError(code: .badInput, message: "the header section of \(path) does not end within \(limit) bytes")
             }
             guard header.fields.contains(where: { !$0.name.isEmpty }) else {
                 throw CryptoError(code: .badInput, message: "\(path) does not start with a message header section")

@@ -52,9 +52,17 @@ extension FederationHandler {
                 log.warning("direction=outbound decision=\(decision.action.rawValue) (On-ForeignFrom: \(reason))")
                 if decision.action != .accept { return respond(decision, actions: actions, log: log) }
             }
-            return try seal(groups: sealedGroups, plaintext: plaintext, notes: notes, lookups: lookups,
-                            transaction: transaction, actions: actions, rawValues: rawValues,
-                            fromInternalHost: fromInternalHost, log: log)
+            do {
+                return try seal(groups: sealedGroups, plaintext: plaintext, notes: notes, lookups: lookups,
+                                transaction: transaction, actions: actions, rawValues: rawValues,
+                                fromInternalHost: fromInternalHost, log: log)
+            } catch let error as CryptoError where error.code == .unsealableOriginal {
+                // Found before the sealed message's first byte went to the
+                // MTA (``Sealer/prepare``): nothing of a seal was sent.
+                let decision = FailureDecision.unsealable(error.message)
+                log.warning("direction=outbound decision=reject (\(decision.reason))")
+                return respond(decision, actions: actions, log: log)
+            }
         }
     }
 

@@ -74,9 +74,13 @@ enum MessageFiles {
     static func readHeader(path: String, limit: Int = 8 << 20) throws -> MessageHeaderSection {
         let fd = try spool { () throws(SystemIOError) in try FileIO.openRead(path) }
         defer { FileIO.close(fd) }
-        return try MessageHeaderSection.read(limit: limit) { () throws(MilterError) in
+        let header = try MessageHeaderSection.read(limit: limit) { () throws(MilterError) in
             try spool { () throws(SystemIOError) in try FileIO.read(fd, count: 65_536, name: path) }
         }
+        guard let header else {
+            throw MilterError(code: .spoolFailure, message: "the header section of \(path) does not end within \(limit) bytes")
+        }
+        return header
     }
 
     /// Streams the bytes of `path` from `offset` to its end.

@@ -37,6 +37,7 @@ public struct MessageOutcome: Sendable, Hashable {
         ("being re-injected by another", "split-in-progress"),
         ("re-injection of the sealed copy failed", "reinjection-failed"),
         ("removing the sealed recipients", "reinjection-failed"),
+        ("cannot seal this message", "unsealable-original"),
         ("infected:", "infected"),
         ("scan failed", "scan-error"),
         ("FedMail: federation required", "no-token"),
