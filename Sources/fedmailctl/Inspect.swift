@@ -42,8 +42,7 @@ extension FedMailCtl {
                 let summary = try Opener.inspect(sealedPath: inputPath)
                 var lines = ["content type: \(summary.contentType)\(summary.isAEAD ? "" : " (NOT AEAD: would be refused)")"]
                 for r in summary.recipients {
-                    let id = r.kind == .kek ? String(decoding: r.keyIdentifier, as: UTF8.self) : Hex.encode(r.keyIdentifier)
-                    lines.append("recipient: \(r.kind) id=\(id) alg=\(r.algorithm)")
+                    lines.append("recipient: \(r.kind) id=\(r.keyName) alg=\(r.algorithm)")
                 }
                 for t in summary.tokenHeaders {
                     lines.append("token: d=\(t.domain) jti=\(t.unverifiedTokenID ?? "?")")

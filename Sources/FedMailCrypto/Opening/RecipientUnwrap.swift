@@ -82,7 +82,7 @@ extension Opener {
         guard CMS_get0_RecipientInfos(cms.pointer) != nil else { throw OpenError(.malformed, "no recipientInfos") }
         var seen: [String] = []
         for described in RecipientInfoReader.recipients(of: cms) {
-            seen.append("\(described.kind) \(Hex.encode(described.keyIdentifier))")
+            seen.append("\(described.kind) \(described.keyName)")
             switch described.kind {
             case .keyTransport, .keyAgreement:
                 guard let identity = identities.first(where: {
@@ -112,6 +112,8 @@ extension Opener {
                 continue
             }
         }
-        throw OpenError(.notForUs, "no recipientInfo for our keys (message is for: \(seen.joined(separator: ", ")))")
+        let hint = seen.contains { $0.hasSuffix(" issuer-and-serial") }
+            ? "; a key named by issuer and serial number is not matched: FedMail names recipients by subjectKeyIdentifier (openssl cms -encrypt -keyid)" : ""
+        throw OpenError(.notForUs, "no recipientInfo for our keys (message is for: \(seen.joined(separator: ", ")))\(hint)")
     }
 }

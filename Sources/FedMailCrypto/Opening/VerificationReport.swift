@@ -51,10 +51,20 @@ public struct SealedMessageSummary: Sendable {
     public struct Recipient: Sendable, Hashable {
         /// `key-trans`, `key-agree`, `kek`, or another kind.
         public var kind: CMSRecipientKind
-        /// The key identifier (subjectKeyIdentifier, or the KEK id).
+        /// The key identifier (subjectKeyIdentifier, or the KEK id); empty
+        /// when the key is named otherwise (issuer and serial number).
         public var keyIdentifier: [UInt8]
         /// Algorithm detail (e.g. `rsaesOaep`, `dhSinglePass-stdDH-sha256kdf-scheme`).
         public var algorithm: String
+        /// How the key is named, as reports show it: the identifier in hex
+        /// (a KEK id as text), or `issuer-and-serial` for a certificate
+        /// named by its issuer and serial number — which FedMail does not
+        /// match: recipients are named by subjectKeyIdentifier (DESIGN.md;
+        /// `openssl cms -encrypt -keyid`).
+        public var keyName: String {
+            if kind == .kek { return String(decoding: keyIdentifier, as: UTF8.self) }
+            return keyIdentifier.isEmpty && kind != .other ? "issuer-and-serial" : Hex.encode(keyIdentifier)
+        }
     }
     /// The CMS content type (`id-smime-ct-authEnvelopedData` when sealed).
     public var contentType: String
