@@ -27,6 +27,9 @@ import Logging
 /// StatusRateLimit       120/min           # GET /v1/enrollments/ID and /v1/ca per source address
 /// MaxPendingEnrollments 1000
 /// MaxPendingPerSource   20
+/// IdleTimeout           30s               # a connection without a request part (TLS handshake included) is closed
+/// MaxConnections        1000              # open at once; more wait in the listen backlog (0: no cap)
+/// MaxConnectionsPerSource 32              # open at once from one IPv4 address or IPv6 /64 (0: no cap)
 /// ```
 public struct BrokerConfiguration: Sendable, Hashable {
     /// Host (IPv4/IPv6 literal or name) and port to listen on.
@@ -76,6 +79,8 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var maxPendingEnrollments: Int = 1_000
     /// The most enrollments pending at once from one source address (0: no cap).
     public var maxPendingPerSource: Int = 20
+    /// `IdleTimeout`, `MaxConnections`, `MaxConnectionsPerSource`.
+    public var connectionLimits = ConnectionLimits()
 
     /// The CRL distribution point in effect: `CRLURL`, else
     /// `https://<first ServerName>:<Listen port>/v1/crl`.
@@ -94,7 +99,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
         "Listen", "StateDir", "Database", "ServerName", "BrokerName", "KeyContainerLifetime",
         "TokenLifetime", "CertificateLifetime", "LogLevel", "UMask", "MetricsFromAnywhere", "UserID",
         "DNSValidation", "DNSResolver", "DNSTimeout", "EnrollmentRateLimit", "StatusRateLimit",
-        "MaxPendingEnrollments", "MaxPendingPerSource",
+        "MaxPendingEnrollments", "MaxPendingPerSource", "IdleTimeout", "MaxConnections", "MaxConnectionsPerSource",
         "CRLValidity", "CRLURL",
     ]
 
@@ -184,6 +189,9 @@ public struct BrokerConfiguration: Sendable, Hashable {
         }
         if let entry = file.entry("MaxPendingEnrollments") { maxPendingEnrollments = try file.integer(entry, in: 0...10_000_000) }
         if let entry = file.entry("MaxPendingPerSource") { maxPendingPerSource = try file.integer(entry, in: 0...10_000_000) }
+        if let entry = file.entry("IdleTimeout") { connectionLimits.idleTimeout = try file.duration(entry, in: 1...3_600) }
+        if let entry = file.entry("MaxConnections") { connectionLimits.maxConnections = try file.integer(entry, in: 0...1_000_000) }
+        if let entry = file.entry("MaxConnectionsPerSource") { connectionLimits.maxPerSource = try file.integer(entry, in: 0...1_000_000) }
     }
 
     /// The resolver in effect.

@@ -1,6 +1,7 @@
 import FederationProtocol
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
@@ -110,12 +111,18 @@ public struct BrokerServer: Sendable {
         return router
     }
 
-    /// Runs the server until the process is asked to stop (SIGTERM/SIGINT).
+    /// Runs the server until the process is asked to stop (SIGTERM/SIGINT),
+    /// holding its connections to ``BrokerConfiguration/connectionLimits``.
     public func run(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let limits = service.configuration.connectionLimits
+        let bySource = ConnectionsBySource(limit: limits.maxPerSource)
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [PerSourceConnectionHandler(bySource)],
+                                               idleTimeout: .seconds(Int64(limits.idleTimeout)))
         let app = Application(
             router: router(),
-            server: try .tls(.http1(), tlsConfiguration: tlsConfiguration()),
-            configuration: .init(address: .hostname(host, port: port), serverName: "fedmail-broker"),
+            server: try .tls(.http1(configuration: http1), tlsConfiguration: tlsConfiguration()),
+            configuration: .init(address: .hostname(host, port: port), serverName: "fedmail-broker",
+                                 availableConnectionsDelegate: limits.maxConnections > 0 ? .maximum(limits.maxConnections, logger: service.logger) : nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: service.logger)
         try await app.runService()

@@ -137,23 +137,6 @@ private enum ProcessClockOrigin {
 }
 
 extension BrokerRequestContext {
-    /// The client's source for rate limits and quotas: its IPv4 address, or the /64
-    /// of its IPv6 address (one site usually holds a whole /64), or `local`.
-    public var sourceKey: String {
-        guard let address = channel.remoteAddress else { return "unknown" }
-        switch address {
-        case .v4:
-            return address.ipAddress ?? "unknown"
-        case .v6(let v6):
-            var raw = v6.address.sin6_addr
-            let bytes = withUnsafeBytes(of: &raw) { Array($0) }
-            if bytes[0..<12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] {
-                return bytes[12..<16].map(String.init).joined(separator: ".")  // IPv4-mapped
-            }
-            return stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
-                .joined(separator: ":") + "::/64"
-        case .unixDomainSocket:
-            return "local"
-        }
-    }
+    /// The client's source for rate limits and quotas (``SourceKey``).
+    public var sourceKey: String { SourceKey.of(channel.remoteAddress) }
 }

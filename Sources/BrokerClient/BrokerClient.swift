@@ -71,8 +71,12 @@ public actor BrokerClient {
                                                        read: .init(configuration.requestTimeout))
         // Everything that can fail comes before the HTTP client, which must be shut down once created.
         cache = try LookupCache(directory: configuration.cacheDirectory)
-        http = HTTPClient(eventLoopGroupProvider: .singleton,
-                          configuration: HTTPClient.Configuration(tlsConfiguration: tls, timeout: timeout))
+        var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tls, timeout: timeout)
+        // A pooled connection is dropped by us before the broker's
+        // IdleTimeout (30 s by default) closes it, so a request never goes
+        // out on a connection the broker is closing.
+        httpConfiguration.connectionPool.idleTimeout = .seconds(20)
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         tokenVerifier = TokenVerifier(brokerCA: brokerCA)
         containerValidator = KeyContainerValidator(brokerCA: brokerCA)
     }

@@ -68,6 +68,13 @@ struct FedmailBroker: AsyncParsableCommand {
           MaxPendingEnrollments N   pending enrollments at once (default
                                     1000; 0 no cap); beyond: 429
           MaxPendingPerSource N     the same per source address (default 20)
+          IdleTimeout DUR           close a connection without a request
+                                    part (TLS handshake included) after
+                                    DUR (default 30s)
+          MaxConnections N          connections open at once; more wait in
+                                    the listen backlog (default 1000; 0 no cap)
+          MaxConnectionsPerSource N the same per IPv4 address or IPv6 /64;
+                                    beyond: closed at once (default 32)
 
         Exit status: 0 on success, 1 on error, 64 on a usage error, 78 on a
         configuration error.
