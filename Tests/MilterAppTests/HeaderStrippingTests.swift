@@ -115,6 +115,31 @@ struct HeaderStrippingTests {
         #expect(opened.result.body == original.body)
     }
 
+    @Test("opened mail: a field inside the seal under the authserv-id of a verifier before us on this delivery (OpenDKIM at B) is not restored")
+    func verifierIDInsideTheSeal() throws {
+        // The verifiers before FedMail at B judged the sealed message, never
+        // the original inside, so their RemoveARFrom never saw a field
+        // written under their name into the original at A, which FedMail
+        // then restored below its own pass (attacker review, 2026-12-07).
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"])
+        let original = Mail.message(extraHeaders: [
+            "Authentication-Results: auth.b.example; dkim=pass header.d=bank.example; dmarc=pass header.from=bank.example",
+            "Authentication-Results: AUTH.B.EXAMPLE. (forged); dmarc=pass",
+            "Authentication-Results: other.example; spf=pass",
+        ])
+        var wire = Mail.relayed(try a.submit(original))
+        // What OpenDKIM at B added to the sealed message before FedMail's turn.
+        wire.headers.insert(MilterHeaderField(name: "Authentication-Results", rawValue: " auth.b.example; dkim=none"), at: 0)
+        let opened = try b.receive(wire)
+        #expect(opened.response == .continue)
+        let verdicts = opened.result.values(of: "Authentication-Results")
+        #expect(verdicts.filter { $0.lowercased().contains("auth.b.example") } == ["auth.b.example; dkim=none"], "\(verdicts)")
+        #expect(verdicts.contains("other.example; spf=pass"))
+        #expect(verdicts.contains { $0.hasPrefix("mx.b.test; fedmail=pass") })
+        #expect(opened.result.body == original.body)
+    }
+
     @Test("opened mail: the outer fields are replaced by the inner original, except the outer Received fields, which stay on top")
     func outerReceivedKept() throws {
         let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])

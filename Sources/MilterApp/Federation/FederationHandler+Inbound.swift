@@ -243,9 +243,19 @@ extension FederationHandler {
         // milters before us (OpenDKIM, OpenDMARC) judged the sealed message
         // as it arrived, and their verdicts are about this delivery; outer
         // ones claiming our authserv-id or a trusted one are forged and go.
+        // Inside the original, a field under the authserv-id of one of those
+        // verifiers did not come from it (it never saw the original) and
+        // would read as its verdict on this delivery: it is not restored.
+        let chainIDs = transaction.headers
+            .filter { $0.hasName("Authentication-Results") && !isForgedVerdict(name: $0.name, value: $0.value) }
+            .compactMap { AuthenticationResults.authservID(ofFieldValue: $0.value) }
         try removeForgedVerdicts(transaction: transaction, actions: actions, log: log, named: "authentication-results")
         try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions,
-                                        keeping: ["received", "authentication-results"]) { field in self.isForgedVerdict(name: field.name, value: field.value) }
+                                        keeping: ["received", "authentication-results"]) { field in
+            self.isForgedVerdict(name: field.name, value: field.value)
+                || (field.hasName("Authentication-Results")
+                    && AuthenticationResults.fieldValue(field.value, claimsAnyOf: chainIDs, textForms: .nfkc))
+        }
         var properties = [
             ("header.from", authorDomain), ("policy.signer", report.signerOrganization),
             passed.signerPinned ? ("policy.cert", "static") : ("policy.token", passed.tokenIDs.joined(separator: ",")),
