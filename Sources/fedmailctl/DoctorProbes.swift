@@ -37,6 +37,10 @@ struct DoctorProbes: Sendable {
         findings += checkKeyAndCertificate(&loaded)
         findings += await checkBroker(loaded)
         findings.append(checkClamd(configuration))
+        if let warning = configuration.scanning.upstreamTrustWarning {
+            findings.append(.warn("scanning.upstream", warning,
+                                  fix: "set UpstreamScanHosts to the internal MTA(s) whose scanner writes the field and replaces a sender's copy (clamav-milter: AddHeader Replace), or remove the Upstream*Header setting"))
+        }
         findings.append(checkMilterSocket(configuration))
         findings += checkMTA(configuration)
         return findings

@@ -35,6 +35,7 @@ struct MilterScanSettingsTests {
             ON-SCANERROR        accept
             UpstreamVirusHeader X-Virus-Status
             UpstreamSpamHeader  X-Spam-Status
+            UpstreamScanHosts   192.0.2.10, 10.1.0.0/16
             InboundVirusHeader  X-FedMail-Virus
             InboundSpamHeader   X-FedMail-Spam
             """)
@@ -43,6 +44,12 @@ struct MilterScanSettingsTests {
         #expect(settings.onInfected == .quarantine && settings.onScanError == .accept)
         #expect(settings.upstream.virusStatusField == "X-Virus-Status" && settings.upstream.spamStatusField == "X-Spam-Status")
         #expect(settings.inbound.fieldNames == ["X-FedMail-Virus", "X-FedMail-Spam"])
+        #expect(settings.isUpstreamScanHost("192.0.2.10") && settings.isUpstreamScanHost("10.1.200.3"))
+        #expect(!settings.isUpstreamScanHost("127.0.0.1") && !settings.isUpstreamScanHost(nil))
+        #expect(settings.upstreamTrustWarning == nil)
+        let unlisted = try parse("UpstreamVirusHeader X-Virus-Status\n")
+        #expect(unlisted.upstreamTrustWarning?.contains("UpstreamScanHosts lists no host") == true)
+        #expect(!unlisted.isUpstreamScanHost("127.0.0.1"))
         #expect(try parse("ClamdSocket /run/clamav/clamd.ctl\n").clamdSocket == .unix(path: "/run/clamav/clamd.ctl"))
         #expect(try parse("ClamdSocket unix:/run/clamav/clamd.ctl\n").clamdSocket == .unix(path: "/run/clamav/clamd.ctl"))
     }
@@ -56,6 +63,7 @@ struct MilterScanSettingsTests {
         #expect(failure("On-Infected drop\n") == "/etc/m.conf:2: 'On-Infected' must be one of accept, reject, tempfail, quarantine, not 'drop'")
         #expect(failure("# c\nOn-ScanError ignore\n")?.hasPrefix("/etc/m.conf:3: 'On-ScanError'") == true)
         #expect(failure("UpstreamVirusHeader X-Virus-Status:\n")?.hasPrefix("/etc/m.conf:2: 'UpstreamVirusHeader' must be a header field name") == true)
+        #expect(failure("UpstreamScanHosts 10.0.0.0/33\n")?.hasPrefix("/etc/m.conf:2: 'UpstreamScanHosts': '10.0.0.0/33'") == true)
         #expect(failure("InboundVirusHeader X Virus\n")?.hasPrefix("/etc/m.conf:2: 'InboundVirusHeader'") == true)
         #expect(failure("InboundVirusHeader X-Scan\nInboundSpamHeader x-scan\n")?.hasPrefix("/etc/m.conf:2: 'InboundVirusHeader' and 'InboundSpamHeader' must be different") == true)
         #expect(failure("ClamdSocket /a\nClamdSocket /b\n")?.hasPrefix("/etc/m.conf:3:") == true)
@@ -167,7 +175,7 @@ struct UpstreamScanHeadersTests {
     @Test("a clean status from an internal host is recorded with the scanner named in X-Virus-Scanned")
     func trustedClean() {
         let section = headers("X-Virus-Scanned: clamav-milter 1.0.7 at relay.a.example\r\nX-Virus-Status: Clean\r\nSubject: x")
-        let reading = upstream.virusScan(in: section, fromInternalHost: true, at: at)
+        let reading = upstream.virusScan(in: section, fromScanningHost: true, at: at)
         #expect(reading.flag == .init(status: "clean", engine: "clamav-milter 1.0.7 at relay.a.example", at: at))
         #expect(reading.infectedSignature == nil)
     }
@@ -175,32 +183,32 @@ struct UpstreamScanHeadersTests {
     @Test("the same field from a host that is not internal is not trusted: not-scanned")
     func untrustedHost() {
         let section = headers("X-Virus-Status: Clean\r\nX-Spam-Status: No, score=0.1")
-        #expect(upstream.virusScan(in: section, fromInternalHost: false, at: at).flag.knownStatus == .notScanned)
-        #expect(upstream.spamScan(in: section, fromInternalHost: false, at: at).flag.knownStatus == .notScanned)
+        #expect(upstream.virusScan(in: section, fromScanningHost: false, at: at).flag.knownStatus == .notScanned)
+        #expect(upstream.spamScan(in: section, fromScanningHost: false, at: at).flag.knownStatus == .notScanned)
     }
 
     @Test("infected names the signature; several fields must agree; unknown values and no field are not-scanned")
     func infectedAndDisagreement() {
         let infected = upstream.virusScan(in: headers("X-Virus-Status: Clean\r\nX-Virus-Status: Infected (Eicar-Sig)"),
-                                          fromInternalHost: true, at: at)
+                                          fromScanningHost: true, at: at)
         #expect(infected.infectedSignature == "Eicar-Sig" && infected.flag.knownStatus == .infected)
-        #expect(upstream.virusScan(in: headers("X-Virus-Status: Infected"), fromInternalHost: true, at: at).infectedSignature == "unknown signature")
-        #expect(upstream.virusScan(in: headers("X-Virus-Status: Clean\r\nX-Virus-Status: Not scanned"), fromInternalHost: true, at: at)
+        #expect(upstream.virusScan(in: headers("X-Virus-Status: Infected"), fromScanningHost: true, at: at).infectedSignature == "unknown signature")
+        #expect(upstream.virusScan(in: headers("X-Virus-Status: Clean\r\nX-Virus-Status: Not scanned"), fromScanningHost: true, at: at)
                 .flag.knownStatus == .notScanned)
-        #expect(upstream.virusScan(in: headers("Subject: x"), fromInternalHost: true, at: at).flag.knownStatus == .notScanned)
-        #expect(UpstreamScanHeaders().virusScan(in: headers("X-Virus-Status: Clean"), fromInternalHost: true, at: at)
+        #expect(upstream.virusScan(in: headers("Subject: x"), fromScanningHost: true, at: at).flag.knownStatus == .notScanned)
+        #expect(UpstreamScanHeaders().virusScan(in: headers("X-Virus-Status: Clean"), fromScanningHost: true, at: at)
                 .flag.knownStatus == .notScanned)
     }
 
     @Test("spam: SpamAssassin's verdict with score and checker version")
     func spam() {
         let section = headers("X-Spam-Checker-Version: SpamAssassin 4.0.0 (2022-12-13) on relay\r\nX-Spam-Status: No, score=-0.9 required=5.0")
-        let reading = upstream.spamScan(in: section, fromInternalHost: true, at: at)
+        let reading = upstream.spamScan(in: section, fromScanningHost: true, at: at)
         #expect(reading.flag == .init(status: "ham", engine: "SpamAssassin 4.0.0 (2022-12-13) on relay", at: at, score: -0.9))
         let rspamd = UpstreamScanHeaders(spamStatusField: "X-Spamd-Result")
-            .spamScan(in: headers("X-Spamd-Result: default: True [20.00 / 15.00]"), fromInternalHost: true, at: at)
+            .spamScan(in: headers("X-Spamd-Result: default: True [20.00 / 15.00]"), fromScanningHost: true, at: at)
         #expect(rspamd.flag == .init(status: "spam", engine: "rspamd", at: at, score: 20))
-        #expect(upstream.spamScan(in: headers("X-Spam-Status: Yes\r\nX-Spam-Status: No"), fromInternalHost: true, at: at)
+        #expect(upstream.spamScan(in: headers("X-Spam-Status: Yes\r\nX-Spam-Status: No"), fromScanningHost: true, at: at)
                 .flag.knownStatus == .notScanned)
     }
 }

@@ -7,17 +7,37 @@ import Testing
 
 /// Control flags around the seal without a clamd of our own
 /// (t-scan-federation.sh scenarios 4 and 5 through Postfix): outbound, the
-/// local chain's X-Virus-Status is trusted from an internal host only and
-/// travels in the signed control part; inbound, the partner's clean flag is
-/// honored only with trust=virus-scan.
+/// local chain's X-Virus-Status is trusted from an `UpstreamScanHosts`
+/// client only and travels in the signed control part; inbound, the
+/// partner's clean flag is honored only with trust=virus-scan.
 @Suite("control flags from the local chain, honored by trust=")
 struct ControlFlagTests {
-    static func gateways(trust: String) throws -> (a: Gateway, b: Gateway) {
-        (try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"], settings: ["UpstreamVirusHeader X-Virus-Status"]),
+    /// A trusts the fields of mail from 127.0.0.1 (the harness's internal client).
+    static func gateways(trust: String, scanHosts: String? = "UpstreamScanHosts 127.0.0.1") throws -> (a: Gateway, b: Gateway) {
+        (try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                     settings: ["UpstreamVirusHeader X-Virus-Status", "UpstreamSpamHeader X-Spam-Status"] + (scanHosts.map { [$0] } ?? [])),
          try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt\(trust)"]))
     }
 
-    @Test("clean from an internal host, trusted by B: B adds X-Virus-Scanned '... trusted by fedmail'")
+    @Test("a local client in InternalHosts writes X-Virus-Status: Clean and X-Spam-Status: No itself: not trusted without UpstreamScanHosts")
+    func internalHostAloneIsNotEnough() throws {
+        // Before: any InternalHosts client (127.0.0.1: a local user, a
+        // webmail, sendmail(1)) had its own clean/ham claims signed, and B
+        // skipped its scan (attacker review, 2026-12-07).
+        let (a, b) = try Self.gateways(trust: "  trust=virus-scan,spam-scan", scanHosts: nil)
+        let sealed = try a.submit(Mail.message(extraHeaders: ["X-Virus-Status: Clean", "X-Spam-Status: No, score=-9.9"]))
+        try #require(sealed.response == .continue)
+        let opened = try b.receive(Mail.relayed(sealed))
+        #expect(opened.response == .continue)
+        #expect(opened.result.values(of: "X-Virus-Scanned").isEmpty)
+        #expect(opened.result.values(of: "X-Spam-Scanned").isEmpty)
+        // A client that is not the listed scanning host is not trusted either.
+        let (a2, b2) = try Self.gateways(trust: "  trust=virus-scan,spam-scan", scanHosts: "UpstreamScanHosts 10.0.0.5")
+        let opened2 = try b2.receive(Mail.relayed(try a2.submit(Mail.message(extraHeaders: ["X-Virus-Status: Clean"]))))
+        #expect(opened2.result.values(of: "X-Virus-Scanned").isEmpty)
+    }
+
+    @Test("clean from an UpstreamScanHosts client, trusted by B: B adds X-Virus-Scanned '... trusted by fedmail'")
     func honored() throws {
         let (a, b) = try Self.gateways(trust: "  trust=virus-scan")
         let sealed = try a.submit(Mail.message(extraHeaders: ["X-Virus-Status: Clean"]))

@@ -231,7 +231,7 @@ struct FailureActionTableTests {
     ])
     func infected(setting: String, status: MilterResponse.Status, reply: String?) throws {
         let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
-                            settings: ["UpstreamVirusHeader X-Virus-Status", "On-Infected \(setting)"])
+                            settings: ["UpstreamVirusHeader X-Virus-Status", "UpstreamScanHosts 127.0.0.1", "On-Infected \(setting)"])
         let run = try a.submit(Mail.message(extraHeaders: ["X-Virus-Status: Infected (Eicar-Test)"]))
         #expect(run.response.status == status)
         #expect(run.response.replyText == reply)

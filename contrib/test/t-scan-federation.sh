@@ -20,8 +20,8 @@
 #   3  the same to C: C's clamd scans it after opening; C's header says
 #      "scanned after opening", never "trusted"
 #   4  A without a scanner, reading X-Virus-Status from its chain:
-#      clean from an internal host -> honored by B without a scan; no field, or
-#      the field from a client that is not an internal host -> not-scanned, so
+#      clean from the UpstreamScanHosts client (AI) -> honored by B without a scan; no field, or
+#      the field from a client that is not in UpstreamScanHosts -> not-scanned, so
 #      B scans; "Infected" upstream with On-Infected accept -> sealed with the
 #      infected flag, B scans and refuses it (550 5.7.1), A bounces it; C with
 #      On-Infected quarantine holds the opened message in its hold queue
@@ -149,7 +149,7 @@ L
 fed_allowlist c <<'L'
 a.example     require
 L
-A_SCAN=("ClamdSocket $CLAMD_INET_a" "ClamdTimeout 20s" "UpstreamSpamHeader X-Spam-Status")
+A_SCAN=("ClamdSocket $CLAMD_INET_a" "ClamdTimeout 20s" "UpstreamSpamHeader X-Spam-Status" "UpstreamScanHosts $(fed_client a)")
 fed_milter_conf a "${A_SCAN[@]}"
 fed_milter_conf b "ClamdSocket $CLAMD_UNIX_b" "ClamdTimeout 20s"
 fed_milter_conf c "ClamdSocket $CLAMD_INET_c" "ClamdTimeout 20s"
@@ -242,8 +242,8 @@ else fail "not delivered at C"; fi
 milter_log_has c "decision=opened" "virus=scanned:clean" && pass "C's milter log: virus=scanned:clean" || fail "C's milter log lacks virus=scanned:clean"
 
 # ------------------------------------------------------------------ 4
-scenario 4 "A without a scanner: trusted upstream field only from an internal host"
-fed_milter_conf a "UpstreamVirusHeader X-Virus-Status" "UpstreamSpamHeader X-Spam-Status" "On-Infected accept" "MTA mx.a.test"
+scenario 4 "A without a scanner: trusted upstream field only from an UpstreamScanHosts client"
+fed_milter_conf a "UpstreamVirusHeader X-Virus-Status" "UpstreamSpamHeader X-Spam-Status" "UpstreamScanHosts $A_CLIENT" "On-Infected accept" "MTA mx.a.test"
 fed_milter_restart a || die "restarting a without a scanner"
 T4a=upstream-clean-$MARK; T4b=upstream-none-$MARK; T4c=upstream-external-$MARK; T4d=upstream-infected-$MARK
 mkmsg "$BASE/m4a.eml" bob@b.example "upstream clean" "$T4a" clean "X-Virus-Scanned: clamav-milter 1.0.7 at relay.a.example" "X-Virus-Status: Clean"
@@ -255,7 +255,7 @@ out=$(send a "$A_CLIENT" bob@b.example "$BASE/m4a.eml")
 if grep -q '^accepted' <<<"$out" && wait_delivered b "$T4a" 1 60; then
     virus=$(fields "$(delivered b "$T4a")" X-Virus-Scanned)
     grep -qE "^clean by a\.example \(clamav-milter 1\.0\.7 at relay\.a\.example, .*\), trusted by fedmail$" <<<"$virus" \
-        && pass "X-Virus-Status: Clean from an internal host -> flag clean -> B: $virus" || fail "X-Virus-Scanned at B: '$virus'"
+        && pass "X-Virus-Status: Clean from the UpstreamScanHosts client -> flag clean -> B: $virus" || fail "X-Virus-Scanned at B: '$virus'"
 else fail "upstream-clean message not delivered: $out"; fi
 [ "$(scans b)" -eq "$b0" ] && pass "B's clamd not called for it" || fail "B scanned a message with a trusted clean flag"
 b1=$(scans b)
@@ -271,10 +271,10 @@ out=$(send a 127.0.0.1 bob@b.example "$BASE/m4c.eml")
 if grep -q '^accepted' <<<"$out" && wait_delivered b "$T4c" 1 60; then
     virus=$(fields "$(delivered b "$T4c")" X-Virus-Scanned)
     grep -q "scanned after opening by fedmail$" <<<"$virus" && [ "$(scans b)" -eq $((b2 + 1)) ] \
-        && pass "X-Virus-Status: Clean from a client that is not an internal host is not trusted: B scanned it ($b2 -> $(scans b))" \
+        && pass "X-Virus-Status: Clean from a client that is not in UpstreamScanHosts is not trusted: B scanned it ($b2 -> $(scans b))" \
         || fail "external upstream field: B scans $b2 -> $(scans b), header '$virus'"
 else fail "external message not delivered: $out"; fi
-grep -q "present but the client is not an internal host" "$(fed_milter_log a)" && pass "A's log: X-Virus-Status present but the client is not an internal host; not trusted" || fail "A's log lacks the untrusted-upstream note"
+grep -q "present but the client is not in UpstreamScanHosts" "$(fed_milter_log a)" && pass "A's log: X-Virus-Status present but the client is not in UpstreamScanHosts; not trusted" || fail "A's log lacks the untrusted-upstream note"
 b3=$(scans b)
 out=$(send a "$A_CLIENT" bob@b.example "$BASE/m4d.eml")
 grep -q '^accepted' <<<"$out" && pass "upstream 'Infected' with On-Infected accept: A seals it with the infected flag" || fail "upstream-infected message refused at A: $out"

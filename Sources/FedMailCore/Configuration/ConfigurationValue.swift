@@ -45,6 +45,19 @@ extension ConfigurationFile {
         entry.value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
     }
 
+    /// A list of IP addresses and CIDR networks (`InternalHosts`,
+    /// `UpstreamScanHosts`): every item must be one.
+    public func networks(_ entry: ConfigurationEntry) throws(ConfigurationError) -> [IPNetwork] {
+        var networks: [IPNetwork] = []
+        for item in list(entry) {
+            guard let network = IPNetwork(item) else {
+                throw error(.badValue, at: entry, "'\(entry.name)': '\(item)' is not an IP address or CIDR network")
+            }
+            networks.append(network)
+        }
+        return networks
+    }
+
     /// One of `choices` (case-insensitive); returns the choice as listed.
     public func choice(_ entry: ConfigurationEntry, of choices: [String]) throws(ConfigurationError) -> String {
         if let match = choices.first(where: { $0.lowercased() == entry.value.lowercased() }) {

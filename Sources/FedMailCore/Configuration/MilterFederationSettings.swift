@@ -152,16 +152,7 @@ public struct MilterFederationSettings: Sendable, Hashable {
             }
             authservID = e.value
         }
-        if let e = file.entry("InternalHosts") {
-            var networks: [IPNetwork] = []
-            for item in file.list(e) {
-                guard let network = IPNetwork(item) else {
-                    throw file.error(.badValue, at: e, "'InternalHosts': '\(item)' is not an IP address or CIDR network")
-                }
-                networks.append(network)
-            }
-            internalHosts = networks
-        }
+        if let e = file.entry("InternalHosts") { internalHosts = try file.networks(e) }
         if let e = file.entry("MTA") { mtaNames = file.list(e) }
         orgKeyPath = try file.entry("OrgKey").map { (e) throws(ConfigurationError) in try MilterConfiguration.absolutePath(e, in: file) }
         orgCertificatePath = try file.entry("OrgCertificate").map { (e) throws(ConfigurationError) in try MilterConfiguration.absolutePath(e, in: file) }

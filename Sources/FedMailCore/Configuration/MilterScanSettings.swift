@@ -8,7 +8,7 @@ public struct MilterScanSettings: Sendable, Hashable {
     /// Names of the settings this struct reads.
     public static let knownNames: [String] = [
         "ClamdSocket", "ClamdTimeout", "On-Infected", "On-ScanError",
-        "UpstreamVirusHeader", "UpstreamSpamHeader", "InboundVirusHeader", "InboundSpamHeader",
+        "UpstreamVirusHeader", "UpstreamSpamHeader", "UpstreamScanHosts", "InboundVirusHeader", "InboundSpamHeader",
     ]
 
     /// The default of `ClamdTimeout`, in seconds: well under Postfix's
@@ -31,8 +31,15 @@ public struct MilterScanSettings: Sendable, Hashable {
     public var onScanError: MilterConfiguration.FailureAction = .tempfail
     /// `UpstreamVirusHeader` / `UpstreamSpamHeader`: the fields of the local
     /// chain read outbound when there is no `ClamdSocket` (virus) and always
-    /// (spam) — only for mail from an `InternalHosts` client.
+    /// (spam) — only for mail from an `UpstreamScanHosts` client.
     public var upstream = UpstreamScanHeaders()
+    /// `UpstreamScanHosts`: the clients whose mail has passed a scanner that
+    /// writes the upstream fields and replaces any copy the sender wrote
+    /// (an internal MTA with clamav-milter `AddHeader Replace`). Empty (the
+    /// default): the upstream fields are never trusted, since anyone —
+    /// a local user, a webmail on this host, a sendmail(1) caller — can
+    /// write `X-Virus-Status: Clean` into their own message.
+    public var upstreamScanHosts: [IPNetwork] = []
     /// `InboundVirusHeader` / `InboundSpamHeader`: the fields added inbound.
     public var inbound = InboundScanTrust()
 
@@ -57,11 +64,27 @@ public struct MilterScanSettings: Sendable, Hashable {
         onScanError = try MilterFederationSettings.action(file, "On-ScanError") ?? .tempfail
         upstream.virusStatusField = try Self.fieldName(file, "UpstreamVirusHeader")
         upstream.spamStatusField = try Self.fieldName(file, "UpstreamSpamHeader")
+        if let e = file.entry("UpstreamScanHosts") { upstreamScanHosts = try file.networks(e) }
         if let name = try Self.fieldName(file, "InboundVirusHeader") { inbound.virusField = name }
         if let name = try Self.fieldName(file, "InboundSpamHeader") { inbound.spamField = name }
         if let virus = file.entry("InboundVirusHeader"), inbound.virusField.lowercased() == inbound.spamField.lowercased() {
             throw file.error(.badValue, at: virus, "'InboundVirusHeader' and 'InboundSpamHeader' must be different fields")
         }
+    }
+
+    /// Whether `address` is an `UpstreamScanHosts` client.
+    public func isUpstreamScanHost(_ address: String?) -> Bool {
+        guard let address else { return false }
+        return upstreamScanHosts.contains { $0.contains(address) }
+    }
+
+    /// Why the upstream fields configured will never count (for a warning
+    /// at start and from doctor); nil when none is configured or hosts are listed.
+    public var upstreamTrustWarning: String? {
+        let fields = [upstream.virusStatusField, upstream.spamStatusField].compactMap { $0 }
+        guard !fields.isEmpty, upstreamScanHosts.isEmpty else { return nil }
+        return "\(fields.joined(separator: " and ")) configured but UpstreamScanHosts lists no host: the fields are never "
+            + "trusted (list the hosts whose scanner writes them and replaces any copy a sender wrote)"
     }
 
     /// The failure actions, as the pure scan decision uses them.

@@ -3,10 +3,11 @@
 /// its own (e.g. clamav-milter's `X-Virus-Status`, SpamAssassin's
 /// `X-Spam-Status`, rspamd's `X-Spamd-Result`).
 ///
-/// Such a header is only as trustworthy as the host the message came from:
-/// anyone can write `X-Virus-Status: Clean` into a message. The verdict is
-/// taken only for mail from an `InternalHosts` client (whose chain added
-/// it); otherwise the flag records `not-scanned`.
+/// Such a header is only as trustworthy as the scanner that wrote it:
+/// anyone can write `X-Virus-Status: Clean` into their own message. The
+/// verdict is taken only for mail from an `UpstreamScanHosts` client (one
+/// whose scanner writes the field and replaces a sender's copy); otherwise
+/// the flag records `not-scanned`.
 public struct UpstreamScanHeaders: Sendable, Hashable {
     /// The field with a clamav-milter style virus status, `nil` for none.
     public var virusStatusField: String?
@@ -24,11 +25,11 @@ public struct UpstreamScanHeaders: Sendable, Hashable {
     }
 
     /// The trust rule shared by both headers: a reading only when the field
-    /// is present and the client is an internal host; else why not.
-    static func untrusted(_ name: String, fieldCount: Int, fromInternalHost: Bool) -> UpstreamScanReading? {
+    /// is present and the client is an `UpstreamScanHosts` one; else why not.
+    static func untrusted(_ name: String, fieldCount: Int, fromScanningHost: Bool) -> UpstreamScanReading? {
         guard fieldCount > 0 else { return .notScanned("no \(name) field") }
-        guard fromInternalHost else {
-            return .notScanned("\(name) present but the client is not an internal host; not trusted")
+        guard fromScanningHost else {
+            return .notScanned("\(name) present but the client is not in UpstreamScanHosts; not trusted")
         }
         return nil
     }
@@ -37,16 +38,16 @@ public struct UpstreamScanHeaders: Sendable, Hashable {
     ///
     /// - Parameters:
     ///   - headers: the message's header section as the milter received it.
-    ///   - fromInternalHost: whether the SMTP client is in `InternalHosts`
-    ///     (authenticated users and listed MTA daemons are not enough: their
-    ///     messages may carry a header they wrote themselves).
+    ///   - fromScanningHost: whether the SMTP client is in `UpstreamScanHosts`
+    ///     (internal hosts, authenticated users and listed MTA daemons are
+    ///     not enough: their messages may carry a field they wrote themselves).
     ///   - at: the time to record (RFC 3339), normally now.
-    public func virusScan(in headers: MessageHeaderSection, fromInternalHost: Bool, at: String) -> UpstreamScanReading {
+    public func virusScan(in headers: MessageHeaderSection, fromScanningHost: Bool, at: String) -> UpstreamScanReading {
         guard let name = virusStatusField else {
             return .notScanned("no scanner and no trusted virus status header configured")
         }
         let fields = headers.all(name)
-        if let untrusted = Self.untrusted(name, fieldCount: fields.count, fromInternalHost: fromInternalHost) { return untrusted }
+        if let untrusted = Self.untrusted(name, fieldCount: fields.count, fromScanningHost: fromScanningHost) { return untrusted }
         let verdicts = fields.map { UpstreamVirusVerdict(statusValue: $0.value) }
         // Any infected verdict wins; several fields must otherwise agree.
         for case .infected(let signature)? in verdicts {
@@ -63,13 +64,13 @@ public struct UpstreamScanHeaders: Sendable, Hashable {
 
     /// What the upstream spam header says, as the `spamScan` control flag
     /// (`spam` or `ham`, with the score when given); same trust rule as
-    /// ``virusScan(in:fromInternalHost:at:)``.
-    public func spamScan(in headers: MessageHeaderSection, fromInternalHost: Bool, at: String) -> UpstreamScanReading {
+    /// ``virusScan(in:fromScanningHost:at:)``.
+    public func spamScan(in headers: MessageHeaderSection, fromScanningHost: Bool, at: String) -> UpstreamScanReading {
         guard let name = spamStatusField else {
             return .notScanned("no trusted spam status header configured")
         }
         let fields = headers.all(name)
-        if let untrusted = Self.untrusted(name, fieldCount: fields.count, fromInternalHost: fromInternalHost) { return untrusted }
+        if let untrusted = Self.untrusted(name, fieldCount: fields.count, fromScanningHost: fromScanningHost) { return untrusted }
         let verdicts = fields.map { UpstreamSpamVerdict(fieldName: name, value: $0.value) }
         guard let first = verdicts.first, let verdict = first,
               verdicts.allSatisfy({ $0?.isSpam == verdict.isSpam }) else {

@@ -141,7 +141,8 @@ public struct CommandLineOptions: Sendable, Hashable {
         older than this or there is none; default 24h). The CRL is kept in
         StateDirectory/crl.der across restarts and in memory across reloads.
         Scanning: ClamdSocket, ClamdTimeout, UpstreamVirusHeader,
-        UpstreamSpamHeader, InboundVirusHeader, InboundSpamHeader.
+        UpstreamSpamHeader, UpstreamScanHosts (the only clients whose upstream
+        fields are trusted), InboundVirusHeader, InboundSpamHeader.
         Failure actions (accept|reject|tempfail|quarantine): On-InternalError,
         On-BrokerUnavailable, On-BadSeal, On-NotForUs, On-SpoofedPartner,
         On-ForeignFrom, On-Infected, On-ScanError.

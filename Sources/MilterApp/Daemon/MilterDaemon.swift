@@ -307,6 +307,7 @@ public enum MilterDaemon {
     /// sealed messages are not tempfailed for want of a CRL.
     static func startRevocationRefresh(_ configuration: MilterConfiguration, refresher: RevocationListRefresher,
                                        revocations: RevocationListCache, logger: Logger) {
+        if let warning = configuration.scanning.upstreamTrustWarning { logger.warning("\(warning)") }
         guard configuration.federation.mode.opens else { return }
         if revocations.current == nil { refresher.refreshOnce() }
         refresher.start()

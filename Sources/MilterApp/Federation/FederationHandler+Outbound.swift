@@ -10,7 +10,7 @@ import Reinjection
 /// mixed recipients per `MixedRecipients`.
 extension FederationHandler {
     func sealOutbound(transaction: MilterTransaction, actions: any MilterMessageActions, rawValues: Bool,
-                      fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
+                      fromScanningHost: Bool, log: MessageLog) throws -> MilterResponse {
         let recipients = transaction.recipients.map { PlannedRecipient(address: $0.address) }
         let planner = outboundPlanner
         // No verdict under our name leaves here but ours, whoever the
@@ -55,7 +55,7 @@ extension FederationHandler {
             do {
                 return try seal(groups: sealedGroups, plaintext: plaintext, notes: notes, lookups: lookups,
                                 transaction: transaction, actions: actions, rawValues: rawValues,
-                                fromInternalHost: fromInternalHost, log: log)
+                                fromScanningHost: fromScanningHost, log: log)
             } catch let error as CryptoError where error.code == .unsealableOriginal {
                 // Found before the sealed message's first byte went to the
                 // MTA (``Sealer/prepare``): nothing of a seal was sent.
@@ -106,7 +106,7 @@ extension FederationHandler {
 
     func seal(groups: [RecipientKey: [String]], plaintext: [String], notes: [String], lookups: [DomainName: DomainLookup],
               transaction: MilterTransaction, actions: any MilterMessageActions, rawValues: Bool,
-              fromInternalHost: Bool, log: MessageLog) throws -> MilterResponse {
+              fromScanningHost: Bool, log: MessageLog) throws -> MilterResponse {
         guard let sealer = runtime.sealer() else {
             throw FederationLoadError("no OrgKey/OrgCertificate to seal with")
         }
@@ -114,7 +114,7 @@ extension FederationHandler {
         // body), scanned before anything is sealed or re-injected.
         let original = try MessageFiles.messageInput(transaction, rawValues: rawValues)
         let virusFlag: ControlFlags.ScanResult, spamFlag: ControlFlags.ScanResult, scanSummary: String
-        switch try scanOutbound(original: original, fromInternalHost: fromInternalHost, actions: actions, log: log) {
+        switch try scanOutbound(original: original, fromScanningHost: fromScanningHost, actions: actions, log: log) {
         case .stop(let response):
             return response
         case .flags(let virus, let spam, let summary):

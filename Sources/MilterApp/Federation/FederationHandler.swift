@@ -228,7 +228,7 @@ public final class FederationHandler: MilterHandler {
                 return .continue
             }
             return try sealOutbound(transaction: transaction, actions: actions, rawValues: rawValues,
-                                    fromInternalHost: isInternalHost(facts), log: log)
+                                    fromScanningHost: scanning.isUpstreamScanHost(facts.clientAddress), log: log)
         case .inbound where settings.mode.opens:
             return try checkPlaintextInbound(transaction: transaction, actions: actions, log: log)
         default:

@@ -28,10 +28,10 @@ extension FederationHandler {
 
     /// Outbound, before sealing: scans the original with clamd when
     /// `ClamdSocket` is set, else reads `UpstreamVirusHeader` (trusted only
-    /// from an internal host); the spam verdict comes from `UpstreamSpamHeader`
+    /// from an `UpstreamScanHosts` client); the spam verdict comes from `UpstreamSpamHeader`
     /// under the same rule. Infected mail and scan failures end in
     /// `On-Infected` / `On-ScanError` before anything is sealed or re-injected.
-    func scanOutbound(original: MessageInput, fromInternalHost: Bool, actions: any MilterMessageActions,
+    func scanOutbound(original: MessageInput, fromScanningHost: Bool, actions: any MilterMessageActions,
                       log: MessageLog) throws -> OutboundScan {
         let now = Self.rfc3339(Date())
         let header = try original.headerSection()
@@ -42,7 +42,7 @@ extension FederationHandler {
             decision = policy.decide(measuredScan(scanner, original), at: now)
             source = "clamd"
         } else {
-            let reading = scanning.upstream.virusScan(in: header, fromInternalHost: fromInternalHost, at: now)
+            let reading = scanning.upstream.virusScan(in: header, fromScanningHost: fromScanningHost, at: now)
             if let signature = reading.infectedSignature {
                 decision = policy.decide(.infected(signature: signature, engine: reading.flag.engine ?? "upstream scanner"), at: now)
             } else {
@@ -55,7 +55,7 @@ extension FederationHandler {
             log.warning("direction=outbound decision=\(action.rawValue) (virus scan before sealing, \(source): \(reason))")
             return .stop(respond(.scan(action: action, reject: reject, tempfail: tempfail, reason: reason), actions: actions, log: log))
         case .proceed(let virus, let note):
-            let spam = scanning.upstream.spamScan(in: header, fromInternalHost: fromInternalHost, at: now)
+            let spam = scanning.upstream.spamScan(in: header, fromScanningHost: fromScanningHost, at: now)
             return .flags(virus: virus, spam: spam.flag,
                           summary: "virus=\(virus.status) (\(source): \(note)) spam=\(spam.flag.status) (\(spam.reason))")
         }
@@ -98,13 +98,6 @@ extension FederationHandler {
         }
         let flags = "partner-flags=virus:\(control.virusScan?.status ?? "none"),spam:\(control.spamScan?.status ?? "none")"
         return .deliver(fields: fields, summary: (notes + [flags]).joined(separator: " "))
-    }
-
-    /// Whether the SMTP client is one of `InternalHosts` (not merely
-    /// authenticated): only then are the local chain's scanner fields trusted.
-    func isInternalHost(_ facts: DirectionFacts) -> Bool {
-        guard let address = facts.clientAddress else { return false }
-        return settings.internalHosts.contains { $0.contains(address) }
     }
 
     /// RFC 3339 in UTC, as the control flags record times.
