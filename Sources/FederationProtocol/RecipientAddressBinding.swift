@@ -9,8 +9,10 @@ import Foundation
 /// receiving gateway opens it only for the recipients listed.
 ///
 /// Each recipient is listed as a digest, not in clear: one sealed copy
-/// goes to every recipient organization, and each must not read who the
-/// others' recipients were (Bcc). The digest is the first 16 bytes of
+/// goes to every recipient organization, and none is to read who the
+/// others' recipients were (Bcc). The salt is readable by all of them, so
+/// a digest resists reading, not guessing: an organization can test a
+/// guessed address against another's list (README). The digest is the first 16 bytes of
 /// SHA-256 over the message's salt (16 random bytes), a zero byte and the
 /// canonical mailbox, in lower-case hex. The canonical mailbox is the one
 /// the MTA routes the RCPT TO argument to (``AddressListParser/routedEnvelopePath(_:)``:

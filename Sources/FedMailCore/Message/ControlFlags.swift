@@ -35,7 +35,8 @@ public struct ControlFlags: Codable, Sendable, Hashable {
         /// The envelope recipients the message was sealed for at that
         /// organization, each as its ``RecipientAddressBinding`` digest
         /// under ``ControlFlags/addressSalt`` (hashed: the other recipient
-        /// organizations of a shared copy must not read who was Bcc'd).
+        /// organizations of a shared copy do not read who was Bcc'd, though
+        /// they see the count and can test a guessed address).
         /// `nil` when the sealer did not bind recipients (`fedmailctl seal`).
         public var addresses: [String]?
 
