@@ -7,6 +7,12 @@ enum CommandIO {
     /// A path to read the input from: IN itself, or a private temp copy of stdin.
     /// A pipe or other non-regular file (e.g. `<(…)`) is copied too, since
     /// sealing and opening seek in their input.
+    static func inputPath(_ path: String?, temporaries: TemporaryFiles) throws -> String {
+        let copy = try inputPath(path, holder: &temporaries.paths)
+        if path == nil || path == "-" { temporaries.standardInputCopy = copy }
+        return copy
+    }
+
     static func inputPath(_ path: String?, holder: inout [String]) throws -> String {
         var source: Int32 = 0
         if let path, path != "-" {
@@ -86,5 +92,14 @@ struct CLIError: Error, CustomStringConvertible {
 /// Removes the listed files when it goes away.
 final class TemporaryFiles {
     var paths: [String] = []
+    /// The private copy of standard input, when the input was read from it.
+    var standardInputCopy: String?
     deinit { for path in paths { unlink(path) } }
+
+    /// `message` with the path of the copy of standard input named as
+    /// what the operator gave: "standard input".
+    func named(_ message: String) -> String {
+        guard let standardInputCopy else { return message }
+        return message.replacingOccurrences(of: standardInputCopy, with: "standard input")
+    }
 }

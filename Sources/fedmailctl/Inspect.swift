@@ -37,7 +37,7 @@ extension FedMailCtl {
 
         func run() throws {
             let temps = TemporaryFiles()
-            let inputPath = try CommandIO.inputPath(input, holder: &temps.paths)
+            let inputPath = try CommandIO.inputPath(input, temporaries: temps)
             do {
                 let summary = try Opener.inspect(sealedPath: inputPath)
                 var lines = ["content type: \(summary.contentType)\(summary.isAEAD ? "" : " (NOT AEAD: would be refused)")"]
@@ -49,7 +49,7 @@ extension FedMailCtl {
                 }
                 print(lines.joined(separator: "\n"))
             } catch {
-                CommandIO.printError(error.description)
+                CommandIO.printError(temps.named(error.description))
                 throw ExitCode(1)
             }
             guard (key != nil && cert != nil) || (popKey != nil && popID != nil) else { return }
@@ -65,7 +65,7 @@ extension FedMailCtl {
                 let opened = try opener.open(sealedPath: inputPath, outputPath: scratch)
                 print(Open.describe(opened), terminator: "")
             } catch {
-                CommandIO.printError(error.description)
+                CommandIO.printError(temps.named(error.description))
                 throw ExitCode(1)
             }
         }

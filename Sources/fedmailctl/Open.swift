@@ -106,7 +106,7 @@ extension FedMailCtl {
                 throw ExitCode(75)
             }
             do {
-                let inputPath = try CommandIO.inputPath(input, holder: &temps.paths)
+                let inputPath = try CommandIO.inputPath(input, temporaries: temps)
                 let toStdout = output == nil || output == "-"
                 // OUT itself when a finished file can be renamed onto it;
                 // otherwise (stdout, /dev/null, a FIFO) a private file copied there.
@@ -134,7 +134,7 @@ extension FedMailCtl {
                 if toStdout { try CommandIO.copyToStandardOutput(target) }
                 else if !direct, let output { try CommandIO.copy(target, into: output) }
             } catch let error as OpenError {
-                CommandIO.printError(error.description)
+                CommandIO.printError(temps.named(error.description))
                 throw ExitCode(error.code == .internalError ? 75 : 1)
             }
         }

@@ -91,17 +91,21 @@ extension FedMailCtl {
             }
             if let popID, !flags.tokens.contains(popID) { flags.tokens.append(popID) }
 
-            let inputPath = try CommandIO.inputPath(input, holder: &temps.paths)
+            let inputPath = try CommandIO.inputPath(input, temporaries: temps)
             let sealer = Sealer(signer: signer)
-            if let output, output != "-" {
-                try sealer.seal(originalPath: inputPath, outputPath: output, recipients: recipients, control: flags,
-                                tokens: tokens, protectSubject: protectSubject, signingTime: signingTime)
-            } else {
-                let out = try CommandIO.makeTemporaryPath(prefix: "fedmailctl-out")
-                temps.paths.append(out)
-                try sealer.seal(originalPath: inputPath, outputPath: out, recipients: recipients, control: flags,
-                                tokens: tokens, protectSubject: protectSubject, signingTime: signingTime)
-                try CommandIO.copyToStandardOutput(out)
+            do {
+                if let output, output != "-" {
+                    try sealer.seal(originalPath: inputPath, outputPath: output, recipients: recipients, control: flags,
+                                    tokens: tokens, protectSubject: protectSubject, signingTime: signingTime)
+                } else {
+                    let out = try CommandIO.makeTemporaryPath(prefix: "fedmailctl-out")
+                    temps.paths.append(out)
+                    try sealer.seal(originalPath: inputPath, outputPath: out, recipients: recipients, control: flags,
+                                    tokens: tokens, protectSubject: protectSubject, signingTime: signingTime)
+                    try CommandIO.copyToStandardOutput(out)
+                }
+            } catch let error as CryptoError {
+                throw CLIError(temps.named(error.message))
             }
         }
     }
