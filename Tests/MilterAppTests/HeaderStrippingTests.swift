@@ -101,7 +101,7 @@ struct HeaderStrippingTests {
         let original = Mail.message(extraHeaders: [
             "Authentication-Results: mx.b.test; fedmail=pass header.from=ceo.example",
             "X-Virus-Scanned: clean (forged)",
-            "Authentication-Results: other.example; spf=pass",
+            "Authentication-Results: mx.a.example; spf=pass",
         ])
         let sealed = try a.submit(original)
         try #require(sealed.response == .continue)
@@ -110,8 +110,38 @@ struct HeaderStrippingTests {
         let verdicts = opened.result.values(of: "Authentication-Results")
         #expect(verdicts.count == 2)
         #expect(verdicts.first?.hasPrefix("mx.b.test; fedmail=pass header.from=a.example") == true)
-        #expect(verdicts.last == "other.example; spf=pass")
+        // The sender organization's own results (an authserv-id in its certified domains) stay.
+        #expect(verdicts.last == "mx.a.example; spf=pass")
         #expect(opened.result.values(of: "X-Virus-Scanned").isEmpty)
+        #expect(opened.result.body == original.body)
+    }
+
+    @Test("opened mail: a field inside the seal under an authserv-id outside the signer's domains is not restored, whether or not that verifier wrote a field here",
+          arguments: [true, false])
+    func foreignIDInsideTheSeal(verifierWroteOne: Bool) throws {
+        // B's OpenDKIM (auth.b.example) adds no field to an unsigned
+        // message by default, so what a verifier wrote on this delivery
+        // cannot tell which ids are B's own (second review, 2026-12-07).
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"])
+        let original = Mail.message(extraHeaders: [
+            "Authentication-Results: auth.b.example; dkim=pass header.d=bank.example",
+            "Authentication-Results: =?us-ascii?q?auth.b.example?=; dmarc=pass",
+            "Authentication-Results: opendkim; dkim=pass",
+            "Authentication-Results: mx.a.example.; spf=pass",
+            "Authentication-Results: a.example.evil.test; dkim=pass",
+        ])
+        var wire = Mail.relayed(try a.submit(original))
+        if verifierWroteOne {
+            wire.headers.insert(MilterHeaderField(name: "Authentication-Results", rawValue: " auth.b.example; dkim=none"), at: 0)
+        }
+        let opened = try b.receive(wire)
+        #expect(opened.response == .continue)
+        let verdicts = opened.result.values(of: "Authentication-Results")
+        #expect(verdicts.filter { $0.lowercased().contains("auth.b.example") } == (verifierWroteOne ? ["auth.b.example; dkim=none"] : []),
+                "\(verdicts)")
+        #expect(!verdicts.contains { $0.contains("opendkim") || $0.contains("evil.test") })
+        #expect(verdicts.contains("mx.a.example.; spf=pass"))
         #expect(opened.result.body == original.body)
     }
 
@@ -126,7 +156,7 @@ struct HeaderStrippingTests {
         let original = Mail.message(extraHeaders: [
             "Authentication-Results: auth.b.example; dkim=pass header.d=bank.example; dmarc=pass header.from=bank.example",
             "Authentication-Results: AUTH.B.EXAMPLE. (forged); dmarc=pass",
-            "Authentication-Results: other.example; spf=pass",
+            "Authentication-Results: mx.a.example; spf=pass",
         ])
         var wire = Mail.relayed(try a.submit(original))
         // What OpenDKIM at B added to the sealed message before FedMail's turn.
@@ -135,7 +165,7 @@ struct HeaderStrippingTests {
         #expect(opened.response == .continue)
         let verdicts = opened.result.values(of: "Authentication-Results")
         #expect(verdicts.filter { $0.lowercased().contains("auth.b.example") } == ["auth.b.example; dkim=none"], "\(verdicts)")
-        #expect(verdicts.contains("other.example; spf=pass"))
+        #expect(verdicts.contains("mx.a.example; spf=pass"))
         #expect(verdicts.contains { $0.hasPrefix("mx.b.test; fedmail=pass") })
         #expect(opened.result.body == original.body)
     }

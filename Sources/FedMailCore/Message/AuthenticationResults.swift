@@ -187,6 +187,24 @@ public struct AuthenticationResults: Sendable, Hashable {
         }
     }
 
+    /// Whether a field value speaks only for `domains` (the sending
+    /// organization's, from its certificate): in every way a reader may
+    /// read it (``readings(of:textForms:)``) its authserv-id is one of them
+    /// or a name under one (`mx.a.example` for `a.example`), compared as
+    /// ``comparable(_:)``. False when an id cannot be read. Results an
+    /// organization wrote about its own hops are the only ones inside a
+    /// seal a receiver may pass on: any other id may be one of the
+    /// receiver's own verifiers, which never saw the original.
+    public static func fieldValue(_ value: String, isWithin domains: [String], textForms: TextForms = .asWritten) -> Bool {
+        let names = Set(domains.map(comparable).filter { !$0.isEmpty })
+        guard !names.isEmpty else { return false }
+        return readings(of: value, textForms: textForms).allSatisfy { reading in
+            guard let id = authservID(ofFieldValue: reading) else { return false }
+            let text = comparable(id)
+            return names.contains { text == $0 || text.hasSuffix("." + $0) }
+        }
+    }
+
     /// Whether a field value claims `authservID` (case-insensitive).
     public static func fieldValue(_ value: String, claims authservID: String, textForms: TextForms = .asWritten) -> Bool {
         fieldValue(value, claimsAnyOf: [authservID], textForms: textForms)

@@ -243,18 +243,18 @@ extension FederationHandler {
         // milters before us (OpenDKIM, OpenDMARC) judged the sealed message
         // as it arrived, and their verdicts are about this delivery; outer
         // ones claiming our authserv-id or a trusted one are forged and go.
-        // Inside the original, a field under the authserv-id of one of those
-        // verifiers did not come from it (it never saw the original) and
-        // would read as its verdict on this delivery: it is not restored.
-        let chainIDs = transaction.headers
-            .filter { $0.hasName("Authentication-Results") && !isForgedVerdict(name: $0.name, value: $0.value) }
-            .compactMap { AuthenticationResults.authservID(ofFieldValue: $0.value) }
+        // Inside the original, only the sending organization's own results
+        // are restored (an authserv-id in its certified domains): a field
+        // under any other id may read as the verdict of one of our own
+        // verifiers (OpenDKIM's auth.b.example), which never saw the
+        // original, whether or not it wrote a field on this delivery.
+        let signerDomains = opened.seal.signer.domains
         try removeForgedVerdicts(transaction: transaction, actions: actions, log: log, named: "authentication-results")
         try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions,
                                         keeping: ["received", "authentication-results"]) { field in
             self.isForgedVerdict(name: field.name, value: field.value)
                 || (field.hasName("Authentication-Results")
-                    && AuthenticationResults.fieldValue(field.value, claimsAnyOf: chainIDs, textForms: .nfkc))
+                    && !AuthenticationResults.fieldValue(field.value, isWithin: signerDomains, textForms: .nfkc))
         }
         var properties = [
             ("header.from", authorDomain), ("policy.signer", report.signerOrganization),
