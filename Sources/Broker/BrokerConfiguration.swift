@@ -28,8 +28,9 @@ import Logging
 /// MaxPendingEnrollments 1000
 /// MaxPendingPerSource   20
 /// IdleTimeout           30s               # a connection without a request part (TLS handshake included) is closed
-/// MaxConnections        1000              # open at once; more wait in the listen backlog (0: no cap)
-/// MaxConnectionsPerSource 32              # open at once from one IPv4 address or IPv6 /64 (0: no cap)
+/// RequestTimeout        30s               # a request not read whole this long after its head closes its connection
+/// MaxConnections        4096              # open at once; more wait in the listen backlog (0: no cap)
+/// MaxConnectionsPerSource 32              # open at once from one IPv4 address or IPv6 /64, 4x from its /24 or /48 (0: no cap)
 /// ```
 public struct BrokerConfiguration: Sendable, Hashable {
     /// Host (IPv4/IPv6 literal or name) and port to listen on.
@@ -79,7 +80,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var maxPendingEnrollments: Int = 1_000
     /// The most enrollments pending at once from one source address (0: no cap).
     public var maxPendingPerSource: Int = 20
-    /// `IdleTimeout`, `MaxConnections`, `MaxConnectionsPerSource`.
+    /// `IdleTimeout`, `RequestTimeout`, `MaxConnections`, `MaxConnectionsPerSource`.
     public var connectionLimits = ConnectionLimits()
 
     /// The CRL distribution point in effect: `CRLURL`, else
@@ -99,7 +100,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
         "Listen", "StateDir", "Database", "ServerName", "BrokerName", "KeyContainerLifetime",
         "TokenLifetime", "CertificateLifetime", "LogLevel", "UMask", "MetricsFromAnywhere", "UserID",
         "DNSValidation", "DNSResolver", "DNSTimeout", "EnrollmentRateLimit", "StatusRateLimit",
-        "MaxPendingEnrollments", "MaxPendingPerSource", "IdleTimeout", "MaxConnections", "MaxConnectionsPerSource",
+        "MaxPendingEnrollments", "MaxPendingPerSource", "IdleTimeout", "RequestTimeout", "MaxConnections", "MaxConnectionsPerSource",
         "CRLValidity", "CRLURL",
     ]
 
@@ -190,6 +191,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
         if let entry = file.entry("MaxPendingEnrollments") { maxPendingEnrollments = try file.integer(entry, in: 0...10_000_000) }
         if let entry = file.entry("MaxPendingPerSource") { maxPendingPerSource = try file.integer(entry, in: 0...10_000_000) }
         if let entry = file.entry("IdleTimeout") { connectionLimits.idleTimeout = try file.duration(entry, in: 1...3_600) }
+        if let entry = file.entry("RequestTimeout") { connectionLimits.requestTimeout = try file.duration(entry, in: 1...3_600) }
         if let entry = file.entry("MaxConnections") { connectionLimits.maxConnections = try file.integer(entry, in: 0...1_000_000) }
         if let entry = file.entry("MaxConnectionsPerSource") { connectionLimits.maxPerSource = try file.integer(entry, in: 0...1_000_000) }
     }

@@ -115,9 +115,13 @@ public struct BrokerServer: Sendable {
     /// holding its connections to ``BrokerConfiguration/connectionLimits``.
     public func run(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let limits = service.configuration.connectionLimits
-        let bySource = ConnectionsBySource(limit: limits.maxPerSource)
-        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [PerSourceConnectionHandler(bySource)],
-                                               idleTimeout: .seconds(Int64(limits.idleTimeout)))
+        let sources = ConnectionsBySource(limit: limits.maxPerSource)
+        let networks = ConnectionsBySource(limit: limits.maxPerSource * ConnectionLimits.sourcesPerNetwork)
+        let requestTimeout = TimeAmount.seconds(Int64(limits.requestTimeout))
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [PerSourceConnectionHandler(sources: sources, networks: networks),
+                                        RequestDeadlineHandler(timeout: requestTimeout)],
+            idleTimeout: .seconds(Int64(limits.idleTimeout)))
         let app = Application(
             router: router(),
             server: try .tls(.http1(configuration: http1), tlsConfiguration: tlsConfiguration()),

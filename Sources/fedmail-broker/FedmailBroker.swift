@@ -71,10 +71,13 @@ struct FedmailBroker: AsyncParsableCommand {
           IdleTimeout DUR           close a connection without a request
                                     part (TLS handshake included) after
                                     DUR (default 30s)
+          RequestTimeout DUR        close a connection whose request has
+                                    not ended DUR after its head (30s)
           MaxConnections N          connections open at once; more wait in
-                                    the listen backlog (default 1000; 0 no cap)
-          MaxConnectionsPerSource N the same per IPv4 address or IPv6 /64;
-                                    beyond: closed at once (default 32)
+                                    the listen backlog (default 4096; 0 no cap)
+          MaxConnectionsPerSource N the same per IPv4 address or IPv6 /64,
+                                    4x per /24 or /48; beyond: closed at
+                                    once (default 32)
 
         Exit status: 0 on success, 1 on error, 64 on a usage error, 78 on a
         configuration error.
