@@ -50,6 +50,10 @@ struct MilterScanSettingsTests {
         let unlisted = try parse("UpstreamVirusHeader X-Virus-Status\n")
         #expect(unlisted.upstreamTrustWarning?.contains("UpstreamScanHosts lists no host") == true)
         #expect(!unlisted.isUpstreamScanHost("127.0.0.1"))
+        let loopback = try parse("UpstreamVirusHeader X-Virus-Status\nUpstreamScanHosts 127.0.0.0/8\n")
+        #expect(loopback.isUpstreamScanHost("127.0.0.1"))
+        #expect(loopback.upstreamTrustWarning?.contains("UpstreamScanHosts includes 127.0.0.1") == true, "\(String(describing: loopback.upstreamTrustWarning))")
+        #expect(try parse("UpstreamVirusHeader X-Virus-Status\nUpstreamScanHosts 127.0.0.2\n").upstreamTrustWarning == nil)
         #expect(try parse("ClamdSocket /run/clamav/clamd.ctl\n").clamdSocket == .unix(path: "/run/clamav/clamd.ctl"))
         #expect(try parse("ClamdSocket unix:/run/clamav/clamd.ctl\n").clamdSocket == .unix(path: "/run/clamav/clamd.ctl"))
     }

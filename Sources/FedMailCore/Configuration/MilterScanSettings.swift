@@ -78,13 +78,22 @@ public struct MilterScanSettings: Sendable, Hashable {
         return upstreamScanHosts.contains { $0.contains(address) }
     }
 
-    /// Why the upstream fields configured will never count (for a warning
-    /// at start and from doctor); nil when none is configured or hosts are listed.
+    /// Why the upstream fields configured will never count, or may count
+    /// for what a local sender wrote (127.0.0.1 or ::1 listed), for a
+    /// warning at start and from doctor; nil otherwise.
     public var upstreamTrustWarning: String? {
         let fields = [upstream.virusStatusField, upstream.spamStatusField].compactMap { $0 }
-        guard !fields.isEmpty, upstreamScanHosts.isEmpty else { return nil }
-        return "\(fields.joined(separator: " and ")) configured but UpstreamScanHosts lists no host: the fields are never "
-            + "trusted (list the hosts whose scanner writes them and replaces any copy a sender wrote)"
+        guard !fields.isEmpty else { return nil }
+        if upstreamScanHosts.isEmpty {
+            return "\(fields.joined(separator: " and ")) configured but UpstreamScanHosts lists no host: the fields are never "
+                + "trusted (list the hosts whose scanner writes them and replaces any copy a sender wrote)"
+        }
+        if let loopback = ["127.0.0.1", "::1"].first(where: { (address: String) in isUpstreamScanHost(address) }) {
+            return "UpstreamScanHosts includes \(loopback): mail submitted on this host (sendmail(1) and pickup through "
+                + "non_smtpd_milters, a local webmail) comes from there too, and its sender's own \(fields.joined(separator: " and ")) "
+                + "would be trusted; list a re-injection address nothing else submits from (e.g. 127.0.0.2)"
+        }
+        return nil
     }
 
     /// The failure actions, as the pure scan decision uses them.
