@@ -1,11 +1,13 @@
-// libFuzzer target: MIME Content-Type field values (RFC 2045), as the
-// opener reads them from a sealed message and its inner entities. Built
-// with Sources/FedMailCore by contrib/fuzz/build.sh. Input: the field value
-// as UTF-8 (invalid bytes replaced).
+// libFuzzer target: MIME Content-Type and Content-Transfer-Encoding field
+// values (RFC 2045), as the opener reads them from a sealed message and its
+// inner entities. Built with Sources/FedMailCore by contrib/fuzz/build.sh.
+// Input: the field value as UTF-8 (invalid bytes replaced).
 //
 // Invariants: a parsed value has a non-empty, lower-case type and subtype
 // without white space, "/", ";", "=", quote or "(" in them, and non-empty,
-// lower-case parameter names; parsing is linear (-timeout in run.sh).
+// lower-case parameter names; a transfer encoding read is one such token,
+// and a value that is one token reads as that token lower-cased; parsing
+// is linear (-timeout in run.sh).
 @testable import FedMailCore
 
 func violated(_ what: String, _ value: String) -> Never {
@@ -24,6 +26,14 @@ func checkToken(_ token: String, _ what: String, _ value: String) {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let value = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    if let mechanism = MIMETransferEncoding.mechanism(of: value, default: "7bit") {
+        checkToken(mechanism, "transfer encoding", value)
+    }
+    // Scalars, not Characters: "\r\n" is one Character equal to neither.
+    if !value.isEmpty, !value.unicodeScalars.contains(where: { " \t\r\n;=/\"()\\".unicodeScalars.contains($0) }),
+       MIMETransferEncoding.mechanism(of: value, default: "7bit") != value.lowercased() {
+        violated("the one-token transfer encoding \(value.debugDescription) read otherwise", value)
+    }
     guard let parsed = MIMEContentType.parse(value) else { return 0 }
     checkToken(parsed.type, "type", value)
     checkToken(parsed.subtype, "subtype", value)
