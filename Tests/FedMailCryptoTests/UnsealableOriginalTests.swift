@@ -118,18 +118,24 @@ import Testing
         #expect(try Self.sealError(original, protectSubject: true) == nil)
     }
 
+    /// A short original, and the sealed message FedMail makes of it for
+    /// the RSA organization (no file of either left in `scratch`).
+    static func sealedPlainMessage(_ pki: TestPKI, _ scratch: Scratch) throws -> (original: [UInt8], sealed: [UInt8]) {
+        let original = Array((MessageCorpus.headers() + "\r\nbody\r\n").utf8)
+        _ = scratch.write("o.eml", original)
+        defer { unlink(scratch.file("o.eml")); unlink(scratch.file("s.eml")) }
+        try Sealer(signer: pki.sender).seal(originalPath: scratch.file("o.eml"), outputPath: scratch.file("s.eml"),
+                                            recipients: [.certificate(pki.rsaOrg.certificate)], control: ControlFlags())
+        return (original, try #require(scratch.read("s.eml")))
+    }
+
     @Test("an outer header section over the limit is named as such, not as a message without a body")
     func oversizedOuterSectionAtTheOpener() throws {
         let pki = try TestPKI.get()
         let scratch = try Scratch()
-        let original = Array((MessageCorpus.headers() + "\r\nbody\r\n").utf8)
-        _ = scratch.write("o.eml", original)
-        try Sealer(signer: pki.sender).seal(originalPath: scratch.file("o.eml"), outputPath: scratch.file("s.eml"),
-                                            recipients: [.certificate(pki.rsaOrg.certificate)], control: ControlFlags())
-        let sealed = try #require(scratch.read("s.eml"))
+        let (_, sealed) = try Self.sealedPlainMessage(pki, scratch)
         let big = Array(("X-Relay-Note: " + String(repeating: "r", count: 5 << 20) + "\r\n").utf8)
         let path = scratch.write("big.eml", big + sealed)
-        unlink(scratch.file("o.eml")); unlink(scratch.file("s.eml"))
         do {
             _ = try AdversarialOpenTests.rsaOpener(pki, scratch).open(sealedPath: path, outputPath: scratch.file("out.eml"))
             Issue.record("opened")
@@ -143,11 +149,8 @@ import Testing
     func transferEncodingWithComment() throws {
         let pki = try TestPKI.get()
         let scratch = try Scratch()
-        let original = Array((MessageCorpus.headers() + "\r\nbody\r\n").utf8)
-        _ = scratch.write("o.eml", original)
-        try Sealer(signer: pki.sender).seal(originalPath: scratch.file("o.eml"), outputPath: scratch.file("s.eml"),
-                                            recipients: [.certificate(pki.rsaOrg.certificate)], control: ControlFlags())
-        let sealed = String(decoding: try #require(scratch.read("s.eml")), as: UTF8.self)
+        let (original, sealedBytes) = try Self.sealedPlainMessage(pki, scratch)
+        let sealed = String(decoding: sealedBytes, as: UTF8.self)
         for (index, value) in ["BASE64 (relayed)", "(x) base64", " base64\r\n (folded comment)"].enumerated() {
             let edited = sealed.replacingOccurrences(of: "Content-Transfer-Encoding: base64", with: "Content-Transfer-Encoding: \(value)")
             let path = scratch.write("e\(index).eml", Array(edited.utf8))
