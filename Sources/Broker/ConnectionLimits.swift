@@ -85,24 +85,20 @@ public enum SourceKey {
 final class ConnectionsBySource: Sendable {
     let limit: Int
     private let counts = Mutex<[String: Int]>([:])
-    private let refusedCounter: (@Sendable () -> Void)?
 
-    init(limit: Int, refused: (@Sendable () -> Void)? = nil) {
+    init(limit: Int) {
         self.limit = limit
-        self.refusedCounter = refused
     }
 
     /// Counts a new connection from `source`; false (and not counted) when
     /// the source already holds `limit`.
     func open(_ source: String) -> Bool {
-        let admitted = counts.withLock { counts in
+        counts.withLock { counts in
             let current = counts[source, default: 0]
             guard limit == 0 || current < limit else { return false }
             counts[source] = current + 1
             return true
         }
-        if !admitted { refusedCounter?() }
-        return admitted
     }
 
     func close(_ source: String) {
@@ -112,8 +108,6 @@ final class ConnectionsBySource: Sendable {
         }
     }
 
-    /// Connections open from `source` (tests).
-    func count(_ source: String) -> Int { counts.withLock { $0[source, default: 0] } }
 }
 
 /// Closes a connection whose source or network already holds its share
