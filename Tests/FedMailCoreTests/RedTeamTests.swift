@@ -139,3 +139,36 @@ struct RedTeamOpeningPolicyTests {
         #expect(verdict(from: "=?utf-8?q?ceo=40c=2Eexample?= <alice@a.example>", allowlist: allowlist) != "pass")
     }
 }
+
+/// Which inner Authentication-Results an opening passes on: only a plain
+/// authserv-id in the signer's domains, since readers take any other form
+/// apart differently (third review, 2026-12-07: OpenDMARC's parser reads
+/// `"(x.a.example" auth.b.example` as auth.b.example).
+@Suite("the sending organization's own Authentication-Results")
+struct SignerResultsTests {
+    @Test("a plain host name, with or without a trailing dot or a version, under the signer's domains")
+    func plainIDs() {
+        for value in ["mx.a.example; spf=pass", "  a.example 1 ; dkim=pass", "mx.a.example.;none", "MX.A.EXAMPLE\t; spf=pass"] {
+            #expect(AuthenticationResults.fieldValue(value, isWithin: ["a.example"]), "\(value)")
+        }
+        #expect(AuthenticationResults.fieldValue("i=1; mx.a.example; spf=pass", isWithin: ["a.example"], arc: true))
+    }
+
+    @Test("anything else is not passed on: another domain, comments, quotes, escapes, specials, non-ASCII, malformed names")
+    func everythingElse() {
+        let refused = [
+            "auth.b.example; dkim=pass", "a.example.evil.test; dkim=pass", "xa.example; spf=pass",
+            "\"(x.a.example\" auth.b.example; dmarc=pass", "\"mx.a.example\"; spf=pass", "(c) mx.a.example; spf=pass",
+            "mx.a.example (c); spf=pass", "(\\) auth.b.example) x.a.example; dmarc=pass", "auth.b.example,x.a.example; dmarc=pass",
+            "mx.a.example", "mx..a.example; x", "-mx.a.example; x", "mx-.a.example; x", "mx.a.example\u{200B}; x",
+            "ｍx.a.example; x", "=?us-ascii?q?mx.a.example?=; x", "mx.a.example 1 2; x", "",
+        ]
+        for value in refused {
+            #expect(!AuthenticationResults.fieldValue(value, isWithin: ["a.example"]), "\(value)")
+        }
+        #expect(!AuthenticationResults.fieldValue("i=1; auth.b.example; dmarc=pass", isWithin: ["a.example"], arc: true))
+        #expect(!AuthenticationResults.fieldValue("mx.a.example; spf=pass", isWithin: ["a.example"], arc: true))
+        #expect(!AuthenticationResults.fieldValue("i=; mx.a.example; spf=pass", isWithin: ["a.example"], arc: true))
+        #expect(!AuthenticationResults.fieldValue("mx.a.example; spf=pass", isWithin: []))
+    }
+}

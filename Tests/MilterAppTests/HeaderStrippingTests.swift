@@ -130,6 +130,13 @@ struct HeaderStrippingTests {
             "Authentication-Results: opendkim; dkim=pass",
             "Authentication-Results: mx.a.example.; spf=pass",
             "Authentication-Results: a.example.evil.test; dkim=pass",
+            // Read as auth.b.example by OpenDMARC/OpenARC's parser (quotes
+            // dropped, a token starting with "(" skipped); third review.
+            "Authentication-Results: \"(x.a.example\" auth.b.example; dmarc=pass header.from=bank.example",
+            "Authentication-Results: auth.b.example,x.a.example; dmarc=pass",
+            "Authentication-Results: (\\) auth.b.example) x.a.example; dmarc=pass",
+            "ARC-Authentication-Results: i=1; auth.b.example; dmarc=pass header.from=bank.example",
+            "ARC-Authentication-Results: i=1; mx.a.example; spf=pass",
         ])
         var wire = Mail.relayed(try a.submit(original))
         if verifierWroteOne {
@@ -142,6 +149,7 @@ struct HeaderStrippingTests {
                 "\(verdicts)")
         #expect(!verdicts.contains { $0.contains("opendkim") || $0.contains("evil.test") })
         #expect(verdicts.contains("mx.a.example.; spf=pass"))
+        #expect(opened.result.values(of: "ARC-Authentication-Results") == ["i=1; mx.a.example; spf=pass"])
         #expect(opened.result.body == original.body)
     }
 

@@ -188,21 +188,67 @@ public struct AuthenticationResults: Sendable, Hashable {
     }
 
     /// Whether a field value speaks only for `domains` (the sending
-    /// organization's, from its certificate): in every way a reader may
-    /// read it (``readings(of:textForms:)``) its authserv-id is one of them
-    /// or a name under one (`mx.a.example` for `a.example`), compared as
-    /// ``comparable(_:)``. False when an id cannot be read. Results an
-    /// organization wrote about its own hops are the only ones inside a
+    /// organization's, from its certificate): it starts with a plain
+    /// authserv-id (``plainAuthservID(ofFieldValue:arc:)``) that is one of
+    /// them or a name under one (`mx.a.example` for `a.example`). Results
+    /// an organization wrote about its own hops are the only ones inside a
     /// seal a receiver may pass on: any other id may be one of the
-    /// receiver's own verifiers, which never saw the original.
-    public static func fieldValue(_ value: String, isWithin domains: [String], textForms: TextForms = .asWritten) -> Bool {
+    /// receiver's own verifiers, which never saw the original. Strict on
+    /// purpose: readers take an id apart in different ways (OpenDMARC's
+    /// drops quotes and skips a token that starts with `(`, so `"(x.a.example"
+    /// auth.b.example` is auth.b.example to it), so anything but a plain
+    /// name is not passed on. `arc`: an `ARC-Authentication-Results` value
+    /// (`i=N;` first).
+    public static func fieldValue(_ value: String, isWithin domains: [String], arc: Bool = false) -> Bool {
+        guard let id = plainAuthservID(ofFieldValue: value, arc: arc) else { return false }
         let names = Set(domains.map(comparable).filter { !$0.isEmpty })
-        guard !names.isEmpty else { return false }
-        return readings(of: value, textForms: textForms).allSatisfy { reading in
-            guard let id = authservID(ofFieldValue: reading) else { return false }
-            let text = comparable(id)
-            return names.contains { text == $0 || text.hasSuffix("." + $0) }
+        let text = comparable(id)
+        return names.contains { text == $0 || text.hasSuffix("." + $0) }
+    }
+
+    /// The authserv-id of a value written the plain way every reader
+    /// agrees on: optional spaces or tabs, a host name (ASCII letters,
+    /// digits and hyphens in dot-separated labels, a trailing dot allowed),
+    /// an optional version number after white space, optional white space,
+    /// then `;` — with `arc`, after `i=<digits>;` and white space. Nil for
+    /// anything else: a comment, a quoted string, an escape, a non-ASCII
+    /// character, another special.
+    public static func plainAuthservID(ofFieldValue value: String, arc: Bool = false) -> String? {
+        let bytes = Array(value.utf8)
+        var index = 0
+        func skipBlanks() { while index < bytes.count, bytes[index] == 32 || bytes[index] == 9 { index += 1 } }
+        func isDigit(_ b: UInt8) -> Bool { (48...57).contains(b) }
+        skipBlanks()
+        if arc {
+            guard index + 1 < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "i"), bytes[index + 1] == UInt8(ascii: "=") else { return nil }
+            index += 2
+            let digits = index
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            guard index > digits else { return nil }
+            skipBlanks()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ";") else { return nil }
+            index += 1
+            skipBlanks()
         }
+        let start = index
+        while index < bytes.count {
+            let b = bytes[index]
+            let isLetterOrDigit = (65...90).contains(b) || (97...122).contains(b) || isDigit(b)
+            guard isLetterOrDigit || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") else { break }
+            index += 1
+        }
+        let name = String(decoding: bytes[start..<index], as: UTF8.self)
+        var labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        if labels.count > 1, labels.last?.isEmpty == true { labels.removeLast() }
+        guard !name.isEmpty, labels.allSatisfy({ !$0.isEmpty && $0.first != "-" && $0.last != "-" }) else { return nil }
+        let afterName = index
+        skipBlanks()
+        if index > afterName, index < bytes.count, isDigit(bytes[index]) {
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            skipBlanks()
+        }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ";") else { return nil }
+        return name
     }
 
     /// Whether a field value claims `authservID` (case-insensitive).

@@ -244,17 +244,21 @@ extension FederationHandler {
         // as it arrived, and their verdicts are about this delivery; outer
         // ones claiming our authserv-id or a trusted one are forged and go.
         // Inside the original, only the sending organization's own results
-        // are restored (an authserv-id in its certified domains): a field
-        // under any other id may read as the verdict of one of our own
-        // verifiers (OpenDKIM's auth.b.example), which never saw the
-        // original, whether or not it wrote a field on this delivery.
+        // are restored (a plain authserv-id in its certified domains, the
+        // ARC set's too): a field under any other id, or one written so
+        // that readers may take its id apart differently, may read as the
+        // verdict of one of our own verifiers (OpenDKIM's auth.b.example),
+        // which never saw the original, whether or not it wrote a field on
+        // this delivery.
         let signerDomains = opened.seal.signer.domains
         try removeForgedVerdicts(transaction: transaction, actions: actions, log: log, named: "authentication-results")
         try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions,
                                         keeping: ["received", "authentication-results"]) { field in
             self.isForgedVerdict(name: field.name, value: field.value)
                 || (field.hasName("Authentication-Results")
-                    && !AuthenticationResults.fieldValue(field.value, isWithin: signerDomains, textForms: .nfkc))
+                    && !AuthenticationResults.fieldValue(field.value, isWithin: signerDomains))
+                || (field.hasName("ARC-Authentication-Results")
+                    && !AuthenticationResults.fieldValue(field.value, isWithin: signerDomains, arc: true))
         }
         var properties = [
             ("header.from", authorDomain), ("policy.signer", report.signerOrganization),
