@@ -200,15 +200,13 @@ public struct AuthenticationResults: Sendable, Hashable {
     /// name is not passed on. `arc`: an `ARC-Authentication-Results` value
     /// (`i=N;` first).
     public static func fieldValue(_ value: String, isWithin domains: [String], arc: Bool = false) -> Bool {
-        guard let id = plainAuthservID(ofFieldValue: value, arc: arc) else { return false }
-        let names = Set(domains.map(comparable).filter { !$0.isEmpty })
-        let text = comparable(id)
-        return names.contains { text == $0 || text.hasSuffix("." + $0) }
+        guard let id = plainAuthservID(ofFieldValue: value, arc: arc).flatMap({ DomainName($0) }) else { return false }
+        return domains.compactMap { DomainName($0) }.contains { id.isSubdomain(of: $0) }
     }
 
     /// The authserv-id of a value written the plain way every reader
     /// agrees on: optional spaces or tabs, a host name (ASCII letters,
-    /// digits and hyphens in dot-separated labels, a trailing dot allowed),
+    /// digits, hyphens and dots: a ``DomainName``, a trailing dot allowed),
     /// an optional version number after white space, optional white space,
     /// then `;` — with `arc`, after `i=<digits>;` and white space. Nil for
     /// anything else: a comment, a quoted string, an escape, a non-ASCII
@@ -238,9 +236,7 @@ public struct AuthenticationResults: Sendable, Hashable {
             index += 1
         }
         let name = String(decoding: bytes[start..<index], as: UTF8.self)
-        var labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        if labels.count > 1, labels.last?.isEmpty == true { labels.removeLast() }
-        guard !name.isEmpty, labels.allSatisfy({ !$0.isEmpty && $0.first != "-" && $0.last != "-" }) else { return nil }
+        guard DomainName(name) != nil else { return nil }
         let afterName = index
         skipBlanks()
         if index > afterName, index < bytes.count, isDigit(bytes[index]) {
