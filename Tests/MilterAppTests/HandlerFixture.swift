@@ -73,9 +73,10 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
     ///   - allowlist: allowlist lines; `cert=NAME.crt` names a partner certificate of the fixture.
     ///   - settings: extra configuration lines (`On-BadSeal quarantine`, ...).
     ///   - brokers: a lookup to use instead of HTTPS broker clients.
+    ///   - authservID: the `AuthservID` (default `mx.org.test`).
     init(org: String, allowlist: [String], settings: [String] = [], brokers: (any FederationBrokerLookup)? = nil,
          spoolDirectory: String? = nil, keys: (key: String, certificate: String)? = nil, spoolThreshold: Int = 1 << 20,
-         connectBrokers: Bool = false) throws {
+         connectBrokers: Bool = false, authservID: String? = nil) throws {
         let partners = try StaticPartners.get()
         directory = NSTemporaryDirectory() + "fedmail-gw-\(org)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -86,7 +87,7 @@ final class Gateway: @unchecked Sendable {  // used by one test, one message at 
         let text = ([
             "Socket local:\(directory)/milter.sock",
             "Domains \(org).example",
-            "AuthservID mx.\(org).test",
+            "AuthservID \(authservID ?? "mx.\(org).test")",
             "OrgKey \(keys?.key ?? "\(partners.directory)/\(org).key")",
             "OrgCertificate \(keys?.certificate ?? "\(partners.directory)/\(org).crt")",
             "FederationAllowlist \(directory)/allowlist",

@@ -116,6 +116,33 @@ struct HeaderStrippingTests {
         #expect(opened.result.body == original.body)
     }
 
+    /// A user at A writes a verdict under A's own authserv-id (one under
+    /// a.example, so B would restore it as A's results): A removes it from
+    /// the copy it delivers and must not seal it either.
+    @Test("a verdict a user at A writes under A's authserv-id is not sealed, so B never restores it as A's own results")
+    func forgedUnderSenderIDNotSealed() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"], settings: ["TrustedAuthservIDs dkim.a.example"],
+                            authservID: "mx.a.example")
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"])
+        let original = Mail.message(extraHeaders: [
+            "Authentication-Results: mx.a.example; auth=pass smtp.auth=ceo@a.example; fedmail=pass",
+            "ARC-Authentication-Results: i=1; mx.a.example; dkim=pass header.d=bank.example",
+            "Authentication-Results: dkim.a.example; dkim=pass header.d=bank.example",
+            "Authentication-Results: spf.a.example; spf=pass smtp.mailfrom=a.example",
+        ])
+        let sealed = try a.submit(original)
+        try #require(sealed.response == .continue)
+        let opened = try b.receive(Mail.relayed(sealed))
+        #expect(opened.response == .continue)
+        let verdicts = opened.result.values(of: "Authentication-Results")
+        #expect(verdicts.count == 2)
+        #expect(verdicts.first?.hasPrefix("mx.b.test; fedmail=pass header.from=a.example") == true)
+        // Another of A's hosts, not A's milter or a trusted id: A's results, restored.
+        #expect(verdicts.last == "spf.a.example; spf=pass smtp.mailfrom=a.example")
+        #expect(opened.result.values(of: "ARC-Authentication-Results").isEmpty)
+        #expect(opened.result.body == original.body)
+    }
+
     @Test("opened mail: a field inside the seal under an authserv-id outside the signer's domains is not restored, whether or not that verifier wrote a field here",
           arguments: [true, false])
     func foreignIDInsideTheSeal(verifierWroteOne: Bool) throws {
@@ -231,11 +258,52 @@ struct AuthservIDReadingTests {
             + field + Array("\r\n\r\nbody\r\n".utf8)
     }
 
-    /// Whether B delivers the field (plaintext inbound).
-    static func kept(_ field: [UInt8]) throws -> Bool {
-        let b = try Gateway(org: "b", allowlist: [])
+    /// Whether B delivers the field (plaintext inbound): an
+    /// Authentication-Results or ARC-Authentication-Results field is left.
+    static func kept(_ field: [UInt8], settings: [String] = []) throws -> Bool {
+        let b = try Gateway(org: "b", allowlist: [], settings: settings)
         let run = try b.receive(MilterMessage(eml: eml(field), sender: "<x@else.example>", recipients: ["<bob@b.example>"]))
-        return run.result.headers.contains { $0.hasName("Authentication-Results") }
+        return run.result.headers.contains { $0.hasName("Authentication-Results") || $0.hasName("ARC-Authentication-Results") }
+    }
+
+    /// The parser OpenDMARC, OpenDKIM and OpenARC share (`ares_tokenize`,
+    /// `ares_parse`) makes `.` and `;` tokens of their own, drops quote
+    /// marks and backslashes, skips comments and joins the labels of an id
+    /// again across white space: each of these is `mx.b.test` (ours) or
+    /// `trusted.b.test` (a TrustedAuthservIDs id) to it.
+    @Test("an id that the ares parser of OpenDMARC/OpenDKIM/OpenARC reads as ours: spaces around dots, quotes, escapes, a comment inside", arguments: [
+        "mx . b . test; spf=pass smtp.mailfrom=partner.example; fedmail=pass",
+        "mx.b .test; fedmail=pass",
+        "\"mx.b\".test; fedmail=pass",
+        "mx.\"b.test\"; fedmail=pass",
+        "mx.b (x) .test; fedmail=pass",
+        "mx\\.b.test; fedmail=pass",
+        "trusted . b . test; spf=pass smtp.mailfrom=partner.example",
+    ])
+    func takenApart(value: String) throws {
+        #expect(!(try Self.kept(Array("Authentication-Results: \(value)".utf8), settings: ["TrustedAuthservIDs trusted.b.test"])))
+    }
+
+    @Test("ARC-Authentication-Results under our id or a trusted one, or not written plainly, are removed as Authentication-Results are", arguments: [
+        "i=1; mx.b.test; fedmail=pass header.from=partner.example",
+        "i=1; mx.b.test; spf=pass smtp.mailfrom=partner.example; dkim=pass header.d=partner.example",
+        "i=2; trusted.b.test; dkim=pass header.d=partner.example",
+        "i=1; mx . b . test; dkim=pass header.d=partner.example",
+        "i=1; \"mx.b.test\"; dkim=pass header.d=partner.example",
+        "i=1; (c) mx.b.test; dkim=pass header.d=partner.example",
+        "(c) i=1; mx.b.test; dkim=pass header.d=partner.example",
+        "i=1 (c); mx.b.test; dkim=pass",
+        "mx.b.test; dkim=pass header.d=partner.example",
+    ])
+    func arcResults(value: String) throws {
+        #expect(!(try Self.kept(Array("ARC-Authentication-Results: \(value)".utf8), settings: ["TrustedAuthservIDs trusted.b.test"])))
+    }
+
+    @Test("a field whose id is not written plainly goes, whichever id it names: readers take such ids apart in different ways")
+    func notPlainGoes() throws {
+        #expect(!(try Self.kept(Array("Authentication-Results: =?us-ascii?q?other.example?=; spf=pass".utf8))))
+        #expect(!(try Self.kept(Array("Authentication-Results: (c) other.example; spf=pass".utf8))))
+        #expect(!(try Self.kept(Array("Authentication-Results: \"other.example\"; spf=pass".utf8))))
     }
 
     @Test("a comment of any length before the id (once cut at 4,096 characters: a shortened id, not ours)")
@@ -276,10 +344,12 @@ struct AuthservIDReadingTests {
         #expect(!(try Self.kept(Array("Authentication-Results: \(value)".utf8))))
     }
 
-    @Test("still kept: another gateway's field, and ours only as a property")
+    @Test("still kept: another gateway's field written plainly, with or without a version, ours only as a property, and another's ARC field")
     func othersKept() throws {
         #expect(try Self.kept(Array("Authentication-Results: other.example; dkim=pass header.i=@mx.b.test".utf8)))
-        #expect(try Self.kept(Array("Authentication-Results: =?us-ascii?q?other.example?=; spf=pass".utf8)))
+        #expect(try Self.kept(Array("Authentication-Results: other.example 1; spf=pass".utf8)))
+        #expect(try Self.kept(Array("Authentication-Results: mx.b.test.other.example; spf=pass".utf8)))
+        #expect(try Self.kept(Array("ARC-Authentication-Results: i=1; other.example; dkim=pass header.d=mx.b.test".utf8)))
     }
 
     @Test("opened mail: an encoded-word verdict forged inside the seal is dropped; only the receiver's own remains")

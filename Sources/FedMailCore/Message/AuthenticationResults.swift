@@ -187,6 +187,28 @@ public struct AuthenticationResults: Sendable, Hashable {
         }
     }
 
+    /// Whether a field value outside a seal may speak for one of
+    /// `authservIDs` (ours and the `TrustedAuthservIDs`) to some reader, so
+    /// that only we may deliver it: true unless the value starts with a
+    /// plain authserv-id (``plainAuthservID(ofFieldValue:arc:)``) that is
+    /// none of them. Readers take any other spelling apart in their own
+    /// ways — the parser OpenDMARC, OpenDKIM and OpenARC share makes `.` a
+    /// token, drops quote marks and backslashes, skips comments and joins
+    /// labels across white space, so `mx . b . example`, `"mx.b".example`
+    /// and `mx\.b.example` are `mx.b.example` to it — and no reading of
+    /// ours can list them all. A plain id followed by a version is also
+    /// compared with the digits joined to it (`mx.b.example 2` may read as
+    /// `mx.b.example2`). `arc`: an `ARC-Authentication-Results` value
+    /// (`i=N;` first).
+    public static func fieldValue(_ value: String, mayClaimAnyOf authservIDs: [String], arc: Bool = false,
+                                  textForms: TextForms = .asWritten) -> Bool {
+        guard let plain = plainAuthservIDReading(ofFieldValue: value, arc: arc) else { return true }
+        let ids = Set(authservIDs.flatMap { textForms.forms(of: $0) }.map(comparable).filter { !$0.isEmpty })
+        if ids.contains(comparable(plain.id)) { return true }
+        if let version = plain.version, ids.contains(comparable(plain.id + version)) { return true }
+        return false
+    }
+
     /// Whether a field value speaks only for `domains` (the sending
     /// organization's, from its certificate): it starts with a plain
     /// authserv-id (``plainAuthservID(ofFieldValue:arc:)``) that is one of
@@ -212,6 +234,12 @@ public struct AuthenticationResults: Sendable, Hashable {
     /// anything else: a comment, a quoted string, an escape, a non-ASCII
     /// character, another special.
     public static func plainAuthservID(ofFieldValue value: String, arc: Bool = false) -> String? {
+        plainAuthservIDReading(ofFieldValue: value, arc: arc)?.id
+    }
+
+    /// ``plainAuthservID(ofFieldValue:arc:)`` and the digits of the
+    /// version after it, if any.
+    static func plainAuthservIDReading(ofFieldValue value: String, arc: Bool) -> (id: String, version: String?)? {
         let bytes = Array(value.utf8)
         var index = 0
         func skipBlanks() { while index < bytes.count, bytes[index] == 32 || bytes[index] == 9 { index += 1 } }
@@ -239,12 +267,15 @@ public struct AuthenticationResults: Sendable, Hashable {
         guard DomainName(name) != nil else { return nil }
         let afterName = index
         skipBlanks()
+        var version: String?
         if index > afterName, index < bytes.count, isDigit(bytes[index]) {
+            let digits = index
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            version = String(decoding: bytes[digits..<index], as: UTF8.self)
             skipBlanks()
         }
         guard index < bytes.count, bytes[index] == UInt8(ascii: ";") else { return nil }
-        return name
+        return (name, version)
     }
 
     /// Whether a field value claims `authservID` (case-insensitive).

@@ -327,13 +327,17 @@ extension FederationHandler {
     }
 
     /// Whether a header field is a verdict only we may add: an
-    /// Authentication-Results field under our authserv-id or a
-    /// `TrustedAuthservIDs` one, or one of our local-chain scan fields.
+    /// Authentication-Results or ARC-Authentication-Results field that
+    /// some reader may take for ours or a `TrustedAuthservIDs` one (any
+    /// whose authserv-id is not written plainly as another's:
+    /// ``AuthenticationResults/fieldValue(_:mayClaimAnyOf:arc:textForms:)``),
+    /// or one of our local-chain scan fields.
     func isForgedVerdict(name: String, value: String) -> Bool {
         let lower = name.lowercased()
-        if lower == "authentication-results" {
-            return AuthenticationResults.fieldValue(value, claimsAnyOf: [runtime.authservID] + settings.trustedAuthservIDs,
-                                                    textForms: .nfkc)
+        let isARC = lower == "arc-authentication-results"
+        if isARC || lower == "authentication-results" {
+            return AuthenticationResults.fieldValue(value, mayClaimAnyOf: [runtime.authservID] + settings.trustedAuthservIDs,
+                                                    arc: isARC, textForms: .nfkc)
         }
         return scanning.inbound.fieldNames.contains { $0.lowercased() == lower }
     }

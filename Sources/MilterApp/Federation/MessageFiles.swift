@@ -53,19 +53,23 @@ enum MessageFiles {
         return out
     }
 
-    /// The header section of `transaction` as received, with the empty line that ends it.
-    static func headerSection(_ transaction: MilterTransaction, rawValues: Bool) -> [UInt8] {
+    /// The header section of `transaction` as received, with the empty
+    /// line that ends it, without the fields `omitting` names.
+    static func headerSection(_ transaction: MilterTransaction, rawValues: Bool,
+                              omitting: (MilterHeaderField) -> Bool = { _ in false }) -> [UInt8] {
         var head: [UInt8] = []
-        for field in transaction.headers { head += rawField(field, rawValues: rawValues) }
+        for field in transaction.headers where !omitting(field) { head += rawField(field, rawValues: rawValues) }
         head += [13, 10]
         return head
     }
 
     /// The message of `transaction` for sealing, scanning or opening, not
-    /// written out again: the header section as received, and the body
-    /// where it is (its spool file, or memory).
-    static func messageInput(_ transaction: MilterTransaction, rawValues: Bool) throws -> MessageInput {
-        let head = headerSection(transaction, rawValues: rawValues)
+    /// written out again: the header section as received (without the
+    /// fields `omitting` names), and the body where it is (its spool file,
+    /// or memory).
+    static func messageInput(_ transaction: MilterTransaction, rawValues: Bool,
+                             omitting: (MilterHeaderField) -> Bool = { _ in false }) throws -> MessageInput {
+        let head = headerSection(transaction, rawValues: rawValues, omitting: omitting)
         if transaction.body.isSpooled, let path = transaction.body.path { return .parts(header: head, body: .file(path: path, length: transaction.body.count)) }
         return .parts(header: head, body: .bytes(try transaction.body.bytes()))
     }
