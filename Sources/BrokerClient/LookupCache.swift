@@ -21,7 +21,14 @@ actor LookupCache {
                     throw BrokerClientError(.badLocalFile, "cannot create cache directory \(directory): \(error.localizedDescription)")
                 }
             }
-            _ = chmod(directory, 0o700)
+            // Through a descriptor that is not a symbolic link's: this may
+            // run as root, and the directory's parent may be writable by
+            // the daemon's user (a link there is left as it is).
+            let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if fd >= 0 {
+                _ = fchmod(fd, 0o700)
+                close(fd)
+            }
         }
     }
 
@@ -38,7 +45,7 @@ actor LookupCache {
         memory[key] = entry
         guard persist, let path = path(for: key), let data = try? JSONEncoder().encode(entry) else { return }
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
         let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
         close(fd)

@@ -24,58 +24,54 @@ public final class PrivateDirectory: Sendable {
                               message: "creating a private directory in \(parent): \(String(cString: strerror(errno)))")
         }
         path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        chmod(path, 0o700)
     }
 
-    /// Hands the directory to another owner (before dropping privileges).
+    /// Hands the directory to another owner (before dropping privileges),
+    /// through a descriptor opened without following a symbolic link: the
+    /// parent may be writable by that owner, who could otherwise put a
+    /// link in its place for root to hand over what it points to.
     public func changeOwner(uid: uid_t, gid: gid_t) throws(MilterError) {
-        guard chown(path, uid, gid) == 0 else {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw MilterError(code: .spoolFailure, message: "opening \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        guard fchown(fd, uid, gid) == 0 else {
             throw MilterError(code: .spoolFailure, message: "chown \(path): \(String(cString: strerror(errno)))")
         }
     }
 
-    /// Removes the directory and any files left in it.
+    /// Removes the directory and any files left in it (never following a
+    /// symbolic link: ``FileIO/removePrivateDirectory(atPath:ownedBy:depth:)``).
     public func remove() {
         RecycledTemporaryFiles.disable(directory: path)
-        Self.removeTree(path)
+        // Ours, whether or not it was handed to the UserID user yet.
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        FileIO.removePrivateDirectory(atPath: path, ownedBy: [geteuid(), info.st_uid])
     }
 
     /// Removes `parent/prefix.PID.*` directories whose process no longer
-    /// exists (spool files left by a daemon that was killed).
+    /// exists (spool files left by a daemon that was killed): only private
+    /// ones (mode 0700) owned by one of `owners` — the daemon's user at
+    /// start and its `UserID` — and without ever following a symbolic link
+    /// (``FileIO/removePrivateDirectory(named:in:ownedBy:depth:)``): this
+    /// runs as root in directories any user can write to, where anyone can
+    /// make a directory of that name.
     ///
-    /// - Returns: the paths that were removed (one that could not be, for
-    ///   lack of permission, is left and not listed).
+    /// - Returns: the paths that were removed.
     @discardableResult
-    public static func removeStale(parent: String, prefix: String = "fedmail-milter") -> [String] {
-        var stale: [String] = []
+    public static func removeStale(parent: String, prefix: String = "fedmail-milter", owners: Set<uid_t>) -> [String] {
+        let parentFD = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parentFD >= 0 else { return [] }
+        defer { close(parentFD) }
+        var removed: [String] = []
         for name in FileIO.names(in: parent) {
             let parts = name.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count == 3, parts[0] == prefix, let pid = pid_t(parts[1]), pid > 0,
                   pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            stale.append(parent + "/" + name)
+            if FileIO.removePrivateDirectory(named: name, in: parentFD, ownedBy: owners) { removed.append(parent + "/" + name) }
         }
-        for path in stale {
-            var info = stat()
-            // Only real directories, never a symbolic link planted in /tmp.
-            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
-            removeTree(path)
-        }
-        return stale.filter { access($0, F_OK) != 0 }
-    }
-
-    /// Removes a directory of plain files and of directories of plain files
-    /// (a spool holds work files, and the milter's in-doubt copies when it
-    /// has no StateDirectory). A symbolic link is removed, never followed.
-    private static func removeTree(_ path: String, depth: Int = 0) {
-        for name in FileIO.names(in: path) {
-            let child = path + "/" + name
-            var info = stat()
-            if depth == 0, lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                removeTree(child, depth: depth + 1)
-            } else {
-                unlink(child)
-            }
-        }
-        rmdir(path)
+        return removed
     }
 }

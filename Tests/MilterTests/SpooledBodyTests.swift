@@ -108,7 +108,7 @@ struct SpooledBodyTests {
         let otherPath = parent.path + "/unrelated.4194305.abcdef"
         #expect(mkdir(otherPath, 0o700) == 0)
 
-        let removed = PrivateDirectory.removeStale(parent: parent.path)
+        let removed = PrivateDirectory.removeStale(parent: parent.path, owners: [geteuid()])
         #expect(removed == [deadPath])
         #expect(access(deadPath, F_OK) != 0)
         #expect(access(mine.path, F_OK) == 0)
@@ -116,6 +116,51 @@ struct SpooledBodyTests {
         #expect(access(otherPath, F_OK) == 0)
         rmdir(alivePath)
         rmdir(otherPath)
+    }
+
+    /// The clean-up at start runs as root in world-writable directories
+    /// (/dev/shm, often TemporaryDirectory): a directory any user made with
+    /// a dead pid in its name must not be emptied, or a symbolic link
+    /// swapped in for a subdirectory between the checks would have root
+    /// delete another directory's files.
+    @Test("a stale-named spool directory another user owns, or one others may enter, is left alone")
+    func staleDirectoryOfAnotherUser() throws {
+        let parent = try directory()
+        defer { parent.remove() }
+        let planted = parent.path + "/fedmail-milter.4194305.planted"
+        #expect(mkdir(planted, 0o700) == 0)
+        #expect(mkdir(planted + "/sub", 0o700) == 0)
+        #expect(creat(planted + "/sub/secret", 0o600) >= 0)
+        #expect(chown(planted, 65534, 65534) == 0)
+        let open = parent.path + "/fedmail-milter.4194306.open"
+        #expect(mkdir(open, 0o700) == 0)
+        #expect(chmod(open, 0o777) == 0)
+        #expect(creat(open + "/file", 0o600) >= 0)
+
+        let removed = PrivateDirectory.removeStale(parent: parent.path, owners: [geteuid()])
+        #expect(removed.isEmpty)
+        #expect(access(planted + "/sub/secret", F_OK) == 0)
+        #expect(access(open + "/file", F_OK) == 0)
+        #expect(chown(planted, geteuid(), getegid()) == 0)
+    }
+
+    @Test("inside a stale directory a symbolic link is removed, never followed, at any depth")
+    func staleDirectoryLinks() throws {
+        let parent = try directory()
+        defer { parent.remove() }
+        let victim = try directory()
+        defer { victim.remove() }
+        #expect(creat(victim.path + "/keep", 0o600) >= 0)
+        let dead = parent.path + "/fedmail-milter.4194305.links"
+        #expect(mkdir(dead, 0o700) == 0)
+        #expect(symlink(victim.path, dead + "/sub") == 0)
+        #expect(mkdir(dead + "/real", 0o700) == 0)
+        #expect(symlink(victim.path, dead + "/real/inner") == 0)
+        #expect(creat(dead + "/real/body", 0o600) >= 0)
+
+        #expect(PrivateDirectory.removeStale(parent: parent.path, owners: [geteuid()]) == [dead])
+        #expect(access(dead, F_OK) != 0)
+        #expect(access(victim.path + "/keep", F_OK) == 0)
     }
 
     @Test("the private directory is 0700 and removed with its files")

@@ -116,7 +116,9 @@ public enum MilterDaemon {
     /// detach, pid file, broker clients, privilege drop, the CRL.
     static func start(_ configuration: MilterConfiguration, options: CommandLineOptions, identity: UserIdentity?,
                       footprint: DaemonFootprint, logger: Logger) throws(StartFailure) -> Started {
-        for path in PrivateDirectory.removeStale(parent: configuration.temporaryDirectory) {
+        // Only directories the daemon made (as root, then handed to UserID).
+        let spoolOwners: Set<uid_t> = Set([geteuid()] + (identity.map { [$0.uid] } ?? []))
+        for path in PrivateDirectory.removeStale(parent: configuration.temporaryDirectory, owners: spoolOwners) {
             logger.notice("removed the spool directory \(path) left by a daemon that died")
         }
         let spool: PrivateDirectory
@@ -131,7 +133,7 @@ public enum MilterDaemon {
         // worked on in a private directory on tmpfs when there is one.
         var memorySpool: PrivateDirectory?
         if configuration.bodySpoolThreshold > 0 {
-            for path in PrivateDirectory.removeStale(parent: PrivateDirectory.memoryParent) {
+            for path in PrivateDirectory.removeStale(parent: PrivateDirectory.memoryParent, owners: spoolOwners) {
                 logger.notice("removed the spool directory \(path) left by a daemon that died")
             }
             memorySpool = PrivateDirectory.inMemory()
@@ -295,7 +297,11 @@ public enum MilterDaemon {
             throw StartFailure("\(error.message)", .unavailable)
         }
         if let identity {
-            if let path = configuration.socket.unixPath { _ = chown(path, identity.uid, identity.gid) }
+            if let path = configuration.socket.unixPath {
+                do { try FileIO.changeSocketOwner(atPath: path, uid: identity.uid, gid: identity.gid) } catch {
+                    throw StartFailure("handing the socket to \(identity.user): \(error.message)", .osError)
+                }
+            }
             do { try spool.changeOwner(uid: identity.uid, gid: identity.gid) } catch {
                 throw StartFailure("\(error.message)", .osError)
             }
@@ -365,17 +371,21 @@ public enum MilterDaemon {
     /// `UserID` user, so the daemon can keep writing there after it drops
     /// its privileges.
     static func prepareStateDirectory(_ path: String, owner: UserIdentity?) throws {
-        var info = stat()
-        if lstat(path, &info) != 0 {
-            guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
-                throw FederationLoadError("cannot create: \(String(cString: strerror(errno)))")
-            }
-            guard lstat(path, &info) == 0 else { throw FederationLoadError("cannot stat: \(String(cString: strerror(errno)))") }
+        if mkdir(path, 0o700) != 0, errno != EEXIST {
+            throw FederationLoadError("cannot create: \(String(cString: strerror(errno)))")
         }
-        guard info.st_mode & S_IFMT == S_IFDIR else { throw FederationLoadError("not a directory") }
+        // Checked and handed over through one descriptor, never following
+        // a symbolic link (this runs as root).
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw FederationLoadError(errno == ELOOP || errno == ENOTDIR ? "not a directory" : "cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FederationLoadError("cannot stat: \(String(cString: strerror(errno)))") }
         guard info.st_mode & 0o002 == 0 else { throw FederationLoadError("is writable by anyone; make it 0700 or 0750") }
         if let owner, info.st_uid != owner.uid {
-            guard chown(path, owner.uid, owner.gid) == 0 else {
+            guard fchown(fd, owner.uid, owner.gid) == 0 else {
                 throw FederationLoadError("cannot hand it to \(owner.user): \(String(cString: strerror(errno)))")
             }
         }
