@@ -1,3 +1,4 @@
+import BrokerStore
 import FedMailCore
 import SystemIO
 import Foundation
@@ -128,7 +129,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
             let isSQLite = value.hasPrefix("sqlite:/")
             let isPostgres = value.hasPrefix("postgres://") || value.hasPrefix("postgresql://")
             guard isSQLite || isPostgres else {
-                throw file.error(.badValue, at: entry, "'Database' must be sqlite:/absolute/path or postgres://user@host:port/database, not '\(value)'")
+                throw file.error(.badValue, at: entry, "'Database' must be sqlite:/absolute/path or postgres://user@host:port/database, not '\(SQLBrokerStore.redacted(location: value))'")
             }
             if isPostgres, URLComponents(string: value)?.host == nil, !value.contains("host=/") {
                 throw file.error(.badValue, at: entry, "'Database' postgres URL is malformed or names no host")

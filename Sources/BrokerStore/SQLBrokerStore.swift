@@ -21,7 +21,7 @@ public final class SQLBrokerStore: BrokerStore {
         if path.hasPrefix("sqlite:") { path = String(path.dropFirst("sqlite:".count)) }
         if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
         guard path.hasPrefix("/") else {
-            throw StoreError(.badLocation, "'\(location)' is neither sqlite:/absolute/path nor postgres://…")
+            throw StoreError(.badLocation, "'\(Self.redacted(location: location))' is neither sqlite:/absolute/path nor postgres://…")
         }
         return SQLBrokerStore(database: try await SQLiteBrokerDatabase(path: path, logger: logger))
     }
@@ -380,3 +380,27 @@ public final class SQLBrokerStore: BrokerStore {
     }
 }
 
+
+extension SQLBrokerStore {
+    /// `location` fit for a message or a log line: a password in the user
+    /// part of a URL (`postgres://user:secret@host/db`) or in a
+    /// `password=` parameter is written `***`.
+    public static func redacted(location: String) -> String {
+        var text = location
+        if let scheme = text.range(of: "://") {
+            let authorityEnd = text[scheme.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? text.endIndex
+            if let at = text[scheme.upperBound..<authorityEnd].lastIndex(of: "@"),
+               let colon = text[scheme.upperBound..<at].firstIndex(of: ":") {
+                text.replaceSubrange(text.index(after: colon)..<at, with: "***")
+            }
+        }
+        var result = ""
+        var rest = Substring(text)
+        while let range = rest.range(of: "password=", options: .caseInsensitive) {
+            result += rest[..<range.upperBound] + "***"
+            rest = rest[range.upperBound...]
+            rest = rest[(rest.firstIndex(where: { $0 == "&" || $0 == " " }) ?? rest.endIndex)...]
+        }
+        return result + rest
+    }
+}

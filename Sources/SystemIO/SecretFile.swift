@@ -18,7 +18,9 @@ public enum SecretFile {
 
     /// Reads the private file at `path`.
     public static func read(_ path: String) throws(SystemIOError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking: a FIFO put in a key's place must not stop the
+        // daemon's start (it is refused below as not a regular file).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
             throw SystemIOError(.io, "cannot read private key \(path): \(String(cString: strerror(errno)))")
         }
@@ -44,7 +46,7 @@ public enum SecretFile {
         while true {
             let count = chunk.withUnsafeMutableBytes { SystemCalls.read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
-                if errno == EINTR { continue }
+                if errno == EINTR || errno == EAGAIN { continue }
                 throw SystemIOError(.io, "cannot read private key \(path): \(String(cString: strerror(errno)))")
             }
             if count == 0 { break }

@@ -93,28 +93,9 @@ enum OrgFiles {
     /// renamed over it (or, with `ownerOf`, that file's owner and group). A reader sees the old
     /// file or the new one, never a partial one.
     static func install(_ bytes: [UInt8], at path: String, mode: mode_t, ownerOf: String? = nil) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        let (fd, temporary) = try CommandIO.cli { () throws(SystemIOError) in
-            try PrivateTemporaryFile.create(directory: directory.isEmpty ? "." : directory, prefix: ".\(name).")
-        }
-        var done = false
-        defer {
-            FileIO.close(fd)
-            if !done { unlink(temporary) }
-        }
-        try CommandIO.cli { () throws(SystemIOError) in try FileIO.writeAll(fd, bytes, name: temporary) }
         var existing = stat()
-        if stat(ownerOf ?? path, &existing) == 0 {
-            _ = fchown(fd, existing.st_uid, existing.st_gid)
-        }
-        guard fchmod(fd, mode) == 0, fsync(fd) == 0 else {
-            throw CLIError("cannot write \(temporary): \(String(cString: strerror(errno)))")
-        }
-        guard rename(temporary, path) == 0 else {
-            throw CLIError("cannot replace \(path): \(String(cString: strerror(errno)))")
-        }
-        done = true
+        let owner = stat(ownerOf ?? path, &existing) == 0 ? (uid: existing.st_uid, gid: existing.st_gid) : nil
+        try CommandIO.cli { () throws(SystemIOError) in try FileIO.install(bytes, at: path, mode: mode, owner: owner) }
     }
 
     /// Copies `path` to `path.previous` (same mode), atomically; nothing when `path` does not exist.

@@ -85,19 +85,11 @@ public final class PrivateKey: @unchecked Sendable {
         return bio.memoryContents
     }
 
-    /// Writes the key as PEM to `path` with mode 0600 (created or replaced).
+    /// Writes the key as PEM to `path` with mode 0600, created or replaced
+    /// atomically by a new file of the caller's (``FileIO/install(_:at:mode:owner:)``):
+    /// a file or link already there is replaced, never written through.
     public func write(toPath path: String) throws(CryptoError) {
-        try PrivateFile.write(try pemEncoded(), toPath: path, mode: 0o600)
-    }
-}
-
-/// Writing files whose mode is set before any byte is written.
-enum PrivateFile {
-    static func write(_ bytes: [UInt8], toPath path: String, mode: mode_t) throws(CryptoError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw CryptoError(code: .io, message: "cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fchmod(fd, mode) == 0 else { throw CryptoError(code: .io, message: "cannot chmod \(path): \(String(cString: strerror(errno)))") }
-        try FileDescriptorIO.writeAll(fd: fd, bytes, name: path)
+        let pem = try pemEncoded()
+        try FileDescriptorIO.mapped { () throws(SystemIOError) in try FileIO.install(pem, at: path, mode: 0o600) }
     }
 }
