@@ -36,16 +36,32 @@ public struct ReinjectionReceipt: Sendable, Hashable {
 }
 
 /// A small SMTP client that hands a sealed copy to the local re-injection
-/// service (`Reinject inet:PORT@HOST`, a Postfix smtpd without milters):
+/// service (`Reinject unix:PATH` or `inet:PORT@HOST`, a Postfix smtpd
+/// without milters):
 /// EHLO, MAIL FROM, one RCPT TO per sealed recipient (with the ESMTP
 /// parameters that travel, see ``ReinjectionEnvelope``), DATA with
-/// dot-stuffing, QUIT. Plain TCP on a trusted local service; connecting,
+/// dot-stuffing, QUIT. Plain SMTP to a trusted local service; connecting,
 /// every reply and every write has a timeout, and the whole exchange
 /// ``totalTimeout``, so a stuck or trickling service fails the message
 /// (tempfail) within the MTA's milter timeout.
 public struct ReinjectionClient: Sendable {
-    public var host: String
-    public var port: Int
+    /// Where the re-injection service listens.
+    public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
+        /// TCP (`inet:PORT@HOST`): any local process can connect.
+        case tcp(host: String, port: Int)
+        /// A unix socket (`unix:PATH`): file permissions say who may
+        /// connect (Postfix's `public/` directory: postfix and postdrop).
+        case unix(path: String)
+
+        public var description: String {
+            switch self {
+            case .tcp(let host, let port): "\(host):\(port)"
+            case .unix(let path): path
+            }
+        }
+    }
+
+    public var endpoint: Endpoint
     /// The EHLO name.
     public var heloName: String
     /// Seconds for connect and for each reply.
@@ -57,8 +73,11 @@ public struct ReinjectionClient: Sendable {
     public var totalTimeout: Duration = .seconds(240)
 
     public init(host: String, port: Int, heloName: String, timeout: Int = 30) {
-        self.host = host
-        self.port = port
+        self.init(endpoint: .tcp(host: host, port: port), heloName: heloName, timeout: timeout)
+    }
+
+    public init(endpoint: Endpoint, heloName: String, timeout: Int = 30) {
+        self.endpoint = endpoint
         self.heloName = heloName
         self.timeout = timeout
     }
@@ -71,6 +90,8 @@ public struct ReinjectionClient: Sendable {
         switch spec {
         case .inet(let port, let host?), .inet6(let port, let host?):
             self.init(host: host, port: port, heloName: heloName, timeout: timeout)
+        case .unix(let path):
+            self.init(endpoint: .unix(path: path), heloName: heloName, timeout: timeout)
         default:
             return nil
         }
@@ -91,7 +112,7 @@ public struct ReinjectionClient: Sendable {
     @discardableResult
     public func send(messageAt path: String, envelope: ReinjectionEnvelope) throws(ReinjectionError) -> ReinjectionReceipt {
         guard !envelope.recipients.isEmpty else { throw ReinjectionError("no recipients to re-inject") }
-        let connection = try SMTPConnection(host: host, port: port, timeout: timeout, until: ContinuousClock.now + totalTimeout)
+        let connection = try SMTPConnection(endpoint: endpoint, timeout: timeout, until: ContinuousClock.now + totalTimeout)
         try connection.expect(2, after: nil)
         let ehlo = try connection.expectLines(2, after: "EHLO \(heloName)")
         let commands = try envelope.commands(serviceExtensions: Self.extensions(ofEHLOReply: ehlo))
@@ -143,12 +164,16 @@ final class SMTPConnection {
     /// The end of the whole exchange.
     private let until: ContinuousClock.Instant
 
-    init(host: String, port: Int, timeout: Int, until: ContinuousClock.Instant) throws(ReinjectionError) {
-        name = "\(host):\(port)"
+    init(endpoint: ReinjectionClient.Endpoint, timeout: Int, until: ContinuousClock.Instant) throws(ReinjectionError) {
+        name = endpoint.description
         self.timeout = .seconds(timeout)
         self.until = until
+        let deadline = min(ContinuousClock.now + self.timeout, until)
         do {
-            socket = try DeadlineSocket(host: host, port: port, family: .any, deadline: min(ContinuousClock.now + self.timeout, until))
+            switch endpoint {
+            case .tcp(let host, let port): socket = try DeadlineSocket(host: host, port: port, family: .any, deadline: deadline)
+            case .unix(let path): socket = try DeadlineSocket(unixPath: path, deadline: deadline)
+            }
         } catch {
             throw ReinjectionError("cannot connect to the re-injection service \(name): \(error.message)")
         }

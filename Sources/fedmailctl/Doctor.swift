@@ -6,7 +6,7 @@ import Foundation
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check this gateway: configuration, keys, certificate, broker, partners, clamd, the milter socket and the MTA's milter settings.",
+        abstract: "Check this gateway: configuration, keys, certificate, broker, partners, clamd, the milter socket, the re-injection service and the MTA's milter settings.",
         discussion: """
         Runs the checks below in order and prints one line per check: its status
         (ok, skip, WARN, FAIL), its id, what it found and, unless it is ok,
@@ -38,6 +38,10 @@ struct Doctor: AsyncParsableCommand {
           milter.socket          Socket exists, the MTA user (--mta-user) can
                                  reach and write it, the milter accepts a
                                  connection
+          reinject               with MixedRecipients split: Reinject answers,
+                                 the milter's UserID can reach it, and other
+                                 local users cannot (WARN for a TCP port: what
+                                 it is handed skips every milter)
           postfix.smtpd_milters  every network smtpd with milters names Socket
                                  as it sees it: a chrooted smtpd resolves unix:
                                  paths inside queue_directory

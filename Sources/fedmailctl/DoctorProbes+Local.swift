@@ -21,6 +21,49 @@ extension DoctorProbes {
         }
     }
 
+    /// `reinject`: the milter-less service that takes the sealed copies of split messages.
+    func checkReinjection(_ configuration: MilterConfiguration) -> DoctorFinding {
+        let federation = configuration.federation
+        let splits = federation.mode.seals && federation.mixedRecipients == .split
+        let deadline = ContinuousClock.now + timeout
+        var nodes: [SocketAccessCheck.Node] = []
+        var connectError: String?
+        switch federation.reinject {
+        case .unix(let path)?:
+            nodes = Self.pathNodes(path)
+            if nodes.last?.path == path, nodes.last?.isSocket == true {
+                do { _ = try DeadlineSocket(unixPath: path, deadline: deadline) } catch { connectError = error.message }
+            }
+        case .inet(let port, let host)?:
+            do { _ = try DeadlineSocket(host: host ?? "127.0.0.1", port: port, family: .ipv4, deadline: deadline) } catch { connectError = error.message }
+        case .inet6(let port, let host)?:
+            do { _ = try DeadlineSocket(host: host ?? "::1", port: port, family: .ipv6, deadline: deadline) } catch { connectError = error.message }
+        case nil:
+            break
+        }
+        let user = configuration.userID.flatMap { UserAccount(named: $0.user) }
+            .map { SocketAccessCheck.User(name: $0.name, uid: $0.uid, gids: $0.groups) }
+        return ReinjectionCheck.finding(reinject: federation.reinject, splits: splits, nodes: nodes, user: user,
+                                        connectError: connectError)
+    }
+
+    /// Each path from `/` down to `path`, as `lstat` sees it (stops at the first missing one).
+    static func pathNodes(_ path: String) -> [SocketAccessCheck.Node] {
+        var nodes: [SocketAccessCheck.Node] = []
+        var prefix = ""
+        for component in [""] + path.split(separator: "/").map(String.init) {
+            prefix = component.isEmpty ? "/" : (prefix == "/" ? "/" : prefix + "/") + component
+            var info = stat()
+            guard lstat(prefix, &info) == 0 else { break }
+            let kind = info.st_mode & S_IFMT
+            nodes.append(SocketAccessCheck.Node(
+                path: prefix, mode: UInt32(info.st_mode) & 0o7777, uid: UInt32(info.st_uid), gid: UInt32(info.st_gid),
+                ownerName: UserAccount.userName(UInt32(info.st_uid)) + ":" + UserAccount.groupName(UInt32(info.st_gid)),
+                isDirectory: kind == S_IFDIR, isSocket: kind == S_IFSOCK))
+        }
+        return nodes
+    }
+
     func checkMilterSocket(_ configuration: MilterConfiguration) -> DoctorFinding {
         let socket = configuration.socket
         let deadline = ContinuousClock.now + timeout
@@ -36,18 +79,7 @@ extension DoctorProbes {
             }
             return SocketAccessCheck.finding(tcp: socket, connectError: connectError)
         }
-        var nodes: [SocketAccessCheck.Node] = []
-        var prefix = ""
-        for component in [""] + path.split(separator: "/").map(String.init) {
-            prefix = component.isEmpty ? "/" : (prefix == "/" ? "/" : prefix + "/") + component
-            var info = stat()
-            guard lstat(prefix, &info) == 0 else { break }
-            let kind = info.st_mode & S_IFMT
-            nodes.append(SocketAccessCheck.Node(
-                path: prefix, mode: UInt32(info.st_mode) & 0o7777, uid: UInt32(info.st_uid), gid: UInt32(info.st_gid),
-                ownerName: UserAccount.userName(UInt32(info.st_uid)) + ":" + UserAccount.groupName(UInt32(info.st_gid)),
-                isDirectory: kind == S_IFDIR, isSocket: kind == S_IFSOCK))
-        }
+        let nodes = Self.pathNodes(path)
         let user = UserAccount(named: mtaUser).map { SocketAccessCheck.User(name: $0.name, uid: $0.uid, gids: $0.groups) }
         var connectError: String?
         if nodes.last?.path == path, nodes.last?.isSocket == true {

@@ -27,7 +27,7 @@ struct DoctorProbes: Sendable {
         findings.append(configFinding)
         guard let configuration else {
             let reason = "not checked: the configuration \(configPath) cannot be used"
-            return findings + ["allowlist", "key.permissions", "certificate.validity", "broker", "clamd", "milter.socket"]
+            return findings + ["allowlist", "key.permissions", "certificate.validity", "broker", "clamd", "milter.socket", "reinject"]
                 .map { DoctorFinding.skip($0, reason) }
         }
         var loaded = Loaded(configuration: configuration)
@@ -42,6 +42,7 @@ struct DoctorProbes: Sendable {
                                   fix: "set UpstreamScanHosts to the internal MTA(s) whose scanner writes the field and replaces a sender's copy (clamav-milter: AddHeader Replace), or remove the Upstream*Header setting"))
         }
         findings.append(checkMilterSocket(configuration))
+        findings.append(checkReinjection(configuration))
         findings += checkMTA(configuration)
         return findings
     }

@@ -71,13 +71,21 @@ struct MilterFederationSettingsTests {
         #expect(settings.directionPolicy.isLocal(DomainName("EXAMPLE.org")!))
     }
 
+    @Test("Reinject takes a unix socket (only the MTA's own users may connect to it) or a TCP port")
+    func reinjectForms() throws {
+        #expect(try parse("Reinject unix:/var/spool/postfix/public/fedmail-reinject\n").reinject
+                    == .unix(path: "/var/spool/postfix/public/fedmail-reinject"))
+        #expect(try parse("Reinject inet:10026@127.0.0.1\n").reinject == .inet(port: 10026, host: "127.0.0.1"))
+    }
+
     @Test("bad values name their line")
     func badValues() {
         #expect(failure("Mode relay\n") == "/etc/m.conf:2: 'Mode' must be one of seal, open, both, not 'relay'")
         #expect(failure("Domains example..org\n")?.hasPrefix("/etc/m.conf:2: 'Domains': 'example..org' is not a valid domain") == true)
         #expect(failure("InternalHosts 10.0.0.0/33\n")?.hasPrefix("/etc/m.conf:2: 'InternalHosts'") == true)
         #expect(failure("BrokerURL http://broker\n")?.contains("is not an https:// URL") == true)
-        #expect(failure("Reinject local:/tmp/x\n")?.hasPrefix("/etc/m.conf:2: 'Reinject' must be inet:PORT@HOST") == true)
+        #expect(failure("Reinject inet:10026\n")?.hasPrefix("/etc/m.conf:2: 'Reinject' must be unix:/PATH or inet:PORT@HOST") == true)
+        #expect(failure("Reinject local:tmp/x\n")?.hasPrefix("/etc/m.conf:2: 'Reinject'") == true)
         #expect(failure("MixedRecipients maybe\n")?.hasPrefix("/etc/m.conf:2:") == true)
         #expect(failure("On-BadSeal drop\n") == "/etc/m.conf:2: 'On-BadSeal' must be one of accept, reject, tempfail, quarantine, not 'drop'")
         #expect(failure("BrokerTimeout 10m\n")?.hasPrefix("/etc/m.conf:2: 'BrokerTimeout' must be a duration") == true)

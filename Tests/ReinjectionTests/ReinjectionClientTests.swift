@@ -24,18 +24,35 @@ private final class ScriptedSMTPServer: @unchecked Sendable {
     /// - Parameter dataReply: the reply to the end of data; nil closes the
     ///   connection without one (the reply lost).
     /// - Parameter replyDelay: seconds before each reply (a service that trickles).
-    init(rcptReply: String, dataReply: String? = "250 2.0.0 Ok: queued", replyDelay: Double = 0) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.listener = listener
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+    /// - Parameter unixPath: listen on a unix socket there instead of a loopback port.
+    init(rcptReply: String, dataReply: String? = "250 2.0.0 Ok: queued", replyDelay: Double = 0,
+         unixPath: String? = nil) throws {
+        if let unixPath {
+            let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            self.listener = listener
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (index, byte) in unixPath.utf8.enumerated() where index < raw.count - 1 { raw[index] = byte }
+            }
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            port = 0
+        } else {
+            let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.listener = listener
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+        let listener = self.listener
         listen(listener, 1)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-        port = Int(UInt16(bigEndian: address.sin_port))
         Thread.detachNewThread { [self] in
             let fd = accept(listener, nil, nil)
             defer { close(fd); done.signal() }
@@ -97,6 +114,33 @@ struct ReinjectionClientTests {
         let transcript = server.transcript()
         #expect(transcript.contains("EHLO gw.example\r\nMAIL FROM:<alice@a.example>\r\nRCPT TO:<bob@b.example>\r\nRCPT TO:<carol@b.example>\r\nDATA\r\n"))
         #expect(transcript.contains("Subject: x\r\n\r\n..leading dot\r\nlast line\r\n.\r\nQUIT\r\n"))
+    }
+
+    @Test("over a unix socket (Reinject unix:PATH), the same exchange")
+    func unixSocket() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "Subject: x\n\nbody\n".write(toFile: "\(dir)/m", atomically: true, encoding: .utf8)
+        let server = try ScriptedSMTPServer(rcptReply: "250 2.1.5 Ok", unixPath: "\(dir)/reinject")
+        let spec = try SocketSpec(parsing: "unix:\(dir)/reinject")
+        let client = try #require(ReinjectionClient(spec: spec, heloName: "gw.example", timeout: 5))
+        #expect(client.endpoint == .unix(path: "\(dir)/reinject"))
+        let reply = try client.send(messageAt: "\(dir)/m", sender: "<alice@a.example>", recipients: ["<bob@b.example>"])
+        #expect(reply.hasPrefix("250 2.0.0"))
+        #expect(server.transcript().contains("RCPT TO:<bob@b.example>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n"))
+    }
+
+    @Test("a unix socket the milter's user may not connect to fails the re-injection, naming the path")
+    func unixSocketRefused() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "Subject: x\n\nbody\n".write(toFile: "\(dir)/m", atomically: true, encoding: .utf8)
+        let client = ReinjectionClient(endpoint: .unix(path: "\(dir)/missing"), heloName: "gw", timeout: 2)
+        #expect {
+            try client.send(messageAt: "\(dir)/m", sender: "a@a.example", recipients: ["b@b.example"])
+        } throws: { error in
+            "\(error)".contains("\(dir)/missing")
+        }
     }
 
     @Test("a refused recipient fails the re-injection (the message is then tempfailed)")

@@ -3,8 +3,9 @@
 # at a time, through real services.
 #
 # One broker; organization A (127.0.0.150, P-256, a.example) with a real
-# private Postfix (configured, not started: doctor reads it with postconf
-# -c), its fedmail-milter running and a private clamd; organization B
+# private Postfix (running, for its re-injection service; doctor reads its
+# configuration with postconf -c), its fedmail-milter running and a private
+# clamd; organization B
 # (127.0.0.160, b.example) enrolled at the broker. A's allowlist says
 # `b.example require`.
 #
@@ -33,6 +34,9 @@
 #       broker FAIL within the time limit
 #   d15 `fedmail-broker org revoke a`        broker FAIL (refused),
 #       certificate.revocation FAIL (on the CRL)
+#   d16 Reinject a TCP port                 reinject WARN, exit 1;
+#       UserID a user outside postdrop      reinject FAIL (cannot reach public/);
+#       MixedRecipients defer               reinject skipped
 #
 # Every case runs doctor twice, as text and with --json, and checks the exit
 # code of both, the check's line in the text and its status in the JSON.
@@ -95,6 +99,8 @@ variant() { local f=$BASE/$1.conf; sed -e "$2" "$CONF" >"$f"; echo "$f"; }
 # ------------------------------------------------------------------ the gateway
 echo "== setting up: broker, A (Postfix + milter + clamd) and B (enrolled)"
 fed_broker_start || die "broker did not start"
+# A re-injects through its Postfix's unix socket public/fedmail-reinject.
+FED_REINJECT_VIA="a"
 fed_org a 127.0.0.150 p256 a.example || die "org a"
 fed_enroll b 127.0.0.160 p256 b.example || die "org b"
 fed_allowlist a <<'L'
@@ -106,7 +112,8 @@ CONF=$(fed_dir a)/milter.conf
 SOCK=$(fed_dir a)/milter.sock
 PFETC=$(pf_dir a)/etc
 fm_start a "$CONF" || die "A's milter did not start"
-pass "broker, A's milter and clamd running; A's Postfix configured"
+pf_start a || die "A's Postfix did not start"
+pass "broker, A's milter, A's Postfix and clamd running"
 
 # ------------------------------------------------------------------ d1
 if want d1; then
@@ -114,12 +121,12 @@ if want d1; then
     doctor "$CONF"
     expect "healthy" 0 config ok
     for id in allowlist key.permissions key.match certificate.validity certificate.revocation broker clamd \
-        milter.socket postfix.smtpd_milters postfix.non_smtpd_milters postfix.milter_default_action postfix.milter_order; do
+        milter.socket reinject postfix.smtpd_milters postfix.non_smtpd_milters postfix.milter_default_action postfix.milter_order; do
         expect "healthy" 0 "$id" ok
     done
     expect "healthy" 0 partner ok b.example
     check "text: no WARN or FAIL line" bash -c "! grep -qE '^(WARN|FAIL)' '$BASE/out.txt'"
-    check "text ends with the summary" grep -q '^doctor: 14 ok, 0 skipped, 0 warnings, 0 failures: exit 0$' "$BASE/out.txt"
+    check "text ends with the summary" grep -q '^doctor: 15 ok, 0 skipped, 0 warnings, 0 failures: exit 0$' "$BASE/out.txt"
     check "json: status ok, exitCode 0" python3 -c "import json,sys; d=json.load(open('$BASE/out.json')); sys.exit(not (d['status']=='ok' and d['exitCode']==0 and all(set(c)=={'check','subject','status','message','fix'} for c in d['checks'])))"
     cp "$BASE/out.txt" "$BASE/healthy.txt"
     sed 's/^/      /' "$BASE/healthy.txt"
@@ -327,6 +334,19 @@ if want d14; then
     expect "silent broker" 2 broker fail
     expect "silent broker" 2 certificate.revocation warn
     if [ "$took" -le 20 ]; then pass "two doctor runs with --timeout 2 took ${took}s"; else fail "two doctor runs with --timeout 2 took ${took}s"; fi
+fi
+
+# ------------------------------------------------------------------ d16
+if want d16; then
+    scenario d16 "the re-injection service: a TCP port, a socket the milter's user cannot reach, no split"
+    doctor "$(variant reinject-tcp "s|^Reinject .*|Reinject inet:$FED_REINJECT_a@$(fed_addr a)|")"
+    expect "Reinject a TCP port" 1 reinject warn
+    fix_says "Reinject unix:/var/spool/postfix/public/fedmail-reinject"
+    doctor "$(variant reinject-nobody 's|^UserID .*|UserID nobody:nogroup|')"
+    expect "UserID nobody, not in postdrop" 2 reinject fail
+    check "the line names public/" grep -q "^FAIL reinject .*cannot reach .*/queue/public" "$BASE/out.txt"
+    doctor "$(variant reinject-defer 's|^MixedRecipients .*|MixedRecipients defer|')"
+    expect "MixedRecipients defer" 0 reinject skip
 fi
 
 # ------------------------------------------------------------------ d15

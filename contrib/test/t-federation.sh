@@ -14,7 +14,8 @@
 #   b  on the wire A->B: neither body text nor Subject visible
 #   c  3 recipients at B + 2 at C: one sealed copy, 2 recipientInfos, all 5
 #      delivered and opened
-#   d  mixed with a non-federated domain, split and defer: one copy each
+#   d  mixed with a non-federated domain, split (through the re-injection
+#      unix socket, which a local user cannot reach) and defer: one copy each
 #   e  broker down: require -> 4xx, delivered after the broker returns
 #      (client MTA queue retry, postqueue -f); opportunistic -> plaintext + header
 #   f  tampered in transit -> rejected (On-BadSeal reject) / held (quarantine)
@@ -60,6 +61,8 @@ inspect_recipients() { "$FED_CTL" inspect "$1" 2>/dev/null | grep -c '^recipient
 # ------------------------------------------------------------------ federation
 echo "== setting up: broker, organizations a, b, c (enrolled), n (outside), ai (A's internal MTA)"
 fed_broker_start || die "broker did not start"
+# A re-injects through the unix socket of contrib/postfix/master.cf.fedmail.
+FED_REINJECT_VIA="a"
 fed_org a 127.0.0.10 rsa3072 a.example || die "org a"
 fed_org b 127.0.0.20 p256 b.example b2.example || die "org b"
 fed_org c 127.0.0.30 p256 c.example h.example || die "org c"
@@ -200,6 +203,11 @@ f=$(delivered b "$body" | head -n 1); [ -n "$f" ] && ar_pass "$f" && pass "split
 f=$(delivered n "$body" | head -n 1); [ -n "$f" ] && ! grep -qi '^FedMail-Token' "$f" && [ "$(header_value "$f" Subject)" = "Split $MARK" ] && pass "split: N's copy is the plaintext original" || fail "split: N's copy is not the plaintext original"
 w=$(grep -l "split@b.example" "$(fed_tap_dir a b)"/msg-*.env 2>/dev/null)
 [ "$(grep -c . <<<"$w")" = 1 ] && sealed_wire "${w%.env}.eml" && ! grep -q "split@n.example" "$w" && pass "split: one sealed copy crossed A->B, for split@b.example only" || fail "split: wire A->B: '$w'"
+grep -q "postfix-a/reinject-unix/smtpd.*client=localhost" "$(pf_log a)" && pass "split: the sealed copy went through the re-injection unix socket (public/fedmail-reinject)" || fail "split: no re-injection on the unix socket in A's log"
+# What that service is handed skips every milter: no local user may reach it.
+sock=$(pf_public_socket a fedmail-reinject)
+out=$(runuser -u nobody -- swaks --socket "$sock" --from x@else.example --to split@a.example --header "Authentication-Results: mx.a.test; fedmail=pass" 2>&1)
+grep -q "Permission denied" <<<"$out" && pass "split: a local user (nobody) cannot connect to the re-injection socket" || fail "split: nobody reached $sock: $(tail -n 2 <<<"$out")"
 
 fed_milter_conf a "MixedRecipients defer"; fed_milter_restart a || fail "restart a with defer"
 body="Mixed defer $MARK"

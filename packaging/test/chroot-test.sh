@@ -176,7 +176,7 @@ postconf -e 'myhostname = mx.example.org' 'mydestination = example.org, localhos
 # the sealed message can be looked at after it left the milter.
 echo "partner.example local:" >/etc/postfix/transport
 cat >>/etc/postfix/master.cf <<'MASTER'
-127.0.0.1:10026 inet  n       -       y       -       -       smtpd
+fedmail-reinject unix n       -       y       -       -       smtpd
   -o syslog_name=postfix/fedmail-reinject
   -o smtpd_milters=
   -o non_smtpd_milters=
@@ -188,6 +188,10 @@ cat >>/etc/postfix/master.cf <<'MASTER'
   -o smtpd_recipient_restrictions=permit_mynetworks,reject
   -o mynetworks=127.0.0.0/8
 MASTER
+# README.Debian: the package puts fedmail in postdrop when Postfix is there;
+# apt may have configured fedmail-milter first.
+getent group postdrop | grep -qw fedmail || adduser --quiet fedmail postdrop
+same "fedmail is in group postdrop (re-injection socket)" "$(id -nG fedmail | tr ' ' '\n' | grep -cx postdrop)" "1"
 useradd --create-home --shell /usr/sbin/nologin alice
 useradd --create-home --shell /usr/sbin/nologin bob
 same "Debian's Postfix runs smtpd chrooted" "$(postconf -M smtp/inet | awk '{print $5}')" "y"
@@ -261,6 +265,34 @@ if [ -n "$bob_msg" ] && runuser -u partnerop -- fedmailctl open --key /root/part
     pass "the partner's key opens it to the original (fedmailctl open)"
 else
     fail "the partner's key opens it to the original (fedmailctl open)"
+fi
+
+# A mixed message (MixedRecipients split, the shipped default): the sealed
+# copy for bob@partner.example is re-injected through the unix socket
+# public/fedmail-reinject, alice@example.org gets the plaintext original.
+check "swaks: alice@example.org -> alice@example.org + bob@partner.example accepted (split)" \
+    swaks --server 127.0.0.1:25 --helo client.example.org --from alice@example.org \
+        --to alice@example.org,bob@partner.example --header "Subject: packaging test split" --body "split body 4d1b"
+split_arrived() { grep -l "Subject: packaging test split" /home/alice/Maildir/new/* >/dev/null 2>&1 \
+    && [ "$(find /home/bob/Maildir/new -type f | wc -l)" -ge 2 ]; }
+if wait_for 60 split_arrived; then pass "split: both copies were delivered"; else fail "split: both copies were delivered"; fi
+if grep -q "postfix/fedmail-reinject/smtpd.*client=localhost" /var/log/postfix.log; then
+    pass "split: the sealed copy came in through the re-injection socket"
+else
+    fail "split: the sealed copy came in through the re-injection socket"
+fi
+split_bob=$(grep -L "sealed body 9c2e" $(find /home/bob/Maildir/new -type f) 2>/dev/null | head -n1)
+if [ -n "$split_bob" ] && grep -q "smime-type=authEnveloped-data" "$split_bob" && ! grep -q "split body 4d1b" "$split_bob"; then
+    pass "split: bob's copy left sealed"
+else
+    fail "split: bob's copy left sealed"
+fi
+if ! runuser -u alice -- swaks --socket /var/spool/postfix/public/fedmail-reinject --from x@else.example \
+        --to alice@example.org --body "should not pass" >/root/reinject-alice.log 2>&1 \
+    && grep -q "Permission denied" /root/reinject-alice.log; then
+    pass "a local user cannot reach the re-injection socket"
+else
+    fail "a local user cannot reach the re-injection socket"
 fi
 
 echo "-- reload and stop as the unit says"

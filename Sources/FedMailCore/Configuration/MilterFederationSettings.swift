@@ -76,7 +76,9 @@ public struct MilterFederationSettings: Sendable, Hashable {
     public var tokenCacheDirectory: String?
     /// `MixedRecipients` (default `split`).
     public var mixedRecipients: MixedRecipients = .split
-    /// `Reinject`: `inet:PORT@HOST` of the SMTP service without milters for sealed copies.
+    /// `Reinject`: `unix:/PATH` (preferred: only the MTA's own users may
+    /// connect) or `inet:PORT@HOST` of the SMTP service without milters
+    /// for sealed copies.
     public var reinject: SocketSpec?
     /// `ProtectSubject` (default yes).
     public var protectSubject = true
@@ -181,13 +183,13 @@ public struct MilterFederationSettings: Sendable, Hashable {
             do { spec = try SocketSpec(parsing: e.value) } catch {
                 throw file.error(.badValue, at: e, "'Reinject': \(error.message)")
             }
-            var host: String?
+            let usable: Bool
             switch spec {
-            case .inet(_, let name), .inet6(_, let name): host = name
-            case .unix: host = nil
+            case .inet(_, let name), .inet6(_, let name): usable = !(name ?? "").isEmpty
+            case .unix(let path): usable = path.hasPrefix("/")
             }
-            guard let host, !host.isEmpty else {
-                throw file.error(.badValue, at: e, "'Reinject' must be inet:PORT@HOST (an SMTP service without milters), not '\(e.value)'")
+            guard usable else {
+                throw file.error(.badValue, at: e, "'Reinject' must be unix:/PATH or inet:PORT@HOST (an SMTP service without milters), not '\(e.value)'")
             }
             reinject = spec
         }

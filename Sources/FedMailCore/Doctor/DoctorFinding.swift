@@ -4,7 +4,7 @@
 /// The check ids are stable (monitoring keys on them): `config`,
 /// `allowlist`, `key.permissions`, `key.match`, `certificate.validity`,
 /// `certificate.revocation`, `broker`, `partner` (one per `require`
-/// partner, the domain in ``subject``), `clamd`, `milter.socket`,
+/// partner, the domain in ``subject``), `clamd`, `milter.socket`, `reinject`,
 /// `postfix.smtpd_milters`, `postfix.non_smtpd_milters`,
 /// `postfix.milter_default_action`, `sendmail.input_mail_filter`.
 public struct DoctorFinding: Sendable, Hashable {

@@ -8,7 +8,9 @@
 #     own loopback address (127.0.0.10, 127.0.0.20, ...) and sending from it,
 #     with smtpd_milters and non_smtpd_milters pointing at
 #   - its own fedmail-milter (Mode both; InternalHosts = the org's address);
-#   - a re-injection smtpd without milters on the org's address (Reinject).
+#   - a re-injection smtpd without milters on the org's address (Reinject),
+#     and the same on the unix socket public/fedmail-reinject of its queue
+#     directory, which the milter uses when FED_REINJECT_VIA names the org.
 # Organizations route each other's domains with transport_maps, directly or
 # through an SMTP wiretap (smtp-tap.py) that records the bytes on the wire.
 #
@@ -191,6 +193,9 @@ fed_gateway_postfix() {
     dir=$(fed_dir "$name")
     PF_ADDR=$addr pf_init "$name" "$(fed_port "$name")" "$@"
     pf_add_listener "$name" "${!reinject_var}" -o smtpd_milters= -o non_smtpd_milters= -o "syslog_name=postfix-$name/reinject"
+    # The same service on a unix socket in public/ (contrib/postfix/master.cf.fedmail):
+    # the milter uses it when FED_REINJECT_VIA names the organization.
+    pf_add_unix_listener "$name" fedmail-reinject -o smtpd_milters= -o non_smtpd_milters= -o "syslog_name=postfix-$name/reinject-unix"
     pf_set "$name" "smtpd_milters = unix:$dir/milter.sock" "non_smtpd_milters = unix:$dir/milter.sock" \
         "milter_default_action = tempfail" "smtp_discard_ehlo_keywords = chunking" \
         "message_size_limit = 20000000"
@@ -278,6 +283,10 @@ fed_milter_conf() {
     local name=$1; shift
     local dir; dir=$(fed_dir "$name")
     local reinject_var="FED_REINJECT_$name"
+    local reinject="inet:${!reinject_var}@$(fed_addr "$name")"
+    # FED_REINJECT_VIA="a b": those organizations re-inject through the
+    # unix socket of their Postfix (as the shipped configuration does).
+    if [[ " ${FED_REINJECT_VIA:-} " == *" $name "* ]]; then reinject="unix:$(pf_public_socket "$name" fedmail-reinject)"; fi
     local defaults
     defaults=$(cat <<CONF
 Socket              local:$dir/milter.sock
@@ -298,7 +307,7 @@ FederationAllowlist $dir/allowlist
 TokenCacheDir       $dir/cache
 StateDirectory      $dir/state
 MixedRecipients     split
-Reinject            inet:${!reinject_var}@$(fed_addr "$name")
+Reinject            $reinject
 BrokerTimeout       5s
 CONF
 )

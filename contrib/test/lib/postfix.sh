@@ -14,6 +14,9 @@
 #   pf_add_listener NAME PORT [-o key=value]...
 #                                    another smtpd on 127.0.0.1:PORT, e.g. a
 #                                    re-injection listener with -o smtpd_milters=
+#   pf_add_unix_listener NAME SERVICE [-o key=value]...
+#                                    an smtpd on the unix socket public/SERVICE
+#                                    (pf_public_socket NAME SERVICE: its path)
 #   pf_route NAME DOMAIN HOST:PORT   send mail for DOMAIN to smtp:[HOST]:PORT
 #   pf_start NAME / pf_stop NAME     start / stop (pf_stop waits for the master to exit)
 #   pf_dir NAME                      the instance directory
@@ -143,6 +146,21 @@ pf_add_listener() {
         if [ "$1" = "-o" ]; then echo "  -o $2" >>"$dir/etc/master.cf"; shift 2; else shift; fi
     done
 }
+
+# pf_add_unix_listener NAME SERVICE [-o key=value]...: an smtpd on the unix
+# socket public/SERVICE of the instance's queue directory (mode 0710
+# postfix:postdrop: only the postfix user and the postdrop group reach it).
+pf_add_unix_listener() {
+    local name=$1 service=$2; shift 2
+    local dir; dir=$(pf_dir "$name")
+    echo "$service unix n  -       n       -       -       smtpd" >>"$dir/etc/master.cf"
+    while (($#)); do
+        if [ "$1" = "-o" ]; then echo "  -o $2" >>"$dir/etc/master.cf"; shift 2; else shift; fi
+    done
+}
+
+# pf_public_socket NAME SERVICE: the path of that unix listener's socket.
+pf_public_socket() { echo "$(pf_dir "$1")/queue/public/$2"; }
 
 pf_route() {
     local name=$1 domain=$2 hostport=$3 dir
