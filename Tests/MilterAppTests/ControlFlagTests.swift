@@ -79,6 +79,30 @@ struct ControlFlagTests {
         #expect(run.actions.isEmpty)
     }
 
+    /// What the sending gateway leaves out of the seal (its own scan
+    /// fields, verdicts under its id) must not be left out of what it
+    /// scans: the upstream scanner's fields are read from the message as
+    /// received. Here the upstream status field has the same name as the
+    /// inbound scan field (accepted by -n), and the engine field is
+    /// X-Virus-Scanned, the default InboundVirusHeader.
+    @Test("the upstream verdict and engine are read from the message as received, whatever the seal leaves out")
+    func upstreamFieldsNamedLikeOurs() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"],
+                            settings: ["UpstreamVirusHeader X-Virus-Status", "InboundVirusHeader X-Virus-Status",
+                                       "UpstreamScanHosts 127.0.0.1"])
+        let infected = try a.submit(Mail.message(extraHeaders: ["X-Virus-Status: Infected (Win.Test.EICAR_HDB-1)"]))
+        #expect(infected.response.status == .reject)
+        #expect(infected.response.replyText == "550 5.7.1 FedMail: message infected: Win.Test.EICAR_HDB-1")
+
+        let (a2, b2) = try Self.gateways(trust: "  trust=virus-scan")
+        let sealed = try a2.submit(Mail.message(extraHeaders: ["X-Virus-Scanned: clamav-milter 1.4.2 at mx.a.example",
+                                                               "X-Virus-Status: Clean"]))
+        try #require(sealed.response == .continue)
+        let opened = try b2.receive(Mail.relayed(sealed))
+        let field = try #require(opened.result.values(of: "X-Virus-Scanned").first)
+        #expect(field.contains("clamav-milter 1.4.2"), "\(field)")
+    }
+
     @Test("opened mail: an X-Virus-Scanned forged inside the seal is replaced by B's own")
     func forgedInsideReplaced() throws {
         let (a, b) = try Self.gateways(trust: "  trust=virus-scan")

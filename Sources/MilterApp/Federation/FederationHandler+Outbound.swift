@@ -111,15 +111,18 @@ extension FederationHandler {
             throw FederationLoadError("no OrgKey/OrgCertificate to seal with")
         }
         // The original where the milter holds it (header fields, spooled
-        // body), scanned before anything is sealed or re-injected. Without
-        // the verdicts only we may add, which were deleted from the MTA's
-        // copy above: inside the seal a field under our authserv-id is the
-        // sending organization's own result to the partner, who restores it.
+        // body), scanned as received (the upstream scanner's fields may
+        // share a name with ours) before anything is sealed or re-injected.
+        // What is sealed leaves out the verdicts only we may add, which were
+        // deleted from the MTA's copy above: inside the seal a field under
+        // our authserv-id is the sending organization's own result to the
+        // partner, who restores it.
+        let received = try MessageFiles.messageInput(transaction, rawValues: rawValues)
         let original = try MessageFiles.messageInput(transaction, rawValues: rawValues) { field in
             self.isForgedVerdict(name: field.name, value: field.value)
         }
         let virusFlag: ControlFlags.ScanResult, spamFlag: ControlFlags.ScanResult, scanSummary: String
-        switch try scanOutbound(original: original, fromScanningHost: fromScanningHost, actions: actions, log: log) {
+        switch try scanOutbound(original: received, fromScanningHost: fromScanningHost, actions: actions, log: log) {
         case .stop(let response):
             return response
         case .flags(let virus, let spam, let summary):
