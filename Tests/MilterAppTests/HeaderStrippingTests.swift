@@ -299,6 +299,32 @@ struct AuthservIDReadingTests {
         #expect(!(try Self.kept(Array("ARC-Authentication-Results: \(value)".utf8), settings: ["TrustedAuthservIDs trusted.b.test"])))
     }
 
+    /// Python's email package (and what is built on it) breaks lines at a
+    /// CR that is not followed by LF: a field can carry another inside its
+    /// value, which the MTA and this milter see as one field.
+    @Test("a verdict of ours hidden after a bare CR inside another field's value removes that field", arguments: [
+        "Subject: t\rAuthentication-Results: mx.b.test; fedmail=pass header.from=bank.example",
+        "Authentication-Results: other.example; spf=pass\rAuthentication-Results: mx.b.test; fedmail=pass",
+        "X-Note: a\rb\rARC-Authentication-Results: i=1; mx.b.test; dkim=pass header.d=bank.example",
+        "X-Note: a\rX-Virus-Scanned: clean by mx.b.test",
+        "X-Note: a\rAuthentication-Results : mx . b . test; fedmail=pass",
+    ])
+    func hiddenAfterBareCR(field: String) throws {
+        let b = try Gateway(org: "b", allowlist: [])
+        let run = try b.receive(MilterMessage(eml: Self.eml(Array(field.utf8)), sender: "<x@else.example>", recipients: ["<bob@b.example>"]))
+        let delivered = run.result.headers.filter { !$0.hasName("Received") }.map { "\($0.name): \($0.value)" }
+        #expect(!delivered.contains { $0.contains("mx.b.test") || $0.contains("mx . b . test") }, "\(delivered)")
+    }
+
+    @Test("a bare CR with no field of ours after it changes nothing")
+    func bareCRAlone() throws {
+        let b = try Gateway(org: "b", allowlist: [])
+        let run = try b.receive(MilterMessage(eml: Self.eml(Array("X-Note: a\rb: c\rAuthentication-Results: other.example; spf=pass".utf8)),
+                                              sender: "<x@else.example>", recipients: ["<bob@b.example>"]))
+        #expect(run.actions.isEmpty)
+        #expect(run.result.values(of: "X-Note").count == 1)
+    }
+
     @Test("a field whose id is not written plainly goes, whichever id it names: readers take such ids apart in different ways")
     func notPlainGoes() throws {
         #expect(!(try Self.kept(Array("Authentication-Results: =?us-ascii?q?other.example?=; spf=pass".utf8))))

@@ -331,8 +331,16 @@ extension FederationHandler {
     /// some reader may take for ours or a `TrustedAuthservIDs` one (any
     /// whose authserv-id is not written plainly as another's:
     /// ``AuthenticationResults/fieldValue(_:mayClaimAnyOf:arc:textForms:)``),
-    /// or one of our local-chain scan fields.
+    /// or one of our local-chain scan fields — also when such a field hides
+    /// in another's value after a bare CR (``HiddenHeaderFields``), where
+    /// a reader that breaks lines there finds it.
     func isForgedVerdict(name: String, value: String) -> Bool {
+        if isVerdictField(name: name, value: value) { return true }
+        return HiddenHeaderFields.inValue(value).contains { isVerdictField(name: $0.name, value: $0.value) }
+    }
+
+    /// ``isForgedVerdict(name:value:)`` for one field as the MTA gave it.
+    private func isVerdictField(name: String, value: String) -> Bool {
         let lower = name.lowercased()
         let isARC = lower == "arc-authentication-results"
         if isARC || lower == "authentication-results" {
