@@ -41,10 +41,32 @@ extension DoctorProbes {
         case nil:
             break
         }
-        let user = configuration.userID.flatMap { UserAccount(named: $0.user) }
-            .map { SocketAccessCheck.User(name: $0.name, uid: $0.uid, gids: $0.groups) }
+        // The running milter's own groups when it runs (it keeps those it
+        // started with), else the user's in the group database.
+        var account = configuration.userID.flatMap { UserAccount(named: $0.user) }
+        var userSource: String?
+        if let name = account?.name, let pid = Self.runningMilterPID(configuration), let running = UserAccount.ofProcess(pid, name: name) {
+            account = running
+            userSource = "the running milter, pid \(pid)"
+        }
+        let user = account.map { SocketAccessCheck.User(name: $0.name, uid: $0.uid, gids: $0.groups) }
+        // The group that opens the socket's directory to its members (postdrop).
+        let directory = nodes.count >= 2 ? nodes[nodes.count - 2] : nil
+        let members = directory.map { $0.mode & 0o010 != 0 && $0.mode & 0o001 == 0 ? UserAccount.members(ofGroup: $0.gid) : [] } ?? []
         return ReinjectionCheck.finding(reinject: federation.reinject, splits: splits, nodes: nodes, user: user,
+                                        userSource: userSource, groupMembers: members, mtaUser: mtaUser,
                                         connectError: connectError)
+    }
+
+    /// The pid in the milter's PidFile when that process is alive and is fedmail-milter.
+    static func runningMilterPID(_ configuration: MilterConfiguration) -> Int32? {
+        guard let path = configuration.pidFile, let fd = try? FileIO.openRead(path) else { return nil }
+        defer { FileIO.close(fd) }
+        guard let bytes = try? FileIO.read(fd, count: 64, name: path),
+              let pid = Int32(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
+              let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+              comm.hasPrefix("fedmail-milter") else { return nil }
+        return pid
     }
 
     /// Each path from `/` down to `path`, as `lstat` sees it (stops at the first missing one).

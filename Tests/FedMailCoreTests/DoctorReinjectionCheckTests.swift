@@ -47,6 +47,30 @@ struct DoctorReinjectionCheckTests {
         #expect(finding.fix?.contains("adduser fedmail postdrop") == true)
     }
 
+    @Test("another member of postdrop can reach it too: a warning naming them; postfix and the milter's user are expected")
+    func otherMembers() {
+        let finding = ReinjectionCheck.finding(reinject: .unix(path: Self.path), splits: true, nodes: Self.nodes(),
+                                               user: Self.fedmail(inPostdrop: true), groupMembers: ["alice", "fedmail", "postfix"],
+                                               connectError: nil)
+        #expect(finding.status == .warn)
+        #expect(finding.message.contains("alice"))
+        #expect(!finding.message.contains("postfix,"))
+        let expected = ReinjectionCheck.finding(reinject: .unix(path: Self.path), splits: true, nodes: Self.nodes(),
+                                                user: Self.fedmail(inPostdrop: true), groupMembers: ["fedmail", "postfix"],
+                                                connectError: nil)
+        #expect(expected.status == .ok)
+    }
+
+    @Test("the running milter started before it was put in postdrop: the failure says so and asks for a restart")
+    func runningWithoutTheGroup() {
+        let finding = ReinjectionCheck.finding(reinject: .unix(path: Self.path), splits: true, nodes: Self.nodes(),
+                                               user: Self.fedmail(inPostdrop: false), userSource: "the running milter, pid 4242",
+                                               connectError: nil)
+        #expect(finding.status == .fail)
+        #expect(finding.message.contains("the running milter, pid 4242"))
+        #expect(finding.fix?.contains("restart the milter") == true)
+    }
+
     @Test("a socket every local user can reach: a warning")
     func openToAll() {
         let finding = ReinjectionCheck.finding(reinject: .unix(path: Self.path), splits: true, nodes: Self.nodes(publicMode: 0o711),

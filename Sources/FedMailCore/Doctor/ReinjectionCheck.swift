@@ -18,9 +18,16 @@ public enum ReinjectionCheck {
     ///     and the socket last (missing from the end when `lstat` failed).
     ///   - user: the milter's `UserID` user (nil: the milter runs as root,
     ///     or the user does not exist here).
+    ///   - userSource: where `user`'s groups come from, for the message
+    ///     (`the running milter, pid 123`; the group database otherwise).
+    ///   - groupMembers: the users in the group that gives access to the
+    ///     socket's directory (postdrop): any but the MTA's and the
+    ///     milter's own can hand the service mail too.
     ///   - connectError: why connecting failed, nil when the service answered.
     public static func finding(reinject: SocketSpec?, splits: Bool, nodes: [SocketAccessCheck.Node],
-                               user: SocketAccessCheck.User?, connectError: String?) -> DoctorFinding {
+                               user: SocketAccessCheck.User?, userSource: String? = nil,
+                               groupMembers: [String] = [], mtaUser: String = "postfix",
+                               connectError: String?) -> DoctorFinding {
         guard splits else {
             return .skip(id, "nothing is re-injected (the milter does not seal, or MixedRecipients is not split)")
         }
@@ -39,9 +46,10 @@ public enum ReinjectionCheck {
         }
         guard socket.isSocket else { return .fail(id, "\(path) exists but is not a socket", fix: useUnixSocket) }
         if let user {
+            let who = userSource.map { "\(user.name) (\($0))" } ?? user.name
             for node in nodes.dropLast() where !SocketAccessCheck.allows(node, user, 1) {
-                return .fail(id, "the milter's user \(user.name) cannot reach \(path): directory \(node.path) is mode 0\(String(node.mode & 0o7777, radix: 8)) \(node.ownerName)",
-                             fix: "put \(user.name) in the directory's group (adduser \(user.name) postdrop for Postfix's public/) and restart the milter")
+                return .fail(id, "the milter's user \(who) cannot reach \(path): directory \(node.path) is mode 0\(String(node.mode & 0o7777, radix: 8)) \(node.ownerName)",
+                             fix: "put \(user.name) in the directory's group (adduser \(user.name) postdrop for Postfix's public/) and restart the milter (a running process keeps the groups it started with)")
             }
             if !SocketAccessCheck.allows(socket, user, 2) {
                 return .fail(id, "the milter's user \(user.name) cannot connect to \(path): it is mode 0\(String(socket.mode & 0o7777, radix: 8)) \(socket.ownerName)",
@@ -56,6 +64,11 @@ public enum ReinjectionCheck {
         if everyoneReaches {
             return .warn(id, "any local user can connect to \(path): mail handed to it skips every milter and reaches local mailboxes with forged verdicts",
                          fix: "keep the socket in a directory only the MTA and the milter may search (Postfix's public/, mode 0710 postfix:postdrop)")
+        }
+        let others = groupMembers.filter { $0 != mtaUser && $0 != user?.name }
+        if !others.isEmpty {
+            return .warn(id, "besides the milter, \(others.joined(separator: ", ")) can connect to \(path) through the group of its directory: mail handed to it skips every milter",
+                         fix: "take them out of that group (deluser USER postdrop); Postfix's own programs reach their sockets through set-group-ID, not membership")
         }
         return .ok(id, "\(path) mode 0\(String(socket.mode & 0o7777, radix: 8)) \(socket.ownerName)\(user.map { ", usable by \($0.name)" } ?? ""), not by other local users; it accepts connections")
     }
