@@ -45,7 +45,7 @@ actor LookupCache {
         memory[key] = entry
         guard persist, let path = path(for: key), let data = try? JSONEncoder().encode(entry) else { return }
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600)
         guard fd >= 0 else { return }
         let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
         close(fd)

@@ -1,4 +1,5 @@
 import FedMailCore
+import Foundation
 import Logging
 import Milter
 import Testing
@@ -175,5 +176,32 @@ struct LogDestinationTests {
         #expect(DaemonLogSink.oneLine("from=<a@b> rcpts=1: decision=untouched") == "from=<a@b> rcpts=1: decision=untouched")
         #expect(DaemonLogSink.oneLine("a\r\nb\nc\rd") == "a  b c d")
         #expect(DaemonLogSink.oneLine("caf\u{E9}\n\u{2028}") == "caf\u{E9} \u{2028}")
+    }
+}
+
+@Suite("start-up directories")
+struct StartupDirectoryTests {
+    /// The broker clients write the token cache after the privilege drop:
+    /// a named broker's directory made by root at start stayed unwritable.
+    @Test("TokenCacheDir and a named broker's directory in it are made and handed to the UserID user")
+    func tokenCacheDirectories() throws {
+        let base = NSTemporaryDirectory() + "fedmail-cache-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let cache = base + "/cache"
+        let configuration = try MilterConfiguration(parsing: """
+            Socket local:/tmp/x.sock
+            TokenCacheDir \(cache)
+            Broker EU https://broker.eu.example
+            """, path: base + "/milter.conf")
+        let identity = try UserIdentity(resolving: .init(user: "nobody", group: nil))
+        try MilterDaemon.prepareTokenCacheDirectories(configuration, identity: identity)
+        for path in [cache, cache + "/eu"] {
+            var info = stat()
+            #expect(lstat(path, &info) == 0)
+            #expect(info.st_mode & S_IFMT == S_IFDIR)
+            #expect(info.st_mode & 0o777 == 0o700)
+            #expect(info.st_uid == identity.uid, "\(path)")
+        }
     }
 }

@@ -192,6 +192,7 @@ public enum MilterDaemon {
         if let path = configuration.pidFile {
             do { footprint.pidFile = try PidFile(writingTo: path) } catch { throw StartFailure(error.message, .cannotCreate) }
         }
+        try prepareTokenCacheDirectories(configuration, identity: identity)
         do {
             federation.replace(with: try ConfigurationLoader.federationRuntime(
                 configuration, path: options.configurationPath, hostname: hostname, connect: true))
@@ -364,6 +365,22 @@ public enum MilterDaemon {
         started.federation.shutdown()
         logger.notice("stopped")
         return loopFailed.load(ordering: .relaxed) ? .software : .ok
+    }
+
+    /// `TokenCacheDir` and its directory per named broker, made now (as
+    /// root) and handed to the `UserID` user, who writes the cache after
+    /// the privilege drop: a directory the broker client made as root
+    /// would stay unwritable to it.
+    static func prepareTokenCacheDirectories(_ configuration: MilterConfiguration, identity: UserIdentity?) throws(StartFailure) {
+        guard let base = configuration.federation.tokenCacheDirectory else { return }
+        let named = configuration.federation.namedBrokers.map { base + "/" + $0.name.lowercased() }
+        for path in [base] + named {
+            do {
+                try prepareStateDirectory(path, owner: identity)
+            } catch {
+                throw StartFailure("TokenCacheDir \(path): \(error)", .cannotCreate)
+            }
+        }
     }
 
     /// Re-reads the configuration; a bad one is refused and the old one kept.
