@@ -46,6 +46,18 @@ extension BrokerService {
             log(event)
         }
         try await revokeCertificate(certificatePEM: current.certificatePEM, organization: organization, reason: reason, actor: actor)
+        try await escalateEarlierCertificates(of: organization, to: reason)
+    }
+
+    /// After an organization-wide revocation (the organization revoked, a
+    /// domain taken away), its earlier certificates must not keep mail
+    /// "signed before" their supersession: the signer picks its
+    /// signingTime. `reason` replaces superseded on them (key compromise
+    /// replaces every reason), for every key the organization had.
+    func escalateEarlierCertificates(of organization: String, to reason: RevocationReason) async throws {
+        guard reason != .superseded else { return }
+        try await store.escalateRevocations(organization: organization, to: reason.rawValue)
+        crlIssuer.invalidate()
     }
 
     /// The current CRL (DER) with its thisUpdate and nextUpdate.

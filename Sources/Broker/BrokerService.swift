@@ -237,7 +237,9 @@ public struct BrokerService: Sendable {
         let event = AuditEvent(at: Self.now(), actor: actor, action: "domain.removed", organization: organization, detail: "domain=\(domain)")
         try await mapStoreErrors { try await store.removeDomain(domain, from: organization, audit: event) }
         log(event)
-        return try await reissue(organization, superseding: .affiliationChanged, actor: actor)
+        let reissued = try await reissue(organization, superseding: .affiliationChanged, actor: actor)
+        try await escalateEarlierCertificates(of: organization, to: .affiliationChanged)
+        return reissued
     }
 
     /// Reissues the organization certificate for its current domains (same key) after an

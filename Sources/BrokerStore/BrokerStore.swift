@@ -59,6 +59,11 @@ public protocol BrokerStore: Sendable {
     /// A certificate already listed keeps its date; key compromise marks
     /// every listed certificate for the same key.
     func recordRevocation(_ revocation: CertificateRevocation, audit: AuditEvent) async throws
+    /// Carries an organization-wide revocation to the organization's
+    /// earlier certificates (every key): `reason` replaces "superseded"
+    /// (which would keep mail signed before it), and key compromise
+    /// replaces every reason.
+    func escalateRevocations(organization: String, to reason: String) async throws
     /// Every revoked certificate with a serial, oldest first.
     func revocations() async throws -> [CertificateRevocation]
     /// Changes whenever the revocation list does (cache check for the CRL).

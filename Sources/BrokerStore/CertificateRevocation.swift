@@ -27,4 +27,6 @@ public struct CertificateRevocation: Sendable, Hashable, Codable {
 
     /// The reason that marks a compromised key (every certificate for the key gets it).
     public static let keyCompromise = "key-compromise"
+    /// The reason of a routine replacement (RevocationReason.superseded).
+    public static let superseded = "superseded"
 }

@@ -29,6 +29,19 @@ extension SQLBrokerStore {
         }
     }
 
+    public func escalateRevocations(organization: String, to reason: String) async throws {
+        try await database.transaction(exclusive: true) { db in
+            if reason == CertificateRevocation.keyCompromise {
+                try await db.query("UPDATE revoked_certificates SET reason = $1 WHERE organization = $2",
+                                   [.text(reason), .text(organization)])
+            } else {
+                try await db.query("UPDATE revoked_certificates SET reason = $1 WHERE organization = $2 AND reason = $3",
+                                   [.text(reason), .text(organization), .text(CertificateRevocation.superseded)])
+            }
+            try await db.query("UPDATE crl_state SET revision = revision + 1 WHERE id = 1", [])
+        }
+    }
+
     public func revocations() async throws -> [CertificateRevocation] {
         try await database.query("""
             SELECT * FROM revoked_certificates WHERE serial IS NOT NULL ORDER BY revoked_at, serial

@@ -194,9 +194,11 @@ struct OrgCommand: AsyncParsableCommand {
             A new enrollment under the revoked organization's name is held as a key replacement; only
             `org approve --replace-key ID` re-activates the organization, with the enrollment's key.
             The certificate goes on the broker's CRL (GET /v1/crl) with the reason given:
-            gateways refuse mail it signed from the revocation on, or, for key-compromise,
-            every message signed with it (and with any earlier certificate for the same key),
-            whatever its signingTime. Revoking again with key-compromise upgrades the reason.
+            gateways refuse every message signed with it, whatever its signingTime (which the
+            signer chooses; only a superseded certificate keeps mail signed before its
+            revocation). The organization's earlier superseded certificates, of every key it
+            had, get the same reason; key-compromise replaces every reason on all of them.
+            Revoking again with key-compromise upgrades the reason.
             """)
         @ParentCommand var root: FedmailBroker
         @Argument(help: "Organization name.") var name: String

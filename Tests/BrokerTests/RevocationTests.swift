@@ -96,6 +96,39 @@ struct RevocationTests {
         #expect(upgraded.entries.first { $0.serial == Self.serial(other) }?.reason == .keyCompromise)
     }
 
+    /// A superseded certificate keeps mail signed before its revocation
+    /// (signingTime, chosen by the signer). Once the organization itself is
+    /// revoked, or loses a domain, its earlier certificates must not stay
+    /// "superseded": a backdated message signed with one (of its old key,
+    /// perhaps the stolen one it rekeyed away from) would pass.
+    @Test("org revoke and remove-domain carry the reason to the organization's earlier superseded certificates, of every key")
+    func revocationReachesEarlierCertificates() async throws {
+        let broker = try await TestBroker.make()
+        defer { Task { await broker.close() } }
+        let (key, keyPEM, _) = TestKeys.p256()
+        let first = try await broker.enroll("org-a", key: key, keyPEM: keyPEM, domains: ["a.example"])
+        let (newKey, newPEM, _) = TestKeys.p256()
+        let rekeyed = try await broker.enroll("org-a", key: newKey, keyPEM: newPEM, domains: ["a.example"], replaceKey: true)
+        try await broker.service.revoke(organization: "org-a", reason: .keyCompromise)
+        var (_, list) = try await Self.crl(broker)
+        #expect(list.entries.first { $0.serial == Self.serial(first) }?.reason == .keyCompromise)
+        #expect(list.entries.first { $0.serial == Self.serial(rekeyed) }?.reason == .keyCompromise)
+
+        let (bKey, bPEM, _) = TestKeys.p256()
+        let bFirst = try await broker.enroll("org-b", key: bKey, keyPEM: bPEM, domains: ["b.example", "b2.example"])
+        let bSecond = try Certificate(pemEncoded: try await broker.service.addDomain("b3.example", to: "org-b").certificatePEM)
+        (_, list) = try await Self.crl(broker)
+        #expect(list.entries.first { $0.serial == Self.serial(bFirst) }?.reason == .superseded)
+        _ = try await broker.service.removeDomain("b2.example", from: "org-b")
+        (_, list) = try await Self.crl(broker)
+        #expect(list.entries.first { $0.serial == Self.serial(bFirst) }?.reason == .affiliationChanged)
+        #expect(list.entries.first { $0.serial == Self.serial(bSecond) }?.reason == .affiliationChanged)
+        try await broker.service.revoke(organization: "org-b")
+        (_, list) = try await Self.crl(broker)
+        // Cessation does not undo the stricter affiliation change; key compromise would.
+        #expect(list.entries.first { $0.serial == Self.serial(bFirst) }?.reason == .affiliationChanged)
+    }
+
     @Test("approving a key replacement for an enrolled organization revokes the replaced certificate (superseded)")
     func approveReplaces() async throws {
         let broker = try await TestBroker.make()

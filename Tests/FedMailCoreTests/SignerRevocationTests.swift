@@ -49,10 +49,16 @@ struct SignerRevocationTests {
         (.superseded, -100, "pass"),                      // signed before the revocation: stands
         (.superseded, 0, "signer-revoked"),               // at the revocation: refused
         (.superseded, +100, "signer-revoked"),
-        (.affiliationChanged, -1, "pass"),
+        // The signer chooses its signingTime: an organization expelled
+        // (cessation of operation) or that lost a domain (affiliation
+        // changed) could backdate it past the revocation, so only a
+        // routine replacement (superseded) keeps earlier signatures.
+        (.affiliationChanged, -1, "signer-revoked"),
         (.affiliationChanged, +1, "signer-revoked"),
-        (.cessationOfOperation, -1, "pass"),
+        (.cessationOfOperation, -1, "signer-revoked"),
+        (.cessationOfOperation, -100, "signer-revoked"),
         (.cessationOfOperation, +1, "signer-revoked"),
+        (.unspecified, -1, "signer-revoked"),
         (.unspecified, +1, "signer-revoked"),
     ] as [(RevocationReason?, Int64, String)])
     func table(reason: RevocationReason?, offset: Int64, expected: String) {

@@ -3,7 +3,8 @@
 /// with the certificate.
 public enum RevocationReason: String, Sendable, Hashable, Codable, CaseIterable {
     /// The key may be known to someone else: nothing signed with it is
-    /// trusted any more, whatever its signingTime.
+    /// trusted any more, whatever its signingTime (nor for the reasons
+    /// below but superseded: ``keepsEarlierSignatures``).
     case keyCompromise = "key-compromise"
     /// The organization's domains or name changed (a domain removed).
     case affiliationChanged = "affiliation-changed"
@@ -31,7 +32,11 @@ public enum RevocationReason: String, Sendable, Hashable, Codable, CaseIterable 
         self = reason
     }
 
-    /// Whether mail signed before the revocation still stands: true for
-    /// every reason but key compromise.
-    public var keepsEarlierSignatures: Bool { self != .keyCompromise }
+    /// Whether mail signed before the revocation still stands: only for a
+    /// routine replacement (superseded: a renewal, a rekey, a domain
+    /// added), so that mail signed with the old certificate and still in a
+    /// queue is delivered. For every other reason the signer's own
+    /// signingTime cannot be trusted to say when it signed: an
+    /// organization expelled, or one that lost a domain, would backdate it.
+    public var keepsEarlierSignatures: Bool { self == .superseded }
 }

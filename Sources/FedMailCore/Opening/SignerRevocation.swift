@@ -15,11 +15,12 @@ public enum RevocationState: Sendable, Hashable {
 /// The revocation rule (DESIGN.md, issue 14 item 3), pure: a broker-issued
 /// signer certificate on the broker's CRL is refused
 ///
-/// - for key compromise: always, whatever the message's signingTime (the
-///   key's holder may have backdated it);
-/// - for every other reason (superseded, affiliation changed, cessation of
-///   operation, unspecified): when the message was signed at or after the
-///   revocation date; mail signed before it still stands.
+/// - superseded (a renewal, a rekey, a domain added: a routine
+///   replacement): when the message was signed at or after the revocation
+///   date; mail signed before it, still in a queue, stands;
+/// - for every other reason (key compromise, affiliation changed,
+///   cessation of operation, unspecified): always, whatever the message's
+///   signingTime, which the signer chooses and could backdate.
 ///
 /// A CRL older than the gateway's maximum age (or past its nextUpdate), a
 /// CRL from the future, no CRL at all, or a signer whose serial is unknown
@@ -57,7 +58,7 @@ public enum SignerRevocation {
             }
             guard let entry = list.entry(forSerial: signer.serial) else { return .good }
             if !entry.reason.keepsEarlierSignatures {
-                return .revoked("signer \(signer.organization) certificate \(signer.serial) was revoked for key compromise at \(entry.revokedAt); nothing signed with it is accepted (signed at \(signer.signingTime))")
+                return .revoked("signer \(signer.organization) certificate \(signer.serial) was revoked (\(entry.reason.rawValue)) at \(entry.revokedAt); nothing signed with it is accepted, whatever its signingTime (\(signer.signingTime))")
             }
             if signer.signingTime >= entry.revokedAt {
                 return .revoked("signer \(signer.organization) certificate \(signer.serial) was revoked (\(entry.reason.rawValue)) at \(entry.revokedAt), before the message was signed (\(signer.signingTime))")
