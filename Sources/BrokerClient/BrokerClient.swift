@@ -102,8 +102,8 @@ public actor BrokerClient {
             let key = LookupCache.key(domain, mode)
             if let entry = await cache.memoryEntry(key), isFresh(entry, at: time) {
                 results[domain] = entry
-            } else if let entry = await cache.diskEntry(key), isFresh(entry, at: time),
-                      let revalidated = try? await revalidate(entry, now: now) {
+            } else if let entry = await cache.diskEntry(key), entry.domain.lowercased() == domain, isFresh(entry, at: time),
+                      let revalidated = try? await revalidate(entry, now: now), revalidated.answers(domain: domain, mode: mode) {
                 await cache.remember(key, revalidated, persist: false)
                 results[domain] = revalidated
             } else {

@@ -4,7 +4,11 @@ import Foundation
 
 /// Answers remembered in memory and, when a directory is given, on disk
 /// (directory 0700, one 0600 JSON file per domain and mode). Entries read
-/// from disk are validated again before use, so a tampered file is ignored.
+/// from disk are validated again before use (token, key container, and
+/// that they answer the domain and mode they are filed under:
+/// ``ValidatedLookup/answers(domain:mode:)``), so a tampered, moved or
+/// copied file is ignored. The PoP key envelope of a pop answer is not
+/// signed: whoever may write this directory may also read OrgKey.
 actor LookupCache {
     private var memory: [String: ValidatedLookup] = [:]
     let directory: String?

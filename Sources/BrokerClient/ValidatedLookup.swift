@@ -1,3 +1,4 @@
+import FedMailCore
 import FederationProtocol
 
 /// A validated answer for one recipient domain.
@@ -26,5 +27,22 @@ public struct ValidatedLookup: Codable, Sendable, Hashable {
         self.expires = expires
         self.popKey = popKey
         self.reason = reason
+    }
+}
+
+extension ValidatedLookup {
+    /// Whether this entry, read back from the disk cache and revalidated,
+    /// answers the question it is filed under: the domain asked for (the
+    /// token's `aud` too, for a positive answer) and the mode (a pop
+    /// answer has its PoP key and `pop` claim, a direct one neither). A
+    /// file copied under another domain's or mode's name is not used.
+    public func answers(domain: String, mode: FederationMode) -> Bool {
+        guard self.domain.lowercased() == domain.lowercased() else { return false }
+        guard status == .ok else { return true }
+        guard let claims, claims.aud.lowercased() == domain.lowercased() else { return false }
+        switch mode {
+        case .pop: return popKey != nil && claims.pop != nil
+        case .direct: return popKey == nil && claims.pop == nil
+        }
     }
 }
