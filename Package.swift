@@ -229,6 +229,7 @@ let package = Package(
                 "MilterApp", "Milter", "MilterTesting", "FedMailCore", "FedMailCrypto", "FederationProtocol", "Broker",
                 "BrokerClient",
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

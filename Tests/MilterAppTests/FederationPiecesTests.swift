@@ -1,4 +1,7 @@
+import Crypto
 import FedMailCore
+import FederationProtocol
+import X509
 import Foundation
 import Milter
 import Testing
@@ -104,5 +107,35 @@ struct MessageFilesTests {
         #expect(MessageFiles.rawField(MilterHeaderField(name: "X", rawValue: "v"), rawValues: false) == Array("X: v\r\n".utf8))
         let field = MessageHeaderField(name: "Subject", raw: Array("Subject: Hello\r\n\tworld\r\n".utf8))
         #expect(MessageFiles.milterValue(of: field) == Array(" Hello\n\tworld".utf8))
+    }
+}
+
+@Suite("pop mode after a rekey")
+struct PoPPreviousKeyTests {
+    /// A token issued before a rekey carries its PoP key encrypted to the
+    /// replaced key: within PreviousOrgKeyGrace it must still open, as the
+    /// KeyAgree/KeyTrans recipientInfos of direct mode do.
+    @Test("a PoP key sealed to PreviousOrgKey opens when the previous key may be used, and only then")
+    func previousKey() throws {
+        let partners = try StaticPartners.get()
+        let d = partners.directory
+        let configuration = try MilterConfiguration(parsing: """
+            Socket local:/tmp/fedmail-pop-test.sock
+            BrokerCA \(d)/a.crt
+            OrgKey \(d)/b.key
+            OrgCertificate \(d)/b.crt
+            PreviousOrgKey \(d)/c.key
+            PreviousOrgCertificate \(d)/c.crt
+            """, path: "/tmp/fedmail-pop-test.conf")
+        let brokers = try FederationBrokers(settings: configuration.federation, connect: true)
+        defer { brokers.shutdown() }
+        let key = SymmetricKey(size: .bits256)
+        let expected = key.withUnsafeBytes { Array($0) }
+        let replaced = try Certificate(pemEncoded: String(contentsOfFile: "\(d)/c.crt", encoding: .utf8))
+        let toPrevious = try PoPKeyEnvelope.seal(key, to: replaced.publicKey)
+        #expect(try brokers.openPoPKey(toPrevious, includingPrevious: true) == expected)
+        #expect(throws: (any Error).self) { _ = try brokers.openPoPKey(toPrevious, includingPrevious: false) }
+        let current = try Certificate(pemEncoded: String(contentsOfFile: "\(d)/b.crt", encoding: .utf8))
+        #expect(try brokers.openPoPKey(try PoPKeyEnvelope.seal(key, to: current.publicKey), includingPrevious: false) == expected)
     }
 }

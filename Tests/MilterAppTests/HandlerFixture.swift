@@ -182,7 +182,7 @@ struct ScriptedBrokers: FederationBrokerLookup {
         throw FixtureError("scripted broker: no token is valid")
     }
 
-    func openPoPKey(_ envelope: String) throws -> [UInt8] {
+    func openPoPKey(_ envelope: String, includingPrevious: Bool) throws -> [UInt8] {
         throw FixtureError("scripted broker: no PoP key")
     }
 

@@ -111,7 +111,7 @@ struct InProcessBroker: FederationBrokerLookup {
         try verifier.verifyBlocking(token, audience: audience, at: time, timeout: .seconds(timeout))
     }
 
-    func openPoPKey(_ envelope: String) throws -> [UInt8] {
+    func openPoPKey(_ envelope: String, includingPrevious: Bool) throws -> [UInt8] {
         let key = try PoPKeyEnvelope.open(envelope, privateKey: orgKey)
         return key.withUnsafeBytes { Array($0) }
     }

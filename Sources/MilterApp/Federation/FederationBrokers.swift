@@ -41,8 +41,10 @@ public protocol FederationBrokerLookup: Sendable {
     func lookup(domains: [DomainName], broker: String?, mode: FederationMode, timeout: Int) -> [DomainName: DomainLookup]
     /// Verifies a token's signature, chain, issuer, purpose and audience at `time`.
     func verify(token: String, audience: String, at time: Date, timeout: Int) throws -> VerifiedTokenClaims
-    /// The 256-bit PoP key in `envelope`, decrypted with our organization key.
-    func openPoPKey(_ envelope: String) throws -> [UInt8]
+    /// The 256-bit PoP key in `envelope`, decrypted with our organization
+    /// key, and with `PreviousOrgKey` too when `includingPrevious` (a token
+    /// issued before a rekey was encrypted to the replaced key).
+    func openPoPKey(_ envelope: String, includingPrevious: Bool) throws -> [UInt8]
     /// Releases what the lookups hold (HTTP clients), at exit.
     func shutdown()
     /// The broker's CRL (`GET /v1/crl`), verified against the pinned broker
@@ -66,8 +68,10 @@ public final class FederationBrokers: FederationBrokerLookup {
     /// Our organization key for PoP envelopes, parsed once at load (a PEM
     /// parse per message would be work a stranger can make us do).
     private let orgKey: PoPKeyEnvelope.OpeningKey?
-    /// Why there is no `orgKey`, for the error of ``openPoPKey(_:)``.
+    /// Why there is no `orgKey`, for the error of ``openPoPKey(_:includingPrevious:)``.
     private let orgKeyProblem: String
+    /// `PreviousOrgKey`, for PoP keys of tokens issued before a rekey.
+    private let previousOrgKey: PoPKeyEnvelope.OpeningKey?
 
     /// Creates the clients. `connect: false` (configuration check) only reads the CA.
     public init(settings: MilterFederationSettings, connect: Bool) throws {
@@ -97,6 +101,11 @@ public final class FederationBrokers: FederationBrokerLookup {
         } else {
             orgKey = nil
             orgKeyProblem = "no OrgKey to open a PoP key with"
+        }
+        if let keyPath = settings.previousOrgKeyPath, connect, let pem = try? SecretFile.read(keyPath) {
+            previousOrgKey = try? PoPKeyEnvelope.OpeningKey(pemRepresentation: String(decoding: pem, as: UTF8.self))
+        } else {
+            previousOrgKey = nil
         }
         var clients: [String: BrokerClient] = [:]
         if connect {
@@ -181,13 +190,20 @@ public final class FederationBrokers: FederationBrokerLookup {
         try verifier.verifyBlocking(token, audience: audience, at: time, timeout: .seconds(timeout))
     }
 
-    /// The 256-bit PoP key in `envelope`, decrypted with our organization key.
-    public func openPoPKey(_ envelope: String) throws -> [UInt8] {
+    /// The 256-bit PoP key in `envelope`, decrypted with our organization
+    /// key, or with `PreviousOrgKey` when `includingPrevious` and the
+    /// current key does not open it.
+    public func openPoPKey(_ envelope: String, includingPrevious: Bool) throws -> [UInt8] {
         guard let orgKey else { throw BrokerClientError(.badLocalFile, orgKeyProblem) }
         do {
             return try PoPKeyEnvelope.open(envelope, privateKey: orgKey).withUnsafeBytes { Array($0) }
-        } catch let error as FederationProtocolError {
-            throw BrokerClientError(error)
+        } catch {
+            if includingPrevious, let previousOrgKey,
+               let key = try? PoPKeyEnvelope.open(envelope, privateKey: previousOrgKey) {
+                return key.withUnsafeBytes { Array($0) }
+            }
+            if let error = error as? FederationProtocolError { throw BrokerClientError(error) }
+            throw error
         }
     }
 

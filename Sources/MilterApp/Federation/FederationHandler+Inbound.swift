@@ -138,11 +138,14 @@ extension FederationHandler {
                             maxMessageAge: TimeInterval(settings.maxMessageAge), temporaryDirectory: spoolDirectory)
         if let brokers, !popEnvelopes.isEmpty {
             // One KEKRecipientInfo is ours in a genuine message: a private-key
-            // operation is spent on at most two, whatever the message holds.
+            // operation is spent on at most two envelopes (each with our key
+            // and, within the grace after a rekey, the replaced one),
+            // whatever the message holds.
             let budget = AttemptBudget(2)
+            let previousKeyOpen = runtime.openingIdentities().count > 1
             opener.popKeyProvider = { id in
                 guard let jti = String(bytes: id, encoding: .utf8), let envelope = popEnvelopes[jti], budget.take(),
-                      let key = try? brokers.openPoPKey(envelope) else { return nil }
+                      let key = try? brokers.openPoPKey(envelope, includingPrevious: previousKeyOpen) else { return nil }
                 return try? ProofOfPossessionKey(key: key, id: id)
             }
         }

@@ -222,7 +222,7 @@ extension FederationHandler {
                     guard let envelope = lookup.popKeyEnvelope, let brokers = runtime.brokers else {
                         throw FederationLoadError("no PoP key for \(lookup.domain)")
                     }
-                    let bytes = try brokers.openPoPKey(envelope)
+                    let bytes = try brokers.openPoPKey(envelope, includingPrevious: false)
                     organization = .proofOfPossession(try ProofOfPossessionKey(key: bytes, id: Array(tokenID.utf8)))
                 } else {
                     guard let pem = lookup.keyContainerPEM,
