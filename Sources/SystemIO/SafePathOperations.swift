@@ -110,26 +110,12 @@ extension FileIO {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        var template = Array("\(directory)/.\(name).XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            guard let base = buffer.baseAddress else { return -1 }
-            return mkstemp(base)
-        }
-        guard fd >= 0 else {
-            let code = errno
-            throw SystemIOError(.io, "cannot create a file in \(directory): \(SystemCalls.text(code))", errorNumber: code)
-        }
-        let temporary = template.withUnsafeBufferPointer { buffer in
-            String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        }
+        // mkstemp (mode 0600): a new file, never an existing one or a link's target.
+        let (fd, temporary) = try PrivateTemporaryFile.create(directory: directory, prefix: ".\(name).")
         var done = false
         defer {
             SystemCalls.close(fd)
             if !done { unlink(temporary) }
-        }
-        guard fchmod(fd, mode & 0o600) == 0 else {
-            let code = errno
-            throw SystemIOError(.io, "cannot chmod \(temporary): \(SystemCalls.text(code))", errorNumber: code)
         }
         try writeAll(fd, bytes, name: temporary)
         // The owner when the caller may give it (root, or its own).
