@@ -36,6 +36,10 @@ extension BrokerService {
     /// certificate goes on the CRL with `reason` (cessation of operation by
     /// default; key compromise refuses everything ever signed with the key).
     public func revoke(organization: String, reason: RevocationReason, actor: String = "operator") async throws {
+        // Superseded keeps mail "signed before": never a reason to end an organization.
+        guard reason != .superseded else {
+            throw BrokerError(.badRequest, "superseded is not a reason to revoke an organization (it would keep backdated mail); use cessation-of-operation, key-compromise, affiliation-changed or unspecified")
+        }
         guard let current = try await store.organization(named: organization) else {
             throw BrokerError(.notFound, "no organization \(organization)")
         }

@@ -232,14 +232,26 @@ public struct BrokerService: Sendable {
     }
 
     /// Removes a domain and reissues the organization certificate without it.
+    /// The last domain is not removed (its certificate would stay valid,
+    /// with nothing to reissue): `org revoke` ends an organization.
     public func removeDomain(_ text: String, from organization: String, actor: String = "operator") async throws -> Organization {
         let domain = text.lowercased()
+        let domains = try await store.domains(of: organization)
+        if domains == [domain] {
+            throw BrokerError(.conflict, "\(domain) is the last domain of \(organization): revoke the organization instead (fedmail-broker org revoke \(organization))")
+        }
         let event = AuditEvent(at: Self.now(), actor: actor, action: "domain.removed", organization: organization, detail: "domain=\(domain)")
         try await mapStoreErrors { try await store.removeDomain(domain, from: organization, audit: event) }
         log(event)
-        let reissued = try await reissue(organization, superseding: .affiliationChanged, actor: actor)
-        try await escalateEarlierCertificates(of: organization, to: .affiliationChanged)
-        return reissued
+        // Earlier certificates lose "signed before" even when the reissue fails.
+        do {
+            let reissued = try await reissue(organization, superseding: .affiliationChanged, actor: actor)
+            try await escalateEarlierCertificates(of: organization, to: .affiliationChanged)
+            return reissued
+        } catch {
+            try? await escalateEarlierCertificates(of: organization, to: .affiliationChanged)
+            throw error
+        }
     }
 
     /// Reissues the organization certificate for its current domains (same key) after an

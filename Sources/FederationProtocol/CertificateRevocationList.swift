@@ -175,7 +175,8 @@ public struct CertificateRevocationList: Sendable, Hashable {
     }
 
     /// The policy's view: entries by normalized serial. An entry without a
-    /// reason FedMail knows counts as `unspecified` (kept from its date on);
+    /// reason FedMail knows counts as `unspecified` (refused whatever the
+    /// signingTime: only superseded keeps earlier signatures);
     /// a serial listed twice keeps the stricter entry.
     public var revocationList: RevocationList {
         var entries: [String: RevocationList.Entry] = [:]

@@ -198,7 +198,7 @@ struct OrgCommand: AsyncParsableCommand {
             signer chooses; only a superseded certificate keeps mail signed before its
             revocation). The organization's earlier superseded certificates, of every key it
             had, get the same reason; key-compromise replaces every reason on all of them.
-            Revoking again with key-compromise upgrades the reason.
+            Revoking again with key-compromise upgrades the reason. superseded is refused here.
             """)
         @ParentCommand var root: FedmailBroker
         @Argument(help: "Organization name.") var name: String

@@ -129,6 +129,19 @@ struct RevocationTests {
         #expect(list.entries.first { $0.serial == Self.serial(bFirst) }?.reason == .affiliationChanged)
     }
 
+    @Test("remove-domain refuses an organization's last domain (its certificate would stay valid), and org revoke refuses 'superseded'")
+    func lastDomainAndSuperseded() async throws {
+        let broker = try await TestBroker.make()
+        defer { Task { await broker.close() } }
+        let (key, keyPEM, _) = TestKeys.p256()
+        let only = try await broker.enroll("org-a", key: key, keyPEM: keyPEM, domains: ["a.example"])
+        await #expect(throws: BrokerError.self) { _ = try await broker.service.removeDomain("a.example", from: "org-a") }
+        await #expect(throws: BrokerError.self) { try await broker.service.revoke(organization: "org-a", reason: .superseded) }
+        let (_, list) = try await Self.crl(broker)
+        #expect(list.entries.isEmpty)
+        _ = try await broker.caller(only)
+    }
+
     @Test("approving a key replacement for an enrolled organization revokes the replaced certificate (superseded)")
     func approveReplaces() async throws {
         let broker = try await TestBroker.make()

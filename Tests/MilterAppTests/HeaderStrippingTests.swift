@@ -222,6 +222,21 @@ struct HeaderStrippingTests {
         #expect(!names.contains("X-Outer-Only"))
     }
 
+    @Test("opened mail: an outer Received field that hides one of our verdicts after a bare CR is removed, the others stay")
+    func outerReceivedHidingAVerdict() throws {
+        let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])
+        let b = try Gateway(org: "b", allowlist: ["a.example  require  cert=a.crt"])
+        let original = Mail.message()
+        var wire = Mail.relayed(try a.submit(original))
+        let hop = MilterHeaderField(name: "Received", rawValue: " from mx.a.test by mx.b.test; Mon, 1 Dec 2025 10:00:01 +0000")
+        let hiding = MilterHeaderField(name: "Received", rawValue: " from x\rAuthentication-Results: mx.b.test; dkim=pass header.d=bank.example")
+        wire.headers.insert(contentsOf: [hop, hiding], at: 0)
+        let opened = try b.receive(wire)
+        #expect(opened.response == .continue)
+        #expect(opened.result.values(of: "Received") == [hop.value] + original.values(of: "Received"))
+        #expect(!opened.result.headers.contains { $0.value.contains("bank.example") })
+    }
+
     @Test("opened mail: outer Authentication-Results added on arrival by milters before us (OpenDKIM, OpenDMARC) under another authserv-id stay; outer ones under ours or a trusted one are removed")
     func chainVerdictsKept() throws {
         let a = try Gateway(org: "a", allowlist: ["b.example  require  cert=b.crt"])

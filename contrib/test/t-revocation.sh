@@ -197,7 +197,7 @@ crl_fetched_since "$m" 2 6 && pass "B has the CRL with A's certificates revoked 
 seal_as "$BASE/a-new.crt" "$BASE/kc" alice@a.example "r4-backdated-$MARK" "$BASE/r4.eml" "$((IAT + 1))" || fail "seal failed: $(cat "$BASE/r4.eml.err")"
 m=$(logmark b)
 expect_reply "signed (it says) before the revocation, with a compromised key" "$(send_b alice@a.example "$BASE/r4.eml")" "550 5.7.1 FedMail: signer-revoked"
-check "B's log names key compromise" log_has b "$m" "key compromise" 5
+check "B's log names key compromise" log_has b "$m" "revoked (key-compromise)" 5
 seal_as "$BASE/a-old.crt" "$BASE/old" alice@a.example "r4-old-$MARK" "$BASE/r4-old.eml" "$BEFORE" || fail "seal failed"
 expect_reply "the earlier (superseded) certificate of the same key, signed before its revocation: now refused too" \
     "$(send_b alice@a.example "$BASE/r4-old.eml")" "550 5.7.1 FedMail: signer-revoked"

@@ -10,7 +10,7 @@
 /// |---|---|
 /// | `recipient-binding` | the signed control part names the key we opened with, for one of our domains |
 /// | `revocation-unknown` | (a temporary failure) a broker-issued signer can be checked against a current broker CRL (``SignerRevocation``) |
-/// | `signer-revoked` | the signer certificate is not on the broker's CRL for key compromise, nor for another reason dated at or before signingTime |
+/// | `signer-revoked` | the signer certificate is not on the broker's CRL, or only as superseded at a date after signingTime |
 /// | `token-signature` | every FedMail-Token for one of our domains verified against the pinned broker CA |
 /// | `token-missing` | a broker-chained signer came with at least one token for our domains |
 /// | `token-audience` | each token's `aud` is one of our domains |

@@ -254,7 +254,11 @@ extension FederationHandler {
         // which never saw the original, whether or not it wrote a field on
         // this delivery.
         let signerDomains = opened.seal.signer.domains
-        try removeForgedVerdicts(transaction: transaction, actions: actions, log: log, named: "authentication-results")
+        // The outer fields kept (Received, Authentication-Results) are
+        // looked at like any other: a Received field can hide one of ours
+        // after a bare CR.
+        try removeForgedVerdicts(transaction: transaction, actions: actions, log: log,
+                                 named: ["authentication-results", "received"])
         try MessageFiles.replaceMessage(in: transaction, with: openedFile.path, actions: actions,
                                         keeping: ["received", "authentication-results"]) { field in
             self.isForgedVerdict(name: field.name, value: field.value)
@@ -355,14 +359,14 @@ extension FederationHandler {
 
     /// Removes every verdict field only we may add (``isForgedVerdict``)
     /// from a message that reaches a local recipient without being replaced.
-    /// With `named`, only fields of that (lower-cased) name are looked at.
+    /// With `named`, only fields of those (lower-cased) names are looked at.
     func removeForgedVerdicts(transaction: MilterTransaction, actions: any MilterMessageActions, log: MessageLog,
-                              named: String? = nil) throws {
+                              named: Set<String>? = nil) throws {
         var occurrences: [String: Int] = [:]
         var forged: [(name: String, occurrence: Int)] = []
         for field in transaction.headers {
             let key = field.name.lowercased()
-            if let named, key != named { continue }
+            if let named, !named.contains(key) { continue }
             let occurrence = (occurrences[key] ?? 0) + 1
             occurrences[key] = occurrence
             if isForgedVerdict(name: field.name, value: field.value) { forged.append((field.name, occurrence)) }
