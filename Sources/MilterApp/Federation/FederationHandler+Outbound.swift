@@ -117,10 +117,11 @@ extension FederationHandler {
         // deleted from the MTA's copy above: inside the seal a field under
         // our authserv-id is the sending organization's own result to the
         // partner, who restores it.
+        // Built a second time only when there is something to leave out.
         let received = try MessageFiles.messageInput(transaction, rawValues: rawValues)
-        let original = try MessageFiles.messageInput(transaction, rawValues: rawValues) { field in
-            self.isForgedVerdict(name: field.name, value: field.value)
-        }
+        let ours = { (field: MilterHeaderField) in self.isForgedVerdict(name: field.name, value: field.value) }
+        let original = transaction.headers.contains(where: ours)
+            ? try MessageFiles.messageInput(transaction, rawValues: rawValues, omitting: ours) : received
         let virusFlag: ControlFlags.ScanResult, spamFlag: ControlFlags.ScanResult, scanSummary: String
         switch try scanOutbound(original: received, fromScanningHost: fromScanningHost, actions: actions, log: log) {
         case .stop(let response):
