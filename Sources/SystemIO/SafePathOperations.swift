@@ -44,10 +44,7 @@ extension FileIO {
     /// parent directory is opened as named (a link there is the operator's).
     @discardableResult
     public static func removePrivateDirectory(atPath path: String, ownedBy owners: Set<uid_t>, depth: Int = 1) -> Bool {
-        guard let slash = path.lastIndex(of: "/") else { return false }
-        let parent = slash == path.startIndex ? "/" : String(path[..<slash])
-        let name = String(path[path.index(after: slash)...])
-        guard !name.isEmpty, name != ".", name != ".." else { return false }
+        guard let (parent, name) = directoryAndName(path) else { return false }
         let parentFD = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard parentFD >= 0 else { return false }
         defer { SystemCalls.close(parentFD) }
@@ -83,9 +80,7 @@ extension FileIO {
         func failure(_ what: String, _ code: Int32) -> SystemIOError {
             SystemIOError(.io, "\(what) \(path): \(SystemCalls.text(code))", errorNumber: code)
         }
-        guard let slash = path.lastIndex(of: "/") else { throw failure("chown", EINVAL) }
-        let parent = slash == path.startIndex ? "/" : String(path[..<slash])
-        let name = String(path[path.index(after: slash)...])
+        guard let (parent, name) = directoryAndName(path) else { throw failure("chown", EINVAL) }
         let parentFD = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard parentFD >= 0 else { throw failure("opening the directory of", errno) }
         defer { SystemCalls.close(parentFD) }
@@ -107,9 +102,9 @@ extension FileIO {
     /// followed, and the new file never keeps another user's ownership.
     public static func install(_ bytes: [UInt8], at path: String, mode: mode_t,
                                owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemIOError) {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard let (directory, name) = directoryAndName(path) else {
+            throw SystemIOError(.io, "cannot write \(path): not a file name", errorNumber: EINVAL)
+        }
         // mkstemp (mode 0600): a new file, never an existing one or a link's target.
         let (fd, temporary) = try PrivateTemporaryFile.create(directory: directory, prefix: ".\(name).")
         var done = false
@@ -129,5 +124,16 @@ extension FileIO {
             throw SystemIOError(.io, "cannot replace \(path): \(SystemCalls.text(code))", errorNumber: code)
         }
         done = true
+    }
+}
+
+extension FileIO {
+    /// `path` as its directory and last name (`.` for a bare name, `/`
+    /// for one at the root); nil when there is no name to act on.
+    static func directoryAndName(_ path: String) -> (directory: String, name: String)? {
+        guard let slash = path.lastIndex(of: "/") else { return path.isEmpty ? nil : (".", path) }
+        let name = String(path[path.index(after: slash)...])
+        guard !name.isEmpty, name != ".", name != ".." else { return nil }
+        return (slash == path.startIndex ? "/" : String(path[..<slash]), name)
     }
 }
