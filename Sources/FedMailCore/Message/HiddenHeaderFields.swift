@@ -15,8 +15,7 @@ public enum HiddenHeaderFields {
         var lines: [ArraySlice<Unicode.Scalar>] = []
         var start: Int?
         for index in scalars.indices where scalars[index] == "\r" {
-            let next = index + 1 < scalars.count ? scalars[index + 1] : nil
-            guard next != "\n", next != " ", next != "\t" else { continue }
+            guard crBreaksLine(before: index + 1 < scalars.count ? scalars[index + 1].value : nil) else { continue }
             if let start { lines.append(scalars[start..<index]) }
             start = index + 1
         }
@@ -28,5 +27,12 @@ public enum HiddenHeaderFields {
             guard !name.isEmpty, name.allSatisfy({ $0.value > 32 && $0.value < 127 }) else { return nil }
             return (String(String.UnicodeScalarView(name)), String(String.UnicodeScalarView(line[line.index(after: colon)...])))
         }
+    }
+
+    /// Whether a CR followed by `next` (a byte or scalar value; nil at the
+    /// end) starts a new line to a reader that breaks lines at a bare CR:
+    /// unless LF, a space or a tab follows it.
+    public static func crBreaksLine(before next: UInt32?) -> Bool {
+        next != 10 && next != 32 && next != 9
     }
 }

@@ -137,8 +137,7 @@ extension MessageHeaderSection {
             for (index, byte) in field.raw.enumerated() {
                 if byte == 0 { return "a NUL byte in the \(name) field" }
                 guard byte == 13 else { continue }
-                let next = index + 1 < field.raw.count ? field.raw[index + 1] : nil
-                if next != 10 && next != 32 && next != 9 {
+                if HiddenHeaderFields.crBreaksLine(before: index + 1 < field.raw.count ? UInt32(field.raw[index + 1]) : nil) {
                     return "a CR that may start a new line (not followed by LF, space or tab) in the \(name) field"
                 }
             }
